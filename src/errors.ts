@@ -1,0 +1,44 @@
+/**
+ * Errors thrown or emitted by timberlock. Every error carries a stable `code`.
+ */
+
+/** Base class of the errors timberlock creates itself. */
+export class TimberlockError extends Error {
+  /** Stable machine-readable code, e.g. 'ERR_TIMBERLOCK_OPTION'. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * An option passed to timberlock is invalid. Thrown at construction, never later. The message names the
+ * option, the value that was given and what is allowed.
+ */
+export class TimberlockOptionError extends TimberlockError {
+  /** The option's name as the user wrote it, e.g. 'frequency' or 'lock.staleMs'. */
+  readonly option: string;
+  /** The value that was given. */
+  readonly value: unknown;
+
+  constructor(option: string, value: unknown, allowed: string) {
+    super('ERR_TIMBERLOCK_OPTION', `Invalid option ${option}: ${describeValue(value)}. Expected ${allowed}.`);
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/** A short printable form of any value, for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return 'an object';
+}

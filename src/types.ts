@@ -1,0 +1,111 @@
+/**
+ * Public option and event types of timberlock. No runtime code lives here.
+ */
+
+/** How often the active file is rotated. A number is a period in milliseconds (>= 100), aligned to the Unix epoch. */
+export type Frequency = 'minutely' | 'hourly' | 'daily' | 'weekly' | 'monthly' | number;
+
+/** Options of the rotation lock (a directory next to the log file, taken with proper-lockfile). */
+export interface LockOptions {
+  /**
+   * A lock whose holder has not refreshed it for this long is considered abandoned and may be taken
+   * over by another process. proper-lockfile clamps it to at least 2000 ms. Default 5000.
+   */
+  staleMs?: number;
+}
+
+/** Options accepted by {@link createRotatingFile}. */
+export interface RotatingFileOptions {
+  /** Path of the active file. Its name never changes; archives are created next to it. Required. */
+  path: string;
+  /** Rotation period. Default `'daily'`. */
+  frequency?: Frequency;
+  /** `'local'` (the process time zone), `'UTC'` or an IANA name. Periods and archive names use it. Default `'local'`. */
+  timeZone?: string;
+  /**
+   * date-fns format tokens for the period part of archive names. The default follows the frequency:
+   * `yyyy-MM` (monthly), `RRRR-'W'II` (weekly), `yyyy-MM-dd` (daily), `yyyy-MM-dd'T'HHxx` (hourly),
+   * `yyyy-MM-dd'T'HH-mmxx` (minutely), `yyyy-MM-dd'T'HH-mm-ss-SSSxx` (a period in ms).
+   */
+  dateFormat?: string;
+  /** true: every write() reaches the kernel before it returns. Default false (batched). */
+  sync?: boolean;
+  /** Create missing parent directories. Default true. */
+  mkdir?: boolean;
+  /** File mode of files timberlock creates. Default 0o640. World-writable modes are refused. */
+  mode?: number;
+  /** Rotation lock options. */
+  lock?: LockOptions;
+  /**
+   * Milliseconds after a boundary before the file of the ended period is renamed, so that writes issued
+   * just before the boundary reach the kernel first. Default 25.
+   */
+  settleMs?: number;
+  /**
+   * How long lines of a new period may wait in memory for the new active file to appear before they are
+   * written to the previous period's file after all (counted as late, reported by a 'warning').
+   * Default: lock.staleMs + 2000.
+   */
+  fallbackMs?: number;
+  /** How often the active name is checked for an external move or deletion. Default 1000 ms. */
+  checkIntervalMs?: number;
+  /** write() returns false while more than this many bytes are buffered; 'drain' follows. Default 1 MiB. */
+  highWaterMark?: number;
+  /**
+   * Bytes that may be buffered while the file cannot be written (boundary wait, lock busy, write errors).
+   * Above it the writer writes synchronously where it can and otherwise drops the oldest lines, counting
+   * them. Default 16 MiB.
+   */
+  maxBufferBytes?: number;
+}
+
+/** Payload of the 'rotate' event. */
+export interface RotateEvent {
+  /** Absolute path of the archive this process created, or null when another process rotated. */
+  archive: string | null;
+  /** Start (epoch ms) of the period the active file now belongs to. */
+  periodStart: number;
+  /** Start (epoch ms) of the period of the archived file, when known. */
+  previousPeriodStart: number | null;
+}
+
+/** Payload of the 'open' event. */
+export interface OpenEvent {
+  path: string;
+  /** Inode of the active file that is now open. */
+  ino: number;
+  periodStart: number;
+}
+
+/** Payload of the 'warning' event. */
+export interface WarningEvent {
+  /** Stable code: 'LATE_LINES', 'LOCK_COMPROMISED', 'EXTERNAL_MOVE', 'DROPPED_LINES' … */
+  code: string;
+  message: string;
+  /** Extra figures, e.g. { lines: 12 }. */
+  details?: Record<string, unknown>;
+}
+
+/** Counters returned by {@link RotatingFile.stats}. All are totals since the file was created in this process. */
+export interface RotatingFileStats {
+  /** write() calls accepted. */
+  lines: number;
+  /** Bytes that reached the kernel. */
+  bytes: number;
+  /** Lines currently buffered in memory. */
+  bufferedLines: number;
+  /** Bytes currently buffered in memory. */
+  bufferedBytes: number;
+  /** Rotations this process performed (it won the lock and archived or relabelled the file). */
+  rotations: number;
+  /** Times this process reopened the active file because another process or a tool moved it. */
+  reopens: number;
+  /** Lock attempts lost to another holder. */
+  lockAttemptsLost: number;
+  /** Lines written to a previous period's file after its boundary (fallback). */
+  lateLines: number;
+  /** Lines dropped because the buffer cap was reached while the disk refused writes. */
+  droppedLines: number;
+  /** I/O errors seen (each retry that failed counts). */
+  errors: number;
+}
