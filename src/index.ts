@@ -1,0 +1,17 @@
+/**
+ * timberlock: one rotating log file shared safely by many processes.
+ *
+ * The main entry never loads winston or pino; their adapters are separate entries.
+ */
+export { createRotatingFile, RotatingFile, type FileState } from './rotating-file.js';
+export { TimberlockError, TimberlockOptionError } from './errors.js';
+export type {
+  Frequency,
+  LockOptions,
+  OpenEvent,
+  RotateEvent,
+  RotatingFileOptions,
+  RotatingFileStats,
+  WarningEvent,
+} from './types.js';
+export { SignalBuffer } from './ring-buffer.js';

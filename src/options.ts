@@ -1,0 +1,386 @@
+/**
+ * Option validation and defaults. `normalizeOptions` runs once, when a rotating file is created, and
+ * turns whatever the caller passed into a complete {@link NormalizedOptions}; nothing after it checks an
+ * option again. It is pure: no file system access, no clock.
+ */
+import * as nodePath from 'node:path';
+
+import { TimberlockOptionError } from './errors.js';
+import { dateFormatProblem, defaultDateFormat } from './naming.js';
+import { isValidTimeZone } from './schedule.js';
+import type { Frequency } from './types.js';
+
+/** Every option with its default filled in and its value checked. Produced only by {@link normalizeOptions}. */
+export interface NormalizedOptions {
+  /** Absolute path of the active file, resolved against the working directory at construction. */
+  path: string;
+  /** Directory of the active file: archives, the lock and the state file live here. */
+  dir: string;
+  /** File name of the active file (never '.', '..' or empty). */
+  name: string;
+  frequency: Frequency;
+  /** 'local', 'UTC' or a valid IANA name, exactly as given. */
+  timeZone: string;
+  dateFormat: string;
+  sync: boolean;
+  mkdir: boolean;
+  /** 0..0o777, owner can read and write, not world-writable. */
+  mode: number;
+  /** lock.staleMs. */
+  staleMs: number;
+  settleMs: number;
+  /** Always >= settleMs + 100. */
+  fallbackMs: number;
+  checkIntervalMs: number;
+  highWaterMark: number;
+  /** Always >= highWaterMark. */
+  maxBufferBytes: number;
+}
+
+/** Named rotation frequencies, in the order they are listed in error messages. */
+const FREQUENCY_NAMES = ['minutely', 'hourly', 'daily', 'weekly', 'monthly'] as const;
+
+/** Top-level option names, in the order of RotatingFileOptions. */
+const KNOWN_OPTIONS = [
+  'path',
+  'frequency',
+  'timeZone',
+  'dateFormat',
+  'sync',
+  'mkdir',
+  'mode',
+  'lock',
+  'settleMs',
+  'fallbackMs',
+  'checkIntervalMs',
+  'highWaterMark',
+  'maxBufferBytes',
+] as const;
+
+/** Option names accepted inside `lock`. */
+const KNOWN_LOCK_OPTIONS = ['staleMs'] as const;
+
+/** Shortest and longest numeric rotation period. */
+const MIN_PERIOD_MS = 100;
+const MAX_PERIOD_MS = 366 * 24 * 60 * 60 * 1000;
+
+/** Longest delay a Node.js timer supports; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** proper-lockfile raises any smaller stale time to this. */
+const MIN_STALE_MS = 2000;
+/** fallbackMs defaults to staleMs + this. */
+const FALLBACK_AFTER_STALE_MS = 2000;
+/** fallbackMs must exceed settleMs by at least this. */
+const FALLBACK_AFTER_SETTLE_MS = 100;
+
+const MAX_SETTLE_MS = 10_000;
+const MIN_CHECK_INTERVAL_MS = 50;
+const MAX_CHECK_INTERVAL_MS = 60 * 60 * 1000;
+const MIN_HIGH_WATER_MARK = 1024;
+
+const DEFAULT_FREQUENCY: Frequency = 'daily';
+const DEFAULT_TIME_ZONE = 'local';
+const DEFAULT_MODE = 0o640;
+const DEFAULT_STALE_MS = 5000;
+const DEFAULT_SETTLE_MS = 25;
+const DEFAULT_CHECK_INTERVAL_MS = 1000;
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Validate the options given to `createRotatingFile` and fill in every default, once, at the entrance.
+ *
+ * - `path` is resolved against `process.cwd()` now, so a later `process.chdir()` does not move the log.
+ * - `undefined` values count as absent (so `{ frequency: undefined }` gets the default).
+ * - Only the object's own enumerable properties are read, each exactly once.
+ * - Defaults that depend on other options follow them: `fallbackMs` is `lock.staleMs + 2000` (raised to
+ *   `settleMs + 100` if that is larger), `maxBufferBytes` is 16 MiB (raised to `highWaterMark` if that is
+ *   larger), `dateFormat` follows `frequency`.
+ *
+ * Pure: touches no file and no clock. The result is frozen.
+ *
+ * @throws TimberlockOptionError naming the first invalid option (unknown names are reported first, so a
+ *   misspelt `pth` is reported as unknown rather than as a missing `path`).
+ */
+export function normalizeOptions(input: unknown): NormalizedOptions {
+  const options = ownProperties('options', input, "a plain object such as { path: 'logs/app.log' }");
+  rejectUnknownKeys(options, KNOWN_OPTIONS, '');
+  const lock =
+    options.lock === undefined
+      ? {}
+      : ownProperties('lock', options.lock, 'a plain object such as { staleMs: 5000 }');
+  rejectUnknownKeys(lock, KNOWN_LOCK_OPTIONS, 'lock.');
+
+  const path = checkPath(options.path);
+  const frequency = checkFrequency(options.frequency);
+  const timeZone = checkTimeZone(options.timeZone);
+  const dateFormat = checkDateFormat(options.dateFormat, frequency, timeZone);
+  const sync = checkBoolean('sync', options.sync, false);
+  const mkdir = checkBoolean('mkdir', options.mkdir, true);
+  const mode = checkMode(options.mode);
+
+  const staleMs = optionalInteger(
+    'lock.staleMs',
+    lock.staleMs,
+    DEFAULT_STALE_MS,
+    MIN_STALE_MS,
+    MAX_TIMER_MS - FALLBACK_AFTER_STALE_MS,
+    `an integer number of milliseconds from ${MIN_STALE_MS} to ${MAX_TIMER_MS - FALLBACK_AFTER_STALE_MS} ` +
+      `(proper-lockfile silently raises anything below ${MIN_STALE_MS} to ${MIN_STALE_MS}; the upper bound keeps ` +
+      `the default fallbackMs, staleMs + ${FALLBACK_AFTER_STALE_MS}, within the longest Node.js timer delay)`,
+  );
+  const settleMs = optionalInteger(
+    'settleMs',
+    options.settleMs,
+    DEFAULT_SETTLE_MS,
+    0,
+    MAX_SETTLE_MS,
+    `an integer number of milliseconds from 0 to ${MAX_SETTLE_MS}`,
+  );
+  const minFallbackMs = settleMs + FALLBACK_AFTER_SETTLE_MS;
+  const fallbackMs = optionalInteger(
+    'fallbackMs',
+    options.fallbackMs,
+    Math.max(staleMs + FALLBACK_AFTER_STALE_MS, minFallbackMs),
+    minFallbackMs,
+    MAX_TIMER_MS,
+    `an integer number of milliseconds from ${minFallbackMs} (settleMs + ${FALLBACK_AFTER_SETTLE_MS}) ` +
+      `to ${MAX_TIMER_MS} (the longest Node.js timer delay)`,
+  );
+  const checkIntervalMs = optionalInteger(
+    'checkIntervalMs',
+    options.checkIntervalMs,
+    DEFAULT_CHECK_INTERVAL_MS,
+    MIN_CHECK_INTERVAL_MS,
+    MAX_CHECK_INTERVAL_MS,
+    `an integer number of milliseconds from ${MIN_CHECK_INTERVAL_MS} to ${MAX_CHECK_INTERVAL_MS} (1 hour)`,
+  );
+  const highWaterMark = optionalInteger(
+    'highWaterMark',
+    options.highWaterMark,
+    DEFAULT_HIGH_WATER_MARK,
+    MIN_HIGH_WATER_MARK,
+    Number.MAX_SAFE_INTEGER,
+    `an integer number of bytes, at least ${MIN_HIGH_WATER_MARK}`,
+  );
+  const maxBufferBytes = optionalInteger(
+    'maxBufferBytes',
+    options.maxBufferBytes,
+    Math.max(DEFAULT_MAX_BUFFER_BYTES, highWaterMark),
+    highWaterMark,
+    Number.MAX_SAFE_INTEGER,
+    `an integer number of bytes, at least highWaterMark (${highWaterMark})`,
+  );
+
+  return Object.freeze({
+    path,
+    dir: nodePath.dirname(path),
+    name: nodePath.basename(path),
+    frequency,
+    timeZone,
+    dateFormat,
+    sync,
+    mkdir,
+    mode,
+    staleMs,
+    settleMs,
+    fallbackMs,
+    checkIntervalMs,
+    highWaterMark,
+    maxBufferBytes,
+  });
+}
+
+/** A snapshot of a plain object's own enumerable properties; anything else (null, array, class instance) is refused. */
+function ownProperties(option: string, value: unknown, allowed: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TimberlockOptionError(option, value, allowed);
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new TimberlockOptionError(option, value, allowed);
+  }
+  // Reading into a null-prototype record means a polluted Object.prototype cannot supply an option.
+  return Object.assign(Object.create(null) as Record<string, unknown>, value);
+}
+
+/** Throws for the first key that is not a known option, suggesting the closest known name. */
+function rejectUnknownKeys(options: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const suggestion = closestName(key, known);
+    const hint = suggestion === undefined ? '' : ` (did you mean ${prefix}${suggestion}?)`;
+    const list = known.map((name) => prefix + name).join(', ');
+    const allowed =
+      known.length === 1
+        ? `the only ${prefix.slice(0, -1)} option, ${list}`
+        : `one of the known option names${hint}: ${list}`;
+    throw new TimberlockOptionError(prefix + key, options[key], allowed);
+  }
+}
+
+/** The known name a typo most likely meant: same name ignoring case, or at most 2 edits away. */
+function closestName(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of known) {
+    const distance = name.toLowerCase() === lower ? 0 : editDistance(lower, name.toLowerCase());
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance; the names compared are short, so the quadratic table is fine. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** `path`: a non-empty string naming a file (not a directory), resolved to an absolute path. */
+function checkPath(value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new TimberlockOptionError(
+      'path',
+      value,
+      "a non-empty string: the path of the active log file, e.g. 'logs/app.log' (path is required)",
+    );
+  }
+  if (value.includes('\0')) {
+    throw new TimberlockOptionError('path', value, 'a path without NUL bytes');
+  }
+  if (value.endsWith('/') || value.endsWith(nodePath.sep)) {
+    throw new TimberlockOptionError(
+      'path',
+      value,
+      `the path of a file, not of a directory: it must not end with '${value.slice(-1)}'`,
+    );
+  }
+  // Checked before resolving: resolve('logs/..') would silently turn into a different file name.
+  const name = nodePath.basename(value);
+  if (name === '.' || name === '..') {
+    throw new TimberlockOptionError('path', value, `a path whose last part is a file name, not '${name}'`);
+  }
+  return nodePath.resolve(value);
+}
+
+/** `frequency`: one of the named periods or a period in milliseconds. */
+function checkFrequency(value: unknown): Frequency {
+  if (value === undefined) return DEFAULT_FREQUENCY;
+  if (typeof value === 'string' && (FREQUENCY_NAMES as readonly string[]).includes(value)) {
+    return value as Frequency;
+  }
+  if (typeof value === 'number' && Number.isInteger(value) && value >= MIN_PERIOD_MS && value <= MAX_PERIOD_MS) {
+    return value;
+  }
+  const names = FREQUENCY_NAMES.map((name) => `'${name}'`).join(', ');
+  throw new TimberlockOptionError(
+    'frequency',
+    value,
+    withNumberHint(
+      `${names} or a period as an integer number of milliseconds from ${MIN_PERIOD_MS} to ${MAX_PERIOD_MS} (366 days)`,
+      value,
+    ),
+  );
+}
+
+/** `timeZone`: 'local', 'UTC' or an IANA name the runtime knows. */
+function checkTimeZone(value: unknown): string {
+  if (value === undefined) return DEFAULT_TIME_ZONE;
+  if (value === 'local' || value === 'UTC') return value;
+  if (typeof value === 'string' && value !== '' && isValidTimeZone(value)) return value;
+  throw new TimberlockOptionError(
+    'timeZone',
+    value,
+    "'local' (the process time zone), 'UTC' or an IANA time zone name such as 'Europe/Berlin'",
+  );
+}
+
+/** `dateFormat`: date-fns tokens whose output can be part of an archive file name. */
+function checkDateFormat(value: unknown, frequency: Frequency, timeZone: string): string {
+  if (value === undefined) return defaultDateFormat(frequency);
+  if (typeof value !== 'string' || value === '') {
+    throw new TimberlockOptionError(
+      'dateFormat',
+      value,
+      "a non-empty string of date-fns format tokens, e.g. 'yyyy-MM-dd'",
+    );
+  }
+  const problem = dateFormatProblem(value, timeZone);
+  if (problem !== null) {
+    throw new TimberlockOptionError(
+      'dateFormat',
+      value,
+      `date-fns format tokens whose output can be part of a file name, e.g. 'yyyy-MM-dd' (this one: ${problem})`,
+    );
+  }
+  return value;
+}
+
+/** `sync`, `mkdir`: true or false. */
+function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  throw new TimberlockOptionError(option, value, 'true or false');
+}
+
+/**
+ * `mode`: permission bits for created files. The owner must be able to read and write (every process of
+ * the service reopens the file and reads the state file), and world-writable modes are refused.
+ */
+function checkMode(value: unknown): number {
+  if (value === undefined) return DEFAULT_MODE;
+  const allowed =
+    'an integer file mode up to 0o777 that lets the owner read and write (0o600) and is not world-writable (0o002), ' +
+    'e.g. 0o640 or 0o660';
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o777) {
+    throw new TimberlockOptionError('mode', value, withNumberHint(allowed, value));
+  }
+  const octal = `0o${value.toString(8)}`;
+  if ((value & 0o002) !== 0) {
+    throw new TimberlockOptionError(
+      'mode',
+      value,
+      `${allowed}; ${value} is ${octal}, which lets every local user write to the log`,
+    );
+  }
+  if ((value & 0o600) !== 0o600) {
+    throw new TimberlockOptionError(
+      'mode',
+      value,
+      `${allowed}; ${value} is ${octal}, so the service's other processes could not open the files it creates`,
+    );
+  }
+  return value;
+}
+
+/** An optional integer option within [min, max]; `undefined` gives the default. */
+function optionalInteger(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  allowed: string,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new TimberlockOptionError(option, value, withNumberHint(allowed, value));
+}
+
+/** Says plainly that a string such as '5000' is not accepted where a number is expected. */
+function withNumberHint(allowed: string, value: unknown): string {
+  return typeof value === 'string' ? `${allowed}; a number, not a string` : allowed;
+}

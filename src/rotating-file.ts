@@ -1,0 +1,665 @@
+/**
+ * RotatingFile: the writer. Buffers lines, writes whole-line batches with one O_APPEND write each, and
+ * before every write checks the period boundary; the rotation itself is in rotation.ts.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TimberlockError, TimberlockOptionError } from './errors.js';
+import { createRotationLock, type RotationLock } from './lock.js';
+import { normalizeOptions, type NormalizedOptions } from './options.js';
+import {
+  followActive,
+  openExisting,
+  rotateUnderLock,
+  statOrNull,
+  type ActiveFile,
+  type RotationTarget,
+} from './rotation.js';
+import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
+import type { OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
+
+/** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
+const MAX_BATCH_BYTES = 64 * 1024;
+/** Delay between two tries of a busy lock while lines wait for the new period's file. */
+const LOCK_RETRY_MS = 5;
+/** Back-off after a failed write: first and maximum delay. */
+const ERROR_RETRY_MIN_MS = 100;
+const ERROR_RETRY_MAX_MS = 5000;
+const NEWLINE = 0x0a;
+
+/** Lifecycle of a RotatingFile. 'waiting': no descriptor for the current period yet (lines wait in memory). */
+export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
+
+type Chunk = string | Uint8Array;
+
+/** Internal knobs for tests: an injectable clock. Not part of the public API. */
+export interface RotatingFileInternals {
+  now?: () => number;
+}
+
+const openFiles = new Set<RotatingFile>();
+let exitHookInstalled = false;
+
+/**
+ * Once per process: flush every open file on 'exit'. Also keep SIGXFSZ harmless: Node ignores it (a
+ * write past RLIMIT_FSIZE fails with EFBIG), but the signal-exit listener that proper-lockfile installs
+ * re-raises it with its default action, which kills the process. A no-op listener restores Node's
+ * behaviour, so a file-size limit becomes an 'error' event like any other write failure.
+ */
+function installProcessHooks(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const file of openFiles) file.flushSync();
+  });
+  process.on('SIGXFSZ', ignoreSignal);
+}
+
+function ignoreSignal(): void {
+  // Intentionally empty: see installProcessHooks.
+}
+
+/**
+ * One log file shared by any number of processes and rotated by time.
+ *
+ * The active file always has the name given as `path`. Lines are buffered in memory and written in
+ * batches of whole lines (at most 64 KiB, one write(2) each) to an O_APPEND descriptor, so lines of
+ * concurrent processes never tear or overwrite each other. Batches are written on the next turn of
+ * the event loop, as soon as 64 KiB are waiting, or immediately with `sync: true`.
+ *
+ * Right before each write the current time is compared with the end of the open file's period. Once
+ * it has passed, nothing more is written to that file: lines wait in memory until the file of the new
+ * period exists. One process (whoever wins the lock, tried once, never waited for) renames the old
+ * file to its archive name (`app.2026-11-25.log`; `app.2026-11-25.1.log` if taken — an archive is
+ * never overwritten), creates the new active file and records its inode in `.app.log.state`; the
+ * others see the state and reopen. An empty file is not archived, it just moves into the new period.
+ * A timer (unref'd) does the same at the boundary when nothing is written, so idle logs rotate on time.
+ *
+ * On process 'exit' every open RotatingFile is flushed synchronously, so `process.exit()` right after
+ * a write loses nothing. I/O errors never throw from write(): they become 'error' events (or a process
+ * warning when nobody listens for 'error'), and the data is kept and retried.
+ *
+ * Events: 'open' (OpenEvent), 'rotate' (RotateEvent), 'warning' (WarningEvent), 'error' (Error),
+ * 'drain', 'close'.
+ */
+export class RotatingFile extends EventEmitter {
+  /** Absolute path of the active file. */
+  readonly path: string;
+  private readonly options: NormalizedOptions;
+  private readonly target: RotationTarget;
+  private readonly lock: RotationLock;
+  private readonly now: () => number;
+
+  private state: FileState = 'waiting';
+  private fd: number | null = null;
+  private ino = -1;
+  private period: Period = { start: 0, next: 0 };
+
+  /** Buffered chunks; `head` is the first one not yet written. */
+  private pending: Chunk[] = [];
+  private head = 0;
+  private pendingBytes = 0;
+  private flushing = false;
+  private flushQueued = false;
+  private needDrain = false;
+  private flushWaiters: Array<() => void> = [];
+  /** When lines started waiting for a file of the current period (0: they are not waiting). */
+  private waitingSince = 0;
+  private errorEpisode = false;
+  private errorDelay = ERROR_RETRY_MIN_MS;
+  private lateEpisode = false;
+
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
+  private boundaryTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private missingSince = 0;
+  private closing: Promise<void> | null = null;
+
+  private readonly counters: Omit<RotatingFileStats, 'bufferedLines' | 'bufferedBytes'> = {
+    lines: 0,
+    bytes: 0,
+    rotations: 0,
+    reopens: 0,
+    lockAttemptsLost: 0,
+    lateLines: 0,
+    droppedLines: 0,
+    errors: 0,
+  };
+
+  /**
+   * Validate the options (throws TimberlockOptionError), create the directory when `mkdir` is set and
+   * try to open the active file. When the lock is busy at start-up, lines wait in memory and the file
+   * is opened a few ms later; a file left from an earlier period is archived before the first write.
+   */
+  constructor(options: RotatingFileOptions, internals: RotatingFileInternals = {}) {
+    super();
+    this.options = normalizeOptions(options);
+    this.path = this.options.path;
+    this.now = internals.now ?? Date.now;
+    const { dir, name, path: file, mode, frequency, timeZone, dateFormat } = this.options;
+    this.target = {
+      path: file,
+      dir,
+      statePath: path.join(dir, `.${name}.state`),
+      mode,
+      frequency,
+      timeZone,
+      scheme: { activeName: name, dateFormat, timeZone },
+    };
+    this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>
+      this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`),
+    );
+    this.prepareDirectory();
+    openFiles.add(this);
+    installProcessHooks();
+    this.flushNow();
+    this.startCheckTimer();
+  }
+
+  /**
+   * Queue one line (a missing trailing newline is added). Returns false while more than
+   * `highWaterMark` bytes are buffered; 'drain' follows. Never throws for I/O problems.
+   * Throws TypeError for a chunk that is not a string or Uint8Array. After close() the line is still
+   * appended, synchronously and without a rotation check, so that a shutdown race loses nothing.
+   */
+  write(chunk: string | Uint8Array): boolean {
+    let line: Chunk;
+    if (typeof chunk === 'string') {
+      line = chunk.charCodeAt(chunk.length - 1) === NEWLINE ? chunk : `${chunk}\n`;
+    } else if (chunk instanceof Uint8Array) {
+      line = chunk[chunk.length - 1] === NEWLINE ? chunk : Buffer.concat([chunk, Buffer.of(NEWLINE)]);
+    } else {
+      throw new TypeError(`RotatingFile.write(chunk): chunk must be a string or Uint8Array, got ${typeof chunk}`);
+    }
+    this.counters.lines++;
+    if (this.state === 'closed') {
+      this.appendAfterClose(line);
+      return true;
+    }
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
+    if (this.retryTimer === null) {
+      if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
+      else this.queueFlush();
+    }
+    if (this.pendingBytes > this.options.maxBufferBytes) this.relieveOverCap();
+    if (this.pendingBytes > this.options.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Resolve once everything written so far has reached the kernel (or was dropped and counted). */
+  flush(): Promise<void> {
+    this.flushNow();
+    if (this.bufferedLineCount() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  /**
+   * Write everything buffered now, synchronously. If the lines are waiting for the next period's file
+   * and it cannot be made now (the lock is busy), they go to the previous period's file after all and
+   * are counted as late. Used on process exit and by graceful shutdown.
+   */
+  flushSync(): void {
+    this.flushNow();
+    if (this.bufferedLineCount() === 0) return;
+    this.flushNow(true);
+  }
+
+  /**
+   * Rotate now, whatever the period: the active file (if not empty) is archived under its period's
+   * name with the next free index and a new active file is created. Returns false when the lock was
+   * busy (another process is rotating), in which case nothing was done.
+   */
+  rotate(): boolean {
+    if (this.state === 'closed' || this.state === 'closing') return false;
+    this.flushNow();
+    const now = this.now();
+    const period = periodOf(now, this.options.frequency, this.options.timeZone);
+    const active = this.underLock(() => rotateUnderLock(this.target, period.start, true));
+    if (!active) return false;
+    this.adopt(active);
+    this.flushNow();
+    return true;
+  }
+
+  /**
+   * Close the descriptor and open the active name again (creating it if it is missing). For SIGHUP
+   * after an external rotation such as logrotate's postrotate.
+   */
+  reopen(): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.flushNow();
+    try {
+      const opened =
+        openExisting(this.path) ?? { fd: fs.openSync(this.path, 'a', this.options.mode), ino: 0 };
+      if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
+      this.counters.reopens++;
+      const period = periodOf(this.now(), this.options.frequency, this.options.timeZone);
+      this.switchTo(opened.fd, opened.ino, period.start);
+    } catch (err) {
+      this.reportError(err as Error, 'reopen');
+    }
+    this.flushNow();
+  }
+
+  /**
+   * Flush everything and close the descriptor. Lines that wait for the next period's file wait at most
+   * `fallbackMs`, then go to the previous file (counted as late). Emits 'close'.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, this.options.fallbackMs);
+    });
+    await Promise.race([this.flush(), deadline]);
+    clearTimeout(timer);
+    this.state = 'closing';
+    this.flushSync();
+    this.clearTimers();
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch (err) {
+        this.reportError(err as Error, 'close');
+      }
+      this.fd = null;
+    }
+    openFiles.delete(this);
+    this.state = 'closed';
+    this.resolveFlushWaiters();
+    this.emit('close');
+  }
+
+  /** write() after close(): one synchronous open-append-close, so nothing is lost. */
+  private appendAfterClose(line: Chunk): void {
+    try {
+      fs.appendFileSync(this.path, line, { mode: this.options.mode });
+      this.counters.bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+    } catch (err) {
+      this.counters.droppedLines++;
+      this.reportError(err as Error, 'write after close');
+    }
+  }
+
+  /** Counters since this RotatingFile was created. */
+  stats(): RotatingFileStats {
+    return { ...this.counters, bufferedLines: this.bufferedLineCount(), bufferedBytes: this.pendingBytes };
+  }
+
+  /** The current lifecycle state. */
+  get status(): FileState {
+    return this.state;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write path
+
+  private bufferedLineCount(): number {
+    return this.pending.length - this.head;
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flushNow();
+    });
+  }
+
+  /**
+   * Write buffered batches while the open file belongs to the current period. `force` (exit,
+   * flushSync): when no file of the current period can be had now, write to the previous one.
+   */
+  private flushNow(force = false): void {
+    if (this.flushing || this.state === 'closed') return; // reentrancy guard: the outer call writes it
+    this.flushing = true;
+    try {
+      for (;;) {
+        const now = this.now();
+        if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force)) {
+          // No file of the current period yet: lines wait, unless they have waited too long.
+          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
+          this.noteLate();
+        }
+        if (this.bufferedLineCount() === 0 || !this.writeBatch()) break;
+      }
+    } finally {
+      this.flushing = false;
+    }
+    this.afterFlush();
+  }
+
+  private afterFlush(): void {
+    if (this.bufferedLineCount() === 0) {
+      this.pending = [];
+      this.head = 0;
+      this.pendingBytes = 0;
+      this.resolveFlushWaiters();
+    }
+    if (this.needDrain && this.pendingBytes <= this.options.highWaterMark) {
+      this.needDrain = false;
+      process.nextTick(() => this.emit('drain'));
+    }
+  }
+
+  private resolveFlushWaiters(): void {
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
+  private writeBatch(): boolean {
+    const fd = this.fd as number;
+    let end = this.head;
+    let size = 0;
+    let allStrings = true;
+    while (end < this.pending.length) {
+      const chunk = this.pending[end] as Chunk;
+      if (end > this.head && size + chunk.length > MAX_BATCH_BYTES) break;
+      size += chunk.length;
+      if (typeof chunk !== 'string') allStrings = false;
+      end++;
+    }
+    let data: Buffer | string = allStrings
+      ? (this.pending.slice(this.head, end) as string[]).join('')
+      : Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
+    let bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (bytes > MAX_BATCH_BYTES && end - this.head > 1) {
+      // Multi-byte characters made the batch larger than its chars: write fewer lines.
+      end = this.head + Math.ceil((end - this.head) / 2);
+      data = Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
+      bytes = data.length;
+    }
+    let written: number;
+    try {
+      written = typeof data === 'string' ? fs.writeSync(fd, data) : fs.writeSync(fd, data);
+    } catch (err) {
+      this.reportError(err as Error, 'write');
+      this.scheduleRetry(this.errorDelay, false);
+      this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+      return false;
+    }
+    for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
+    this.head = end;
+    this.counters.bytes += written;
+    if (written < bytes) {
+      // A short write (disk nearly full): the rest of these lines must be the very next bytes written.
+      const rest = toBuffer(data).subarray(written);
+      this.pending[--this.head] = rest;
+      this.pendingBytes += rest.length;
+    }
+    if (this.errorEpisode) this.endErrorEpisode();
+    return true;
+  }
+
+  /** Over maxBufferBytes: write to whatever file is open rather than grow without bound. */
+  private relieveOverCap(): void {
+    this.flushNow(true);
+    if (this.pendingBytes <= this.options.maxBufferBytes) return;
+    // The disk refuses writes: drop the oldest lines and count them.
+    let dropped = 0;
+    while (this.pendingBytes > this.options.maxBufferBytes && this.bufferedLineCount() > 1) {
+      this.pendingBytes -= (this.pending[this.head] as Chunk).length;
+      this.pending[this.head] = '';
+      this.head++;
+      dropped++;
+    }
+    this.counters.droppedLines += dropped;
+    this.warn('DROPPED_LINES', `${dropped} line(s) dropped: ${this.path} cannot be written and the buffer is full`, {
+      lines: dropped,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Periods and rotation
+
+  /**
+   * Make `fd` point at the active file of the period containing `now`. Returns false when that is not
+   * possible yet (settle margin, lock busy, error); a retry is scheduled.
+   */
+  private makeCurrent(now: number, force: boolean): boolean {
+    const period = periodOf(now, this.options.frequency, this.options.timeZone);
+    if (this.waitingSince === 0) this.waitingSince = now;
+    try {
+      // Someone (maybe this process, earlier) already made the file of this period: follow it.
+      const followed = followActive(this.target, period.start);
+      if (followed) {
+        this.adopt(followed);
+        return true;
+      }
+      // Give writes issued just before the boundary time to land before the rename.
+      const settleUntil = period.start + this.options.settleMs;
+      if (!force && this.fd !== null && now < settleUntil) {
+        this.scheduleRetry(settleUntil - now, true);
+        return false;
+      }
+      const active = this.underLock(() => rotateUnderLock(this.target, period.start));
+      if (!active) {
+        this.scheduleRetry(LOCK_RETRY_MS, true);
+        return false;
+      }
+      this.adopt(active);
+      return true;
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+      this.scheduleRetry(this.errorDelay, false);
+      this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+      return false;
+    }
+  }
+
+  /** Run `fn` holding the lock, tried once. Null when the lock is busy. */
+  private underLock(fn: () => ActiveFile): ActiveFile | null {
+    if (!this.lock.tryAcquire()) {
+      this.counters.lockAttemptsLost++;
+      return null;
+    }
+    try {
+      return fn();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** Lines have waited for the new period's file longer than allowed (or we are exiting). */
+  private waitedTooLong(now: number, force: boolean): boolean {
+    return force || now - this.waitingSince >= this.options.fallbackMs;
+  }
+
+  private noteLate(): void {
+    const lines = this.bufferedLineCount();
+    this.counters.lateLines += lines;
+    if (this.lateEpisode) return;
+    this.lateEpisode = true;
+    this.warn('LATE_LINES', `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`, {
+      lines,
+    });
+  }
+
+  /** Switch to the descriptor the protocol produced and tell listeners. */
+  private adopt(active: ActiveFile): void {
+    const previous = this.period.start;
+    const hadFile = this.fd !== null;
+    const changed = active.ino !== this.ino;
+    this.switchTo(active.fd, active.ino, active.periodStart);
+    if (active.action === 'archived' || active.action === 'relabelled') this.counters.rotations++;
+    else if (hadFile && changed) this.counters.reopens++;
+    if (active.action === 'archived' || (hadFile && (changed || active.periodStart !== previous))) {
+      const event: RotateEvent = {
+        archive: active.archive,
+        periodStart: active.periodStart,
+        previousPeriodStart: active.previousPeriodStart ?? previous,
+      };
+      this.emit('rotate', event);
+    }
+  }
+
+  private switchTo(fd: number, ino: number, periodStart: number): void {
+    const old = this.fd;
+    this.fd = fd;
+    this.ino = ino;
+    this.period = periodOf(periodStart, this.options.frequency, this.options.timeZone);
+    this.waitingSince = 0;
+    this.lateEpisode = false;
+    this.missingSince = 0;
+    if (this.state === 'waiting') this.state = 'open';
+    if (old !== null && old !== fd) closeQuietly(old);
+    this.armBoundaryTimer();
+    const event: OpenEvent = { path: this.path, ino, periodStart };
+    this.emit('open', event);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  /** Retry writing later: lock busy, settle margin, or an error back-off. */
+  private scheduleRetry(delayMs: number, keepAlive: boolean): void {
+    const at = this.now() + delayMs;
+    if (this.retryTimer && this.retryAt <= at) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.flushNow();
+    }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
+    if (!keepAlive) this.retryTimer.unref();
+  }
+
+  /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */
+  private armBoundaryTimer(): void {
+    if (this.boundaryTimer) clearTimeout(this.boundaryTimer);
+    const delay = this.period.next + this.options.settleMs - this.now();
+    this.boundaryTimer = setTimeout(() => {
+      this.boundaryTimer = null;
+      if (this.now() < this.period.next) this.armBoundaryTimer(); // a capped long delay: not there yet
+      else this.flushNow();
+    }, Math.max(1, Math.min(delay, MAX_TIMER_DELAY_MS)));
+    this.boundaryTimer.unref();
+  }
+
+  /** Every checkIntervalMs: has someone moved or deleted the active file? */
+  private startCheckTimer(): void {
+    this.checkTimer = setInterval(() => this.checkActiveName(), this.options.checkIntervalMs);
+    this.checkTimer.unref();
+  }
+
+  private checkActiveName(): void {
+    if (this.fd === null || this.flushing) return;
+    try {
+      const current = statOrNull(this.path);
+      if (current && current.ino === this.ino) return;
+      const sibling = followActive(this.target, this.period.start);
+      if (sibling) {
+        // Another process rotated (rotate(), a size roll): follow it.
+        this.adopt(sibling);
+        return;
+      }
+      if (current) {
+        // Another inode under the active name (logrotate create, an operator): follow it.
+        const opened = openExisting(this.path, current.ino);
+        if (!opened) return;
+        this.counters.reopens++;
+        this.warn('EXTERNAL_MOVE', `${this.path} was replaced by another file; reopened it`);
+        this.switchTo(opened.fd, opened.ino, this.period.start);
+        return;
+      }
+      // The active name is missing. Give an external rotator one interval to create it (racing
+      // logrotate's `create` makes it rename ours away), then create it ourselves.
+      const now = this.now();
+      if (this.missingSince === 0) {
+        this.missingSince = now;
+        return;
+      }
+      if (now - this.missingSince < this.options.checkIntervalMs) return;
+      this.warn('EXTERNAL_MOVE', `${this.path} was moved or deleted; creating it again`);
+      const active = this.underLock(() => rotateUnderLock(this.target, this.period.start));
+      if (active) this.adopt(active);
+    } catch (err) {
+      this.reportError(err as Error, 'check');
+    }
+  }
+
+  private clearTimers(): void {
+    for (const timer of [this.retryTimer, this.boundaryTimer]) if (timer) clearTimeout(timer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.retryTimer = this.boundaryTimer = this.checkTimer = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Start-up, errors and warnings
+
+  /** mkdir -p the directory when asked; refuse a path that is a directory or lies under a file. */
+  private prepareDirectory(): void {
+    const { dir, path: file, mkdir } = this.options;
+    try {
+      if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST') {
+        throw new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
+      }
+      throw err;
+    }
+    const existing = statOrNull(file);
+    if (existing?.isDirectory()) {
+      throw new TimberlockOptionError('path', file, 'a file path, but it names a directory');
+    }
+    const parent = statOrNull(dir);
+    if (!parent) throw new TimberlockOptionError('path', file, `a path in an existing directory (${dir} is missing and mkdir is false)`);
+    if (!parent.isDirectory()) throw new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (it is a file)`);
+  }
+
+  /** One 'error' per episode (until a write succeeds again); never crashes a process without listeners. */
+  private reportError(err: Error, operation: string): void {
+    this.counters.errors++;
+    if (this.errorEpisode) return;
+    this.errorEpisode = true;
+    const error = new TimberlockError(
+      (err as NodeJS.ErrnoException).code ?? 'ERR_TIMBERLOCK_IO',
+      `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
+      { cause: err },
+    );
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+  }
+
+  private endErrorEpisode(): void {
+    this.errorEpisode = false;
+    this.errorDelay = ERROR_RETRY_MIN_MS;
+  }
+
+  private warn(code: string, message: string, details?: Record<string, unknown>): void {
+    const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
+    this.emit('warning', event);
+  }
+}
+
+function toBuffer(chunk: Chunk | Buffer): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // The descriptor is ours and no longer used; a failing close (EBADF, EIO) changes nothing for the data.
+  }
+}
+
+/** Create a {@link RotatingFile}. See its documentation for what it does on disk. */
+export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
+  return new RotatingFile(options);
+}

@@ -1,0 +1,219 @@
+/**
+ * The rotation protocol: how a process makes its descriptor point at the active file of the current
+ * period, either by following what another process did (no lock) or by doing the rotation itself
+ * (under the lock). Every step re-checks the disk before it changes anything, because proper-lockfile
+ * can let a second process take the lock from a holder that stalled longer than staleMs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { archiveName, type NameScheme } from './naming.js';
+import { periodOf } from './schedule.js';
+import { readState, writeState, type RotationState } from './state.js';
+import type { Frequency } from './types.js';
+
+const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL } = fs.constants;
+
+/** Everything the protocol needs to know about one log path. */
+export interface RotationTarget {
+  path: string;
+  dir: string;
+  statePath: string;
+  mode: number;
+  frequency: Frequency;
+  timeZone: string;
+  scheme: NameScheme;
+}
+
+/** The descriptor a process ends up with, and what was done to get it. */
+export interface ActiveFile {
+  fd: number;
+  ino: number;
+  /** Start of the period the active file belongs to. */
+  periodStart: number;
+  /** 'followed': another process had rotated; 'adopted': the file already belonged to the period;
+   *  'relabelled': an empty file was moved into the new period; 'created': there was no file;
+   *  'archived': this process moved the previous period's file to `archive`. */
+  action: 'followed' | 'adopted' | 'relabelled' | 'created' | 'archived';
+  archive: string | null;
+  previousPeriodStart: number | null;
+}
+
+/** Test-only pause points inside the critical section (see test/fixtures). Not public API. */
+export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-state';
+
+interface TestHooks {
+  at?: (step: RotationStep, target: string) => void;
+}
+
+function testHook(step: RotationStep, target: string): void {
+  const hooks = (globalThis as Record<symbol, TestHooks | undefined>)[Symbol.for('timberlock.testHooks')];
+  hooks?.at?.(step, target);
+}
+
+/** stat() that answers null for a missing file. */
+export function statOrNull(file: string): fs.Stats | null {
+  return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
+}
+
+/** Open the active name for appending, without creating it. Null if it is missing or not `expectedIno`. */
+export function openExisting(file: string, expectedIno?: number): { fd: number; ino: number } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_WRONLY | O_APPEND);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const ino = fs.fstatSync(fd).ino;
+  if (expectedIno !== undefined && ino !== expectedIno) {
+    // Rotated again between our stat and open: let the caller look again.
+    fs.closeSync(fd);
+    return null;
+  }
+  return { fd, ino };
+}
+
+/**
+ * Without the lock: if the state says the active file already belongs to a period starting at or
+ * after `periodStart` and the active name still holds that inode, open it. Null otherwise.
+ */
+export function followActive(target: RotationTarget, periodStart: number): ActiveFile | null {
+  const state = readState(target.statePath);
+  if (!state || state.periodStart < periodStart) return null;
+  const current = statOrNull(target.path);
+  if (!current || current.ino !== state.ino) return null;
+  const opened = openExisting(target.path, state.ino);
+  if (!opened) return null;
+  return { ...opened, periodStart: state.periodStart, action: 'followed', archive: null, previousPeriodStart: null };
+}
+
+/**
+ * Under the lock: make the active name hold a file of the period starting at `periodStart` and
+ * return a descriptor for it. With `force`, a non-empty file of the current period is archived too
+ * (manual rotate()).
+ */
+export function rotateUnderLock(target: RotationTarget, periodStart: number, force = false): ActiveFile {
+  testHook('locked', target.path);
+  // Step 1: re-read state and inode; the decision is made from the disk, never from memory.
+  const state = readState(target.statePath);
+  const current = statOrNull(target.path);
+  if (!current) return createActive(target, periodStart, null, null);
+
+  const filePeriodStart = periodOfFile(target, state, current);
+  if (filePeriodStart >= periodStart && !(force && current.size > 0)) {
+    return adoptActive(target, state, current, filePeriodStart);
+  }
+  if (current.size === 0) {
+    // An empty file is not worth an archive: it simply belongs to the new period now.
+    const opened = openExisting(target.path, current.ino);
+    if (!opened) return rotateUnderLock(target, periodStart, force);
+    testHook('before-state', target.path);
+    recordState(target, { periodStart, ino: opened.ino });
+    return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
+  }
+  // Step 2: give the file its archive name (never overwriting), then free the active name.
+  const archive = archiveActive(target, current.ino, filePeriodStart);
+  // Step 3 and 4: new active file, then the state that tells everyone about it.
+  return createActive(target, Math.max(periodStart, filePeriodStart), archive, filePeriodStart);
+}
+
+/**
+ * Write the state unless a newer one already describes the active file: a holder that stalled past
+ * staleMs must not turn the clock back for the process that took over from it.
+ */
+function recordState(target: RotationTarget, state: RotationState): void {
+  const existing = readState(target.statePath);
+  if (existing && existing.periodStart > state.periodStart && statOrNull(target.path)?.ino === existing.ino) return;
+  writeState(target.statePath, state, target.mode);
+}
+
+/** The period the file on disk belongs to: from the state when it describes this inode, else from its mtime. */
+function periodOfFile(target: RotationTarget, state: RotationState | null, current: fs.Stats): number {
+  if (state && state.ino === current.ino) return state.periodStart;
+  return periodOf(current.mtimeMs, target.frequency, target.timeZone).start;
+}
+
+function adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): ActiveFile {
+  const opened = openExisting(target.path, current.ino);
+  if (!opened) return rotateUnderLock(target, filePeriodStart);
+  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
+    testHook('before-state', target.path);
+    recordState(target, { periodStart: filePeriodStart, ino: opened.ino });
+  }
+  return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
+}
+
+/**
+ * Link the active file's inode to the first free archive name of its period, then unlink the active
+ * name if it still holds that inode. A crash after the link leaves both names on one inode: the next
+ * rotator finds the archive name taken by the same inode and only unlinks. Returns the archive path,
+ * or null when another holder archived this inode meanwhile.
+ */
+function archiveActive(target: RotationTarget, ino: number, filePeriodStart: number): string | null {
+  let archive: string | null = null;
+  for (let index = 0; archive === null; index++) {
+    const candidate = path.join(target.dir, archiveName(target.scheme, filePeriodStart, index));
+    if (statOrNull(`${candidate}.gz`)) continue; // taken by a compressed archive
+    testHook('before-link', target.path);
+    try {
+      fs.linkSync(target.path, candidate);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        if (statOrNull(candidate)?.ino === ino) return unlinkActive(target, ino, null); // a second holder did it
+        continue;
+      }
+      if (code === 'ENOENT') return null; // the active name vanished: another holder moved it
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+        // No hard links on this file system: rename, after checking the name is free (we hold the lock).
+        if (statOrNull(candidate)) continue;
+        if (statOrNull(target.path)?.ino !== ino) return null;
+        fs.renameSync(target.path, candidate);
+        return candidate;
+      }
+      throw err;
+    }
+    if (statOrNull(candidate)?.ino !== ino) {
+      // The active name held a newer file by the time we linked: undo our extra name, someone rotated.
+      fs.unlinkSync(candidate);
+      return null;
+    }
+    archive = candidate;
+  }
+  return unlinkActive(target, ino, archive);
+}
+
+function unlinkActive(target: RotationTarget, ino: number, archive: string | null): string | null {
+  testHook('before-unlink', target.path);
+  // Re-check right before the destructive step: never unlink a newer active file.
+  if (statOrNull(target.path)?.ino === ino) {
+    try {
+      fs.unlinkSync(target.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
+    }
+  }
+  return archive;
+}
+
+/**
+ * Create the active file exclusively (or open the one a second holder just created) and write the
+ * state. A crash before the state is written leaves a state naming the old inode: the next process
+ * adopts the new file by its mtime.
+ */
+function createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): ActiveFile {
+  testHook('before-create', target.path);
+  let fd: number;
+  try {
+    fd = fs.openSync(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const opened = openExisting(target.path);
+    if (!opened) return createActive(target, periodStart, archive, previousPeriodStart);
+    fd = opened.fd;
+  }
+  const ino = fs.fstatSync(fd).ino;
+  testHook('before-state', target.path);
+  recordState(target, { periodStart, ino });
+  return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
+}

@@ -1,0 +1,247 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RotatingFile, createRotatingFile, type RotateEvent } from '../src/index.js';
+
+const dirs: string[] = [];
+const files: RotatingFile[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-rf-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function track(file: RotatingFile): RotatingFile {
+  files.push(file);
+  return file;
+}
+
+function visible(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort();
+}
+
+function readLines(file: string): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+afterEach(async () => {
+  await Promise.all(files.splice(0).map((file) => file.close()));
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('RotatingFile, one process', () => {
+  it('appends every line whole, adding a missing newline, and flushes on close', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log') }));
+    file.write('first');
+    file.write('second\n');
+    file.write(Buffer.from('third'));
+    await file.close();
+    expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('first\nsecond\nthird\n');
+    expect(file.stats()).toMatchObject({ lines: 3, bytes: 19, bufferedLines: 0 });
+  });
+
+  it('writes through before write() returns with sync: true', () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), sync: true }));
+    file.write('now');
+    expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('now\n');
+  });
+
+  it('returns false above the high-water mark and emits drain once written', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), highWaterMark: 1024 }));
+    const results = Array.from({ length: 30 }, () => file.write('x'.repeat(99)));
+    expect(results.at(-1)).toBe(false);
+    await once(file, 'drain');
+    expect(file.stats().bufferedBytes).toBe(0);
+    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(30);
+  });
+
+  it('moves the file of an ended period to its archive name at the boundary (injected clock)', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 0);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    const rotations: RotateEvent[] = [];
+    file.on('rotate', (event) => rotations.push(event));
+    file.write('monday');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 0, 0, 1, 0);
+    file.write('tuesday');
+    file.flushSync();
+    expect(visible(dir)).toEqual(['app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['monday']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['tuesday']);
+    expect(rotations).toEqual([
+      { archive: path.join(dir, 'app.2026-11-25.log'), periodStart: Date.UTC(2026, 10, 26), previousPeriodStart: Date.UTC(2026, 10, 25) },
+    ]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, '.app.log.state'), 'utf8'))).toMatchObject({
+      periodStart: Date.UTC(2026, 10, 26),
+      ino: fs.statSync(path.join(dir, 'app.log')).ino,
+    });
+  });
+
+  it('keeps lines of the new period in memory during the settle margin, never in the old file', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 50 }, { now: () => now }));
+    file.write('old');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // 10 ms after the boundary, inside the 50 ms margin
+    file.write('new');
+    expect(file.stats().bufferedLines).toBe(1);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['old']);
+    now += 50;
+    file.write('newer');
+    file.flushSync();
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['old']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['new', 'newer']);
+    expect(file.stats().lateLines).toBe(0);
+  });
+
+  it('never overwrites an archive: a name that is taken gets the next index', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'app.2026-11-25.log'), 'precious\n');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    file.write('a');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('b');
+    file.flushSync();
+    expect(fs.readFileSync(path.join(dir, 'app.2026-11-25.log'), 'utf8')).toBe('precious\n');
+    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['a']);
+  });
+
+  it('rotate() archives the current file with the next free index of its period', () => {
+    const dir = tempDir();
+    const now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    file.write('one');
+    expect(file.rotate()).toBe(true);
+    file.write('two');
+    expect(file.rotate()).toBe(true);
+    file.write('three');
+    file.flushSync();
+    expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['one']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['two']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['three']);
+  });
+
+  it('a rotate listener that writes neither recurses nor loses its line', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    let calls = 0;
+    file.on('rotate', () => {
+      calls++;
+      file.write(`rotated ${calls}`);
+      file.flushSync(); // a nested flush inside the rotation must just queue
+    });
+    file.write('before');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('after');
+    file.flushSync();
+    expect(calls).toBe(1);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before']);
+    expect(readLines(path.join(dir, 'app.log')).sort()).toEqual(['after', 'rotated 1']);
+  });
+
+  it('archives a file left from an earlier period at start-up, judged by mtime when there is no state', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(log, 'from yesterday\n');
+    const yesterday = new Date(Date.UTC(2026, 10, 25, 10));
+    fs.utimesSync(log, yesterday, yesterday);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => Date.UTC(2026, 10, 26, 10) }));
+    file.write('today');
+    file.flushSync();
+    expect(visible(dir)).toEqual(['app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['from yesterday']);
+    expect(readLines(log)).toEqual(['today']);
+  });
+
+  it('rotates an idle file on time and makes no archive for a period without lines', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), frequency: 200, timeZone: 'UTC' }));
+    file.write('lonely line');
+    const [first] = (await once(file, 'rotate')) as [RotateEvent];
+    expect(first.archive).not.toBeNull();
+    expect(readLines(first.archive as string)).toEqual(['lonely line']);
+    const [second] = (await once(file, 'rotate')) as [RotateEvent];
+    expect(second.archive).toBeNull(); // the empty file moved into the next period
+    expect(visible(dir)).toEqual([path.basename(first.archive as string), 'app.log']);
+  });
+
+  it('keeps the number of open descriptors constant over 100 rotations', () => {
+    const dir = tempDir();
+    const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+    let now = Date.UTC(2026, 0, 1);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), frequency: 'hourly', timeZone: 'UTC' }, { now: () => now }));
+    file.write('warm-up');
+    file.flushSync();
+    const before = fdCount();
+    for (let i = 0; i < 100; i++) {
+      now += 3_600_000;
+      file.write(`line ${i}`);
+      file.flushSync();
+    }
+    expect(file.stats().rotations).toBe(100);
+    expect(fdCount()).toBe(before);
+    expect(visible(dir)).toHaveLength(101);
+  });
+
+  it('refuses a path that is a directory or lies under a file, naming the path', () => {
+    const dir = tempDir();
+    expect(() => createRotatingFile({ path: dir })).toThrow(/Invalid option path: .*directory/);
+    fs.writeFileSync(path.join(dir, 'plain'), '');
+    expect(() => createRotatingFile({ path: path.join(dir, 'plain', 'app.log') })).toThrow(/Invalid option path: .*plain/);
+  });
+});
+
+const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
+
+describe('RotatingFile in a process that ends', () => {
+  it('loses nothing when process.exit() follows the writes at once', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    execFileSync(process.execPath, [fixture, JSON.stringify({ path: log, lines: 20_000, then: 'exit' })], { timeout: 30_000 });
+    const lines = readLines(log);
+    expect(lines).toHaveLength(20_000);
+    expect(lines[19_999]).toBe('line 19999');
+  });
+
+  it('turns write errors into error events and keeps the data (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen: true });
+    const out = spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(out.status).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    expect(report.errorEvents).toBe(1); // one event per episode, not one per retry
+    expect(report.errorCodes).toEqual(['EFBIG']);
+    expect(report.stats.bufferedLines).toBeGreaterThan(0); // kept, not dropped
+    expect(report.stats.droppedLines).toBe(0);
+  });
+
+  it('does not crash a process that has no error listener', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen: false });
+    const out = spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(out.status).toBe(0);
+    expect(out.stderr).toMatch(/TimberlockWarning: timberlock: write failed on .*app\.log: .*EFBIG/);
+  });
+});
