@@ -50,10 +50,16 @@ let exitHookInstalled = false;
 function installProcessHooks(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const file of openFiles) file.flushSync();
-  });
+  process.on('exit', flushAllOpenFiles);
   process.on('SIGXFSZ', ignoreSignal);
+}
+
+/**
+ * Flush every RotatingFile of this process synchronously (see {@link RotatingFile.flushSync}).
+ * For shutdown paths: process exit, graceful shutdown, death by signal.
+ */
+export function flushAllOpenFiles(): void {
+  for (const file of openFiles) file.flushSync();
 }
 
 function ignoreSignal(): void {
