@@ -35,6 +35,16 @@ export interface NormalizedOptions {
   highWaterMark: number;
   /** Always >= highWaterMark. */
   maxBufferBytes: number;
+  /** Size in bytes at which the active file is rolled within its period; null = no size rolls. */
+  maxSize: number | null;
+  /** Archives kept (newest first); null = no count limit. */
+  maxFiles: number | null;
+  /** Archives whose period started more than this many ms ago are deleted; null = no age limit. */
+  maxAgeMs: number | null;
+  /** gzip archives. */
+  compress: boolean;
+  /** Archives younger than this (by mtime) are neither compressed nor deleted. */
+  archiveDelayMs: number;
 }
 
 /** Named rotation frequencies, in the order they are listed in error messages. */
@@ -55,7 +65,20 @@ const KNOWN_OPTIONS = [
   'checkIntervalMs',
   'highWaterMark',
   'maxBufferBytes',
+  'maxSize',
+  'maxFiles',
+  'maxAge',
+  'compress',
 ] as const;
+
+/** Option names accepted inside `compress` when it is an object. */
+const KNOWN_COMPRESS_OPTIONS = ['delayMs'] as const;
+
+/** Default delay before an archive may be compressed or deleted. */
+const DEFAULT_ARCHIVE_DELAY_MS = 5000;
+const MIN_MAX_SIZE = 1024;
+const SIZE_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+const AGE_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Option names accepted inside `lock`. */
 const KNOWN_LOCK_OPTIONS = ['staleMs'] as const;
@@ -173,7 +196,17 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     `an integer number of bytes, at least highWaterMark (${highWaterMark})`,
   );
 
+  const maxSize = checkSize(options.maxSize);
+  const maxFiles = options.maxFiles === undefined ? null : optionalInteger('maxFiles', options.maxFiles, 0, 1, 1_000_000, 'an integer from 1 to 1000000 (archives to keep)');
+  const maxAgeMs = checkAge(options.maxAge);
+  const { compress, archiveDelayMs } = checkCompress(options.compress);
+
   return Object.freeze({
+    maxSize,
+    maxFiles,
+    maxAgeMs,
+    compress,
+    archiveDelayMs,
     path,
     dir: nodePath.dirname(path),
     name: nodePath.basename(path),
@@ -364,6 +397,54 @@ function checkMode(value: unknown): number {
     );
   }
   return value;
+}
+
+/** maxSize: bytes as a number, or a string such as '100MB', '512k', '1g'. */
+function checkSize(value: unknown): number | null {
+  if (value === undefined) return null;
+  const allowed = `a size of at least ${MIN_MAX_SIZE} bytes: a number of bytes or a string such as '100MB', '512k', '1g'`;
+  let bytes = Number.NaN;
+  if (typeof value === 'number') bytes = value;
+  else if (typeof value === 'string') {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+    const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()];
+    if (match && unit) bytes = Math.floor(Number(match[1]) * unit);
+  }
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_MAX_SIZE) throw new TimberlockOptionError('maxSize', value, allowed);
+  return bytes;
+}
+
+/** maxAge: milliseconds as a number, or a string such as '14d', '12h', '30m', '90s'. */
+function checkAge(value: unknown): number | null {
+  if (value === undefined) return null;
+  const allowed = "a duration of at least 1000 ms: a number of ms or a string such as '14d', '12h', '30m', '90s', '2w'";
+  let ms = Number.NaN;
+  if (typeof value === 'number') ms = value;
+  else if (typeof value === 'string') {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/i.exec(value);
+    const unit = match ? AGE_UNITS[(match[2] as string).toLowerCase()] : undefined;
+    if (match && unit) ms = Math.floor(Number(match[1]) * unit);
+  }
+  if (!Number.isSafeInteger(ms) || ms < 1000) throw new TimberlockOptionError('maxAge', value, allowed);
+  return ms;
+}
+
+/** compress: boolean, or { delayMs } to gzip archives only once they are that old. */
+function checkCompress(value: unknown): { compress: boolean; archiveDelayMs: number } {
+  if (value === undefined || typeof value === 'boolean') {
+    return { compress: value === true, archiveDelayMs: DEFAULT_ARCHIVE_DELAY_MS };
+  }
+  const compress = ownProperties('compress', value, 'true, false or an object such as { delayMs: 5000 }');
+  rejectUnknownKeys(compress, KNOWN_COMPRESS_OPTIONS, 'compress.');
+  const archiveDelayMs = optionalInteger(
+    'compress.delayMs',
+    compress.delayMs,
+    DEFAULT_ARCHIVE_DELAY_MS,
+    0,
+    MAX_TIMER_MS,
+    `an integer number of milliseconds from 0 to ${MAX_TIMER_MS}`,
+  );
+  return { compress: true, archiveDelayMs };
 }
 
 /** An optional integer option within [min, max]; `undefined` gives the default. */

@@ -227,7 +227,7 @@ export class RotatingFile extends EventEmitter {
     this.flushNow();
     const now = this.now();
     const period = periodOf(now, this.options.frequency, this.options.timeZone);
-    const active = this.underLock(() => rotateUnderLock(this.target, period.start, true));
+    const active = this.underLock(() => rotateUnderLock(this.target, period.start, 'force'));
     if (!active) return false;
     this.adopt(active);
     this.flushNow();
@@ -339,7 +339,9 @@ export class RotatingFile extends EventEmitter {
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           this.noteLate();
         }
-        if (this.bufferedLineCount() === 0 || !this.writeBatch()) break;
+        if (this.bufferedLineCount() === 0) break;
+        if (this.options.maxSize !== null) this.checkSize(now);
+        if (!this.writeBatch()) break;
       }
     } finally {
       this.flushing = false;
@@ -464,6 +466,29 @@ export class RotatingFile extends EventEmitter {
       this.scheduleRetry(this.errorDelay, false);
       this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
       return false;
+    }
+  }
+
+  /**
+   * With maxSize, right before each batch: if another process rolled the file, follow it (so lines
+   * never go to a renamed file); if the file reached maxSize, roll it now. A busy lock just means
+   * someone else is rolling or rotating: the batch goes to the current file.
+   */
+  private checkSize(now: number): void {
+    try {
+      const current = statOrNull(this.path);
+      if (!current || current.ino !== this.ino) {
+        const followed = followActive(this.target, this.period.start);
+        if (followed) this.adopt(followed);
+        return;
+      }
+      if (current.size < (this.options.maxSize as number)) return;
+      const period = periodOf(now, this.options.frequency, this.options.timeZone);
+      const roll = { minSize: this.options.maxSize as number, ino: current.ino };
+      const active = this.underLock(() => rotateUnderLock(this.target, period.start, roll));
+      if (active) this.adopt(active);
+    } catch (err) {
+      this.reportError(err as Error, 'size roll');
     }
   }
 

@@ -88,11 +88,24 @@ export function followActive(target: RotationTarget, periodStart: number): Activ
 }
 
 /**
- * Under the lock: make the active name hold a file of the period starting at `periodStart` and
- * return a descriptor for it. With `force`, a non-empty file of the current period is archived too
- * (manual rotate()).
+ * Why a file of the current period should be archived anyway: 'force' (rotate(): if not empty), or
+ * `{ minSize }` (a size roll: only if the file, re-checked under the lock, is still that large — so N
+ * processes that saw it grow produce one roll, not N). null: only a period boundary rotates.
  */
-export function rotateUnderLock(target: RotationTarget, periodStart: number, force = false): ActiveFile {
+export type RollRequest = null | 'force' | { minSize: number; ino: number };
+
+function wantsRoll(roll: RollRequest, current: fs.Stats): boolean {
+  if (roll === null) return false;
+  if (roll === 'force') return current.size > 0;
+  return current.ino === roll.ino && current.size >= roll.minSize;
+}
+
+/**
+ * Under the lock: make the active name hold a file of the period starting at `periodStart` and
+ * return a descriptor for it. With a roll request, a file of the current period is archived too
+ * (rotate(), size rolls); its archive gets the next free index of that period.
+ */
+export function rotateUnderLock(target: RotationTarget, periodStart: number, roll: RollRequest = null): ActiveFile {
   testHook('locked', target.path);
   // Step 1: re-read state and inode; the decision is made from the disk, never from memory.
   const state = readState(target.statePath);
@@ -100,13 +113,13 @@ export function rotateUnderLock(target: RotationTarget, periodStart: number, for
   if (!current) return createActive(target, periodStart, null, null);
 
   const filePeriodStart = periodOfFile(target, state, current);
-  if (filePeriodStart >= periodStart && !(force && current.size > 0)) {
+  if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
     return adoptActive(target, state, current, filePeriodStart);
   }
   if (current.size === 0) {
     // An empty file is not worth an archive: it simply belongs to the new period now.
     const opened = openExisting(target.path, current.ino);
-    if (!opened) return rotateUnderLock(target, periodStart, force);
+    if (!opened) return rotateUnderLock(target, periodStart, roll);
     testHook('before-state', target.path);
     recordState(target, { periodStart, ino: opened.ino });
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };

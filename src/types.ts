@@ -57,6 +57,20 @@ export interface RotatingFileOptions {
    * them. Default 16 MiB.
    */
   maxBufferBytes?: number;
+  /**
+   * Roll the active file within its period once it reaches this size: a number of bytes (>= 1024) or a
+   * string such as '100MB', '512k', '1g'. Rolled files are named `app.<period>.<n>.log`. Default: none.
+   */
+  maxSize?: number | string;
+  /** Keep at most this many archives (the newest by period, then index). Default: no limit. */
+  maxFiles?: number;
+  /** Delete archives whose period started longer ago than this: ms, or '14d', '12h', '30m'. Default: none. */
+  maxAge?: number | string;
+  /**
+   * gzip archives (`.gz`). `{ delayMs }` also sets how old an archive must be before it is compressed or
+   * deleted (default 5000 ms), so a straggler's last write lands first. Default false.
+   */
+  compress?: boolean | { delayMs?: number };
 }
 
 /** Payload of the 'rotate' event. */

@@ -24,6 +24,10 @@ function visible(dir: string): string[] {
   return fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort();
 }
 
+function partIndex(name: string): number {
+  return Number(/\.(\d+)\.log$/.exec(name)?.[1] ?? 0);
+}
+
 function readLines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
@@ -177,6 +181,24 @@ describe('RotatingFile, one process', () => {
     const [second] = (await once(file, 'rotate')) as [RotateEvent];
     expect(second.archive).toBeNull(); // the empty file moved into the next period
     expect(visible(dir)).toEqual([path.basename(first.archive as string), 'app.log']);
+  });
+
+  it('rolls the active file by size within a period, numbering the parts in order', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxSize: 2048, sync: true }, { now: () => now }));
+    for (let i = 0; i < 100; i++) file.write(`line ${i} ${'x'.repeat(90)}`);
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('next day');
+    const names = visible(dir);
+    expect(names[0]).toBe('app.2026-11-25.1.log');
+    expect(names).toContain('app.2026-11-25.log');
+    const parts = names.filter((n) => n.startsWith('app.2026-11-25')).sort((a, b) => partIndex(a) - partIndex(b));
+    expect(parts.length).toBeGreaterThanOrEqual(4);
+    const lines = parts.flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i} ${'x'.repeat(90)}`));
+    for (const name of parts.slice(0, -1)) expect(fs.statSync(path.join(dir, name)).size).toBeGreaterThanOrEqual(2048);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['next day']);
   });
 
   it('keeps the number of open descriptors constant over 100 rotations', () => {
