@@ -21,6 +21,16 @@ function optionError(input: unknown): TimberlockOptionError {
 }
 
 describe('normalizeOptions', () => {
+  it('reads sizes and durations with units', () => {
+    expect(normalizeOptions({ path: 'a.log', maxSize: '100MB' }).maxSize).toBe(100 * MiB);
+    expect(normalizeOptions({ path: 'a.log', maxSize: '512k' }).maxSize).toBe(512 * 1024);
+    expect(normalizeOptions({ path: 'a.log', maxSize: 4096 }).maxSize).toBe(4096);
+    expect(normalizeOptions({ path: 'a.log', maxAge: '14d' }).maxAgeMs).toBe(14 * DAY_MS);
+    expect(normalizeOptions({ path: 'a.log', maxAge: '90s' }).maxAgeMs).toBe(90_000);
+    expect(normalizeOptions({ path: 'a.log', compress: { delayMs: 300 } })).toMatchObject({ compress: true, archiveDelayMs: 300 });
+    expect(normalizeOptions({ path: 'a.log', compress: true })).toMatchObject({ compress: true, archiveDelayMs: 5000 });
+  });
+
   it('fills every default from a path alone', () => {
     expect(normalizeOptions({ path: 'logs/app.log' })).toEqual({
       path: nodePath.resolve('logs/app.log'),
@@ -38,6 +48,11 @@ describe('normalizeOptions', () => {
       checkIntervalMs: 1000,
       highWaterMark: 1 * MiB,
       maxBufferBytes: 16 * MiB,
+      maxSize: null,
+      maxFiles: null,
+      maxAgeMs: null,
+      compress: false,
+      archiveDelayMs: 5000,
     });
   });
 
@@ -73,6 +88,11 @@ describe('normalizeOptions', () => {
       checkIntervalMs: 50,
       highWaterMark: 1024,
       maxBufferBytes: 1024,
+      maxSize: null,
+      maxFiles: null,
+      maxAgeMs: null,
+      compress: false,
+      archiveDelayMs: 5000,
     });
   });
 
@@ -166,6 +186,16 @@ describe('normalizeOptions', () => {
     ["path ending in '/'", { path: 'logs/' }, 'path', 'logs/'],
     ["path whose name is '..'", { path: 'logs/..' }, 'path', 'logs/..'],
     ["path whose name is '.'", { path: '.' }, 'path', '.'],
+    ['maxSize negative', { path: 'app.log', maxSize: -1 }, 'maxSize', -1],
+    ['maxSize below 1024 bytes', { path: 'app.log', maxSize: 100 }, 'maxSize', 100],
+    ['maxSize with an unknown unit', { path: 'app.log', maxSize: '10 parsecs' }, 'maxSize', '10 parsecs'],
+    ['maxFiles zero', { path: 'app.log', maxFiles: 0 }, 'maxFiles', 0],
+    ['maxFiles fractional', { path: 'app.log', maxFiles: 2.5 }, 'maxFiles', 2.5],
+    ['maxAge without a unit', { path: 'app.log', maxAge: '14' }, 'maxAge', '14'],
+    ['maxAge negative', { path: 'app.log', maxAge: -5 }, 'maxAge', -5],
+    ['compress as a string', { path: 'app.log', compress: 'gzip' }, 'compress', 'gzip'],
+    ['compress.delayMs negative', { path: 'app.log', compress: { delayMs: -1 } }, 'compress.delayMs', -1],
+    ['compress unknown key', { path: 'app.log', compress: { level: 9 } }, 'compress.level', 9],
     ['unknown frequency', { path: 'app.log', frequency: 'fortnightly' }, 'frequency', 'fortnightly'],
     ['frequency in the wrong case', { path: 'app.log', frequency: 'Daily' }, 'frequency', 'Daily'],
     ['period below 100 ms', { path: 'app.log', frequency: 99 }, 'frequency', 99],
