@@ -1,0 +1,288 @@
+/**
+ * Archive file names: how the file of an ended period is named, and how such a name is recognised again.
+ *
+ * Pure: no I/O. For the active file `app.log` (stem `app`, extension `.log`) the archives are
+ *
+ *     app.<date>.log          the file of the period that starts at <date>
+ *     app.<date>.<n>.log      n >= 1: a size roll within the period, or a name that was already taken
+ *     ... .gz                 the same, compressed
+ *
+ * `<date>` is the period's start formatted with date-fns tokens in the configured time zone. An active file
+ * without an extension (`app`) gives `app.<date>`, `app.<date>.<n>`, `app.<date>.gz`.
+ *
+ * Limitations, by design of the format rather than of this module:
+ * - A format without an offset token (`xx`) gives two different hours the same name in a fall-back hour
+ *   (Europe/Berlin `2026-10-25T02`); the rotator then adds an index, and both archives read back as the
+ *   earlier hour. The default hourly and minutely formats carry the offset and are unique.
+ * - Tokens date-fns can format but not parse (time zone names `z`, `O`) make names unrecognisable;
+ *   {@link dateFormatProblem} refuses such formats. ISO week tokens (`RRRR`, `II`) parse and round-trip.
+ */
+import path from 'node:path';
+import { tz } from '@date-fns/tz';
+import { format, parse } from 'date-fns';
+import { isValidTimeZone, zoneOffsetMinutes } from './schedule.js';
+import type { Frequency } from './types.js';
+
+/** Suffix of a compressed archive. */
+const GZIP_SUFFIX = '.gz';
+
+/**
+ * The default date-fns format of the `<date>` part of archive names for a frequency. It names every period
+ * of a year uniquely in every zone: hourly and shorter formats carry the UTC offset (`xx`, e.g. `+0200`),
+ * so the two 02 hours of a fall-back night get different names.
+ *
+ * monthly `yyyy-MM`, weekly `RRRR-'W'II` (ISO week, e.g. `2026-W53`), daily `yyyy-MM-dd`, hourly
+ * `yyyy-MM-dd'T'HHxx`, minutely `yyyy-MM-dd'T'HH-mmxx`, a period in ms `yyyy-MM-dd'T'HH-mm-ss-SSSxx`.
+ */
+export function defaultDateFormat(frequency: Frequency): string {
+  if (typeof frequency === 'number') return "yyyy-MM-dd'T'HH-mm-ss-SSSxx";
+  switch (frequency) {
+    case 'monthly':
+      return 'yyyy-MM';
+    case 'weekly':
+      return "RRRR-'W'II";
+    case 'daily':
+      return 'yyyy-MM-dd';
+    case 'hourly':
+      return "yyyy-MM-dd'T'HHxx";
+    case 'minutely':
+      return "yyyy-MM-dd'T'HH-mmxx";
+    default:
+      throw Object.assign(new RangeError(`Invalid frequency: ${JSON.stringify(frequency)}.`), {
+        code: 'ERR_INVALID_ARG_VALUE',
+      });
+  }
+}
+
+/**
+ * `periodStart` formatted with date-fns tokens `dateFormat` in `timeZone` (`'local'` = the process time
+ * zone). Throws date-fns' RangeError for an unusable format (check it once with {@link dateFormatProblem})
+ * or a non-finite instant. Touches no file.
+ */
+export function formatPeriod(periodStart: number, dateFormat: string, timeZone: string): string {
+  return timeZone === 'local' ? format(periodStart, dateFormat) : format(periodStart, dateFormat, { in: tz(timeZone) });
+}
+
+/** What archive names are made of: the active file's base name, the date format and the time zone. */
+export interface NameScheme {
+  /** Base name of the active file, e.g. `'app.log'`. Its extension (`path.extname`) ends every archive name. */
+  activeName: string;
+  /** date-fns format tokens of the `<date>` part, e.g. `'yyyy-MM-dd'`. */
+  dateFormat: string;
+  /** `'local'`, `'UTC'` or an IANA name; the zone `<date>` is written in. */
+  timeZone: string;
+}
+
+/**
+ * The base name (no directory) of the archive of the period starting at `periodStart`:
+ * `app.<date>.log`, or `app.<date>.<index>.log` for `index >= 1`, followed by `.gz` if `compressed`.
+ * Only computes a name; whether it is free on disk is the caller's business. Throws a RangeError (code
+ * `ERR_INVALID_ARG_VALUE`) if `index` is not a non-negative safe integer.
+ */
+export function archiveName(scheme: NameScheme, periodStart: number, index: number, compressed = false): string {
+  if (!Number.isSafeInteger(index) || index < 0) {
+    throw Object.assign(new RangeError(`Invalid index: ${String(index)}. Expected an integer >= 0.`), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+  }
+  const { stem, ext } = splitActiveName(scheme.activeName);
+  const date = formatPeriod(periodStart, scheme.dateFormat, scheme.timeZone);
+  return `${stem}.${date}${index > 0 ? `.${index}` : ''}${ext}${compressed ? GZIP_SUFFIX : ''}`;
+}
+
+/** What {@link parseArchiveName} reads from an archive name. */
+export interface ParsedArchive {
+  /** Start (epoch ms) of the period the archive belongs to. */
+  periodStart: number;
+  /** 0 for `app.<date>.log`, n for `app.<date>.<n>.log`. */
+  index: number;
+  /** Whether the name ends in `.gz`. */
+  compressed: boolean;
+}
+
+/**
+ * Recognise a base name that {@link archiveName} produces for this scheme, or return null for anything else:
+ * the active file, the lock, state and temporary files, archives of another active file, and names whose
+ * date part is not exactly what the format produces. A name is accepted only if `archiveName` gives that
+ * very name back for the result, so `parseArchiveName(s, archiveName(s, p, i, c))` is `{ p, i, c }` for
+ * every period start p (see the limitation on offset-less formats in the module comment).
+ *
+ * Hours cut short by an offset change that is not a whole hour (Australia/Lord_Howe's 30-minute shifts)
+ * start at the change, not at the full hour their name shows; such names read back as the change instant.
+ * Never throws.
+ */
+export function parseArchiveName(scheme: NameScheme, fileName: string): ParsedArchive | null {
+  const { stem, ext } = splitActiveName(scheme.activeName);
+  const prefix = `${stem}.`;
+  if (!fileName.startsWith(prefix)) return null;
+  // date-fns would console.warn (and maybe throw) on every parse with such a token; none of these names is ours.
+  if (findProtectedToken(scheme.dateFormat) !== null) return null;
+  for (const compressed of [false, true]) {
+    if (compressed && !fileName.endsWith(GZIP_SUFFIX)) continue;
+    const withoutGzip = compressed ? fileName.slice(0, -GZIP_SUFFIX.length) : fileName;
+    if (!withoutGzip.endsWith(ext)) continue;
+    const middle = withoutGzip.slice(prefix.length, withoutGzip.length - ext.length);
+    if (withoutGzip.length - ext.length <= prefix.length) continue;
+    for (const { dateText, index } of dateAndIndexCandidates(middle)) {
+      let periodStart: number | null;
+      try {
+        periodStart = readPeriodStart(dateText, scheme);
+      } catch {
+        // date-fns refuses the scheme's format or zone (dateFormatProblem reports why): no name is ours.
+        return null;
+      }
+      if (periodStart === null) continue;
+      if (safeArchiveName(scheme, periodStart, index, compressed) === fileName) {
+        return { periodStart, index, compressed };
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Why `dateFormat` cannot be used for archive names in `timeZone`, or null if it can. Week-numbering year
+ * (`YYYY`) and day-of-year (`DD`) tokens are refused. Then, on a few sample instants: date-fns must be able
+ * to format it (unescaped letters that are not tokens throw), the
+ * result must not be empty or contain `/`, `\`, `..` or NUL, it must read back with date-fns `parse` to the
+ * same text, and the instant read back must not be later than the sample or more than a year earlier
+ * (a format without the year would make every archive look decades old to retention). The reason is a
+ * short lower-case phrase meant to follow "this one: ". Never throws.
+ */
+export function dateFormatProblem(dateFormat: string, timeZone: string): string | null {
+  if (typeof dateFormat !== 'string' || dateFormat === '') return 'it is empty';
+  if (!isValidTimeZone(timeZone)) return `the time zone ${JSON.stringify(timeZone)} is not valid`;
+  const protectedToken = findProtectedToken(dateFormat);
+  if (protectedToken !== null) return protectedToken;
+  for (const sample of SAMPLE_INSTANTS) {
+    let text: string;
+    try {
+      text = formatPeriod(sample, dateFormat, timeZone);
+    } catch (error) {
+      return `date-fns cannot format it: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    const problem = textProblem(text);
+    if (problem !== null) return `${problem} (e.g. ${JSON.stringify(text)})`;
+    let readBack: number | null;
+    try {
+      readBack = readPeriodStart(text, { activeName: '', dateFormat, timeZone });
+    } catch (error) {
+      return `date-fns cannot parse it back: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (readBack === null) return `date-fns cannot parse ${JSON.stringify(text)} back to the same text`;
+    if (readBack > sample || readBack < sample - MAX_PERIOD_MS) {
+      return `${JSON.stringify(text)} does not identify the period it names (it reads back as ${new Date(readBack).toISOString()})`;
+    }
+  }
+  return null;
+}
+
+/**
+ * date-fns' tokenizer for format strings: an ordinal token, a run of one letter, an escaped quote, a quoted
+ * literal, or any other single character (the same pattern date-fns' `format` uses).
+ */
+const FORMAT_TOKEN = /[yYQqMLwIdDecihHKkms]o|(\w)\1*|''|'(''|[^'])+('|$)|./g;
+
+/**
+ * The reason for refusing a week-numbering year (`Y`, `YYYY`) or day-of-year (`D`, `DD`) token, which are
+ * almost always typos for `y`/`d`. date-fns throws for some of them and `console.warn`s for all of them on
+ * every call, so they are refused here before date-fns sees them.
+ */
+function findProtectedToken(dateFormat: string): string | null {
+  for (const [token] of dateFormat.matchAll(FORMAT_TOKEN)) {
+    if (/^Y+$/.test(token)) return `it uses ${token} (week-numbering year); use ${'y'.repeat(token.length)} for the calendar year`;
+    if (/^D+$/.test(token)) return `it uses ${token} (day of the year); use ${'d'.repeat(Math.min(token.length, 2))} for the day of the month`;
+  }
+  return null;
+}
+
+/** Instants the date format is tried on: ordinary ones and both ends of a year, with odd fields. */
+const SAMPLE_INSTANTS: readonly number[] = [
+  Date.UTC(2026, 10, 25, 13, 45, 30, 123),
+  Date.UTC(2026, 0, 1, 0, 0, 0, 0),
+  Date.UTC(2027, 11, 31, 23, 59, 59, 999),
+  Date.UTC(2026, 6, 4, 7, 8, 9, 10),
+];
+
+/** Longer than any calendar period a format can name (a year, plus slack for a leap year and offsets). */
+const MAX_PERIOD_MS = 368 * 86_400_000;
+
+/** Why formatted date text cannot be part of a file name, or null. */
+function textProblem(text: string): string | null {
+  if (text === '') return 'it produces an empty string';
+  if (text.includes('/')) return "it produces '/'";
+  if (text.includes('\\')) return "it produces '\\'";
+  if (text.includes('..')) return "it produces '..'";
+  if (text.includes('\0')) return 'it produces a NUL character';
+  return null;
+}
+
+/** `app.log` → stem `app`, ext `.log`; `app` → stem `app`, ext `''`. */
+function splitActiveName(activeName: string): { stem: string; ext: string } {
+  const ext = path.extname(activeName);
+  return { stem: activeName.slice(0, activeName.length - ext.length), ext };
+}
+
+/**
+ * The ways the part between `stem.` and the extension can be read: all of it is the date (index 0), or a
+ * trailing `.<n>` (n >= 1, no leading zero) is the index. The date text itself may contain dots.
+ */
+function dateAndIndexCandidates(middle: string): Array<{ dateText: string; index: number }> {
+  const candidates = [{ dateText: middle, index: 0 }];
+  const indexed = /^(.+)\.([1-9][0-9]*)$/.exec(middle);
+  if (indexed?.[1] !== undefined && indexed[2] !== undefined) {
+    candidates.push({ dateText: indexed[1], index: Number(indexed[2]) });
+  }
+  return candidates;
+}
+
+/** Reference date of `parse` for fields a format lacks: the epoch, so a missing year shows as 1970. */
+const PARSE_REFERENCE = new Date(0);
+
+/** How far after the instant a name reads as a period may start because of an offset change (see below). */
+const OFFSET_CHANGE_WINDOW_MS = 3 * 3_600_000;
+
+/**
+ * The period start that `dateText` names, or null if date-fns cannot parse it or the result does not format
+ * back to exactly `dateText`.
+ *
+ * An hour cut short by an offset change that is not a whole hour starts at the change: Lord_Howe's
+ * `2026-04-05T01+1030` starts at 15:00Z, but date-fns reads it as 01:00+10:30 = 14:30Z, an instant that the
+ * zone shows as `01+1100`. So if the parsed instant does not format back, the first offset change within the
+ * following hours is tried instead.
+ */
+function readPeriodStart(dateText: string, scheme: NameScheme): number | null {
+  const parsed =
+    scheme.timeZone === 'local'
+      ? parse(dateText, scheme.dateFormat, PARSE_REFERENCE).getTime()
+      : parse(dateText, scheme.dateFormat, PARSE_REFERENCE, { in: tz(scheme.timeZone) }).getTime();
+  if (!Number.isFinite(parsed)) return null;
+  if (formatPeriod(parsed, scheme.dateFormat, scheme.timeZone) === dateText) return parsed;
+  const change = firstOffsetChangeAfter(parsed, scheme.timeZone);
+  if (change !== null && formatPeriod(change, scheme.dateFormat, scheme.timeZone) === dateText) return change;
+  return null;
+}
+
+/** The first instant in (t, t + OFFSET_CHANGE_WINDOW_MS] whose UTC offset differs from t's, or null. */
+function firstOffsetChangeAfter(t: number, timeZone: string): number | null {
+  const offset = zoneOffsetMinutes(t, timeZone);
+  let lo = t;
+  let hi = t + OFFSET_CHANGE_WINDOW_MS;
+  if (zoneOffsetMinutes(hi, timeZone) === offset) return null;
+  while (hi - lo > 1) {
+    const mid = Math.floor(lo + (hi - lo) / 2);
+    if (zoneOffsetMinutes(mid, timeZone) === offset) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** {@link archiveName} that returns null instead of throwing, for checking a parse result. */
+function safeArchiveName(scheme: NameScheme, periodStart: number, index: number, compressed: boolean): string | null {
+  try {
+    return archiveName(scheme, periodStart, index, compressed);
+  } catch {
+    // The parsed index is out of range (too many digits): the name is not one of ours.
+    return null;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Period arithmetic: which rotation period an instant belongs to, in a time zone.
+ *
+ * Pure: no I/O, no clock. Every function takes the instant (epoch milliseconds) as an argument, so the
+ * rotation code can ask about "now" with its own injectable clock and the tests can walk a whole year
+ * in milliseconds.
+ *
+ * Periods tile time: for every zone and instant t, `periodOf(t)` is the one half-open interval
+ * `[start, next)` that contains t, the period that follows it starts exactly at `next`, and
+ * `periodOf(start)` is the same period. A caller can therefore cache `next` as its boundary, compare it
+ * with the clock on every write, and call `periodOf(next)` when it is passed.
+ */
+import { tz, tzOffset } from '@date-fns/tz';
+import { addDays, addMonths, addWeeks, startOfDay, startOfMonth, startOfWeek } from 'date-fns';
+import type { Frequency } from './types.js';
+
+/** One rotation period: the half-open interval `[start, next)` in epoch milliseconds. */
+export interface Period {
+  /** First instant of the period (inclusive). */
+  start: number;
+  /** First instant of the following period (exclusive end of this one). Always greater than `start`. */
+  next: number;
+}
+
+/**
+ * The largest delay `setTimeout` accepts (2^31 - 1 ms, about 24.8 days). A longer delay fires at once
+ * (Node warns and uses 1 ms), so callers waiting for a monthly boundary must cap the timer with this
+ * value and re-check the clock when it fires.
+ */
+export const MAX_TIMER_DELAY_MS: number = 2 ** 31 - 1;
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The period containing instant `t` (epoch ms) for `frequency` in `timeZone`.
+ *
+ * - A number is a period in milliseconds aligned to the Unix epoch, independent of the zone:
+ *   `start = t - (t mod P)`.
+ * - `'daily'`, `'weekly'` (weeks start on Monday, as ISO weeks do) and `'monthly'` start at the first
+ *   instant of the local calendar day, week or month, computed by date-fns in the zone. Their length
+ *   follows the calendar: a day is 23 or 25 hours long on DST change days; where midnight does not
+ *   exist (America/Havana, Africa/Cairo, America/Santiago...) the day starts at the first instant that
+ *   exists.
+ * - `'hourly'` and `'minutely'` start at the local clock's full hour or minute, from the zone's UTC offset
+ *   at `t` (not date-fns `startOfHour` with a zone, which returns wrong results in a repeated fall-back
+ *   hour). When the offset changes by an amount that is not a multiple of the unit (Australia/Lord_Howe
+ *   shifts by 30 minutes, America/St_Johns used to shift at 00:01), the hour containing the change is cut
+ *   in two at the change instant, so no period overlaps another and none is empty.
+ *
+ * `timeZone` is `'local'` (the process time zone, `TZ`), `'UTC'` or an IANA name; validate it once with
+ * {@link isValidTimeZone}. Throws a `RangeError` (code `ERR_INVALID_ARG_VALUE`) for a non-finite `t`, a
+ * number frequency that is not a positive finite number, an unknown frequency or a time zone whose offset
+ * cannot be determined. Touches no file.
+ */
+export function periodOf(t: number, frequency: Frequency, timeZone: string): Period {
+  if (!Number.isFinite(t)) throw invalidArgument('t', t, 'a finite epoch time in milliseconds');
+  if (typeof frequency === 'number') return fixedPeriod(t, frequency);
+  switch (frequency) {
+    case 'minutely':
+      return clockPeriod(t, MINUTE_MS, timeZone);
+    case 'hourly':
+      return clockPeriod(t, HOUR_MS, timeZone);
+    case 'daily':
+      return calendarPeriod(t, 'day', timeZone);
+    case 'weekly':
+      return calendarPeriod(t, 'week', timeZone);
+    case 'monthly':
+      return calendarPeriod(t, 'month', timeZone);
+    default:
+      throw invalidArgument(
+        'frequency',
+        frequency,
+        "'minutely', 'hourly', 'daily', 'weekly', 'monthly' or a period in milliseconds",
+      );
+  }
+}
+
+/**
+ * The UTC offset of `timeZone` at instant `t`, in minutes east of UTC (Berlin in summer: 120, New York in
+ * winter: -300). `'local'` uses `Date#getTimezoneOffset` (sign flipped), `'UTC'` is 0, anything else is
+ * looked up with Intl through @date-fns/tz. Returns NaN for a name Intl does not know. Historic local mean
+ * times may give fractional minutes. Touches no file.
+ */
+export function zoneOffsetMinutes(t: number, timeZone: string): number {
+  if (timeZone === 'UTC') return 0;
+  if (timeZone === 'local') {
+    const westOfUtc = new Date(t).getTimezoneOffset();
+    return westOfUtc === 0 ? 0 : -westOfUtc;
+  }
+  return tzOffset(timeZone, new Date(t));
+}
+
+/**
+ * Whether `timeZone` can be used by this module: `'local'`, `'UTC'` or a time zone name the runtime's Intl
+ * accepts (IANA names such as `'Europe/Berlin'`, `'Etc/GMT+5'`; Intl also accepts them case-insensitively).
+ * Bare UTC offsets such as `'+08:00'` are refused on every Node version, although newer Intl versions accept
+ * them, so that the same options are valid everywhere; use `'Etc/GMT-8'` instead. Never throws.
+ */
+export function isValidTimeZone(timeZone: string): boolean {
+  if (typeof timeZone !== 'string' || timeZone === '') return false;
+  if (timeZone === 'local' || timeZone === 'UTC') return true;
+  if (/^[+-]/.test(timeZone)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    // Intl throws a RangeError for an unknown time zone: that is the answer, not a failure.
+    return false;
+  }
+  return Number.isFinite(tzOffset(timeZone, new Date(0)));
+}
+
+/** An epoch-aligned period of `periodMs` milliseconds; the time zone plays no part. */
+function fixedPeriod(t: number, periodMs: number): Period {
+  if (!Number.isFinite(periodMs) || periodMs <= 0) {
+    throw invalidArgument('frequency', periodMs, 'a positive number of milliseconds');
+  }
+  const start = t - mod(t, periodMs);
+  return { start, next: start + periodMs };
+}
+
+type CalendarUnit = 'day' | 'week' | 'month';
+
+/** Starts of the local day, week (Monday) and month, and the step to the following one, from date-fns. */
+const CALENDAR: Record<
+  CalendarUnit,
+  {
+    startOf: (t: number | Date, ctx?: { in: ReturnType<typeof tz> }) => Date;
+    add: (d: Date, amount: number, ctx?: { in: ReturnType<typeof tz> }) => Date;
+  }
+> = {
+  day: { startOf: (t, ctx) => startOfDay(t, ctx), add: (d, n, ctx) => addDays(d, n, ctx) },
+  week: { startOf: (t, ctx) => startOfWeek(t, { ...ctx, weekStartsOn: 1 }), add: (d, n, ctx) => addWeeks(d, n, ctx) },
+  month: { startOf: (t, ctx) => startOfMonth(t, ctx), add: (d, n, ctx) => addMonths(d, n, ctx) },
+};
+
+/**
+ * A local calendar day, week or month. The end is the start of the following unit as date-fns computes
+ * it (a day is not 24 h), so the next period's start equals this period's end by construction.
+ */
+function calendarPeriod(t: number, unit: CalendarUnit, timeZone: string): Period {
+  const ctx = timeZone === 'local' ? undefined : { in: tz(timeZone) };
+  const { startOf, add } = CALENDAR[unit];
+  const startDate = startOf(t, ctx);
+  const start = startDate.getTime();
+  const next = startOf(add(startDate, 1, ctx), ctx).getTime();
+  return checked(t, { start, next }, timeZone);
+}
+
+/**
+ * A local clock hour or minute (`unitMs`): floor `t` on the local clock using the offset at `t`. If the
+ * offset at that floor differs, an offset change happened inside this unit before `t` and the period starts
+ * at the change; if the offset changes again before the unit ends, the period ends at that change.
+ */
+function clockPeriod(t: number, unitMs: number, timeZone: string): Period {
+  const offsetAt = (x: number): number => zoneOffsetMinutes(x, timeZone) * MINUTE_MS;
+  const offset = offsetAt(t);
+  if (!Number.isFinite(offset)) throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
+  const floor = t - mod(t + offset, unitMs);
+  const end = floor + unitMs;
+  // Offset changed within (floor, t]: start at the change, the first instant that has the offset t has.
+  const start = offsetAt(floor) === offset ? floor : firstInstant(floor, t, (x) => offsetAt(x) === offset);
+  // Offset changes within (t, end): end at the change, the first instant with a different offset.
+  const next = offsetAt(end - 1) === offset ? end : firstInstant(t, end - 1, (x) => offsetAt(x) !== offset);
+  return checked(t, { start, next }, timeZone);
+}
+
+/**
+ * Binary search for the smallest integer x in (lo, hi] with `holds(x)`, given `!holds(lo)` and `holds(hi)`
+ * and a single change in between (offsets change at most once within an hour).
+ */
+function firstInstant(lo: number, hi: number, holds: (x: number) => boolean): number {
+  while (hi - lo > 1) {
+    const mid = Math.floor(lo + (hi - lo) / 2);
+    if (holds(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/**
+ * Guard against a zone date-fns or Intl cannot compute (an unknown name gives NaN): a period that does not
+ * contain `t` would make a caller's boundary check never fire, or fire forever.
+ */
+function checked(t: number, period: Period, timeZone: string): Period {
+  if (!(period.start <= t && t < period.next)) {
+    throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
+  }
+  return period;
+}
+
+/** Mathematical modulo: the result has the sign of `divisor`, so instants before 1970 floor correctly. */
+function mod(value: number, divisor: number): number {
+  return ((value % divisor) + divisor) % divisor;
+}
+
+/** A Node-style RangeError with code ERR_INVALID_ARG_VALUE naming the argument, the value and what is allowed. */
+function invalidArgument(name: string, value: unknown, allowed: string): RangeError {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const error = new RangeError(`Invalid ${name}: ${shown}. Expected ${allowed}.`);
+  return Object.assign(error, { code: 'ERR_INVALID_ARG_VALUE' });
+}

@@ -1,0 +1,328 @@
+import { describe, it, expect } from 'vitest';
+import {
+  archiveName,
+  dateFormatProblem,
+  defaultDateFormat,
+  formatPeriod,
+  parseArchiveName,
+  type NameScheme,
+} from '../src/naming.js';
+import { periodOf, type Period } from '../src/schedule.js';
+import type { Frequency } from '../src/types.js';
+
+const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', 'Australia/Lord_Howe', 'local'] as const;
+const FREQUENCIES: Frequency[] = ['monthly', 'weekly', 'daily', 'hourly', 'minutely', 5_000];
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const YEAR_START = Date.UTC(2026, 0, 1);
+const YEAR_END = Date.UTC(2027, 0, 1);
+
+const utc = (iso: string): number => Date.parse(iso);
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+const scheme = (timeZone: string, dateFormat = 'yyyy-MM-dd', activeName = 'app.log'): NameScheme => ({
+  activeName,
+  dateFormat,
+  timeZone,
+});
+
+/** Every period of `frequency` whose start lies in [from, to), by walking `next`. */
+function periodsBetween(from: number, to: number, frequency: Frequency, timeZone: string): Period[] {
+  const periods: Period[] = [];
+  let period = periodOf(from, frequency, timeZone);
+  while (period.start < to) {
+    periods.push(period);
+    period = periodOf(period.next, frequency, timeZone);
+  }
+  return periods;
+}
+
+/** Period starts of 2026 to round-trip: the start of the period of every `stepMs`-th instant. */
+function sampledStarts(frequency: Frequency, timeZone: string, stepMs: number): number[] {
+  const starts = new Set<number>();
+  for (let t = YEAR_START; t < YEAR_END; t += stepMs) starts.add(periodOf(t, frequency, timeZone).start);
+  return [...starts];
+}
+
+/** The 2026 offset changes of Berlin, New York and Lord Howe (two of them by 30 minutes). */
+const OFFSET_CHANGES = [
+  '2026-03-08T07:00:00Z',
+  '2026-03-29T01:00:00Z',
+  '2026-04-04T15:00:00Z',
+  '2026-10-03T15:30:00Z',
+  '2026-10-25T01:00:00Z',
+  '2026-11-01T06:00:00Z',
+].map(utc);
+
+/** Period starts within `radiusMs` of every offset change above (in any zone: extra periods do no harm). */
+function startsAroundOffsetChanges(frequency: Frequency, timeZone: string, radiusMs: number): number[] {
+  return OFFSET_CHANGES.flatMap((change) =>
+    periodsBetween(change - radiusMs, change + radiusMs, frequency, timeZone).map((p) => p.start),
+  );
+}
+
+/** How far apart the sampled instants are, per frequency: every month, week and day; spread for the rest. */
+const SAMPLE_STEP: Record<string, number> = {
+  monthly: 86_400_000,
+  weekly: 86_400_000,
+  daily: 6 * HOUR,
+  hourly: 37 * HOUR + 7 * MINUTE,
+  minutely: 997 * MINUTE,
+  '5000': 13 * HOUR + 4_321,
+};
+
+describe('defaultDateFormat', () => {
+  it('follows the frequency', () => {
+    expect(FREQUENCIES.map(defaultDateFormat)).toEqual([
+      'yyyy-MM',
+      "RRRR-'W'II",
+      'yyyy-MM-dd',
+      "yyyy-MM-dd'T'HHxx",
+      "yyyy-MM-dd'T'HH-mmxx",
+      "yyyy-MM-dd'T'HH-mm-ss-SSSxx",
+    ]);
+    expect(defaultDateFormat(100)).toBe("yyyy-MM-dd'T'HH-mm-ss-SSSxx");
+  });
+
+  it('is accepted by dateFormatProblem in every zone', () => {
+    for (const timeZone of ZONES) {
+      for (const frequency of FREQUENCIES) {
+        expect(dateFormatProblem(defaultDateFormat(frequency), timeZone), `${frequency} ${timeZone}`).toBeNull();
+      }
+    }
+  });
+});
+
+describe('archiveName', () => {
+  const berlin = scheme('Europe/Berlin');
+  const day = utc('2026-11-24T23:00:00Z'); // 2026-11-25 00:00 in Berlin
+
+  it('names the archive after the period start in the zone', () => {
+    expect(archiveName(berlin, day, 0)).toBe('app.2026-11-25.log');
+    expect(archiveName(scheme('UTC'), day, 0)).toBe('app.2026-11-24.log');
+  });
+
+  it('adds the collision index before the extension and .gz after it', () => {
+    expect(archiveName(berlin, day, 1)).toBe('app.2026-11-25.1.log');
+    expect(archiveName(berlin, day, 12)).toBe('app.2026-11-25.12.log');
+    expect(archiveName(berlin, day, 0, true)).toBe('app.2026-11-25.log.gz');
+    expect(archiveName(berlin, day, 3, true)).toBe('app.2026-11-25.3.log.gz');
+  });
+
+  it('handles an active file without extension and one with several dots', () => {
+    expect(archiveName(scheme('Europe/Berlin', 'yyyy-MM-dd', 'app'), day, 0)).toBe('app.2026-11-25');
+    expect(archiveName(scheme('Europe/Berlin', 'yyyy-MM-dd', 'app'), day, 2, true)).toBe('app.2026-11-25.2.gz');
+    expect(archiveName(scheme('Europe/Berlin', 'yyyy-MM-dd', 'my.app.log'), day, 1)).toBe('my.app.2026-11-25.1.log');
+  });
+
+  it("writes hourly names with the offset, so Berlin's two 02 hours differ", () => {
+    const hourly = scheme('Europe/Berlin', defaultDateFormat('hourly'));
+    expect(archiveName(hourly, utc('2026-10-25T00:00:00Z'), 0)).toBe('app.2026-10-25T02+0200.log');
+    expect(archiveName(hourly, utc('2026-10-25T01:00:00Z'), 0)).toBe('app.2026-10-25T02+0100.log');
+  });
+
+  it('writes ISO weeks, including week 53 of 2026', () => {
+    const weekly = scheme('UTC', defaultDateFormat('weekly'));
+    expect(archiveName(weekly, utc('2026-12-28T00:00:00Z'), 0)).toBe('app.2026-W53.log');
+    expect(archiveName(weekly, utc('2025-12-29T00:00:00Z'), 0)).toBe('app.2026-W01.log');
+  });
+
+  it('refuses an index that is negative or not an integer', () => {
+    for (const index of [-1, 1.5, Number.NaN, 2 ** 53]) {
+      expect(() => archiveName(berlin, day, index), String(index)).toThrow(RangeError);
+    }
+  });
+});
+
+describe('parseArchiveName round-trips archiveName', () => {
+  for (const timeZone of ZONES) {
+    for (const frequency of FREQUENCIES) {
+      it(`${String(frequency)} periods of 2026 in ${timeZone}`, () => {
+        const names = scheme(timeZone, defaultDateFormat(frequency));
+        const starts = sampledStarts(frequency, timeZone, SAMPLE_STEP[String(frequency)]!);
+        if (frequency === 'hourly') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 26 * HOUR));
+        if (frequency === 'minutely') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 20 * MINUTE));
+        const failures: string[] = [];
+        for (const [i, periodStart] of starts.entries()) {
+          const index = i % 3;
+          const compressed = i % 2 === 1;
+          const name = archiveName(names, periodStart, index, compressed);
+          const parsed = parseArchiveName(names, name);
+          if (parsed?.periodStart !== periodStart || parsed.index !== index || parsed.compressed !== compressed) {
+            failures.push(`${iso(periodStart)} -> ${name} -> ${JSON.stringify(parsed)}`);
+          }
+        }
+        expect(failures).toEqual([]);
+        expect(starts.length).toBeGreaterThan(10);
+      });
+    }
+  }
+
+  it("reads back Lord Howe's half hours as the instant of the offset change", () => {
+    const hourly = scheme('Australia/Lord_Howe', defaultDateFormat('hourly'));
+    // 2026-04-05 02:00+11:00 -> 01:30+10:30: the hour named 01+1030 starts at the change, 15:00Z.
+    expect(archiveName(hourly, utc('2026-04-04T15:00:00Z'), 0)).toBe('app.2026-04-05T01+1030.log');
+    expect(parseArchiveName(hourly, 'app.2026-04-05T01+1030.log')?.periodStart).toBe(utc('2026-04-04T15:00:00Z'));
+    expect(parseArchiveName(hourly, 'app.2026-04-05T01+1100.log')?.periodStart).toBe(utc('2026-04-04T14:00:00Z'));
+    // 2026-10-04 02:00+10:30 -> 02:30+11:00: the hour named 02+1100 starts at the change, 15:30Z.
+    expect(archiveName(hourly, utc('2026-10-03T15:30:00Z'), 0)).toBe('app.2026-10-04T02+1100.log');
+    expect(parseArchiveName(hourly, 'app.2026-10-04T02+1100.log.gz')).toEqual({
+      periodStart: utc('2026-10-03T15:30:00Z'),
+      index: 0,
+      compressed: true,
+    });
+  });
+
+  it('finds the index after a date that contains dots', () => {
+    const dotted = scheme('UTC', 'yyyy.MM.dd');
+    const day = utc('2026-11-25T00:00:00Z');
+    expect(archiveName(dotted, day, 4)).toBe('app.2026.11.25.4.log');
+    expect(parseArchiveName(dotted, 'app.2026.11.25.4.log')).toEqual({ periodStart: day, index: 4, compressed: false });
+    expect(parseArchiveName(dotted, 'app.2026.11.25.log.gz')).toEqual({ periodStart: day, index: 0, compressed: true });
+  });
+
+  it('reads the names of an active file without extension', () => {
+    const bare = scheme('UTC', 'yyyy-MM-dd', 'app');
+    const day = utc('2026-11-25T00:00:00Z');
+    expect(parseArchiveName(bare, 'app.2026-11-25')).toEqual({ periodStart: day, index: 0, compressed: false });
+    expect(parseArchiveName(bare, 'app.2026-11-25.7')).toEqual({ periodStart: day, index: 7, compressed: false });
+    expect(parseArchiveName(bare, 'app.2026-11-25.gz')).toEqual({ periodStart: day, index: 0, compressed: true });
+    expect(parseArchiveName(bare, 'app.2026-11-25.7.gz')).toEqual({ periodStart: day, index: 7, compressed: true });
+    expect(parseArchiveName(bare, 'app')).toBeNull();
+    expect(parseArchiveName(bare, '.app.lock')).toBeNull();
+  });
+
+  it('tells compressed from uncompressed when the active file itself ends in .gz', () => {
+    const gz = scheme('UTC', 'yyyy-MM-dd', 'app.gz');
+    const day = utc('2026-11-25T00:00:00Z');
+    for (const [index, compressed] of [[0, false], [0, true], [2, false], [2, true]] as const) {
+      expect(parseArchiveName(gz, archiveName(gz, day, index, compressed))).toEqual({ periodStart: day, index, compressed });
+    }
+  });
+
+  it('round-trips custom formats: ISO week with day, compact, dotted, timestamp', () => {
+    const cases: Array<[string, number]> = [
+      ["RRRR-'W'II-i", utc('2026-03-28T23:00:00Z')], // Berlin's 23-hour Sunday, day 7 of week 13
+      ["yyyyMMdd'T'HHmmxx", utc('2026-03-29T01:00:00Z')], // the first minute of summer time
+      ['yyyy.MM.dd.HH.mm.xx', utc('2026-10-25T01:00:00Z')], // the second 02:00
+      ['t', utc('2026-10-25T01:00:00Z')],
+      ["yyyy-MM-dd'T'HH-mm-ss-SSSxxx", utc('2026-10-25T00:59:59.999Z')],
+    ];
+    for (const [dateFormat, at] of cases) {
+      const custom = scheme('Europe/Berlin', dateFormat);
+      expect(parseArchiveName(custom, archiveName(custom, at, 2, true)), dateFormat).toEqual({
+        periodStart: at,
+        index: 2,
+        compressed: true,
+      });
+    }
+  });
+});
+
+describe('parseArchiveName rejects names it did not make', () => {
+  const daily = scheme('Europe/Berlin');
+
+  it('rejects the active, lock, state and temporary files and other files', () => {
+    for (const name of [
+      'app.log',
+      '.app.log.lock',
+      '.app.log.state',
+      'other.2026-01-01.log',
+      'app.garbage.log',
+      'app.2026-01-01.log.tmp',
+      'app.2026-01-01.log.gz.tmp',
+      'app.2026-01-01.txt',
+      'app..log',
+      'app.log.gz',
+      'app.2026-1-1.log',
+      'app.2026-02-30.log',
+      'app.2026-01-01T00.log',
+      ' app.2026-01-01.log',
+      'xapp.2026-01-01.log',
+      'App.2026-01-01.log',
+    ]) {
+      expect(parseArchiveName(daily, name), name).toBeNull();
+    }
+  });
+
+  it('rejects index 0, leading zeros and oversized indexes', () => {
+    for (const name of ['app.2026-01-01.0.log', 'app.2026-01-01.01.log', 'app.2026-01-01.-1.log', `app.2026-01-01.${'9'.repeat(20)}.log`]) {
+      expect(parseArchiveName(daily, name), name).toBeNull();
+    }
+  });
+
+  it("rejects another format's names and hourly names whose offset the zone never had", () => {
+    expect(parseArchiveName(scheme('Europe/Berlin', 'yyyy-MM'), 'app.2026-01-01.log')).toBeNull();
+    expect(parseArchiveName(scheme('Europe/Berlin', defaultDateFormat('hourly')), 'app.2026-01-15T10+0500.log')).toBeNull();
+  });
+
+  it('returns null, without throwing, for a scheme whose format date-fns refuses', () => {
+    expect(parseArchiveName(scheme('UTC', 'YYYY'), 'app.2026.log')).toBeNull();
+    expect(parseArchiveName(scheme('UTC', 'jjj'), 'app.2026.log')).toBeNull();
+    expect(parseArchiveName(scheme('Mars/Olympus_Mons'), 'app.2026-01-01.log')).toBeNull();
+  });
+});
+
+describe('formatPeriod', () => {
+  it("formats in the zone, and in the process zone for 'local'", () => {
+    const t = utc('2026-07-01T22:30:00Z');
+    expect(formatPeriod(t, "yyyy-MM-dd'T'HH:mmxxx", 'Asia/Shanghai')).toBe('2026-07-02T06:30+08:00');
+    expect(formatPeriod(t, "yyyy-MM-dd'T'HH:mmxxx", 'America/New_York')).toBe('2026-07-01T18:30-04:00');
+    const local = new Date(t);
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    expect(formatPeriod(t, 'yyyy-MM-dd HH', 'local')).toBe(
+      `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())} ${pad(local.getHours())}`,
+    );
+  });
+});
+
+describe('dateFormatProblem', () => {
+  it.each([
+    ['yyyy/MM', /'\/'/],
+    ["'..'", /'\.\.'/],
+    ['YYYY', /YYYY.*week-numbering year.*yyyy/],
+    ['YY', /week-numbering year/],
+    ['DD', /day of the year/],
+    ["''", /does not identify/],
+    ['', /empty/],
+    ["yyyy'\\'MM", /'\\'/],
+    ["yyyy'\u0000'", /NUL/],
+    ['P', /'\/'/],
+    ['jjj', /cannot format/],
+    ['zzzz', /cannot parse/],
+    ['MM-dd', /does not identify/],
+    ['EEEE', /does not identify/],
+  ])('refuses %j', (dateFormat, reason) => {
+    expect(dateFormatProblem(dateFormat, 'Europe/Berlin')).toMatch(reason);
+  });
+
+  it('names the text the format produced', () => {
+    expect(dateFormatProblem('yyyy/MM', 'UTC')).toContain('"2026/11"');
+  });
+
+  it('accepts formats that name a period, in any zone', () => {
+    for (const dateFormat of ['yyyy-MM-dd', "yyyyMMdd'T'HH", 'yyyy.MM.dd', "RRRR-'W'II", 'yyyy', "yyyy-'Q'Q", 't', "'log'-yyyy-MM-dd"]) {
+      for (const timeZone of ZONES) {
+        expect(dateFormatProblem(dateFormat, timeZone), `${dateFormat} ${timeZone}`).toBeNull();
+      }
+    }
+  });
+
+  it('reports an unknown time zone instead of throwing', () => {
+    expect(dateFormatProblem('yyyy-MM-dd', 'Mars/Olympus_Mons')).toMatch(/time zone/);
+  });
+
+  it('never writes to the console, even for tokens date-fns warns about', () => {
+    const warn = console.warn;
+    const warnings: unknown[] = [];
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      for (const dateFormat of ['YYYY', 'Y', 'YYY', 'D', 'DDD', "yyyy-MM-dd'YYYY'"]) dateFormatProblem(dateFormat, 'UTC');
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toEqual([]);
+    expect(dateFormatProblem("yyyy-MM-dd'YYYY'", 'UTC')).toBeNull();
+  });
+});
