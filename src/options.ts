@@ -47,6 +47,12 @@ export interface NormalizedOptions {
   archiveDelayMs: number;
 }
 
+/** What the `{hostname}` and `{pid}` tokens of `path` stand for. */
+export interface ProcessIdentity {
+  hostname: string;
+  pid: number;
+}
+
 /** Named rotation frequencies, in the order they are listed in error messages. */
 const FREQUENCY_NAMES = ['minutely', 'hourly', 'daily', 'weekly', 'monthly'] as const;
 
@@ -121,12 +127,13 @@ const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
  *   `settleMs + 100` if that is larger), `maxBufferBytes` is 16 MiB (raised to `highWaterMark` if that is
  *   larger), `dateFormat` follows `frequency`.
  *
- * Pure: touches no file and no clock. The result is frozen.
+ * Pure: touches no file and no clock; `identity` supplies what `{hostname}` and `{pid}` in `path` stand
+ * for. The result is frozen.
  *
  * @throws TimberlockOptionError naming the first invalid option (unknown names are reported first, so a
  *   misspelt `pth` is reported as unknown rather than as a missing `path`).
  */
-export function normalizeOptions(input: unknown): NormalizedOptions {
+export function normalizeOptions(input: unknown, identity: ProcessIdentity = { hostname: 'localhost', pid: 0 }): NormalizedOptions {
   const options = ownProperties('options', input, "a plain object such as { path: 'logs/app.log' }");
   rejectUnknownKeys(options, KNOWN_OPTIONS, '');
   const lock =
@@ -135,7 +142,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
       : ownProperties('lock', options.lock, 'a plain object such as { staleMs: 5000 }');
   rejectUnknownKeys(lock, KNOWN_LOCK_OPTIONS, 'lock.');
 
-  const path = checkPath(options.path);
+  const path = checkPath(options.path, identity);
   const frequency = checkFrequency(options.frequency);
   const timeZone = checkTimeZone(options.timeZone);
   const dateFormat = checkDateFormat(options.dateFormat, frequency, timeZone);
@@ -283,7 +290,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** `path`: a non-empty string naming a file (not a directory), resolved to an absolute path. */
-function checkPath(value: unknown): string {
+function checkPath(value: unknown, identity: ProcessIdentity): string {
   if (typeof value !== 'string' || value === '') {
     throw new TimberlockOptionError(
       'path',
@@ -301,12 +308,17 @@ function checkPath(value: unknown): string {
       `the path of a file, not of a directory: it must not end with '${value.slice(-1)}'`,
     );
   }
+  const unknownToken = /\{(?!hostname\}|pid\})[^}]*\}/.exec(value);
+  if (unknownToken) {
+    throw new TimberlockOptionError('path', value, `a path whose only {tokens} are {hostname} and {pid}, not ${unknownToken[0]}`);
+  }
+  const expanded = value.replaceAll('{hostname}', identity.hostname).replaceAll('{pid}', String(identity.pid));
   // Checked before resolving: resolve('logs/..') would silently turn into a different file name.
-  const name = nodePath.basename(value);
+  const name = nodePath.basename(expanded);
   if (name === '.' || name === '..') {
     throw new TimberlockOptionError('path', value, `a path whose last part is a file name, not '${name}'`);
   }
-  return nodePath.resolve(value);
+  return nodePath.resolve(expanded);
 }
 
 /** `frequency`: one of the named periods or a period in milliseconds. */

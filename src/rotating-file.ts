@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { TimberlockError, TimberlockOptionError } from './errors.js';
 import { createRotationLock, type RotationLock } from './lock.js';
@@ -16,6 +17,7 @@ import {
   type ActiveFile,
   type RotationTarget,
 } from './rotation.js';
+import { archiveName } from './naming.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import type { OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
@@ -36,6 +38,8 @@ type Chunk = string | Uint8Array;
 /** Internal knobs for tests: an injectable clock. Not part of the public API. */
 export interface RotatingFileInternals {
   now?: () => number;
+  /** Stands in for os.hostname() and process.pid in `{hostname}` / `{pid}` path tokens. */
+  identity?: { hostname: string; pid: number };
 }
 
 const openFiles = new Set<RotatingFile>();
@@ -122,6 +126,8 @@ export class RotatingFile extends EventEmitter {
   private checkTimer: NodeJS.Timeout | null = null;
   private missingSince = 0;
   private closing: Promise<void> | null = null;
+  /** Events raised while the constructor runs, delivered on the next tick. */
+  private deferred: Array<() => void> | null = [];
 
   private readonly counters: Omit<RotatingFileStats, 'bufferedLines' | 'bufferedBytes'> = {
     lines: 0,
@@ -141,7 +147,7 @@ export class RotatingFile extends EventEmitter {
    */
   constructor(options: RotatingFileOptions, internals: RotatingFileInternals = {}) {
     super();
-    this.options = normalizeOptions(options);
+    this.options = normalizeOptions(options, internals.identity ?? { hostname: os.hostname(), pid: process.pid });
     this.path = this.options.path;
     this.now = internals.now ?? Date.now;
     const { dir, name, path: file, mode, frequency, timeZone, dateFormat } = this.options;
@@ -158,10 +164,15 @@ export class RotatingFile extends EventEmitter {
       this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`),
     );
     this.prepareDirectory();
+    // The first date formatting in a process loads time-zone data (tens of ms): do it here, not under the lock.
+    archiveName(this.target.scheme, periodOf(this.now(), frequency, timeZone).start, 0);
     openFiles.add(this);
     installProcessHooks();
     this.flushNow();
     this.startCheckTimer();
+    const deferred = this.deferred ?? [];
+    this.deferred = null;
+    if (deferred.length > 0) process.nextTick(() => deferred.forEach((deliver) => deliver()));
   }
 
   /**
@@ -534,7 +545,7 @@ export class RotatingFile extends EventEmitter {
         periodStart: active.periodStart,
         previousPeriodStart: active.previousPeriodStart ?? previous,
       };
-      this.emit('rotate', event);
+      this.notify('rotate', event);
     }
   }
 
@@ -550,7 +561,7 @@ export class RotatingFile extends EventEmitter {
     if (old !== null && old !== fd) closeQuietly(old);
     this.armBoundaryTimer();
     const event: OpenEvent = { path: this.path, ino, periodStart };
-    this.emit('open', event);
+    this.notify('open', event);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -663,8 +674,19 @@ export class RotatingFile extends EventEmitter {
       `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
       { cause: err },
     );
+    if (this.deferred) this.deferred.push(() => this.raiseError(error));
+    else this.raiseError(error);
+  }
+
+  private raiseError(error: TimberlockError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+  }
+
+  /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
+  private notify(event: 'open' | 'rotate' | 'warning', payload: OpenEvent | RotateEvent | WarningEvent): void {
+    if (this.deferred) this.deferred.push(() => this.emit(event, payload));
+    else this.emit(event, payload);
   }
 
   private endErrorEpisode(): void {
@@ -674,7 +696,7 @@ export class RotatingFile extends EventEmitter {
 
   private warn(code: string, message: string, details?: Record<string, unknown>): void {
     const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
-    this.emit('warning', event);
+    this.notify('warning', event);
   }
 }
 

@@ -16,7 +16,11 @@ export interface LockOptions {
 
 /** Options accepted by {@link createRotatingFile}. */
 export interface RotatingFileOptions {
-  /** Path of the active file. Its name never changes; archives are created next to it. Required. */
+  /**
+   * Path of the active file. Its name never changes; archives are created next to it. Required.
+   * `{hostname}` and `{pid}` are replaced by the machine's host name and the process id: one file per
+   * host on a shared (NFS) volume, where O_APPEND is not atomic between machines.
+   */
   path: string;
   /** Rotation period. Default `'daily'`. */
   frequency?: Frequency;

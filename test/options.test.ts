@@ -21,6 +21,12 @@ function optionError(input: unknown): TimberlockOptionError {
 }
 
 describe('normalizeOptions', () => {
+  it('replaces {hostname} and {pid} in path', () => {
+    const options = normalizeOptions({ path: '/var/log/app-{hostname}-{pid}.log' }, { hostname: 'web1', pid: 42 });
+    expect(options.path).toBe('/var/log/app-web1-42.log');
+    expect(options.name).toBe('app-web1-42.log');
+  });
+
   it('reads sizes and durations with units', () => {
     expect(normalizeOptions({ path: 'a.log', maxSize: '100MB' }).maxSize).toBe(100 * MiB);
     expect(normalizeOptions({ path: 'a.log', maxSize: '512k' }).maxSize).toBe(512 * 1024);
@@ -196,6 +202,7 @@ describe('normalizeOptions', () => {
     ['compress as a string', { path: 'app.log', compress: 'gzip' }, 'compress', 'gzip'],
     ['compress.delayMs negative', { path: 'app.log', compress: { delayMs: -1 } }, 'compress.delayMs', -1],
     ['compress unknown key', { path: 'app.log', compress: { level: 9 } }, 'compress.level', 9],
+    ['path with an unknown token', { path: 'logs/{user}.log' }, 'path', 'logs/{user}.log'],
     ['unknown frequency', { path: 'app.log', frequency: 'fortnightly' }, 'frequency', 'fortnightly'],
     ['frequency in the wrong case', { path: 'app.log', frequency: 'Daily' }, 'frequency', 'Daily'],
     ['period below 100 ms', { path: 'app.log', frequency: 99 }, 'frequency', 99],

@@ -201,6 +201,30 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['next day']);
   });
 
+  it('gives each host its own file with a {hostname} path token, and never writes to the other', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 12);
+    const clock = { now: () => now };
+    const alpha = track(new RotatingFile({ path: path.join(dir, 'app-{hostname}.log'), timeZone: 'UTC' }, { ...clock, identity: { hostname: 'alpha', pid: 1 } }));
+    const beta = track(new RotatingFile({ path: path.join(dir, 'app-{hostname}.log'), timeZone: 'UTC' }, { ...clock, identity: { hostname: 'beta', pid: 2 } }));
+    for (let i = 0; i < 50; i++) {
+      alpha.write(`alpha ${i}`);
+      beta.write(`beta ${i}`);
+    }
+    alpha.flushSync();
+    beta.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    alpha.write('alpha next');
+    beta.write('beta next');
+    alpha.flushSync();
+    beta.flushSync();
+    expect(visible(dir)).toEqual(['app-alpha.2026-11-25.log', 'app-alpha.log', 'app-beta.2026-11-25.log', 'app-beta.log']);
+    for (const host of ['alpha', 'beta']) {
+      const lines = [...readLines(path.join(dir, `app-${host}.2026-11-25.log`)), ...readLines(path.join(dir, `app-${host}.log`))];
+      expect(lines).toEqual([...Array.from({ length: 50 }, (_, i) => `${host} ${i}`), `${host} next`]);
+    }
+  });
+
   it('keeps the number of open descriptors constant over 100 rotations', () => {
     const dir = tempDir();
     const fdCount = () => fs.readdirSync('/proc/self/fd').length;
