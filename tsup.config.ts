@@ -1,7 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // Three entries: the core never loads a logger framework; the adapters share its chunk.
+  entry: {
+    index: 'src/index.ts',
+    winston: 'src/transports/winston.ts',
+    pino: 'src/transports/pino.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   target: 'node20',
@@ -9,4 +14,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
+  // Optional peer dependencies: resolved from the user's project, never bundled.
+  external: ['winston', 'winston-transport', 'pino'],
 });

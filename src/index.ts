@@ -15,3 +15,5 @@ export type {
   WarningEvent,
 } from './types.js';
 export { SignalBuffer } from './ring-buffer.js';
+export { handleSignals, type HandleSignalsOptions, type ShutdownSignal } from './shutdown.js';
+export { stopChildren, type ChildOutcome, type StopChildrenOptions, type StoppableChild } from './supervisor.js';

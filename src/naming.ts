@@ -126,31 +126,31 @@ export function parseArchiveName(scheme: NameScheme, fileName: string): ParsedAr
     for (const { dateText, index } of dateAndIndexCandidates(middle)) {
       let periodStart: number | null;
       try {
+        // Non-null only if the period start formats back to exactly dateText, so archiveName(scheme,
+        // periodStart, index, compressed) is fileName: the candidates are cut from fileName that way.
         periodStart = readPeriodStart(dateText, scheme);
       } catch {
         // date-fns refuses the scheme's format or zone (dateFormatProblem reports why): no name is ours.
         return null;
       }
-      if (periodStart === null) continue;
-      if (safeArchiveName(scheme, periodStart, index, compressed) === fileName) {
-        return { periodStart, index, compressed };
-      }
+      if (periodStart !== null) return { periodStart, index, compressed };
     }
   }
   return null;
 }
 
 /**
- * Why `dateFormat` cannot be used for archive names in `timeZone`, or null if it can. Week-numbering year
- * (`YYYY`) and day-of-year (`DD`) tokens are refused. Then, on a few sample instants: date-fns must be able
- * to format it (unescaped letters that are not tokens throw), the
- * result must not be empty or contain `/`, `\`, `..` or NUL, it must read back with date-fns `parse` to the
- * same text, and the instant read back must not be later than the sample or more than a year earlier
- * (a format without the year would make every archive look decades old to retention). The reason is a
- * short lower-case phrase meant to follow "this one: ". Never throws.
+ * Why `dateFormat` cannot be used for archive names in `timeZone`, or null if it can. Refused: week-numbering
+ * year (`YYYY`) and day-of-year (`DD`) tokens, which are almost always typos for `yyyy` and `dd`; and, tried
+ * on a few sample instants, a format date-fns cannot format (unescaped letters that are not tokens), text
+ * that is empty or contains `/`, `\`, `..` or NUL, text date-fns `parse` cannot read back to the same text
+ * (time zone names `z`, `O`), and text that reads back as an instant later than the sample or more than a
+ * year before it (a format without the year would make every archive look decades old to retention).
+ * The reason is a short lower-case phrase meant to follow "this one: ". Never throws.
  */
 export function dateFormatProblem(dateFormat: string, timeZone: string): string | null {
-  if (typeof dateFormat !== 'string' || dateFormat === '') return 'it is empty';
+  if (typeof dateFormat !== 'string') return 'it is not a string';
+  if (dateFormat === '') return 'it is empty';
   if (!isValidTimeZone(timeZone)) return `the time zone ${JSON.stringify(timeZone)} is not valid`;
   const protectedToken = findProtectedToken(dateFormat);
   if (protectedToken !== null) return protectedToken;
@@ -224,13 +224,15 @@ function splitActiveName(activeName: string): { stem: string; ext: string } {
 }
 
 /**
- * The ways the part between `stem.` and the extension can be read: all of it is the date (index 0), or a
- * trailing `.<n>` (n >= 1, no leading zero) is the index. The date text itself may contain dots.
+ * The ways the part between `stem.` and the extension can be read, in the order they are tried: all of it is
+ * the date (index 0), or a trailing `.<n>` (n >= 1, no leading zero) is the index. The date text itself may
+ * contain dots. Both readings cannot succeed for one format: a format's text has a fixed number of dots
+ * (quoted literals; no date-fns token prints a dot except `aaaa`'s fixed "a.m."/"p.m.").
  */
 function dateAndIndexCandidates(middle: string): Array<{ dateText: string; index: number }> {
   const candidates = [{ dateText: middle, index: 0 }];
   const indexed = /^(.+)\.([1-9][0-9]*)$/.exec(middle);
-  if (indexed?.[1] !== undefined && indexed[2] !== undefined) {
+  if (indexed?.[1] !== undefined && indexed[2] !== undefined && Number.isSafeInteger(Number(indexed[2]))) {
     candidates.push({ dateText: indexed[1], index: Number(indexed[2]) });
   }
   return candidates;
@@ -275,14 +277,4 @@ function firstOffsetChangeAfter(t: number, timeZone: string): number | null {
     else hi = mid;
   }
   return hi;
-}
-
-/** {@link archiveName} that returns null instead of throwing, for checking a parse result. */
-function safeArchiveName(scheme: NameScheme, periodStart: number, index: number, compressed: boolean): string | null {
-  try {
-    return archiveName(scheme, periodStart, index, compressed);
-  } catch {
-    // The parsed index is out of range (too many digits): the name is not one of ours.
-    return null;
-  }
 }

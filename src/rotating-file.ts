@@ -19,6 +19,7 @@ import {
 } from './rotation.js';
 import { archiveName } from './naming.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
+import { deferLine, inSignalContext, registerSignalTarget, unregisterSignalTarget } from './signal-context.js';
 import type { OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
@@ -128,6 +129,8 @@ export class RotatingFile extends EventEmitter {
   private closing: Promise<void> | null = null;
   /** Events raised while the constructor runs, delivered on the next tick. */
   private deferred: Array<() => void> | null = [];
+  /** This file's id in the signal context's registry (signal-context.ts). */
+  private readonly signalId: number;
 
   private readonly counters: Omit<RotatingFileStats, 'bufferedLines' | 'bufferedBytes'> = {
     lines: 0,
@@ -167,6 +170,7 @@ export class RotatingFile extends EventEmitter {
     // The first date formatting in a process loads time-zone data (tens of ms): do it here, not under the lock.
     archiveName(this.target.scheme, periodOf(this.now(), frequency, timeZone).start, 0);
     openFiles.add(this);
+    this.signalId = registerSignalTarget(this);
     installProcessHooks();
     this.flushNow();
     this.startCheckTimer();
@@ -189,6 +193,15 @@ export class RotatingFile extends EventEmitter {
       line = chunk[chunk.length - 1] === NEWLINE ? chunk : Buffer.concat([chunk, Buffer.of(NEWLINE)]);
     } else {
       throw new TypeError(`RotatingFile.write(chunk): chunk must be a string or Uint8Array, got ${typeof chunk}`);
+    }
+    // Signal context (handleSignals): no rotation check, no lock, no I/O — the line goes to the signal
+    // buffer and comes back through write() when the context ends (it is counted then, or now if dropped).
+    if (inSignalContext() && this.state !== 'closed') {
+      if (!deferLine(this.signalId, line)) {
+        this.counters.lines++;
+        this.counters.droppedLines++;
+      }
+      return true;
     }
     this.counters.lines++;
     if (this.state === 'closed') {
@@ -293,6 +306,7 @@ export class RotatingFile extends EventEmitter {
       this.fd = null;
     }
     openFiles.delete(this);
+    unregisterSignalTarget(this.signalId);
     this.state = 'closed';
     this.resolveFlushWaiters();
     this.emit('close');

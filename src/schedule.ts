@@ -12,6 +12,7 @@
  */
 import { tz, tzOffset } from '@date-fns/tz';
 import { addDays, addMonths, addWeeks, startOfDay, startOfMonth, startOfWeek } from 'date-fns';
+import { TimberlockError } from './errors.js';
 import type { Frequency } from './types.js';
 
 /** One rotation period: the half-open interval `[start, next)` in epoch milliseconds. */
@@ -51,22 +52,20 @@ const HOUR_MS = 3_600_000;
  * `timeZone` is `'local'` (the process time zone, `TZ`), `'UTC'` or an IANA name; validate it once with
  * {@link isValidTimeZone}. Throws a `RangeError` (code `ERR_INVALID_ARG_VALUE`) for a non-finite `t`, a
  * number frequency that is not a positive finite number, an unknown frequency or a time zone whose offset
- * cannot be determined. Touches no file.
+ * cannot be determined, and a TimberlockError (code `ERR_TIMBERLOCK_PERIOD`) rather than return a period
+ * that does not contain `t` (never seen for any zone Node 20 knows). Touches no file.
  */
 export function periodOf(t: number, frequency: Frequency, timeZone: string): Period {
   if (!Number.isFinite(t)) throw invalidArgument('t', t, 'a finite epoch time in milliseconds');
   if (typeof frequency === 'number') return fixedPeriod(t, frequency);
   switch (frequency) {
     case 'minutely':
-      return clockPeriod(t, MINUTE_MS, timeZone);
     case 'hourly':
-      return clockPeriod(t, HOUR_MS, timeZone);
+      return clockPeriod(t, frequency, timeZone);
     case 'daily':
-      return calendarPeriod(t, 'day', timeZone);
     case 'weekly':
-      return calendarPeriod(t, 'week', timeZone);
     case 'monthly':
-      return calendarPeriod(t, 'month', timeZone);
+      return calendarPeriod(t, frequency, timeZone);
     default:
       throw invalidArgument(
         'frequency',
@@ -119,40 +118,42 @@ function fixedPeriod(t: number, periodMs: number): Period {
   return { start, next: start + periodMs };
 }
 
-type CalendarUnit = 'day' | 'week' | 'month';
-
 /** Starts of the local day, week (Monday) and month, and the step to the following one, from date-fns. */
 const CALENDAR: Record<
-  CalendarUnit,
+  'daily' | 'weekly' | 'monthly',
   {
     startOf: (t: number | Date, ctx?: { in: ReturnType<typeof tz> }) => Date;
     add: (d: Date, amount: number, ctx?: { in: ReturnType<typeof tz> }) => Date;
   }
 > = {
-  day: { startOf: (t, ctx) => startOfDay(t, ctx), add: (d, n, ctx) => addDays(d, n, ctx) },
-  week: { startOf: (t, ctx) => startOfWeek(t, { ...ctx, weekStartsOn: 1 }), add: (d, n, ctx) => addWeeks(d, n, ctx) },
-  month: { startOf: (t, ctx) => startOfMonth(t, ctx), add: (d, n, ctx) => addMonths(d, n, ctx) },
+  daily: { startOf: (t, ctx) => startOfDay(t, ctx), add: (d, n, ctx) => addDays(d, n, ctx) },
+  weekly: { startOf: (t, ctx) => startOfWeek(t, { ...ctx, weekStartsOn: 1 }), add: (d, n, ctx) => addWeeks(d, n, ctx) },
+  monthly: { startOf: (t, ctx) => startOfMonth(t, ctx), add: (d, n, ctx) => addMonths(d, n, ctx) },
 };
 
 /**
  * A local calendar day, week or month. The end is the start of the following unit as date-fns computes
  * it (a day is not 24 h), so the next period's start equals this period's end by construction.
  */
-function calendarPeriod(t: number, unit: CalendarUnit, timeZone: string): Period {
+function calendarPeriod(t: number, frequency: keyof typeof CALENDAR, timeZone: string): Period {
   const ctx = timeZone === 'local' ? undefined : { in: tz(timeZone) };
-  const { startOf, add } = CALENDAR[unit];
+  const { startOf, add } = CALENDAR[frequency];
   const startDate = startOf(t, ctx);
   const start = startDate.getTime();
   const next = startOf(add(startDate, 1, ctx), ctx).getTime();
-  return checked(t, { start, next }, timeZone);
+  return checked(t, { start, next }, frequency, timeZone);
 }
 
+/** Length of the clock units. */
+const CLOCK_UNIT_MS = { hourly: HOUR_MS, minutely: MINUTE_MS } as const;
+
 /**
- * A local clock hour or minute (`unitMs`): floor `t` on the local clock using the offset at `t`. If the
+ * A local clock hour or minute: floor `t` on the local clock using the offset at `t`. If the
  * offset at that floor differs, an offset change happened inside this unit before `t` and the period starts
  * at the change; if the offset changes again before the unit ends, the period ends at that change.
  */
-function clockPeriod(t: number, unitMs: number, timeZone: string): Period {
+function clockPeriod(t: number, frequency: keyof typeof CLOCK_UNIT_MS, timeZone: string): Period {
+  const unitMs = CLOCK_UNIT_MS[frequency];
   const offsetAt = (x: number): number => zoneOffsetMinutes(x, timeZone) * MINUTE_MS;
   const offset = offsetAt(t);
   if (!Number.isFinite(offset)) throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
@@ -162,7 +163,7 @@ function clockPeriod(t: number, unitMs: number, timeZone: string): Period {
   const start = offsetAt(floor) === offset ? floor : firstInstant(floor, t, (x) => offsetAt(x) === offset);
   // Offset changes within (t, end): end at the change, the first instant with a different offset.
   const next = offsetAt(end - 1) === offset ? end : firstInstant(t, end - 1, (x) => offsetAt(x) !== offset);
-  return checked(t, { start, next }, timeZone);
+  return checked(t, { start, next }, frequency, timeZone);
 }
 
 /**
@@ -179,14 +180,20 @@ function firstInstant(lo: number, hi: number, holds: (x: number) => boolean): nu
 }
 
 /**
- * Guard against a zone date-fns or Intl cannot compute (an unknown name gives NaN): a period that does not
- * contain `t` would make a caller's boundary check never fire, or fire forever.
+ * Guard against a period that does not contain `t`, which would make a caller's boundary check never fire
+ * or fire forever. An unknown zone gives NaN (a RangeError naming the zone); anything else would be a
+ * date-fns or Intl result this module did not expect (a TimberlockError with code ERR_TIMBERLOCK_PERIOD).
  */
-function checked(t: number, period: Period, timeZone: string): Period {
-  if (!(period.start <= t && t < period.next)) {
+function checked(t: number, period: Period, frequency: Frequency, timeZone: string): Period {
+  if (period.start <= t && t < period.next) return period;
+  if (!Number.isFinite(period.start) || !Number.isFinite(period.next)) {
     throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
   }
-  return period;
+  throw new TimberlockError(
+    'ERR_TIMBERLOCK_PERIOD',
+    `The ${String(frequency)} period of ${new Date(t).toISOString()} in time zone ${timeZone} came out as ` +
+      `${new Date(period.start).toISOString()} .. ${new Date(period.next).toISOString()}, which does not contain it.`,
+  );
 }
 
 /** Mathematical modulo: the result has the sign of `divisor`, so instants before 1970 floor correctly. */

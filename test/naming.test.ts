@@ -66,10 +66,10 @@ function startsAroundOffsetChanges(frequency: Frequency, timeZone: string, radiu
 const SAMPLE_STEP: Record<string, number> = {
   monthly: 86_400_000,
   weekly: 86_400_000,
-  daily: 6 * HOUR,
+  daily: 53 * HOUR,
   hourly: 37 * HOUR + 7 * MINUTE,
-  minutely: 997 * MINUTE,
-  '5000': 13 * HOUR + 4_321,
+  minutely: 2_999 * MINUTE,
+  '5000': 41 * HOUR + 4_321,
 };
 
 describe('defaultDateFormat', () => {
@@ -141,8 +141,9 @@ describe('parseArchiveName round-trips archiveName', () => {
       it(`${String(frequency)} periods of 2026 in ${timeZone}`, () => {
         const names = scheme(timeZone, defaultDateFormat(frequency));
         const starts = sampledStarts(frequency, timeZone, SAMPLE_STEP[String(frequency)]!);
-        if (frequency === 'hourly') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 26 * HOUR));
-        if (frequency === 'minutely') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 20 * MINUTE));
+        if (frequency === 'daily') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 26 * HOUR));
+        if (frequency === 'hourly') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 3 * HOUR));
+        if (frequency === 'minutely') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 10 * MINUTE));
         const failures: string[] = [];
         for (const [i, periodStart] of starts.entries()) {
           const index = i % 3;
