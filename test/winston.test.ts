@@ -1,0 +1,182 @@
+/**
+ * The winston transport with the real winston: formats and levels, shutdown through logger.end(), the
+ * crash path of handleExceptions / handleRejections, and two processes logging to one rotating path.
+ *
+ * The in-process tests import the source; the child processes (test/fixtures/winston-child.mjs)
+ * import the built package by name, so `npm test` builds it first.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import winston from 'winston';
+import TransportStream from 'winston-transport';
+import { TimberlockOptionError } from '../src/errors.js';
+import { RotatingFileTransport } from '../src/transports/winston.js';
+import { killChildren, lastJson, runNode } from './helpers/child.js';
+import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
+
+const CHILD = fileURLToPath(new URL('./fixtures/winston-child.mjs', import.meta.url));
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-winston-'));
+});
+afterEach(() => {
+  killChildren();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function readLines(file: string): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+}
+
+/** End the logger and resolve on its 'finish': winston's documented "everything is written" signal. */
+function endLogger(logger: winston.Logger): Promise<void> {
+  return new Promise((resolve) => {
+    logger.on('finish', () => resolve());
+    logger.end();
+  });
+}
+
+describe('RotatingFileTransport with winston', () => {
+  it('is a modern winston transport: log() takes exactly (info, callback)', () => {
+    const transport = new RotatingFileTransport({ path: path.join(dir, 'app.log') });
+    expect(transport.log.length).toBe(2);
+    expect(transport).toBeInstanceOf(TransportStream);
+    transport.close();
+  });
+
+  it('writes the format output of each entry and filters by the logger and transport levels', async () => {
+    const file = path.join(dir, 'app.log');
+    const logger = winston.createLogger({
+      levels: winston.config.syslog.levels,
+      level: 'debug',
+      format: winston.format.combine(
+        winston.format.label({ label: 'api' }),
+        winston.format.printf((info) => `${String(info.level)} [${String(info.label)}] ${String(info.message)}`),
+      ),
+      transports: [new RotatingFileTransport({ path: file, level: 'notice' })],
+    });
+    logger.debug('below the logger level? no: below the transport level');
+    logger.info('below the transport level too');
+    logger.notice('kept: notice');
+    logger.warning('kept: warning');
+    logger.crit('kept: crit with\na second line');
+    await endLogger(logger);
+    expect(fs.readFileSync(file, 'utf8')).toBe(
+      'notice [api] kept: notice\nwarning [api] kept: warning\ncrit [api] kept: crit with\na second line\n',
+    );
+  });
+
+  it("applies the transport's own format over the logger's, and json() by default", async () => {
+    const jsonFile = path.join(dir, 'json.log');
+    const textFile = path.join(dir, 'text.log');
+    const logger = winston.createLogger({
+      defaultMeta: { service: 'billing' },
+      transports: [
+        new RotatingFileTransport({ path: jsonFile }),
+        new RotatingFileTransport({ path: textFile, format: winston.format.simple() }),
+      ],
+    });
+    logger.info('paid', { amount: 12 });
+    logger.error('refused', { reason: 'card' });
+    await endLogger(logger);
+    expect(readLines(jsonFile).map((line) => JSON.parse(line) as unknown)).toEqual([
+      { level: 'info', message: 'paid', amount: 12, service: 'billing' },
+      { level: 'error', message: 'refused', reason: 'card', service: 'billing' },
+    ]);
+    expect(readLines(textFile)).toEqual([
+      'info: paid {"amount":12,"service":"billing"}',
+      'error: refused {"reason":"card","service":"billing"}',
+    ]);
+  });
+
+  it("emits 'logged' for each entry it wrote", async () => {
+    const transport = new RotatingFileTransport({ path: path.join(dir, 'app.log') });
+    const logger = winston.createLogger({ transports: [transport] });
+    const logged: unknown[] = [];
+    transport.on('logged', (info: { message: unknown }) => logged.push(info.message));
+    logger.info('one');
+    logger.warn('two');
+    await endLogger(logger);
+    await new Promise((resolve) => setImmediate(resolve)); // 'logged' follows on the next turn by design
+    expect(logged).toEqual(['one', 'two']);
+  });
+
+  it("has every line on disk when the logger emits 'finish' after logger.end()", async () => {
+    const file = path.join(dir, 'app.log');
+    const transport = new RotatingFileTransport({ path: file });
+    const logger = winston.createLogger({ format: winston.format.json(), transports: [transport] });
+    const lines = 50_000;
+    for (let seq = 0; seq < lines; seq++) logger.info('line', { writer: 'w0', seq });
+    await endLogger(logger);
+    // Read synchronously right at 'finish': nothing may still be in memory.
+    const report = checkJsonLog(dir, { w0: lines });
+    expect(report.ok, formatJsonLogReport(report)).toBe(true);
+    expect(transport.file.status).toBe('closed');
+    expect(transport.file.stats().bufferedLines).toBe(0);
+  });
+
+  it('throws a TimberlockOptionError naming the option for bad file options', () => {
+    expect(() => new RotatingFileTransport({ path: path.join(dir, 'app.log'), frequency: 'fortnightly' as 'daily' }))
+      .toThrow(TimberlockOptionError);
+    expect(() => new RotatingFileTransport({ path: path.join(dir, 'app.log'), frequency: 'fortnightly' as 'daily' }))
+      .toThrow(/frequency.*"fortnightly"/);
+    expect(() => new RotatingFileTransport(undefined as unknown as { path: string })).toThrow(/Invalid option options: undefined/);
+  });
+
+  for (const mode of ['crash', 'reject'] as const) {
+    const what = mode === 'crash' ? 'an uncaught exception (handleExceptions)' : 'an unhandled rejection (handleRejections)';
+    it(`exits at once with the error line on disk after ${what}`, async () => {
+      const file = path.join(dir, 'app.log');
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 1000 })], { timeoutMs: 15_000 });
+      const thrownAt = Number(/THROW (\d+)/.exec(result.stdout)?.[1]);
+      const exitMs = result.exitedAt - thrownAt;
+      console.log(`winston ${mode}: exit ${exitMs} ms after the throw (winston's own limit is 3000 ms)`);
+      expect(result.code, result.stderr).toBe(1);
+      expect(exitMs).toBeLessThan(1000);
+      const report = checkJsonLog(dir, { w0: 1000 });
+      expect(report.ok, formatJsonLogReport(report)).toBe(true);
+      const expected = mode === 'crash' ? 'uncaughtException: boom from the child' : 'unhandledRejection: rejected in the child';
+      const errorLines = report.others.filter((info) => String(info.message).startsWith(expected));
+      expect(errorLines).toHaveLength(1);
+      expect(errorLines[0]).toMatchObject(mode === 'crash' ? { level: 'error', exception: true } : { level: 'error', rejection: true });
+      expect(String(errorLines[0]?.stack)).toContain('winston-child.mjs');
+    });
+  }
+
+  it('rotates once per boundary when two loggers in two processes share one path', async () => {
+    const file = path.join(dir, 'app.log');
+    const periodMs = 200;
+    const lines = 3000;
+    const startAt = Date.now() + 1000; // both processes have loaded winston by then
+    const runs = ['w0', 'w1'].map((writer) =>
+      runNode([CHILD, JSON.stringify({ mode: 'rotate', path: file, writer, lines, frequency: periodMs, startAt, spanMs: 2000 })], {
+        timeoutMs: 30_000,
+      }),
+    );
+    const results = await Promise.all(runs);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const outcomes = results.map((r) => lastJson<{ writer: string; rotates: { archive: string | null; previousPeriodStart: number }[] }>(r.stdout));
+
+    const report = checkJsonLog(dir, { w0: lines, w1: lines }, { periodMs });
+    expect(report.ok, formatJsonLogReport(report)).toBe(true);
+    // Boundary quiescence: no line logged after a boundary sits in the file of the ended period.
+    expect(report.late, formatJsonLogReport(report)).toBe(0);
+
+    const archivesOnDisk = report.files.filter((f) => f.kind === 'archive');
+    const archiving = outcomes.flatMap((o) => o.rotates.filter((e) => e.archive !== null));
+    // About 10 boundaries in 2 s: every one of them produced exactly one archive, by one process.
+    expect(archivesOnDisk.length).toBeGreaterThanOrEqual(8);
+    expect(report.periodsWithSeveralArchives).toEqual([]);
+    expect(archiving.map((e) => path.basename(e.archive!)).sort()).toEqual(archivesOnDisk.map((f) => f.name).sort());
+    expect(new Set(archiving.map((e) => e.previousPeriodStart)).size).toBe(archiving.length);
+    for (const archive of archivesOnDisk) expect(archive.lines).toBeGreaterThan(0);
+    console.log(
+      `winston two processes: ${archivesOnDisk.length} archives, rotations by w0=${outcomes[0]!.rotates.filter((e) => e.archive).length} ` +
+        `w1=${outcomes[1]!.rotates.filter((e) => e.archive).length}; ${formatJsonLogReport(report)}`,
+    );
+  });
+});
