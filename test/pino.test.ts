@@ -1,0 +1,101 @@
+/**
+ * The pino adapters with the real pino: the worker-thread transport target and the main-thread
+ * destination, each losing nothing on process.exit(), and rotation inside the transport's worker.
+ *
+ * The child processes (test/fixtures/pino-child.mjs) import the built package by name, so `npm test`
+ * builds it first; pino resolves the target 'timberlock/pino' through the package's exports map.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TimberlockOptionError } from '../src/errors.js';
+import { PinoDestination, destination } from '../src/transports/pino.js';
+import { killChildren, runNode } from './helpers/child.js';
+import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
+
+const CHILD = fileURLToPath(new URL('./fixtures/pino-child.mjs', import.meta.url));
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-pino-'));
+});
+afterEach(() => {
+  killChildren();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('timberlock/pino', () => {
+  for (const mode of ['worker', 'main'] as const) {
+    const through = mode === 'worker' ? "the worker-thread transport (target 'timberlock/pino')" : 'the main-thread destination()';
+    it(`has all 100,000 lines on disk when the process calls process.exit(0) right after logging through ${through}`, async () => {
+      const lines = 100_000;
+      const file = path.join(dir, 'app.log');
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines })], { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const loggedAt = Number(/LOGGED (\d+)/.exec(result.stdout)?.[1]);
+      const report = checkJsonLog(dir, { w0: lines });
+      console.log(`pino ${mode}: ${lines} lines, process ran ${result.ms} ms, exit took ${result.exitedAt - loggedAt} ms after the last log call; ${formatJsonLogReport(report)}`);
+      expect(report.ok, formatJsonLogReport(report)).toBe(true);
+      expect(report.files.map((f) => f.name)).toEqual(['app.log']);
+    });
+  }
+
+  it('rotates inside the transport worker every 200 ms, two processes on one path, every line exactly once', async () => {
+    const periodMs = 200;
+    const lines = 20_000;
+    const file = path.join(dir, 'app.log');
+    const startAt = Date.now() + 1500; // both processes have started their transport worker by then
+    const results = await Promise.all(
+      ['w0', 'w1'].map((writer) =>
+        runNode([CHILD, JSON.stringify({ mode: 'worker', path: file, writer, lines, frequency: periodMs, startAt, spanMs: 2000 })], {
+          timeoutMs: 60_000,
+        }),
+      ),
+    );
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const report = checkJsonLog(dir, { w0: lines, w1: lines }, { periodMs });
+    const archives = report.files.filter((f) => f.kind === 'archive');
+    console.log(`pino rotation in the worker: ${archives.length} archives; ${formatJsonLogReport(report)}`);
+    expect(report.ok, formatJsonLogReport(report)).toBe(true);
+    // The children's main threads never load timberlock: these archives were made by the workers.
+    expect(archives.length).toBeGreaterThanOrEqual(8);
+    expect(report.periodsWithSeveralArchives).toEqual([]);
+    for (const archive of archives) expect(archive.lines, archive.name).toBeGreaterThan(0);
+    // pino's `time` is taken at the log call; no line logged after a boundary is in an ended period's file.
+    expect(report.late, formatJsonLogReport(report)).toBe(0);
+  });
+
+  it('the transport target strips the options pino adds and rejects bad ones with the option named', async () => {
+    const { default: target } = await import('../src/transports/pino.js');
+    const stream = await target({
+      path: path.join(dir, 'app.log'),
+      timeZone: 'UTC',
+      ...({ $context: { threadStreamVersion: '4' }, pinoWillSendConfig: true } as object),
+    });
+    stream.end('{"msg":"one"}\n{"msg":"two"}\n');
+    await new Promise((resolve) => stream.on('close', resolve));
+    expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n');
+    await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(TimberlockOptionError);
+    await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(/timeZone.*"Mars\/Olympus"/);
+  });
+
+  it('destination() is taken by pino as its stream, and logger.flush(cb) calls back once the lines are written', async () => {
+    const file = path.join(dir, 'app.log');
+    const dest = destination({ path: file, timeZone: 'UTC' });
+    expect(dest).toBeInstanceOf(PinoDestination);
+    const logger = pino(dest);
+    logger.info({ a: 1 }, 'hello');
+    logger.child({ reqId: 7 }).warn('from a child');
+    await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+    const lines = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toMatchObject([
+      { level: 30, a: 1, msg: 'hello' },
+      { level: 40, reqId: 7, msg: 'from a child' },
+    ]);
+    await dest.close();
+    expect(dest.writable).toBe(false);
+  });
+});
