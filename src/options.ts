@@ -8,7 +8,7 @@ import * as nodePath from 'node:path';
 import { TimberlockOptionError } from './errors.js';
 import { dateFormatProblem, defaultDateFormat } from './naming.js';
 import { isValidTimeZone } from './schedule.js';
-import type { Frequency } from './types.js';
+import type { Frequency, HeaderInfo } from './types.js';
 
 /** Every option with its default filled in and its value checked. Produced only by {@link normalizeOptions}. */
 export interface NormalizedOptions {
@@ -45,6 +45,8 @@ export interface NormalizedOptions {
   compress: boolean;
   /** Archives younger than this (by mtime) are neither compressed nor deleted. */
   archiveDelayMs: number;
+  /** header: false, true (the default line) or the user's function. */
+  header: boolean | ((info: HeaderInfo) => string);
 }
 
 /** What the `{hostname}` and `{pid}` tokens of `path` stand for. */
@@ -75,6 +77,7 @@ const KNOWN_OPTIONS = [
   'maxFiles',
   'maxAge',
   'compress',
+  'header',
 ] as const;
 
 /** Option names accepted inside `compress` when it is an object. */
@@ -207,6 +210,10 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
   const maxFiles = options.maxFiles === undefined ? null : optionalInteger('maxFiles', options.maxFiles, 0, 1, 1_000_000, 'an integer from 1 to 1000000 (archives to keep)');
   const maxAgeMs = checkAge(options.maxAge);
   const { compress, archiveDelayMs } = checkCompress(options.compress);
+  const header = options.header === undefined ? false : options.header;
+  if (typeof header !== 'boolean' && typeof header !== 'function') {
+    throw new TimberlockOptionError('header', header, 'true, false or a function (info) => string returning the first line of each new file');
+  }
 
   return Object.freeze({
     maxSize,
@@ -214,6 +221,7 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
     maxAgeMs,
     compress,
     archiveDelayMs,
+    header: header as boolean | ((info: HeaderInfo) => string),
     path,
     dir: nodePath.dirname(path),
     name: nodePath.basename(path),

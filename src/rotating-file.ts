@@ -20,7 +20,7 @@ import {
 import { archiveName } from './naming.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import { deferLine, inSignalContext, registerSignalTarget, unregisterSignalTarget } from './signal-context.js';
-import type { OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
+import type { HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
 const MAX_BATCH_BYTES = 64 * 1024;
@@ -162,6 +162,7 @@ export class RotatingFile extends EventEmitter {
       frequency,
       timeZone,
       scheme: { activeName: name, dateFormat, timeZone },
+      header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now),
     };
     this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>
       this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`),
@@ -712,6 +713,32 @@ export class RotatingFile extends EventEmitter {
     const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
     this.notify('warning', event);
   }
+}
+
+/**
+ * The `header` option as a function of the new file's period start, or null. A user function that
+ * throws or returns a non-string gets the default line instead: the file must be created either way.
+ */
+function headerWriter(
+  options: NormalizedOptions,
+  identity: { hostname: string; pid: number },
+  now: () => number,
+): ((periodStart: number) => string) | null {
+  const { header } = options;
+  if (header === false) return null;
+  return (periodStart) => {
+    const info: HeaderInfo = { path: options.path, periodStart, createdAt: now(), ...identity };
+    let line = `# timberlock ${options.name} period=${new Date(periodStart).toISOString()} created=${new Date(info.createdAt).toISOString()} pid=${info.pid} host=${info.hostname}`;
+    if (typeof header === 'function') {
+      try {
+        const custom = header(info);
+        if (typeof custom === 'string') line = custom;
+      } catch {
+        // Documented: a failing header function falls back to the default line.
+      }
+    }
+    return line.endsWith('\n') ? line : `${line}\n`;
+  };
 }
 
 function toBuffer(chunk: Chunk | Buffer): Buffer {

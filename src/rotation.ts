@@ -22,6 +22,8 @@ export interface RotationTarget {
   frequency: Frequency;
   timeZone: string;
   scheme: NameScheme;
+  /** First line of every file this process creates (with its newline), or null. */
+  header: ((periodStart: number) => string) | null;
 }
 
 /** The descriptor a process ends up with, and what was done to get it. */
@@ -116,12 +118,13 @@ export function rotateUnderLock(target: RotationTarget, periodStart: number, rol
   if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
     return adoptActive(target, state, current, filePeriodStart);
   }
-  if (current.size === 0) {
-    // An empty file is not worth an archive: it simply belongs to the new period now.
+  const emptySize = state && state.ino === current.ino ? (state.emptySize ?? 0) : 0;
+  if (current.size <= emptySize) {
+    // A file without lines is not worth an archive: it simply belongs to the new period now.
     const opened = openExisting(target.path, current.ino);
     if (!opened) return rotateUnderLock(target, periodStart, roll);
     testHook('before-state', target.path);
-    recordState(target, { periodStart, ino: opened.ino });
+    recordState(target, { periodStart, ino: opened.ino, emptySize });
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
@@ -217,8 +220,11 @@ function unlinkActive(target: RotationTarget, ino: number, archive: string | nul
 function createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): ActiveFile {
   testHook('before-create', target.path);
   let fd: number;
+  let emptySize = 0;
   try {
     fd = fs.openSync(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+    // The header goes in before anyone else can know the file (the state does not name it yet).
+    if (target.header) emptySize = fs.writeSync(fd, target.header(periodStart));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const opened = openExisting(target.path);
@@ -227,6 +233,6 @@ function createActive(target: RotationTarget, periodStart: number, archive: stri
   }
   const ino = fs.fstatSync(fd).ino;
   testHook('before-state', target.path);
-  recordState(target, { periodStart, ino });
+  recordState(target, { periodStart, ino, emptySize });
   return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
 }

@@ -10,6 +10,8 @@ export interface RotationState {
   periodStart: number;
   /** Inode of the active file when the state was written. */
   ino: number;
+  /** Size of the file when it holds no line yet (its header line, if any). Absent: 0. */
+  emptySize?: number;
 }
 
 /**
@@ -27,7 +29,8 @@ export function readState(statePath: string): RotationState | null {
   try {
     const data = JSON.parse(text) as Partial<RotationState>;
     if (Number.isFinite(data.periodStart) && Number.isFinite(data.ino)) {
-      return { periodStart: data.periodStart as number, ino: data.ino as number };
+      const emptySize = Number.isFinite(data.emptySize) ? (data.emptySize as number) : 0;
+      return { periodStart: data.periodStart as number, ino: data.ino as number, emptySize };
     }
   } catch {
     // Not JSON: the file was written by something else. Treated like a missing state, as documented above.

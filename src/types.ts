@@ -75,6 +75,26 @@ export interface RotatingFileOptions {
    * deleted (default 5000 ms), so a straggler's last write lands first. Default false.
    */
   compress?: boolean | { delayMs?: number };
+  /**
+   * A first line for every new active file: `true` for
+   * `# timberlock app.log period=<ISO start> created=<ISO now> pid=<pid> host=<hostname>`, or a function
+   * returning the line. For log shippers that identify files by a checksum of their first bytes
+   * (Vector, OpenTelemetry filelog, Filebeat fingerprint), which confuse files that start alike.
+   * Default false.
+   */
+  header?: boolean | ((info: HeaderInfo) => string);
+}
+
+/** What a `header` function is told about the file it heads. */
+export interface HeaderInfo {
+  /** Absolute path of the active file. */
+  path: string;
+  /** Start (epoch ms) of the period the new file belongs to. */
+  periodStart: number;
+  /** When the file is created (epoch ms). */
+  createdAt: number;
+  pid: number;
+  hostname: string;
 }
 
 /** Payload of the 'rotate' event. */

@@ -59,6 +59,7 @@ describe('normalizeOptions', () => {
       maxAgeMs: null,
       compress: false,
       archiveDelayMs: 5000,
+      header: false,
     });
   });
 
@@ -99,6 +100,7 @@ describe('normalizeOptions', () => {
       maxAgeMs: null,
       compress: false,
       archiveDelayMs: 5000,
+      header: false,
     });
   });
 
@@ -199,6 +201,7 @@ describe('normalizeOptions', () => {
     ['maxFiles fractional', { path: 'app.log', maxFiles: 2.5 }, 'maxFiles', 2.5],
     ['maxAge without a unit', { path: 'app.log', maxAge: '14' }, 'maxAge', '14'],
     ['maxAge negative', { path: 'app.log', maxAge: -5 }, 'maxAge', -5],
+    ['header as a string', { path: 'app.log', header: 'hello' }, 'header', 'hello'],
     ['compress as a string', { path: 'app.log', compress: 'gzip' }, 'compress', 'gzip'],
     ['compress.delayMs negative', { path: 'app.log', compress: { delayMs: -1 } }, 'compress.delayMs', -1],
     ['compress unknown key', { path: 'app.log', compress: { level: 9 } }, 'compress.level', 9],

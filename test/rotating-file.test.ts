@@ -228,6 +228,32 @@ describe('RotatingFile, one process', () => {
     }
   });
 
+  it('starts every new file with the header line, and makes no archive of a file that holds only its header', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 12);
+    const header = (info: { periodStart: number; pid: number }) => `# app period ${new Date(info.periodStart).toISOString()} pid ${info.pid}`;
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', header }, { now: () => now, identity: { hostname: 'h', pid: 7 } }));
+    file.write('line 1');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    file.flushSync(); // boundary passed, nothing written on the 26th
+    now = Date.UTC(2026, 10, 27, 12);
+    file.write('line 2');
+    file.flushSync();
+    expect(visible(dir)).toEqual(['app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['# app period 2026-11-25T00:00:00.000Z pid 7', 'line 1']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['# app period 2026-11-26T00:00:00.000Z pid 7', 'line 2']);
+  });
+
+  it('writes a default header naming the file, its period, the pid and the host with header: true', () => {
+    const dir = tempDir();
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), header: true, sync: true }, { identity: { hostname: 'web1', pid: 42 } }));
+    file.write('x');
+    const [first, second] = readLines(path.join(dir, 'app.log'));
+    expect(first).toMatch(/^# timberlock app\.log period=\S+ created=\S+Z pid=42 host=web1$/);
+    expect(second).toBe('x');
+  });
+
   it('keeps the number of open descriptors constant over 100 rotations', () => {
     const dir = tempDir();
     const fdCount = () => fs.readdirSync('/proc/self/fd').length;
