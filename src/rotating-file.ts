@@ -127,6 +127,10 @@ export class RotatingFile extends EventEmitter {
   private checkTimer: NodeJS.Timeout | null = null;
   private missingSince = 0;
   private closing: Promise<void> | null = null;
+  /** Lines dropped in the current full-disk episode, reported by a marker line once writes work. */
+  private drops: { lines: number; first: number; last: number } | null = null;
+  /** The unwritten rest of a short write: it must be the next bytes written, so it is never dropped. */
+  private shortWriteRest: Buffer | null = null;
   /** Events raised while the constructor runs, delivered on the next tick. */
   private deferred: Array<() => void> | null = [];
   /** This file's id in the signal context's registry (signal-context.ts). */
@@ -433,6 +437,7 @@ export class RotatingFile extends EventEmitter {
       // A short write (disk nearly full): the rest of these lines must be the very next bytes written.
       const rest = toBuffer(data).subarray(written);
       this.pending[--this.head] = rest;
+      this.shortWriteRest = rest;
       this.pendingBytes += rest.length;
     }
     if (this.errorEpisode) this.endErrorEpisode();
@@ -441,20 +446,43 @@ export class RotatingFile extends EventEmitter {
 
   /** Over maxBufferBytes: write to whatever file is open rather than grow without bound. */
   private relieveOverCap(): void {
-    this.flushNow(true);
+    // Waiting for a boundary or a lock: write wherever possible rather than grow. During a write-error
+    // episode the retry timer owns the next attempt (no tight loop), so go straight to dropping.
+    if (!this.errorEpisode) this.flushNow(true);
     if (this.pendingBytes <= this.options.maxBufferBytes) return;
-    // The disk refuses writes: drop the oldest lines and count them.
+    // The disk refuses writes: drop the oldest whole lines (never the rest of a short write) and count them.
     let dropped = 0;
     while (this.pendingBytes > this.options.maxBufferBytes && this.bufferedLineCount() > 1) {
-      this.pendingBytes -= (this.pending[this.head] as Chunk).length;
+      const chunk = this.pending[this.head] as Chunk;
+      if (this.shortWriteRest === chunk) break;
+      this.pendingBytes -= chunk.length;
       this.pending[this.head] = '';
       this.head++;
       dropped++;
     }
+    if (dropped === 0) return;
     this.counters.droppedLines += dropped;
-    this.warn('DROPPED_LINES', `${dropped} line(s) dropped: ${this.path} cannot be written and the buffer is full`, {
+    const now = this.now();
+    if (this.drops) {
+      this.drops.lines += dropped;
+      this.drops.last = now;
+      return;
+    }
+    this.drops = { lines: dropped, first: now, last: now };
+    this.warn('DROPPED_LINES', `Dropping the oldest lines: ${this.path} cannot be written and ${this.options.maxBufferBytes} bytes are buffered`, {
       lines: dropped,
     });
+  }
+
+  /** After a drop episode, once writing works again: one line in the file that says what was lost. */
+  private queueDropMarker(): void {
+    const drops = this.drops;
+    if (!drops) return;
+    this.drops = null;
+    const marker = `timberlock: ${drops.lines} line(s) dropped between ${new Date(drops.first).toISOString()} and ${new Date(drops.last).toISOString()}: ${this.path} could not be written and the buffer was full\n`;
+    this.pending.splice(this.head, 0, marker);
+    this.pendingBytes += marker.length;
+    this.warn('DROPPED_LINES', marker.trimEnd(), { lines: drops.lines, first: drops.first, last: drops.last });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -707,6 +735,7 @@ export class RotatingFile extends EventEmitter {
   private endErrorEpisode(): void {
     this.errorEpisode = false;
     this.errorDelay = ERROR_RETRY_MIN_MS;
+    this.queueDropMarker();
   }
 
   private warn(code: string, message: string, details?: Record<string, unknown>): void {
