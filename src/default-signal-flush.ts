@@ -1,0 +1,69 @@
+/**
+ * The flush before a default death by signal: when the app has no listener of its own for SIGTERM,
+ * SIGINT or SIGHUP, the signal still kills the process as before (death by that signal, status
+ * 128 + n in a shell), but every open file is flushed synchronously first.
+ *
+ * Why a listener is needed at all: proper-lockfile loads signal-exit (v3), which listens to these
+ * signals and, when its listeners are the only ones, runs its exit handlers (removing lock directories)
+ * and re-raises the signal. process.on('exit') does not run on that path, so lines still in memory
+ * would be lost.
+ *
+ * How it coexists:
+ * - Our listener is prepended, so it sees the listener list as Node found it when the signal came
+ *   (a `process.once()` listener of the app has not removed itself yet).
+ * - "Other listeners" are all listeners but ours and signal-exit's (one per loaded signal-exit copy,
+ *   counted in `process.__signal_exit_emitter__.count`, as signal-exit itself counts them). If there is
+ *   any, the app decides what the signal means: we do nothing at all.
+ * - Otherwise: flush, remove our listeners, emit the signal again synchronously so that signal-exit
+ *   sees itself alone and does what it does without us (remove lock directories, re-raise). If nothing
+ *   ended the process by then (no signal-exit loaded), re-raise the signal ourselves: with no listener
+ *   left, Node's default action applies.
+ *
+ * Armed only while at least one RotatingFile is open (signal-context.ts arms and disarms it).
+ */
+
+/** Signals whose default action ends the process and that a service manager or a terminal sends to stop one. */
+export const DEFAULT_FLUSH_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+interface SignalExitEmitter {
+  count?: number;
+}
+
+let flushAll: (() => void) | null = null;
+
+/** Start flushing with `flush` before a default death by one of {@link DEFAULT_FLUSH_SIGNALS}. */
+export function armDefaultSignalFlush(flush: () => void): void {
+  if (flushAll) return;
+  flushAll = flush;
+  for (const signal of DEFAULT_FLUSH_SIGNALS) process.prependListener(signal, onSignal);
+}
+
+/** Remove our listeners again. */
+export function disarmDefaultSignalFlush(): void {
+  if (!flushAll) return;
+  flushAll = null;
+  for (const signal of DEFAULT_FLUSH_SIGNALS) process.removeListener(signal, onSignal);
+}
+
+/** Listeners of `signal` other than ours and signal-exit's: the app's own (handleSignals counts as one). */
+export function otherSignalListeners(signal: NodeJS.Signals): number {
+  const all = process.listeners(signal);
+  const ours = all.includes(onSignal) ? 1 : 0;
+  const emitter = (process as unknown as { __signal_exit_emitter__?: SignalExitEmitter }).__signal_exit_emitter__;
+  const signalExit = typeof emitter?.count === 'number' ? emitter.count : 0;
+  return Math.max(0, all.length - ours - signalExit);
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (otherSignalListeners(signal) > 0) return; // the app handles this signal: not ours to decide
+  const flush = flushAll;
+  disarmDefaultSignalFlush();
+  try {
+    flush?.();
+  } finally {
+    // The process is dying by this signal either way. First let signal-exit run alone (lock cleanup,
+    // re-raise); if it is not loaded, nobody listens any more and the re-raise below takes the default action.
+    process.emit(signal as 'SIGTERM', signal);
+    process.kill(process.pid, signal);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Signal context: while a signal is being handled through the library ({@link handleSignals}), a
+ * RotatingFile's write() only appends the line to a pre-allocated {@link SignalBuffer} — no rotation
+ * check, no lock, no I/O. When the context ends, the buffered lines are handed to their files in the
+ * order they were written.
+ *
+ * This module also keeps the registry of the process's open files (a small numeric id per file, so that
+ * a buffered record names the file it belongs to), and arms the flush that runs before a default death
+ * by signal (see default-signal-flush.ts) while at least one file is open.
+ *
+ * State here is per thread: signals reach only the main thread, so only the main thread ever enters
+ * the signal context.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { TimberlockOptionError } from './errors.js';
+import { armDefaultSignalFlush, disarmDefaultSignalFlush } from './default-signal-flush.js';
+import { SignalBuffer } from './ring-buffer.js';
+import type { WarningEvent } from './types.js';
+
+/** What the signal context needs from a file: a RotatingFile, seen from here. */
+export interface SignalTarget {
+  write(chunk: string | Uint8Array): boolean;
+  flushSync(): void;
+  emit(event: 'warning', payload: WarningEvent): boolean;
+}
+
+/** Capacity of the signal buffer when {@link handleSignals} is not told otherwise: 1 MiB. */
+export const DEFAULT_SIGNAL_BUFFER_BYTES = 1024 * 1024;
+
+// Record layout in the ring: the file id in ASCII digits, one kind byte ('s': the line was a string,
+// 'b': it was bytes), then the line itself.
+const KIND_STRING = 0x73;
+const KIND_BYTES = 0x62;
+const DIGIT_0 = 0x30;
+const textDecoder = new TextDecoder();
+
+const targets = new Map<number, SignalTarget>();
+let nextId = 1;
+/** Nesting depth of the signal context; > 0 means "inside". */
+let depth = 0;
+let buffer: SignalBuffer | null = null;
+/** Lines refused by a full buffer, per file id, not reported yet. */
+const refused = new Map<number, number>();
+
+/**
+ * Register an open file. Returns its id, which {@link deferLine} takes. The first registration arms
+ * the flush before a default death by signal.
+ */
+export function registerSignalTarget(target: SignalTarget): number {
+  const id = nextId++;
+  targets.set(id, target);
+  if (targets.size === 1 && isMainThread) armDefaultSignalFlush(flushAllTargets);
+  return id;
+}
+
+/** Forget a closed file. When no file is left, the process's signal listeners are as if timberlock were not loaded. */
+export function unregisterSignalTarget(id: number): void {
+  if (!targets.delete(id)) return;
+  if (targets.size === 0) disarmDefaultSignalFlush();
+}
+
+/** True while a signal is being handled through the library: write() must only buffer. */
+export function inSignalContext(): boolean {
+  return depth > 0;
+}
+
+/**
+ * Inside the signal context: append `line` of file `id` to the signal buffer. Never blocks, never does
+ * I/O. Returns false when the buffer had no room (or the line is larger than a record may be): the line
+ * is dropped, and a DROPPED_LINES warning on its file reports it once the context ends.
+ */
+export function deferLine(id: number, line: string | Uint8Array): boolean {
+  const ring = buffer;
+  let stored = false;
+  if (ring) {
+    const record = typeof line === 'string' ? `${id}s${line}` : Buffer.concat([Buffer.from(`${id}b`), line]);
+    // A record larger than maxRecordBytes makes push() throw; here it is one more line that does not fit.
+    if (Buffer.byteLength(record) <= ring.maxRecordBytes) stored = ring.push(record);
+  }
+  if (!stored) refused.set(id, (refused.get(id) ?? 0) + 1);
+  return stored;
+}
+
+/**
+ * Make sure a signal buffer of at least `capacityBytes` exists (allocated now, not when a signal
+ * arrives). Throws TimberlockOptionError for a size SignalBuffer refuses.
+ */
+export function reserveSignalBuffer(capacityBytes: number, option = 'bufferBytes'): void {
+  if (buffer && buffer.capacity >= capacityBytes) return;
+  try {
+    const fresh = SignalBuffer.create(capacityBytes);
+    if (buffer) drainInto(buffer); // cannot hold records outside the context, but never drop any
+    buffer = fresh;
+  } catch (err) {
+    if (err instanceof TimberlockOptionError) {
+      throw new TimberlockOptionError(option, capacityBytes, 'an integer number of bytes from 64 to 2^30 that is a multiple of 8');
+    }
+    throw err;
+  }
+}
+
+/**
+ * Run `fn` inside the signal context. When the outermost context ends (even by an exception), the lines
+ * buffered meanwhile are handed to their files, in order, through their ordinary write().
+ */
+export function runInSignalContext<T>(fn: () => T): T {
+  // handleSignals() reserves the buffer when it is installed; this only covers a caller that did not.
+  if (!buffer) reserveSignalBuffer(DEFAULT_SIGNAL_BUFFER_BYTES);
+  depth++;
+  try {
+    return fn();
+  } finally {
+    depth--;
+    if (depth === 0) drainSignalBuffer();
+  }
+}
+
+/** Hand every buffered line to its file (outside the signal context) and report refused lines. */
+export function drainSignalBuffer(): void {
+  if (depth > 0) return;
+  if (buffer) drainInto(buffer);
+  if (refused.size === 0) return;
+  const counts = [...refused];
+  refused.clear();
+  for (const [id, lines] of counts) {
+    targets.get(id)?.emit('warning', {
+      code: 'DROPPED_LINES',
+      message: `${lines} line(s) written while a signal was handled were dropped: the signal buffer (${buffer?.capacity ?? 0} bytes) was full`,
+      details: { lines, reason: 'signal buffer full' },
+    });
+  }
+}
+
+/** The process is exiting: a context still open (a hook that called process.exit()) ends here. */
+export function endSignalContextForExit(): void {
+  depth = 0;
+}
+
+/**
+ * For shutdown: drain the signal buffer, then flush every registered file synchronously (see
+ * RotatingFile.flushSync). Never throws: a file whose flush fails reports it through its own events.
+ */
+export function flushAllTargets(): void {
+  drainSignalBuffer();
+  for (const target of targets.values()) target.flushSync();
+}
+
+function drainInto(ring: SignalBuffer): void {
+  ring.drainTo((record) => {
+    let at = 0;
+    let id = 0;
+    while (at < record.length && (record[at] as number) >= DIGIT_0 && (record[at] as number) <= DIGIT_0 + 9) {
+      id = id * 10 + (record[at] as number) - DIGIT_0;
+      at++;
+    }
+    const kind = record[at];
+    const payload = record.subarray(at + 1);
+    const target = targets.get(id);
+    // A record always names a registered file: files unregister only when they close, which never
+    // happens inside the context, and the buffer is drained when the context ends.
+    if (!target) return;
+    if (kind === KIND_STRING) target.write(textDecoder.decode(payload));
+    else if (kind === KIND_BYTES) target.write(Buffer.from(payload));
+  });
+}

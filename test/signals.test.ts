@@ -1,0 +1,387 @@
+/**
+ * Signals and shutdown: the signal context, handleSignals(), the flush before a default death by signal,
+ * and stopChildren(). Whatever ends a process runs in a real child process (test/fixtures/signal-*.mjs,
+ * against dist/: `npm test` builds it first); the signal context itself is also tested in-process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRotatingFile, handleSignals, stopChildren, TimberlockOptionError, type RotatingFile } from '../src/index.js';
+import { runInSignalContext } from '../src/signal-context.js';
+
+const CHILD = fileURLToPath(new URL('./fixtures/signal-child.mjs', import.meta.url));
+const STOPPABLE = fileURLToPath(new URL('./fixtures/signal-stoppable.mjs', import.meta.url));
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const files: RotatingFile[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(files.splice(0).map((file) => file.close()));
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-signals-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function linesOf(file: string): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+}
+
+// ---- a child that writes lines, gets a signal, and is judged by its exit and its file -----------------
+
+interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  messages: Record<string, unknown>[];
+  /** Lines in app.log right before the signal was sent. */
+  onDiskBeforeSignal: number;
+  ready: { written: number; buffered: number; listeners: number };
+  dir: string;
+  /** Every file of the log directory (dot files included) and the lines of app.log after the exit. */
+  names: string[];
+  lines: string[];
+}
+
+/**
+ * Run test/fixtures/signal-child.mjs in `mode`: when it says 'opened', take the rotation lock (so that its
+ * lines wait in memory after the next boundary); when it says 'ready', send `signal` (then `repeat` more,
+ * 10 ms apart). After its exit, release the lock and read the directory.
+ */
+async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat?: number } = {}): Promise<ChildRun> {
+  const dir = tempDir();
+  const logPath = path.join(dir, 'app.log');
+  const lockDir = path.join(dir, '.app.log.lock');
+  const child = spawn(process.execPath, [CHILD, JSON.stringify({ path: logPath, mode, frequency: 200 })], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const run: Partial<ChildRun> = { stderr: '', messages: [], onDiskBeforeSignal: -1 };
+  child.stderr?.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
+  let pendingText = '';
+  let repeater: NodeJS.Timeout | undefined;
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pendingText += chunk.toString();
+    for (let end = pendingText.indexOf('\n'); end >= 0; end = pendingText.indexOf('\n')) {
+      const message = JSON.parse(pendingText.slice(0, end)) as Record<string, unknown>;
+      pendingText = pendingText.slice(end + 1);
+      run.messages?.push(message);
+      if (message.opened) fs.mkdirSync(lockDir);
+      if (message.ready) {
+        run.ready = message.ready as ChildRun['ready'];
+        run.onDiskBeforeSignal = linesOf(logPath).length;
+        child.kill(options.signal ?? 'SIGTERM');
+        let left = options.repeat ?? 0;
+        if (left > 0) {
+          repeater = setInterval(() => {
+            if (left-- <= 0 || child.exitCode !== null || child.signalCode !== null) clearInterval(repeater);
+            else child.kill(options.signal ?? 'SIGTERM');
+          }, 10);
+        }
+      }
+    }
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (c, s) => resolve([c, s])),
+  );
+  clearInterval(repeater);
+  run.code = code;
+  run.signal = signal;
+  const names = fs.readdirSync(dir).sort();
+  fs.rmSync(lockDir, { recursive: true, force: true });
+  return { ...(run as ChildRun), dir, names, lines: fs.existsSync(logPath) ? linesOf(logPath) : [] };
+}
+
+function numbered(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `line ${i}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('the signal context', () => {
+  it('write() only buffers while it lasts — nothing reaches the disk even with sync: true — and the lines land in order when it ends', () => {
+    const file = createRotatingFile({ path: path.join(tempDir(), 'app.log'), sync: true });
+    files.push(file);
+    file.write('before');
+    runInSignalContext(() => {
+      file.write('inside 1');
+      file.write(Uint8Array.from([0x69, 0x6e, 0xff, 0x00, 0x0a])); // bytes that are not UTF-8 stay bytes
+      file.write('inside 3');
+      expect(linesOf(file.path)).toEqual(['before']);
+      expect(file.stats().bufferedLines).toBe(0);
+    });
+    file.write('after');
+    expect(fs.readFileSync(file.path)).toEqual(
+      Buffer.concat([Buffer.from('before\ninside 1\n'), Buffer.from([0x69, 0x6e, 0xff, 0x00, 0x0a]), Buffer.from('inside 3\nafter\n')]),
+    );
+    expect(file.stats().lines).toBe(5);
+  });
+
+  it('hands the lines back even when the code inside throws', () => {
+    const file = createRotatingFile({ path: path.join(tempDir(), 'app.log'), sync: true });
+    files.push(file);
+    expect(() =>
+      runInSignalContext(() => {
+        file.write('written before the throw');
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(linesOf(file.path)).toEqual(['written before the throw']);
+  });
+
+  it('adds one SIGTERM/SIGINT/SIGHUP listener while a file is open and removes it when the last one closes', async () => {
+    const before = ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
+    const dir = tempDir();
+    const a = createRotatingFile({ path: path.join(dir, 'a.log') });
+    const b = createRotatingFile({ path: path.join(dir, 'b.log') });
+    expect(['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s))).toEqual(before.map((n) => n + 1));
+    await a.close();
+    expect(process.listenerCount('SIGTERM')).toBe((before[0] as number) + 1);
+    await b.close();
+    expect(['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s))).toEqual(before);
+  });
+});
+
+describe('death by signal when the app has no handler of its own', () => {
+  it('flushes the lines still in memory, then dies by SIGTERM as before, leaving no lock of its own', async () => {
+    const run = await runChild('none');
+    expect(run.ready).toMatchObject({ written: 50, buffered: 50 });
+    expect(run.onDiskBeforeSignal).toBe(0);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(run.lines).toEqual(numbered(50));
+    expect(run.names).toEqual(['.app.log.lock', '.app.log.state', 'app.log']); // the lock is the test's own
+  });
+
+  it('does the same for SIGINT', async () => {
+    const run = await runChild('none', { signal: 'SIGINT' });
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGINT' });
+    expect(run.lines).toEqual(numbered(50));
+  });
+
+  it("leaves the signal to the app's own listener that exits: status 0, its line and the buffered ones on disk", async () => {
+    const run = await runChild('app-exit');
+    expect(run.onDiskBeforeSignal).toBe(0);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect(run.lines).toEqual([...numbered(50), 'handled']);
+  });
+
+  it("does not kill a process whose own listener decides to keep running", async () => {
+    const run = await runChild('app-stay');
+    expect(run.messages).toContainEqual({ handled: true });
+    expect(run.messages).toContainEqual({ stillAlive: true });
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 7, signal: null });
+    expect(run.lines).toEqual([...numbered(50), 'handled']);
+  });
+
+  it("does not kill a process whose process.once() listener is still doing async work", async () => {
+    const run = await runChild('app-once');
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect(run.lines).toEqual([...numbered(50), 'handled']);
+  });
+});
+
+describe('handleSignals()', () => {
+  it('runs the hook once, flushes everything and exits with 143 on SIGTERM', async () => {
+    const run = await runChild('handle');
+    expect(run.onDiskBeforeSignal).toBe(0);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 143, signal: null });
+    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.stderr).toBe('');
+  });
+
+  it('exits with 130 on SIGINT', async () => {
+    const run = await runChild('handle', { signal: 'SIGINT' });
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 130, signal: null });
+    expect(run.lines).toEqual([...numbered(50), 'bye']);
+  });
+
+  it('uses exitCode when given', async () => {
+    const run = await runChild('handle-exit-code');
+    expect(run.code).toBe(0);
+    expect(run.lines).toEqual([...numbered(50), 'bye']);
+  });
+
+  it('counts repeated signals during an async hook, passes them to onRepeat and never re-runs the hook', async () => {
+    const run = await runChild('handle-async', { repeat: 30 });
+    expect(run.code).toBe(143);
+    const repeats = run.lines.filter((line) => line.startsWith('repeat '));
+    expect(repeats.length).toBeGreaterThan(0);
+    expect(repeats).toEqual(repeats.map((_, i) => `repeat ${i + 1} SIGTERM`));
+    expect(run.lines.filter((line) => line === 'bye')).toHaveLength(1);
+    expect(run.messages.filter((m) => m.hookStarted)).toHaveLength(1);
+    expect(run.lines.slice(0, 51)).toEqual([...numbered(50), 'bye']);
+    expect(run.lines.at(-1)).toBe('closed');
+    expect(run.stderr).toContain(`${repeats.length} more signal(s) arrived while shutting down after SIGTERM`);
+  });
+
+  it('does not wait for a hook that never settles past timeoutMs, and says so on stderr', async () => {
+    const run = await runChild('handle-timeout');
+    expect(run.code).toBe(143);
+    expect(run.lines).toEqual(numbered(50));
+    expect(run.stderr).toContain('onSignal(SIGTERM) did not settle within 300 ms; exiting with status 143');
+  });
+
+  it('still flushes and exits when the hook throws, and prints the error', async () => {
+    const run = await runChild('handle-throw');
+    expect(run.code).toBe(143);
+    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.stderr).toContain('onSignal(SIGTERM) threw: Error: hook failed on purpose');
+  });
+
+  it("loses nothing when the hook calls process.exit() itself while its lines are still in the signal buffer", async () => {
+    const run = await runChild('handle-hook-exits');
+    expect(run.code).toBe(3);
+    expect(run.lines).toEqual([...numbered(50), 'bye']);
+  });
+
+  it('writes nothing, rotates nothing and takes no lock inside the hook, even past a boundary with sync: true', async () => {
+    const run = await runChild('handle-no-io');
+    const hook = run.messages.find((m) => m.hook)?.hook as Record<string, unknown>;
+    expect(hook).toEqual({
+      sizeBefore: 'before\n'.length,
+      sizeAfter: 'before\n'.length,
+      rotationsBefore: 0,
+      rotationsAfter: 0,
+      lockDirDuringHook: false,
+      bufferedInFile: 0,
+    });
+    expect(run.code).toBe(143);
+    // After the hook, the flush rotated: 'before' went to an archive, the hook's lines to the new file.
+    const archives = run.names.filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(linesOf(path.join(run.dir, archives[0] as string))).toEqual(['before']);
+    expect(run.lines).toEqual(Array.from({ length: 200 }, (_, i) => `in hook ${i}`));
+    expect(run.names).not.toContain('.app.log.lock');
+  });
+
+  it('drops what does not fit in the signal buffer, counts it and reports it as a DROPPED_LINES warning', async () => {
+    const run = await runChild('handle-overflow');
+    const warning = run.messages.find((m) => (m.warning as { code?: string } | undefined)?.code === 'DROPPED_LINES')
+      ?.warning as { details: { lines: number } };
+    const stats = run.messages.find((m) => m.stats)?.stats as Record<string, number>;
+    const kept = run.lines.filter((line) => line.startsWith('overflow '));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(warning.details.lines).toBe(100 - kept.length);
+    expect(stats.droppedLines).toBe(100 - kept.length);
+    expect(stats.lines).toBe(150);
+    expect(kept).toEqual(kept.map((_, i) => `overflow ${String(i).padStart(3, '0')} ${'x'.repeat(36)}`));
+  });
+
+  it('rejects invalid options with the option, the value and what is allowed', () => {
+    const cases: [unknown, string][] = [
+      [{ signals: [] }, 'Invalid option signals: an array. Expected a non-empty array of distinct signal names from SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2.'],
+      [{ signals: ['SIGTERM', 'SIGKILL'] }, 'Invalid option signals[1]: "SIGKILL".'],
+      [{ signals: ['SIGTERM', 'SIGTERM'] }, 'Invalid option signals[1]: "SIGTERM".'],
+      [{ timeoutMs: -1 }, 'Invalid option timeoutMs: -1. Expected an integer number of milliseconds from 0 to 2147483647.'],
+      [{ onSignal: 'bye' }, 'Invalid option onSignal: "bye". Expected a function'],
+      [{ onRepeat: 1 }, 'Invalid option onRepeat: 1.'],
+      [{ exitCode: 256 }, 'Invalid option exitCode: 256. Expected an integer exit status from 0 to 255.'],
+      [{ bufferBytes: 100 }, 'Invalid option bufferBytes: 100. Expected an integer number of bytes from 64 to 2^30 that is a multiple of 8.'],
+      [{ timeout: 5 }, 'Invalid option timeout: 5. Expected one of the handleSignals options: signals, timeoutMs'],
+      [null, 'Invalid option options: null.'],
+    ];
+    for (const [options, message] of cases) {
+      let thrown: unknown;
+      try {
+        handleSignals(options as never);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, JSON.stringify(options)).toBeInstanceOf(TimberlockOptionError);
+      expect((thrown as TimberlockOptionError).code).toBe('ERR_TIMBERLOCK_OPTION');
+      expect((thrown as Error).message).toContain(message);
+    }
+  });
+
+  it('refuses a second installation until the first is uninstalled, and uninstalling removes its listeners', () => {
+    const before = process.listenerCount('SIGTERM');
+    const uninstall = handleSignals();
+    try {
+      expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+      expect(() => handleSignals()).toThrow(expect.objectContaining({ code: 'ERR_TIMBERLOCK_SIGNALS_HANDLED' }));
+    } finally {
+      uninstall();
+    }
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+    const hupBefore = process.listenerCount('SIGHUP');
+    const uninstallAgain = handleSignals({ signals: ['SIGHUP'] });
+    expect(process.listenerCount('SIGHUP')).toBe(hupBefore + 1);
+    uninstallAgain();
+    expect(process.listenerCount('SIGHUP')).toBe(hupBefore);
+  });
+});
+
+// ---- stopChildren ---------------------------------------------------------------------------------------
+
+interface StoppableRun {
+  child: ChildProcess;
+  /** Signals the child reported receiving. */
+  received: string[];
+}
+
+async function startStoppable(mode: 'exit' | 'ignore'): Promise<StoppableRun> {
+  const child = spawn(process.execPath, [STOPPABLE, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const run: StoppableRun = { child, received: [] };
+  await new Promise<void>((resolve, reject) => {
+    let text = '';
+    child.once('exit', (code) => reject(new Error(`stoppable child exited early (${String(code)})`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n')) {
+        const message = JSON.parse(text.slice(0, end)) as { ready?: number; signal?: string };
+        text = text.slice(end + 1);
+        if (message.ready) resolve();
+        if (message.signal) run.received.push(message.signal);
+      }
+    });
+  });
+  return run;
+}
+
+describe('stopChildren()', () => {
+  it('sends each child ONE signal and resolves when they have exited', async () => {
+    const runs = await Promise.all([startStoppable('exit'), startStoppable('exit'), startStoppable('exit')]);
+    const outcomes = await stopChildren(runs.map((r) => r.child), { timeoutMs: 5000 });
+    for (const [i, outcome] of outcomes.entries()) {
+      expect(outcome).toMatchObject({ result: 'exited', code: 0, signal: null, signalsSent: 1, pid: runs[i]?.child.pid });
+      expect(outcome.child).toBe(runs[i]?.child);
+      expect(runs[i]?.received).toEqual(['SIGTERM']);
+    }
+  });
+
+  it('escalates to SIGKILL after timeoutMs for a child that ignores the signal, and no sooner', async () => {
+    const [stubborn, polite] = await Promise.all([startStoppable('ignore'), startStoppable('exit')]);
+    const started = performance.now();
+    const outcomes = await stopChildren([stubborn!.child, polite!.child], { timeoutMs: 400 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(400);
+    expect(outcomes[0]).toMatchObject({ result: 'killed', code: null, signal: 'SIGKILL', signalsSent: 2 });
+    expect(outcomes[0]?.elapsedMs).toBeGreaterThanOrEqual(400);
+    expect(stubborn?.received).toEqual(['SIGTERM']);
+    expect(outcomes[1]).toMatchObject({ result: 'exited', code: 0, signalsSent: 1 });
+  });
+
+  it('reports a child that had already exited without signalling it', async () => {
+    const run = await startStoppable('exit');
+    run.child.kill('SIGKILL');
+    await new Promise((resolve) => run.child.once('exit', resolve));
+    const [outcome] = await stopChildren([run.child]);
+    expect(outcome).toMatchObject({ result: 'already-exited', signal: 'SIGKILL', signalsSent: 0, elapsedMs: 0 });
+  });
+
+  it('rejects invalid arguments at the call site', () => {
+    expect(() => stopChildren([{} as never])).toThrow('Invalid option children[0]: an object. Expected a ChildProcess (child_process) or a cluster Worker.');
+    expect(() => stopChildren('x' as never)).toThrow('Invalid option children: "x".');
+    expect(() => stopChildren([], { signal: 'SIGNOPE' as never })).toThrow('Invalid option signal: "SIGNOPE". Expected a signal name');
+    expect(() => stopChildren([], { timeoutMs: 1.5 })).toThrow('Invalid option timeoutMs: 1.5.');
+    expect(() => stopChildren([], { timeout: 1 } as never)).toThrow('Invalid option timeout: 1. Expected one of the stopChildren options: signal, timeoutMs.');
+  });
+});
