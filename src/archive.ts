@@ -1,0 +1,560 @@
+/**
+ * Archive maintenance: gzip and delete the archives of one log file, as {@link planMaintenance} decides,
+ * crash-safely and off the write path.
+ *
+ * Any process may call {@link maintainArchives} at any time; a try-lock (`.<activeName>.archive.lock`,
+ * separate from the rotation lock) lets one of them work while the others skip, so maintenance never
+ * blocks a rotation and never waits. Everything is decided from the directory listing: a restarted
+ * process catches up on what was missed, and a run repairs what a crashed run left behind.
+ *
+ * Compressing `app.<date>.log`, step by step (what a crash right there leaves, and who repairs it):
+ * 1. `gzip-start` — create `.app.<date>.log.gz.<pid>-<random>.tmp` exclusively. Leaves an empty temp
+ *    file: a later run removes it once it is older than staleMs.
+ * 2. `gzip-chunk` — stream the original through node:zlib into the temp file, chunk by chunk. Leaves a
+ *    partial temp file: removed the same way. The original is untouched.
+ * 3. fsync the temp file. `gzip-before-rename` — leaves a complete temp file and the original: the temp
+ *    file is removed once stale and the original compressed again.
+ * 4. Rename the temp file to `app.<date>.log.gz` (only if that name is free), fsync the directory.
+ *    `gzip-before-unlink` — leaves the original and its complete `.gz`: a later run gunzips the `.gz`,
+ *    compares it with the original byte for byte, and only then removes the original.
+ * 5. Unlink the original.
+ * At no point is a `.gz` incomplete under its final name, and at no point is a line only in a temp file.
+ *
+ * Names starting with '.' are invisible to tailers and to globs such as `app.*.log*`.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import lockfile from 'proper-lockfile';
+import { TimberlockError } from './errors.js';
+import type { NameScheme } from './naming.js';
+import { compressionTempName, planMaintenance, recognizeListing, type ArchiveFile, type RetentionPolicy } from './retention.js';
+
+const fsp = fs.promises;
+
+/** Which log file's archives to maintain, and how. */
+export interface ArchiveTarget {
+  /** Directory of the active file; archives, locks and temp files live here. */
+  dir: string;
+  /** Base name of the active file, e.g. `'app.log'`. Never touched. */
+  activeName: string;
+  /** How archive names are made; only names it recognises are ever compressed or deleted. */
+  scheme: NameScheme;
+  /** Permission bits of the `.gz` files created (before umask). */
+  mode: number;
+  /** A holder of the archive lock that stops refreshing it for this long loses it; temp files this old are leftovers. */
+  staleMs: number;
+  /** What to keep and what to compress. */
+  policy: RetentionPolicy;
+}
+
+/** What one {@link maintainArchives} run did. Names are base names within `target.dir`. */
+export interface MaintenanceResult {
+  /** Archives gzipped in this run: `from` no longer exists, `to` is complete. */
+  compressed: Array<{ from: string; to: string }>;
+  /** Archives deleted by retention. */
+  removed: string[];
+  /** Leftovers of an interrupted run that were removed: stale temp files, and originals whose `.gz` was verified. */
+  repaired: string[];
+  /** 'locked': another process (or another call in this one) holds the archive lock; nothing was done. */
+  skipped: 'locked' | null;
+  /** True when `signal` stopped the run before it had done everything it planned. */
+  aborted: boolean;
+  /** Problems met on the way; the run went on with what it could still do safely. Never thrown. */
+  errors: ArchiveError[];
+}
+
+/** What went wrong in a maintenance run. */
+export type ArchiveErrorCode =
+  /** A file system call failed; `cause` is the Node error (ENOSPC, EACCES, EIO …). */
+  | 'ERR_TIMBERLOCK_ARCHIVE_IO'
+  /** A `.gz` exists beside its original but does not gunzip to the same bytes: both are kept. */
+  | 'ERR_TIMBERLOCK_ARCHIVE_MISMATCH'
+  /**
+   * An archive was written to while or after it was compressed (a process still had it open after the grace
+   * delay): the original is kept; if its `.gz` was already complete, both are kept.
+   */
+  | 'ERR_TIMBERLOCK_ARCHIVE_CHANGED'
+  /** The archive lock was taken over (this process stalled longer than staleMs): the run stopped. */
+  | 'ERR_TIMBERLOCK_ARCHIVE_LOCK_COMPROMISED';
+
+/** A problem met during archive maintenance, reported in {@link MaintenanceResult.errors}. */
+export class ArchiveError extends TimberlockError {
+  declare readonly code: ArchiveErrorCode;
+  /** What the run was doing: 'lock', 'list', 'repair', 'compress', 'remove' or 'unlock'. */
+  readonly step: string;
+  /** The file concerned (absolute path). */
+  readonly path: string;
+
+  constructor(code: ArchiveErrorCode, step: string, file: string, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
+    this.step = step;
+    this.path = file;
+  }
+}
+
+/** Test-only pause points (see test/fixtures/archive-child.mjs). Not public API. */
+export type ArchiveStep = 'archive-locked' | 'gzip-start' | 'gzip-chunk' | 'gzip-before-rename' | 'gzip-before-unlink';
+
+interface TestHooks {
+  at?: (step: ArchiveStep, target: string) => void;
+}
+
+function testHook(step: ArchiveStep, target: string): void {
+  const hooks = (globalThis as Record<symbol, TestHooks | undefined>)[Symbol.for('timberlock.testHooks')];
+  hooks?.at?.(step, target);
+}
+
+/** Path of the archive lock directory for an active file: `<dir>/.<activeName>.archive.lock`. */
+export function archiveLockPath(dir: string, activeName: string): string {
+  return path.join(dir, `.${activeName}.archive.lock`);
+}
+
+/** Bytes read from an archive per chunk while compressing or verifying. */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Bring the archives of `target` in line with its policy, once:
+ * 1. take the archive lock (one try; held → `{ skipped: 'locked' }`, nothing touched);
+ * 2. list the directory and keep only regular files that `parseArchiveName` recognises (never the active
+ *    file, the locks, the state file, or anything else);
+ * 3. repair what an interrupted run left: delete our temp files older than `staleMs`, delete an original
+ *    whose `.gz` gunzips to exactly its bytes;
+ * 4. delete, then gzip, what {@link planMaintenance} says (oldest first);
+ * 5. release the lock.
+ *
+ * `now` is the clock compared with file mtimes (default `Date.now`). `signal` stops the run between
+ * chunks and between files: the compression in progress deletes its temp file and no `.gz` appears.
+ *
+ * Never throws and never rejects for I/O problems: they are collected in `errors`, and each failed file is
+ * left as it was (an original is only deleted after its `.gz` is complete under its final name).
+ */
+export async function maintainArchives(
+  target: ArchiveTarget,
+  now: () => number = Date.now,
+  signal?: AbortSignal,
+): Promise<MaintenanceResult> {
+  const run = new MaintenanceRun(target, now, signal);
+  await run.execute();
+  return run.result;
+}
+
+/** One maintenance run: the lock it holds and what it has done so far. */
+class MaintenanceRun {
+  readonly result: MaintenanceResult = { compressed: [], removed: [], repaired: [], skipped: null, aborted: false, errors: [] };
+  private compromised = false;
+
+  constructor(
+    private readonly target: ArchiveTarget,
+    private readonly now: () => number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  async execute(): Promise<void> {
+    if (this.shouldStop()) return;
+    const release = await this.acquireLock();
+    if (!release) return;
+    try {
+      testHook('archive-locked', path.join(this.target.dir, this.target.activeName));
+      const listing = await this.listArchives();
+      if (!listing) return;
+      const files = await this.repair(listing);
+      const plan = planMaintenance(files, this.target.policy, this.now());
+      for (const name of plan.remove) {
+        if (this.shouldStop()) return;
+        await this.removeArchive(name);
+      }
+      for (const name of plan.compress) {
+        if (this.shouldStop()) return;
+        await this.compressArchive(name);
+      }
+    } finally {
+      await this.releaseLock(release);
+    }
+  }
+
+  /** True when the run must not start another step; records why. */
+  private shouldStop(): boolean {
+    if (this.signal?.aborted) this.result.aborted = true;
+    return this.result.aborted || this.compromised;
+  }
+
+  private file(name: string): string {
+    return path.join(this.target.dir, name);
+  }
+
+  private fail(code: ArchiveErrorCode, step: string, file: string, message: string, cause?: unknown): void {
+    this.result.errors.push(new ArchiveError(code, step, file, message, cause));
+  }
+
+  private failIo(step: string, file: string, doing: string, cause: unknown): void {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    this.fail('ERR_TIMBERLOCK_ARCHIVE_IO', step, file, `Could not ${doing} ${file}: ${detail}`, cause);
+  }
+
+  /** Step 1: one try at the archive lock. Returns its release function, or null (skipped or failed). */
+  private async acquireLock(): Promise<(() => Promise<void>) | null> {
+    const lockPath = archiveLockPath(this.target.dir, this.target.activeName);
+    try {
+      // The locked "file" must differ from the rotation lock's (the active path): proper-lockfile keeps one
+      // registry entry per locked path and process, and two locks on one path would overwrite each other.
+      return await lockfile.lock(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: this.target.staleMs,
+        retries: 0,
+        onCompromised: (err: Error) => {
+          this.compromised = true;
+          this.fail(
+            'ERR_TIMBERLOCK_ARCHIVE_LOCK_COMPROMISED',
+            'lock',
+            lockPath,
+            `The archive lock ${lockPath} was taken over while this process held it (it did not refresh it for ` +
+              `${this.target.staleMs} ms); archive maintenance stopped and will resume in a later run.`,
+            err,
+          );
+        },
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') this.result.skipped = 'locked';
+      else this.failIo('lock', lockPath, 'take the archive lock', err);
+      return null;
+    }
+  }
+
+  private async releaseLock(release: () => Promise<void>): Promise<void> {
+    try {
+      await release();
+    } catch (err) {
+      // ERELEASED: the lock was compromised meanwhile; that is already in `errors`.
+      if ((err as NodeJS.ErrnoException).code !== 'ERELEASED') {
+        this.failIo('unlock', archiveLockPath(this.target.dir, this.target.activeName), 'release the archive lock', err);
+      }
+    }
+  }
+
+  /** Step 2: the archives and our temp files in the directory, with their mtimes. Null if unreadable. */
+  private async listArchives(): Promise<Listing | null> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.target.dir);
+    } catch (err) {
+      this.failIo('list', this.target.dir, 'list the directory', err);
+      return null;
+    }
+    const recognized = recognizeListing(this.target.scheme, names);
+    const listing: Listing = { archives: [], temps: [] };
+    await Promise.all([
+      ...recognized.archives.map(async (archive) => {
+        const mtimeMs = await this.regularFileMtime(archive.name);
+        if (mtimeMs !== null) listing.archives.push({ ...archive, mtimeMs });
+      }),
+      ...recognized.temps.map(async (name) => {
+        const mtimeMs = await this.regularFileMtime(name);
+        if (mtimeMs !== null) listing.temps.push({ name, mtimeMs });
+      }),
+    ]);
+    return listing;
+  }
+
+  /**
+   * The mtime of a regular file, or null for anything else: a directory or symlink that happens to have an
+   * archive's name is not ours, and a name removed since readdir is gone.
+   */
+  private async regularFileMtime(name: string): Promise<number | null> {
+    try {
+      const stats = await fsp.lstat(this.file(name));
+      return stats.isFile() ? stats.mtimeMs : null;
+    } catch (err) {
+      // ENOENT: removed between readdir and lstat (by hand, or by a run that lost its lock to us).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failIo('list', this.file(name), 'stat', err);
+      return null;
+    }
+  }
+
+  /**
+   * Step 3: remove temp files older than staleMs (their writer is dead or lost the lock), and originals
+   * whose `.gz` is verified to hold exactly their bytes. Returns the archives still on disk.
+   */
+  private async repair(listing: Listing): Promise<ArchiveFile[]> {
+    for (const temp of listing.temps) {
+      if (this.now() - temp.mtimeMs < this.target.staleMs) continue; // may still be written by a live holder
+      if (await this.unlinkIfPresent('repair', temp.name, 'remove the stale temp file')) this.result.repaired.push(temp.name);
+    }
+    const names = new Set(listing.archives.map((file) => file.name));
+    const remaining: ArchiveFile[] = [];
+    for (const file of listing.archives) {
+      if (file.compressed || !names.has(`${file.name}.gz`) || this.shouldStop()) {
+        remaining.push(file);
+        continue;
+      }
+      if (await this.removeCompressedOriginal(file.name)) this.result.repaired.push(file.name);
+      else remaining.push(file);
+    }
+    return remaining;
+  }
+
+  /** An original beside its `.gz` (a run died at `gzip-before-unlink`): delete it if the `.gz` holds the same bytes. */
+  private async removeCompressedOriginal(name: string): Promise<boolean> {
+    const original = this.file(name);
+    let same: boolean;
+    try {
+      same = await gunzipsTo(`${original}.gz`, original, this.signal);
+    } catch (err) {
+      if (this.signal?.aborted) return false;
+      if (isZlibError(err)) {
+        same = false;
+      } else {
+        this.failIo('repair', `${original}.gz`, 'verify', err);
+        return false;
+      }
+    }
+    if (!same) {
+      this.fail(
+        'ERR_TIMBERLOCK_ARCHIVE_MISMATCH',
+        'repair',
+        original,
+        `${original}.gz does not gunzip to the bytes of ${original}; both are kept. ` +
+          'Check them and delete the one that is wrong.',
+      );
+      return false;
+    }
+    return this.unlinkIfPresent('repair', name, 'remove the already compressed original');
+  }
+
+  /** Step 4a: delete one archive. ENOENT counts as done (someone else deleted it). */
+  private async removeArchive(name: string): Promise<void> {
+    if (await this.unlinkIfPresent('remove', name, 'delete the expired archive')) this.result.removed.push(name);
+  }
+
+  /** unlink that treats ENOENT as "someone else did it" (returns false) and reports other errors. */
+  private async unlinkIfPresent(step: string, name: string, doing: string): Promise<boolean> {
+    try {
+      await fsp.unlink(this.file(name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failIo(step, this.file(name), doing, err);
+      return false;
+    }
+  }
+
+  /** Step 4b: gzip one archive, in the steps listed in the module comment. */
+  private async compressArchive(name: string): Promise<void> {
+    const original = this.file(name);
+    const finalName = `${name}.gz`;
+    const final = this.file(finalName);
+    const temp = this.file(compressionTempName(name, process.pid, randomBytes(4).toString('hex')));
+    let copy: CompressedCopy;
+    try {
+      // Steps 1-3: a complete, fsynced temp file, or an exception (the temp file is then discarded).
+      copy = await this.writeCompressedCopy(original, temp);
+      if (this.shouldStop()) throw new StopRun();
+      if (copy.grew) {
+        this.fail(
+          'ERR_TIMBERLOCK_ARCHIVE_CHANGED',
+          'compress',
+          original,
+          `${original} was written to while it was being compressed (a process still had it open after the ` +
+            `grace delay of ${this.target.policy.delayMs} ms); it was left as it is and will be compressed later.`,
+        );
+        throw new StopRun();
+      }
+      testHook('gzip-before-rename', original);
+      // Only archive-lock holders create `.gz` names, so this check and the rename do not race; a name that
+      // is taken all the same (by hand, or by a holder that lost its lock to us) is never overwritten.
+      if (await exists(final)) {
+        this.fail('ERR_TIMBERLOCK_ARCHIVE_IO', 'compress', final, `Could not compress ${original}: ${final} appeared meanwhile; it is left as it is.`);
+        throw new StopRun();
+      }
+      await fsp.rename(temp, final);
+    } catch (err) {
+      await this.discardTemp(temp);
+      if (!(err instanceof StopRun) && !this.signal?.aborted) this.failIo('compress', original, 'compress', err);
+      return;
+    }
+    // Step 4: the .gz is complete under its final name; from here on the original is only a duplicate.
+    await this.finishCompression(name, copy);
+  }
+
+  /** Steps 4-5: make the new `.gz` name durable, then remove the original (if it is still the file compressed). */
+  private async finishCompression(name: string, copy: CompressedCopy): Promise<void> {
+    const original = this.file(name);
+    const final = `${original}.gz`;
+    try {
+      await fsp.utimes(final, copy.atime, copy.mtime); // like gzip(1): the .gz shows when the log was last written
+    } catch (err) {
+      this.failIo('compress', final, 'set the modification time of', err); // cosmetic: go on
+    }
+    try {
+      await fsyncDirectory(this.target.dir);
+      testHook('gzip-before-unlink', original);
+      // Lost lock: the next holder verifies the .gz against the original before removing it.
+      if (this.compromised) return;
+      const current = await fsp.lstat(original);
+      if (current.ino !== copy.ino || current.size !== copy.size) {
+        this.fail(
+          'ERR_TIMBERLOCK_ARCHIVE_CHANGED',
+          'compress',
+          original,
+          `${original} changed after it was compressed to ${final}; both are kept.`,
+        );
+        return;
+      }
+      await fsp.unlink(original);
+    } catch (err) {
+      // ENOENT: a holder that took over the lock verified the .gz and removed the original already.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.failIo('compress', original, 'remove the compressed original', err);
+        return;
+      }
+    }
+    this.result.compressed.push({ from: name, to: `${name}.gz` });
+  }
+
+  /**
+   * Steps 1–3: gzip `original` into `temp` (created exclusively) and fsync it. Checks the signal and the
+   * lock between chunks. Returns what was compressed, and whether the original grew meanwhile.
+   */
+  private async writeCompressedCopy(original: string, temp: string): Promise<CompressedCopy> {
+    const source = await fsp.open(original, 'r');
+    try {
+      const { atime, mtime, ino } = await source.stat();
+      let size = 0;
+      const sink = await fsp.open(temp, 'wx', this.target.mode);
+      try {
+        testHook('gzip-start', original);
+        const chunks = readChunks(source, () => this.shouldStop(), (bytes) => (size += bytes));
+        await pipeline(chunks, zlib.createGzip(), async (compressed: AsyncIterable<Buffer>) => {
+          for await (const chunk of compressed) {
+            await writeAll(sink, chunk);
+            testHook('gzip-chunk', original);
+            if (this.shouldStop()) throw new StopRun();
+          }
+        });
+        await sink.sync();
+      } finally {
+        await sink.close();
+      }
+      const grew = (await source.stat()).size !== size;
+      return { atime, mtime, ino, size, grew };
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Remove this run's own unfinished temp file; if that fails, a later run removes it once stale. */
+  private async discardTemp(temp: string): Promise<void> {
+    try {
+      await fsp.unlink(temp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failIo('compress', temp, 'remove the unfinished temp file', err);
+    }
+  }
+}
+
+/** Thrown inside a compression to stop it (abort or lost lock); never leaves the run. */
+class StopRun extends Error {}
+
+/** What {@link MaintenanceRun.writeCompressedCopy} compressed. */
+interface CompressedCopy {
+  atime: Date;
+  mtime: Date;
+  ino: number;
+  /** Bytes of the original that are in the .gz. */
+  size: number;
+  /** The original was longer once the copy was complete: it was written to meanwhile. */
+  grew: boolean;
+}
+
+interface Listing {
+  archives: ArchiveFile[];
+  temps: Array<{ name: string; mtimeMs: number }>;
+}
+
+/** The file's bytes in chunks, stopping (by throwing) between chunks when `stop()` says so. */
+async function* readChunks(file: FileHandle, stop: () => boolean, counted: (bytes: number) => void): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    if (stop()) throw new StopRun();
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    const { bytesRead } = await file.read(buffer, 0, CHUNK_BYTES, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    counted(bytesRead);
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Whether `gzipped` gunzips completely (CRC and length checked by zlib) to exactly the bytes of
+ * `original`. Throws zlib errors for a damaged `.gz` and I/O errors as they come.
+ */
+async function gunzipsTo(gzipped: string, original: string, signal?: AbortSignal): Promise<boolean> {
+  const expected = await fsp.open(original, 'r');
+  try {
+    const { size } = await expected.stat();
+    let position = 0;
+    let same = true;
+    const compare = Buffer.allocUnsafe(CHUNK_BYTES);
+    await pipeline(
+      fs.createReadStream(gzipped, { highWaterMark: CHUNK_BYTES }),
+      zlib.createGunzip(),
+      async (plain: AsyncIterable<Buffer>) => {
+        for await (const chunk of plain) {
+          if (signal?.aborted) throw new StopRun();
+          for (let offset = 0; same && offset < chunk.length; ) {
+            const length = Math.min(chunk.length - offset, compare.length);
+            const { bytesRead } = await expected.read(compare, 0, length, position);
+            if (bytesRead === 0 || !compare.subarray(0, bytesRead).equals(chunk.subarray(offset, offset + bytesRead))) same = false;
+            offset += bytesRead;
+            position += bytesRead;
+          }
+        }
+      },
+    );
+    return same && position === size;
+  } finally {
+    await expected.close();
+  }
+}
+
+function isZlibError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Make a rename in `dir` durable before the step that depends on it (unlinking the original). */
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(dir, 'r');
+  } catch (err) {
+    // Windows cannot open a directory (EISDIR/EPERM); its renames are durable without it.
+    if (process.platform === 'win32') return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
