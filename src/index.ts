@@ -6,7 +6,9 @@
 export { createRotatingFile, RotatingFile, type FileState } from './rotating-file.js';
 export { TimberlockError, TimberlockOptionError } from './errors.js';
 export type {
+  ArchiveEvent,
   Frequency,
+  HeaderInfo,
   LockOptions,
   OpenEvent,
   RotateEvent,

@@ -17,10 +17,12 @@ import {
   type ActiveFile,
   type RotationTarget,
 } from './rotation.js';
+import type { MaintenanceResult } from './archive.js';
+import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import { deferLine, inSignalContext, registerSignalTarget, unregisterSignalTarget } from './signal-context.js';
-import type { HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
+import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
 const MAX_BATCH_BYTES = 64 * 1024;
@@ -131,6 +133,8 @@ export class RotatingFile extends EventEmitter {
   private drops: { lines: number; first: number; last: number } | null = null;
   /** The unwritten rest of a short write: it must be the next bytes written, so it is never dropped. */
   private shortWriteRest: Buffer | null = null;
+  /** Compression and retention runs; null when no archive policy is set. */
+  private readonly archives: ArchiveScheduler | null;
   /** Events raised while the constructor runs, delivered on the next tick. */
   private deferred: Array<() => void> | null = [];
   /** This file's id in the signal context's registry (signal-context.ts). */
@@ -174,9 +178,19 @@ export class RotatingFile extends EventEmitter {
     this.prepareDirectory();
     // The first date formatting in a process loads time-zone data (tens of ms): do it here, not under the lock.
     archiveName(this.target.scheme, periodOf(this.now(), frequency, timeZone).start, 0);
+    const { compress, maxFiles, maxAgeMs, archiveDelayMs, staleMs } = this.options;
+    this.archives =
+      compress || maxFiles !== null || maxAgeMs !== null
+        ? new ArchiveScheduler(
+            { dir, activeName: name, scheme: this.target.scheme, mode, staleMs, policy: { compress, maxFiles, maxAgeMs, delayMs: archiveDelayMs } },
+            this.now,
+            (result) => this.reportMaintenance(result),
+          )
+        : null;
     openFiles.add(this);
     this.signalId = registerSignalTarget(this);
     installProcessHooks();
+    this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
     this.flushNow();
     this.startCheckTimer();
     const deferred = this.deferred ?? [];
@@ -302,6 +316,7 @@ export class RotatingFile extends EventEmitter {
     this.state = 'closing';
     this.flushSync();
     this.clearTimers();
+    await this.archives?.stop();
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);
@@ -580,6 +595,7 @@ export class RotatingFile extends EventEmitter {
     const hadFile = this.fd !== null;
     const changed = active.ino !== this.ino;
     this.switchTo(active.fd, active.ino, active.periodStart);
+    if (active.action === 'archived') this.archives?.afterArchive();
     if (active.action === 'archived' || active.action === 'relabelled') this.counters.rotations++;
     else if (hadFile && changed) this.counters.reopens++;
     if (active.action === 'archived' || (hadFile && (changed || active.periodStart !== previous))) {
@@ -719,6 +735,16 @@ export class RotatingFile extends EventEmitter {
     );
     if (this.deferred) this.deferred.push(() => this.raiseError(error));
     else this.raiseError(error);
+  }
+
+  /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
+  private reportMaintenance(result: MaintenanceResult): void {
+    const { dir } = this.options;
+    for (const { from, to } of result.compressed) {
+      this.emit('archive', { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) } satisfies ArchiveEvent);
+    }
+    for (const name of result.removed) this.emit('archive', { type: 'removed', path: path.join(dir, name) } satisfies ArchiveEvent);
+    for (const error of result.errors) this.warn('ARCHIVE_ERROR', error.message, { code: error.code });
   }
 
   private raiseError(error: TimberlockError): void {

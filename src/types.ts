@@ -107,6 +107,15 @@ export interface RotateEvent {
   previousPeriodStart: number | null;
 }
 
+/** Payload of the 'archive' event: one per archive compressed or deleted by this process. */
+export interface ArchiveEvent {
+  type: 'compressed' | 'removed';
+  /** Absolute path: the new `.gz`, or the deleted archive. */
+  path: string;
+  /** For 'compressed': the archive that was compressed (it no longer exists). */
+  from?: string;
+}
+
 /** Payload of the 'open' event. */
 export interface OpenEvent {
   path: string;

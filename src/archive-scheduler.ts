@@ -1,0 +1,78 @@
+/**
+ * When archive maintenance (compression, retention) runs for one RotatingFile: shortly after this
+ * process archived a file, at start-up (to catch up on what a dead process left), and every minute.
+ * One run at a time per file; runs never block the write path.
+ */
+import { maintainArchives, type ArchiveTarget, type MaintenanceResult } from './archive.js';
+
+/** A periodic catch-up run, for archives made by processes that died before their own run. */
+const CATCH_UP_INTERVAL_MS = 60_000;
+/** After the delay an archive must reach, wait this much more so it is surely old enough. */
+const DELAY_MARGIN_MS = 50;
+
+/** Schedules {@link maintainArchives} runs for one log path. */
+export class ArchiveScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
+  private readonly catchUp: NodeJS.Timeout;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private readonly abort = new AbortController();
+  private stopped = false;
+
+  constructor(
+    private readonly target: ArchiveTarget,
+    private readonly now: () => number,
+    private readonly onResult: (result: MaintenanceResult) => void,
+  ) {
+    this.catchUp = setInterval(() => this.runSoon(0), Math.max(CATCH_UP_INTERVAL_MS, target.policy.delayMs));
+    this.catchUp.unref();
+  }
+
+  /** Run once a file archived now is old enough to be compressed or deleted. */
+  afterArchive(): void {
+    this.runSoon(this.target.policy.delayMs + DELAY_MARGIN_MS);
+  }
+
+  /** Run after `delayMs` (an earlier pending run wins). Timers do not keep the process alive. */
+  runSoon(delayMs: number): void {
+    if (this.stopped) return;
+    const at = this.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Stop: no new run starts, a run in progress is aborted between chunks (its temp file is removed, no
+   * `.gz` appears) and awaited.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    clearInterval(this.catchUp);
+    this.abort.abort();
+    await this.running;
+  }
+
+  private start(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true; // an archive appeared while a run was going: look again when it ends
+      return;
+    }
+    this.running = maintainArchives(this.target, this.now, this.abort.signal).then((result) => {
+      this.running = null;
+      this.onResult(result);
+      if (this.rerun && !this.stopped) {
+        this.rerun = false;
+        this.start();
+      }
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRotatingFile, type ArchiveEvent, type RotatingFile } from '../src/index.js';
+
+const dirs: string[] = [];
+const files: RotatingFile[] = [];
+
+afterEach(async () => {
+  await Promise.all(files.splice(0).map((file) => file.close()));
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(options: Record<string, unknown>): { dir: string; file: RotatingFile } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-policy-'));
+  dirs.push(dir);
+  const file = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: 200, timeZone: 'UTC', ...options });
+  files.push(file);
+  return { dir, file };
+}
+
+/** Collect archive events until `done` says enough (bounded by the test timeout). */
+function collectArchiveEvents(file: RotatingFile, done: (events: ArchiveEvent[]) => boolean): Promise<ArchiveEvent[]> {
+  return new Promise((resolve) => {
+    const events: ArchiveEvent[] = [];
+    const onEvent = (event: ArchiveEvent) => {
+      events.push(event);
+      if (!done(events)) return;
+      file.off('archive', onEvent);
+      resolve(events);
+    };
+    file.on('archive', onEvent);
+  });
+}
+
+describe('archive policy in the writer', () => {
+  it('gzips each archive once it is older than compress.delayMs, keeping every line', async () => {
+    const { dir, file } = setup({ compress: { delayMs: 100 } });
+    const rotated: string[] = [];
+    file.on('rotate', (event) => event.archive && rotated.push(event.archive));
+    let seq = 0;
+    const writing = setInterval(() => file.write(`line ${seq++}`), 5);
+    const events = await collectArchiveEvents(file, (e) => e.filter((x) => x.type === 'compressed').length >= 3);
+    clearInterval(writing);
+    await file.close();
+    for (const event of events.slice(0, 3)) {
+      expect(event.type).toBe('compressed');
+      expect(event.path).toBe(`${event.from}.gz`);
+      expect(fs.existsSync(event.from as string)).toBe(false);
+      expect(rotated).toContain(event.from);
+    }
+    const lines: string[] = [];
+    for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('app.')).sort()) {
+      const raw = fs.readFileSync(path.join(dir, name));
+      lines.push(...(name.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString().split('\n').filter(Boolean));
+    }
+    expect(lines.map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b)).toEqual(Array.from({ length: seq }, (_, i) => i));
+  });
+
+  it('keeps at most maxFiles archives once they are older than the delay', async () => {
+    const { dir, file } = setup({ maxFiles: 2, compress: { delayMs: 100 } });
+    const writing = setInterval(() => file.write('x'), 5);
+    await collectArchiveEvents(file, (e) => e.filter((x) => x.type === 'removed').length >= 3);
+    clearInterval(writing);
+    const archives = fs.readdirSync(dir).filter((n) => n.startsWith('app.') && n !== 'app.log');
+    const old = archives.filter((n) => Date.now() - fs.statSync(path.join(dir, n)).mtimeMs > 100);
+    expect(old.length).toBeLessThanOrEqual(2);
+  });
+});
