@@ -12,12 +12,14 @@
  *    file: a later run removes it once it is older than staleMs.
  * 2. `gzip-chunk` — stream the original through node:zlib into the temp file, chunk by chunk. Leaves a
  *    partial temp file: removed the same way. The original is untouched.
- * 3. fsync the temp file. `gzip-before-rename` — leaves a complete temp file and the original: the temp
- *    file is removed once stale and the original compressed again.
+ * 3. fsync the temp file; if the original grew meanwhile (a straggler wrote after the grace delay), discard
+ *    the temp file and try again in a later run. `gzip-before-rename` — leaves a complete temp file and the
+ *    original: the temp file is removed once stale and the original compressed again.
  * 4. Rename the temp file to `app.<date>.log.gz` (only if that name is free), fsync the directory.
  *    `gzip-before-unlink` — leaves the original and its complete `.gz`: a later run gunzips the `.gz`,
  *    compares it with the original byte for byte, and only then removes the original.
- * 5. Unlink the original.
+ * 5. Unlink the original, if it is still the same inode with the size that was compressed (otherwise both
+ *    are kept and reported).
  * At no point is a `.gz` incomplete under its final name, and at no point is a line only in a temp file.
  *
  * Names starting with '.' are invisible to tailers and to globs such as `app.*.log*`.
@@ -26,12 +28,21 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import lockfile from 'proper-lockfile';
 import { TimberlockError } from './errors.js';
 import type { NameScheme } from './naming.js';
-import { compressionTempName, planMaintenance, recognizeListing, type ArchiveFile, type RetentionPolicy } from './retention.js';
+import {
+  compressionTempName,
+  planMaintenance,
+  recognizeListing,
+  type ArchiveFile,
+  type RecognizedListing,
+  type RetentionPolicy,
+} from './retention.js';
 
 const fsp = fs.promises;
 
@@ -114,7 +125,7 @@ export function archiveLockPath(dir: string, activeName: string): string {
 }
 
 /** Bytes read from an archive per chunk while compressing or verifying. */
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 /**
  * Bring the archives of `target` in line with its policy, once:
@@ -129,8 +140,9 @@ const CHUNK_BYTES = 256 * 1024;
  * `now` is the clock compared with file mtimes (default `Date.now`). `signal` stops the run between
  * chunks and between files: the compression in progress deletes its temp file and no `.gz` appears.
  *
- * Never throws and never rejects for I/O problems: they are collected in `errors`, and each failed file is
- * left as it was (an original is only deleted after its `.gz` is complete under its final name).
+ * Never rejects for I/O problems: they are collected in `errors`, and each failed file is left as it was
+ * (an original is only deleted after its `.gz` is complete under its final name). Rejects only with the
+ * RangeError of {@link planMaintenance} for a malformed policy, which validated options never produce.
  */
 export async function maintainArchives(
   target: ArchiveTarget,
@@ -245,7 +257,7 @@ class MaintenanceRun {
       this.failIo('list', this.target.dir, 'list the directory', err);
       return null;
     }
-    const recognized = recognizeListing(this.target.scheme, names);
+    const recognized = await recognizeCached(this.target, names);
     const listing: Listing = { archives: [], temps: [] };
     await Promise.all([
       ...recognized.archives.map(async (archive) => {
@@ -426,7 +438,7 @@ class MaintenanceRun {
       const sink = await fsp.open(temp, 'wx', this.target.mode);
       try {
         testHook('gzip-start', original);
-        const chunks = readChunks(source, () => this.shouldStop(), (bytes) => (size += bytes));
+        const chunks = Readable.from(readChunks(source, () => this.shouldStop(), (bytes) => (size += bytes)), { highWaterMark: 1 });
         await pipeline(chunks, zlib.createGzip(), async (compressed: AsyncIterable<Buffer>) => {
           for await (const chunk of compressed) {
             await writeAll(sink, chunk);
@@ -453,6 +465,46 @@ class MaintenanceRun {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failIo('compress', temp, 'remove the unfinished temp file', err);
     }
   }
+}
+
+/** What a name in the directory is, as {@link recognizeListing} found. */
+type Recognition = RecognizedListing['archives'][number] | 'temp' | 'other';
+
+/**
+ * Names recognised by earlier runs, per directory and scheme. Recognising a name costs date-fns parsing
+ * (up to ~0.3 ms per archive name with an IANA zone), so a periodic run over thousands of archives parses
+ * only the names that are new since the last run. Holds only the names of the latest listing.
+ */
+const recognitionCache = new Map<string, Map<string, Recognition>>();
+
+/** Names parsed per turn of the event loop, so a first run over a large directory does not stall writes. */
+const NAMES_PER_TURN = 64;
+
+/** {@link recognizeListing} over `names`, from the cache where possible. */
+async function recognizeCached(target: ArchiveTarget, names: readonly string[]): Promise<RecognizedListing> {
+  const key = JSON.stringify([target.dir, target.scheme.activeName, target.scheme.dateFormat, target.scheme.timeZone]);
+  const previous = recognitionCache.get(key);
+  const current = new Map<string, Recognition>();
+  const unknown = names.filter((name) => {
+    const known = previous?.get(name);
+    if (known !== undefined) current.set(name, known);
+    return known === undefined;
+  });
+  for (let start = 0; start < unknown.length; start += NAMES_PER_TURN) {
+    if (start > 0) await yieldToEventLoop();
+    const slice = unknown.slice(start, start + NAMES_PER_TURN);
+    const found = recognizeListing(target.scheme, slice);
+    for (const name of slice) current.set(name, 'other');
+    for (const name of found.temps) current.set(name, 'temp');
+    for (const archive of found.archives) current.set(archive.name, archive);
+  }
+  recognitionCache.set(key, current);
+  const listing: RecognizedListing = { archives: [], temps: [] };
+  for (const [name, recognition] of current) {
+    if (recognition === 'temp') listing.temps.push(name);
+    else if (recognition !== 'other') listing.archives.push(recognition);
+  }
+  return listing;
 }
 
 /** Thrown inside a compression to stop it (abort or lost lock); never leaves the run. */

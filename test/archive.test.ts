@@ -1,0 +1,582 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
+import lockfile from 'proper-lockfile';
+import { build } from 'tsup';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { archiveLockPath, maintainArchives, type ArchiveStep, type ArchiveTarget, type MaintenanceResult } from '../src/archive.js';
+import { archiveName, type NameScheme } from '../src/naming.js';
+import { compressionTempName, recognizeListing, type RetentionPolicy } from '../src/retention.js';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const fixture = path.join(import.meta.dirname, 'fixtures', 'archive-child.mjs');
+const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC' };
+const DAY = 86_400_000;
+const today = Math.floor(Date.now() / DAY) * DAY;
+const HOOKS = Symbol.for('timberlock.testHooks');
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+let buildDir = '';
+let moduleUrl = '';
+
+// The children run the compiled src/archive.ts. dist/ has only the public entry (archive.ts is internal
+// until the writer uses it), so the test compiles this one module itself, with the project's tsup, into a
+// git-ignored directory of the repository (so that proper-lockfile resolves from node_modules).
+beforeAll(async () => {
+  fs.mkdirSync(path.join(repo, '.tmp'), { recursive: true });
+  buildDir = fs.mkdtempSync(path.join(repo, '.tmp', 'archive-test-'));
+  await build({
+    entry: { archive: path.join(repo, 'src', 'archive.ts') },
+    outDir: buildDir,
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    config: false,
+    dts: false,
+    splitting: false,
+    sourcemap: false,
+    clean: false,
+    silent: true,
+  });
+  moduleUrl = pathToFileURL(path.join(buildDir, 'archive.js')).href;
+}, 60_000);
+
+afterAll(() => {
+  if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  delete (globalThis as Record<symbol, unknown>)[HOOKS];
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-archive-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function target(dir: string, policy: Partial<RetentionPolicy> = {}, staleMs = 2000): ArchiveTarget {
+  return {
+    dir,
+    activeName: 'app.log',
+    scheme,
+    mode: 0o640,
+    staleMs,
+    policy: { maxFiles: null, maxAgeMs: null, delayMs: 1000, compress: true, ...policy },
+  };
+}
+
+/** A line that does not compress away: `<tag> <seq> <64 hex digits derived from both>`. */
+function line(tag: string, seq: number): string {
+  return `${tag} ${seq} ${createHash('sha256').update(`${tag}/${seq}`).digest('hex')}`;
+}
+
+interface Written {
+  name: string;
+  lines: string[];
+}
+
+/** Write the archive of the day `daysAgo` days before today with `count` lines, last modified `ageMs` ago. */
+function writeArchive(
+  dir: string,
+  daysAgo: number,
+  count: number,
+  { index = 0, ageMs = 60_000, tag = `d${daysAgo}i${index}` }: { index?: number; ageMs?: number; tag?: string } = {},
+): Written {
+  const name = archiveName(scheme, today - daysAgo * DAY, index);
+  const lines = Array.from({ length: count }, (_, seq) => line(tag, seq));
+  fs.writeFileSync(path.join(dir, name), lines.map((l) => `${l}\n`).join(''), { mode: 0o640 });
+  setAge(path.join(dir, name), ageMs);
+  return { name, lines };
+}
+
+function setAge(file: string, ageMs: number): void {
+  const time = new Date(Date.now() - ageMs);
+  fs.utimesSync(file, time, time);
+}
+
+/** Every line of every archive (plain and .gz) of the scheme in `dir`, with how often it occurs. */
+function linesOnDisk(dir: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { name, compressed } of recognizeListing(scheme, fs.readdirSync(dir)).archives) {
+    if (!fs.lstatSync(path.join(dir, name)).isFile()) continue;
+    const bytes = fs.readFileSync(path.join(dir, name));
+    const text = (compressed ? zlib.gunzipSync(bytes) : bytes).toString('utf8');
+    for (const l of text.split('\n')) if (l !== '') counts.set(l, (counts.get(l) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Every expected line is present exactly once across plain and .gz archives, and nothing else is. */
+function expectEveryLineOnce(dir: string, written: Written[]): void {
+  const counts = linesOnDisk(dir);
+  const expected = written.flatMap((w) => w.lines);
+  const missing = expected.filter((l) => !counts.has(l));
+  const duplicated = [...counts].filter(([, n]) => n > 1).map(([l]) => l);
+  expect({ missing: missing.length, duplicated: duplicated.length, found: counts.size }).toEqual({
+    missing: 0,
+    duplicated: 0,
+    found: expected.length,
+  });
+}
+
+/**
+ * No line is lost: every expected line is in some archive and nothing else is. Between a crash at
+ * 'gzip-before-unlink' and the repair, an archive exists as both original and .gz, so lines may be there twice.
+ */
+function expectNothingLost(dir: string, written: Written[]): void {
+  const counts = linesOnDisk(dir);
+  const expected = new Set(written.flatMap((w) => w.lines));
+  expect([...expected].filter((l) => !counts.has(l))).toEqual([]);
+  expect([...counts.keys()].filter((l) => !expected.has(l))).toEqual([]);
+}
+
+/** Every name ending in .gz (a final name, not hidden) gunzips completely. */
+function expectNoIncompleteGzip(dir: string): void {
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.gz') && !n.startsWith('.'))) {
+    expect(() => zlib.gunzipSync(fs.readFileSync(path.join(dir, name))), `${name} is complete`).not.toThrow();
+  }
+}
+
+const tempsIn = (dir: string): string[] => recognizeListing(scheme, fs.readdirSync(dir)).temps;
+const plainIn = (dir: string): string[] => recognizeListing(scheme, fs.readdirSync(dir)).archives.filter((a) => !a.compressed).map((a) => a.name);
+
+/** Snapshot of names and contents, to show that a run touched nothing. */
+function snapshot(dir: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    const file = path.join(dir, name);
+    const stats = fs.lstatSync(file);
+    result[name] = stats.isFile() ? createHash('sha1').update(fs.readFileSync(file)).digest('hex') : stats.isDirectory() ? 'dir' : 'other';
+  }
+  return result;
+}
+
+describe('compression', () => {
+  it('gzips every settled archive: the .gz holds exactly the original bytes, the original is gone', async () => {
+    const dir = tempDir();
+    const originals = new Map<string, Buffer>();
+    const add = (daysAgo: number, bytes: Buffer): void => {
+      const name = archiveName(scheme, today - daysAgo * DAY, 0);
+      fs.writeFileSync(path.join(dir, name), bytes);
+      setAge(path.join(dir, name), 3_600_000);
+      originals.set(name, bytes);
+    };
+    add(1, Buffer.alloc(0)); // empty
+    add(2, Buffer.from(Array.from({ length: 256 * 1000 }, (_, i) => i % 256))); // every byte value
+    add(3, Buffer.from(Array.from({ length: 30_000 }, (_, i) => `${line('big', i)}\n`).join(''))); // ~2.2 MB, many chunks
+    add(4, Buffer.from('no final newline'));
+    const mtimes = new Map([...originals.keys()].map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs]));
+
+    const result = await maintainArchives(target(dir));
+
+    expect(result.errors).toEqual([]);
+    expect(result.skipped).toBeNull();
+    expect(result.compressed.map((c) => c.from).sort()).toEqual([...originals.keys()].sort());
+    for (const [name, bytes] of originals) {
+      expect(result.compressed).toContainEqual({ from: name, to: `${name}.gz` });
+      expect(fs.existsSync(path.join(dir, name))).toBe(false);
+      const gz = path.join(dir, `${name}.gz`);
+      expect(zlib.gunzipSync(fs.readFileSync(gz)).equals(bytes)).toBe(true);
+      const stats = fs.statSync(gz);
+      expect(stats.mode & 0o777).toBe(0o640 & ~process.umask());
+      expect(Math.abs(stats.mtimeMs - (mtimes.get(name) ?? 0))).toBeLessThan(1); // like gzip(1)
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual([...originals.keys()].map((n) => `${n}.gz`).sort()); // no temp, no lock left
+  });
+
+  it('touches nothing it did not name: young archives, the active file, locks, state, foreign files, look-alikes', async () => {
+    const dir = tempDir();
+    const young = writeArchive(dir, 1, 10, { ageMs: 0 });
+    const old = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
+    for (const name of ['app.log', '.app.log.state', 'other.2026-01-01.log', 'app.2026-01-01.log.bak', 'notes.txt', '.app.2026-01-01.log.gz.tmp']) {
+      fs.writeFileSync(path.join(dir, name), `${name}\n`);
+      setAge(path.join(dir, name), 100 * DAY);
+    }
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // the rotation lock, held
+    fs.mkdirSync(path.join(dir, archiveName(scheme, today - 3 * DAY, 0))); // a directory with an archive's name
+    fs.writeFileSync(path.join(dir, 'elsewhere.txt'), 'not a log\n');
+    fs.symlinkSync(path.join(dir, 'elsewhere.txt'), path.join(dir, archiveName(scheme, today - 4 * DAY, 0))); // a symlink with one
+    const before = snapshot(dir);
+
+    const result = await maintainArchives(target(dir, { maxFiles: 0, maxAgeMs: 1000, delayMs: 5000 }));
+
+    expect(result.errors).toEqual([]);
+    expect(result.removed).toEqual([old.name]); // the only settled file of ours
+    expect(result.compressed).toEqual([]);
+    const after = snapshot(dir);
+    delete before[old.name];
+    expect(after).toEqual(before);
+    expect(after[young.name]).toBeDefined();
+  });
+
+  it('stops between chunks when aborted: no .gz appears, the temp file is removed, the original is intact', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 20_000, { ageMs: 3_600_000 });
+    const before = snapshot(dir);
+    const controller = new AbortController();
+    let chunks = 0;
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: ArchiveStep) {
+        if (step === 'gzip-chunk' && ++chunks === 2) controller.abort();
+      },
+    };
+
+    const result = await maintainArchives(target(dir), Date.now, controller.signal);
+
+    expect(chunks).toBe(2); // it went no further than the chunk after the abort
+    expect(result).toMatchObject({ aborted: true, compressed: [], errors: [] });
+    expect(snapshot(dir)).toEqual(before);
+
+    delete (globalThis as Record<symbol, unknown>)[HOOKS];
+    const again = await maintainArchives(target(dir));
+    expect(again.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expectEveryLineOnce(dir, [written]);
+  });
+
+  it('does nothing when the signal is already aborted, and takes no lock', async () => {
+    const dir = tempDir();
+    writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const before = snapshot(dir);
+    const result = await maintainArchives(target(dir), Date.now, AbortSignal.abort());
+    expect(result).toMatchObject({ aborted: true, skipped: null, compressed: [], removed: [], repaired: [], errors: [] });
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('abandons the compression of an archive that is written to meanwhile, and keeps it whole', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    let chunks = 0;
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: ArchiveStep) {
+        // The output of a small file is written after the whole original was read: a straggler's line now.
+        if (step === 'gzip-chunk' && ++chunks === 1) fs.appendFileSync(original, 'late line\n');
+      },
+    };
+    const result = await maintainArchives(target(dir));
+    expect(result.compressed).toEqual([]);
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual([['ERR_TIMBERLOCK_ARCHIVE_CHANGED', original]]);
+    expect(fs.readdirSync(dir)).toEqual([written.name]); // no .gz, no temp file
+    expect(fs.readFileSync(original, 'utf8')).toBe(`${written.lines.join('\n')}\nlate line\n`);
+  });
+
+  it('keeps both names when the archive is written to after its .gz is complete', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: ArchiveStep) {
+        if (step === 'gzip-before-unlink') fs.appendFileSync(original, 'late line\n');
+      },
+    };
+    const result = await maintainArchives(target(dir));
+    expect(result.compressed).toEqual([]);
+    expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_CHANGED']);
+    expect(fs.readFileSync(original, 'utf8')).toContain('late line\n');
+    expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).toString()).toBe(`${written.lines.join('\n')}\n`);
+    // Later runs do not take the .gz for a finished compression: the original has more.
+    delete (globalThis as Record<symbol, unknown>)[HOOKS];
+    expect((await maintainArchives(target(dir))).errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
+    expect(fs.existsSync(original)).toBe(true);
+  });
+
+  it('never overwrites a name that is taken: the original stays and the problem is reported', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    fs.mkdirSync(path.join(dir, `${written.name}.gz`)); // not a regular file, so not "ours", but the name is taken
+    const result = await maintainArchives(target(dir));
+    expect(result.compressed).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ code: 'ERR_TIMBERLOCK_ARCHIVE_IO', step: 'compress', path: path.join(dir, `${written.name}.gz`) });
+    expect(result.errors[0]?.message).toContain('appeared meanwhile');
+    expect(fs.statSync(path.join(dir, `${written.name}.gz`)).isDirectory()).toBe(true);
+    expect(tempsIn(dir)).toEqual([]);
+    expectEveryLineOnce(dir, [written]);
+  });
+});
+
+describe('retention on disk', () => {
+  it('keeps the newest maxFiles archives, plain and .gz alike, and compresses the rest of the kept ones', async () => {
+    const dir = tempDir();
+    const kept = [writeArchive(dir, 1, 5, { index: 1 }), writeArchive(dir, 1, 5)];
+    const old = [writeArchive(dir, 2, 5), writeArchive(dir, 3, 5)];
+    const oldGz = archiveName(scheme, today - 4 * DAY, 0, true);
+    fs.writeFileSync(path.join(dir, oldGz), zlib.gzipSync('gone\n'));
+    setAge(path.join(dir, oldGz), 60_000);
+
+    const result = await maintainArchives(target(dir, { maxFiles: 2 }));
+
+    expect(result.errors).toEqual([]);
+    expect(result.removed).toEqual([oldGz, old[1]?.name, old[0]?.name]); // oldest first
+    expect(result.compressed.map((c) => c.from)).toEqual([kept[1]?.name, kept[0]?.name]);
+    expect(fs.readdirSync(dir).sort()).toEqual(kept.map((k) => `${k.name}.gz`).sort());
+    expectEveryLineOnce(dir, kept);
+  });
+
+  it('deletes archives whose period started before now - maxAge, using the clock it is given', async () => {
+    const dir = tempDir();
+    const recent = writeArchive(dir, 0, 5);
+    const old = writeArchive(dir, 2, 5);
+    const policy = { maxAgeMs: 3 * DAY, compress: false };
+    // Real clock: the cutoff is 3 days back, both periods started after it.
+    expect((await maintainArchives(target(dir, policy))).removed).toEqual([]);
+    // Two days later: the cutoff is yesterday, the period of two days ago started before it.
+    const later = (): number => Date.now() + 2 * DAY;
+    expect((await maintainArchives(target(dir, policy), later)).removed).toEqual([old.name]);
+    expect(fs.readdirSync(dir)).toEqual([recent.name]);
+  });
+});
+
+describe('repair of an interrupted run', () => {
+  it('removes compression temp files older than staleMs and keeps younger ones', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const staleTemp = compressionTempName(written.name, 999_999, '00000001');
+    const freshTemp = compressionTempName(written.name, 999_999, '00000002');
+    const lookAlike = '.app.2026-01-01.log.gz.tmp';
+    for (const name of [staleTemp, freshTemp, lookAlike]) fs.writeFileSync(path.join(dir, name), 'partial');
+    setAge(path.join(dir, staleTemp), 2001);
+    setAge(path.join(dir, lookAlike), 10 * DAY);
+
+    const result = await maintainArchives(target(dir, { compress: false }, 2000));
+
+    expect(result.errors).toEqual([]);
+    expect(result.repaired).toEqual([staleTemp]);
+    expect(fs.readdirSync(dir).sort()).toEqual([freshTemp, lookAlike, written.name].sort());
+  });
+
+  it('removes an original whose .gz gunzips to exactly its bytes', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    fs.writeFileSync(`${original}.gz`, zlib.gzipSync(fs.readFileSync(original)));
+
+    const result = await maintainArchives(target(dir, { compress: false }));
+
+    expect(result.errors).toEqual([]);
+    expect(result.repaired).toEqual([written.name]);
+    expect(fs.readdirSync(dir)).toEqual([`${written.name}.gz`]);
+    expectEveryLineOnce(dir, [written]);
+  });
+
+  for (const [what, damage] of [
+    ['holds fewer bytes (lines appended to the original later)', (bytes: Buffer) => zlib.gzipSync(bytes.subarray(0, bytes.length - 100))],
+    ['holds different bytes of the same length', (bytes: Buffer) => zlib.gzipSync(Buffer.from(bytes).fill(0x41, 10, 20))],
+    ['is truncated', (bytes: Buffer) => zlib.gzipSync(bytes).subarray(0, 200)],
+    ['is not gzip at all', () => Buffer.from('plain text, not gzip\n')],
+  ] as const) {
+    it(`keeps both names and reports ERR_TIMBERLOCK_ARCHIVE_MISMATCH when the .gz ${what}`, async () => {
+      const dir = tempDir();
+      const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
+      const original = path.join(dir, written.name);
+      fs.writeFileSync(`${original}.gz`, damage(fs.readFileSync(original)));
+      const before = snapshot(dir);
+
+      for (let run = 0; run < 2; run++) {
+        const result = await maintainArchives(target(dir));
+        expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
+        expect(result.errors[0]?.path).toBe(original);
+        expect(result).toMatchObject({ repaired: [], compressed: [] }); // and never compressed over the .gz
+        expect(snapshot(dir)).toEqual(before);
+      }
+    });
+  }
+});
+
+describe('locking and errors', () => {
+  it('returns skipped while another holder has the archive lock, and touches nothing', async () => {
+    const dir = tempDir();
+    writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
+    const release = await lockfile.lock(path.join(dir, 'holder'), { lockfilePath: archiveLockPath(dir, 'app.log'), realpath: false, retries: 0 });
+    try {
+      const before = snapshot(dir);
+      const result = await maintainArchives(target(dir, { maxFiles: 1 }));
+      expect(result).toEqual({ compressed: [], removed: [], repaired: [], skipped: 'locked', aborted: false, errors: [] });
+      expect(snapshot(dir)).toEqual(before);
+    } finally {
+      await release();
+    }
+    const result = await maintainArchives(target(dir, { maxFiles: 1 }));
+    expect(result).toMatchObject({ skipped: null, removed: [archiveName(scheme, today - 2 * DAY, 0)] });
+  });
+
+  it('holds its own lock, not the rotation lock, and releases it', async () => {
+    const dir = tempDir();
+    writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // a rotation in progress does not stop maintenance
+    const result = await maintainArchives(target(dir));
+    expect(result.compressed).toHaveLength(1);
+    expect(fs.existsSync(archiveLockPath(dir, 'app.log'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(true);
+  });
+
+  it('reports a missing directory as an error with a code, and does not throw', async () => {
+    const dir = path.join(tempDir(), 'missing');
+    const result = await maintainArchives(target(dir));
+    expect(result.skipped).toBeNull();
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ code: 'ERR_TIMBERLOCK_ARCHIVE_IO', step: 'lock', path: archiveLockPath(dir, 'app.log') });
+    expect((result.errors[0]?.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(result.errors[0]?.message).toContain(archiveLockPath(dir, 'app.log'));
+  });
+});
+
+// Real processes on a real disk: a child runs maintainArchives() and is SIGKILLed while paused at a step.
+describe('a maintenance process killed at each step', () => {
+  interface Child {
+    process: ChildProcess;
+    /** Resolves with the first stdout line starting with `prefix` (rejects after `ms`). */
+    line(prefix: string, ms: number): Promise<string>;
+    exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  }
+
+  function startChild(config: Record<string, unknown>): Child {
+    const child = spawn(process.execPath, [fixture, JSON.stringify({ module: moduleUrl, ...config })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const lines: string[] = [];
+    const waiters: Array<() => void> = [];
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      lines.push(l);
+      for (const wake of waiters.splice(0)) wake();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const line = async (prefix: string, ms: number): Promise<string> => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const found = lines.find((l) => l.startsWith(prefix));
+        if (found !== undefined) return found;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`child printed no '${prefix}' line within ${ms} ms (lines: ${lines.join(' | ')})`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100); // wake up to check the deadline and the exit code
+        });
+      }
+    };
+    return { process: child, line, exited };
+  }
+
+  /** Run maintenance until the directory holds only complete .gz archives (or the deadline passes). */
+  async function finishJob(dir: string, ms: number): Promise<MaintenanceResult[]> {
+    const results: MaintenanceResult[] = [];
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const result = await maintainArchives(target(dir));
+      results.push(result);
+      expect(result.errors).toEqual([]);
+      if (result.skipped === null && plainIn(dir).length === 0 && tempsIn(dir).length === 0) return results;
+      if (Date.now() > deadline) throw new Error(`not finished after ${ms} ms: ${JSON.stringify(fs.readdirSync(dir))}`);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // poll interval
+    }
+  }
+
+  function setup(): { dir: string; written: Written[] } {
+    const dir = tempDir();
+    // ~400 KB each; their .gz span many 16 KiB zlib chunks, so 'gzip-chunk' leaves a partial temp file.
+    const written = [writeArchive(dir, 3, 4000), writeArchive(dir, 2, 4000), writeArchive(dir, 1, 4000, { index: 1 })];
+    fs.writeFileSync(path.join(dir, 'app.log'), 'active\n');
+    return { dir, written };
+  }
+
+  /** The archive a run handles first: the oldest. */
+  const first = (written: Written[]): string => written[0]?.name ?? '';
+
+  const leftovers: Record<ArchiveStep, (dir: string, written: Written[]) => void> = {
+    'archive-locked': (dir) => {
+      expect(fs.existsSync(archiveLockPath(dir, 'app.log'))).toBe(true);
+      expect(tempsIn(dir)).toEqual([]);
+      expect(plainIn(dir)).toHaveLength(3);
+    },
+    'gzip-start': (dir) => {
+      const [temp] = tempsIn(dir);
+      expect(temp).toBeDefined();
+      expect(fs.statSync(path.join(dir, temp ?? '')).size).toBe(0);
+    },
+    'gzip-chunk': (dir) => {
+      const [temp] = tempsIn(dir);
+      const bytes = fs.readFileSync(path.join(dir, temp ?? ''));
+      expect(bytes.length).toBeGreaterThan(0);
+      expect(() => zlib.gunzipSync(bytes)).toThrow(); // partial
+    },
+    'gzip-before-rename': (dir, written) => {
+      const [temp] = tempsIn(dir);
+      expect(temp?.startsWith(`.${first(written)}.gz.`)).toBe(true);
+      const original = fs.readFileSync(path.join(dir, first(written)));
+      expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, temp ?? ''))).equals(original)).toBe(true); // complete, fsynced
+      expect(fs.existsSync(path.join(dir, `${first(written)}.gz`))).toBe(false);
+    },
+    'gzip-before-unlink': (dir, written) => {
+      expect(tempsIn(dir)).toEqual([]);
+      expect(fs.existsSync(path.join(dir, first(written)))).toBe(true);
+      expect(fs.existsSync(path.join(dir, `${first(written)}.gz`))).toBe(true);
+    },
+  };
+
+  for (const step of Object.keys(leftovers) as ArchiveStep[]) {
+    it(`at '${step}': a later run finishes the job, every line once, no incomplete .gz, no temp file`, async () => {
+      const { dir, written } = setup();
+      const child = startChild({ target: target(dir), pauseAt: step });
+      const paused = await child.line('paused ', 20_000);
+      expect(paused.split(' ')[1]).toBe(step);
+
+      leftovers[step](dir, written);
+      expectNoIncompleteGzip(dir);
+      if (step === 'archive-locked') {
+        // A second process meanwhile: the held lock makes it skip, without touching anything.
+        const before = snapshot(dir);
+        expect(await maintainArchives(target(dir))).toMatchObject({ skipped: 'locked', compressed: [], removed: [], repaired: [] });
+        expect(snapshot(dir)).toEqual(before);
+      }
+
+      child.process.kill('SIGKILL');
+      expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      expectNoIncompleteGzip(dir);
+      expectNothingLost(dir, written);
+
+      const started = Date.now();
+      const results = await finishJob(dir, 15_000);
+      // The dead holder kept others out until its lock went stale (staleMs 2000); its temp file needs as long again at most.
+      expect(Date.now() - started).toBeLessThan(2000 + 2000 + 4000);
+      expect(results[0]?.skipped).toBe('locked'); // the lock was still fresh right after the kill
+      expectNoIncompleteGzip(dir);
+      expectEveryLineOnce(dir, written);
+      expect(fs.readdirSync(dir).sort()).toEqual(['app.log', ...written.map((w) => `${w.name}.gz`)].sort());
+      const repaired = results.flatMap((r) => r.repaired);
+      if (step === 'gzip-before-unlink') expect(repaired).toContain(first(written));
+      if (step === 'gzip-start' || step === 'gzip-chunk' || step === 'gzip-before-rename') expect(repaired.some((n) => n.endsWith('.tmp'))).toBe(true);
+    });
+  }
+
+  it('a holder that stalls past staleMs and then resumes does no harm to the run that took over', async () => {
+    const { dir, written } = setup();
+    const child = startChild({ target: target(dir), pauseAt: 'gzip-chunk', pauseMs: 4000 });
+    await child.line('paused ', 20_000);
+
+    await finishJob(dir, 15_000); // takes the lock over once stale, compresses everything
+    const report = JSON.parse((await child.line('result ', 20_000)).slice('result '.length)) as {
+      compressed: unknown[];
+      errors: Array<{ code: string }>;
+    };
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+
+    // The stalled process noticed (lost lock, or a .gz that appeared meanwhile) and stopped.
+    expect(report.compressed).toEqual([]);
+    expect(report.errors.length).toBeGreaterThan(0);
+    for (const error of report.errors) expect(['ERR_TIMBERLOCK_ARCHIVE_LOCK_COMPROMISED', 'ERR_TIMBERLOCK_ARCHIVE_IO']).toContain(error.code);
+    expectNoIncompleteGzip(dir);
+    expectEveryLineOnce(dir, written);
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toEqual([]);
+  });
+});
