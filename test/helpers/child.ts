@@ -23,18 +23,16 @@ const running = new Set<ChildProcess>();
  */
 export function runNode(
   args: string[],
-  options: SpawnOptions & { timeoutMs: number; onStdout?: (text: string, child: ChildProcess) => void },
+  options: SpawnOptions & { timeoutMs: number; onSpawn?: (child: ChildProcess) => void },
 ): Promise<ChildResult> {
-  const { timeoutMs, onStdout, ...spawnOptions } = options;
+  const { timeoutMs, onSpawn, ...spawnOptions } = options;
   const started = Date.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   running.add(child);
+  onSpawn?.(child);
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-    stdout += text;
-    onStdout?.(stdout, child);
-  });
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -1,0 +1,16 @@
+// pm2: 4 instances in cluster mode, all logging to ONE file through timberlock.
+// Start: pm2 start examples/pm2/ecosystem.config.cjs    Stop: pm2 stop api
+module.exports = {
+  apps: [
+    {
+      name: 'api',
+      script: 'app.cjs',
+      cwd: __dirname,
+      instances: 4,
+      exec_mode: 'cluster',
+      // pm2 stops an instance with SIGINT and SIGKILLs it after kill_timeout ms: leave time to flush.
+      kill_timeout: 5000,
+      env: { LOG_PATH: 'logs/app.log' },
+    },
+  ],
+};

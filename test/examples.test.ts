@@ -1,0 +1,190 @@
+/**
+ * Smoke tests of examples/: each example runs as a real process, in a fresh temporary directory (its
+ * `logs/app.log` lands there), importing the built package by name. The README's code blocks marked
+ * `<!-- example: path -->` must be exactly these files, so the README's copy-paste code is what runs here.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { killChildren, runNode, type ChildResult } from './helpers/child.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const example = (name: string): string => path.join(ROOT, 'examples', name);
+
+let cwd: string;
+beforeEach(() => {
+  cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-example-'));
+});
+afterEach(() => {
+  killChildren();
+  fs.rmSync(cwd, { recursive: true, force: true });
+});
+
+/** The lines of logs/app.log in the example's directory, parsed as JSON. */
+function jsonLines(): Record<string, unknown>[] {
+  return fs
+    .readFileSync(path.join(cwd, 'logs/app.log'), 'utf8')
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * Run a long-running example, wait (polling with a deadline) until `ready()` holds, send `signal` to
+ * it and resolve with its exit.
+ */
+async function runUntil(args: string[], ready: () => boolean, signal: NodeJS.Signals, env?: NodeJS.ProcessEnv): Promise<ChildResult> {
+  let child: ChildProcess | undefined;
+  const exited = runNode(args, { cwd, env: env ?? process.env, timeoutMs: 30_000, onSpawn: (c) => (child = c) });
+  const deadline = Date.now() + 20_000;
+  let sent = false;
+  const poll = new Promise<void>((resolve, reject) => {
+    const tick = (): void => {
+      if (sent) return;
+      let isReady = false;
+      try {
+        isReady = ready();
+      } catch {
+        // The log file is not there yet, or holds a line still being written: look again.
+      }
+      if (child && (child.exitCode !== null || child.signalCode !== null)) {
+        resolve(); // it ended by itself: the caller's assertions on its exit show why
+      } else if (isReady && child) {
+        sent = true;
+        child.kill(signal);
+        resolve();
+      } else if (Date.now() > deadline) reject(new Error('the example did not become ready within 20 s'));
+      else setTimeout(tick, 50);
+    };
+    tick();
+  });
+  const [result] = await Promise.all([exited, poll]);
+  return result;
+}
+
+/** Lines of one process: seq 0 … n-1 each exactly once, then its closing line saying n. */
+function expectCompleteRuns(lines: Record<string, unknown>[], closingMessage: string): Map<unknown, number> {
+  const byPid = new Map<unknown, Record<string, unknown>[]>();
+  for (const line of lines) byPid.set(line.pid, [...(byPid.get(line.pid) ?? []), line]);
+  const counts = new Map<unknown, number>();
+  for (const [pid, own] of byPid) {
+    const closing = own.filter((l) => l.message === closingMessage || l.msg === closingMessage);
+    expect(closing, `pid ${String(pid)} closing line`).toHaveLength(1);
+    const n = closing[0]!.lines as number;
+    const seqs = own.filter((l) => typeof l.seq === 'number').map((l) => l.seq as number);
+    expect(seqs, `pid ${String(pid)} lines`).toEqual(Array.from({ length: n }, (_, i) => i));
+    counts.set(pid, n);
+  }
+  return counts;
+}
+
+describe('README', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+  it('shows each marked example exactly as it is in examples/', () => {
+    const marked = [...readme.matchAll(/<!-- example: (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
+    expect(marked.map((m) => m[1])).toEqual([
+      'examples/winston.mjs',
+      'examples/pino.mjs',
+      'examples/pino-destination.mjs',
+      'examples/cluster.mjs',
+      'examples/pm2/ecosystem.config.cjs',
+      'examples/pm2/app.cjs',
+    ]);
+    for (const [, file, code] of marked) expect(code, file).toBe(fs.readFileSync(path.join(ROOT, file!), 'utf8').trimEnd());
+  });
+
+  for (const section of ['Use with winston', 'Use with pino', 'Cluster and pm2']) {
+    it(`has a "${section}" section whose every code block is a tested example`, () => {
+      const start = readme.indexOf(`\n## ${section}\n`);
+      expect(start).toBeGreaterThan(0);
+      const end = readme.indexOf('\n## ', start + 1);
+      const body = readme.slice(start, end < 0 ? undefined : end);
+      const blocks = body.match(/```\w+\n/g) ?? []; // opening fences (they name a language)
+      const markedBlocks = body.match(/<!-- example: \S+ -->\n```/g) ?? [];
+      expect(blocks.length).toBeGreaterThan(0);
+      expect(markedBlocks.length).toBe(blocks.length);
+    });
+  }
+});
+
+describe('examples', () => {
+  it('basic.mjs writes its lines and closes', async () => {
+    const result = await runNode([example('basic.mjs')], { cwd, timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('wrote 5 lines to');
+    const lines = fs.readFileSync(path.join(cwd, 'logs/app.log'), 'utf8').split('\n').slice(0, -1);
+    expect(lines).toHaveLength(5);
+    expect(lines[4]).toMatch(/^\d{4}-\d\d-\d\dT.*Z request 5 handled$/);
+  });
+
+  it('winston.mjs has both entries on disk at the logger’s finish', async () => {
+    const result = await runNode([example('winston.mjs')], { cwd, timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('all lines are in logs/app.log');
+    expect(jsonLines()).toMatchObject([
+      { level: 'info', message: 'service started', timestamp: expect.any(String) as unknown },
+      { level: 'warn', message: 'disk almost full', freeMb: 512 },
+    ]);
+  });
+
+  for (const name of ['pino.mjs', 'pino-destination.mjs']) {
+    it(`${name} has both entries on disk when the process has exited`, async () => {
+      const result = await runNode([example(name)], { cwd, timeoutMs: 30_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(jsonLines()).toMatchObject([
+        { level: 30, msg: 'service started', port: 3000 },
+        { level: 40, msg: 'disk almost full', freeMb: 512 },
+      ]);
+    });
+  }
+
+  it('cluster.mjs: 4 workers log to one file and stop gracefully on SIGTERM to the primary, losing nothing', async () => {
+    const result = await runUntil(
+      [example('cluster.mjs')],
+      () => new Set(jsonLines().map((l) => l.pid)).size === 4,
+      'SIGTERM',
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('every worker has stopped');
+    const counts = expectCompleteRuns(jsonLines(), 'worker stopping');
+    expect(counts.size).toBe(4);
+    expect(fs.readdirSync(path.join(cwd, 'logs')).filter((f) => !f.startsWith('.'))).toEqual(['app.log']);
+  });
+
+  it('pm2/: the ecosystem runs app.cjs 4 times in cluster mode, and each instance stops cleanly on SIGINT', async () => {
+    const require = createRequire(import.meta.url);
+    const ecosystem = require(example('pm2/ecosystem.config.cjs')) as {
+      apps: { script: string; cwd: string; instances: number; exec_mode: string; kill_timeout: number; env: Record<string, string> }[];
+    };
+    const [app] = ecosystem.apps;
+    expect(app).toMatchObject({ instances: 4, exec_mode: 'cluster' });
+    const script = path.resolve(app!.cwd, app!.script);
+    expect(fs.existsSync(script)).toBe(true);
+    // pm2 is not installed here: start the instances as pm2 would (its env, NODE_APP_INSTANCE), with
+    // LOG_PATH pointing into the test directory, and stop each one the way `pm2 stop` does.
+    const logPath = path.join(cwd, 'logs/app.log');
+    const stopped = await Promise.all(
+      Array.from({ length: app!.instances }, (_, instance) =>
+        runUntil(
+          [script],
+          () => jsonLines().some((l) => l.instance === instance),
+          'SIGINT',
+          { ...process.env, ...app!.env, LOG_PATH: logPath, NODE_APP_INSTANCE: String(instance) },
+        ),
+      ),
+    );
+    for (const result of stopped) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.ms).toBeLessThan(30_000);
+    }
+    const lines = jsonLines();
+    const counts = expectCompleteRuns(lines, 'instance stopping');
+    expect(counts.size).toBe(4);
+    expect(new Set(lines.map((l) => l.instance))).toEqual(new Set([0, 1, 2, 3]));
+  });
+});
