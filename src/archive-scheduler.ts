@@ -24,6 +24,7 @@ export class ArchiveScheduler {
     private readonly target: ArchiveTarget,
     private readonly now: () => number,
     private readonly onResult: (result: MaintenanceResult) => void,
+    private readonly onFailure: (err: Error) => void,
   ) {
     this.catchUp = setInterval(() => this.runSoon(0), Math.max(CATCH_UP_INTERVAL_MS, target.policy.delayMs));
     this.catchUp.unref();
@@ -66,13 +67,15 @@ export class ArchiveScheduler {
       this.rerun = true; // an archive appeared while a run was going: look again when it ends
       return;
     }
-    this.running = maintainArchives(this.target, this.now, this.abort.signal).then((result) => {
-      this.running = null;
-      this.onResult(result);
-      if (this.rerun && !this.stopped) {
-        this.rerun = false;
-        this.start();
-      }
-    });
+    this.running = maintainArchives(this.target, this.now, this.abort.signal)
+      .then((result) => this.onResult(result))
+      .catch((err: Error) => this.onFailure(err)) // only a malformed policy rejects; never leave it unhandled
+      .finally(() => {
+        this.running = null;
+        if (this.rerun && !this.stopped) {
+          this.rerun = false;
+          this.start();
+        }
+      });
   }
 }

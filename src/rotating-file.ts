@@ -185,6 +185,7 @@ export class RotatingFile extends EventEmitter {
             { dir, activeName: name, scheme: this.target.scheme, mode, staleMs, policy: { compress, maxFiles, maxAgeMs, delayMs: archiveDelayMs } },
             this.now,
             (result) => this.reportMaintenance(result),
+            (err) => this.warn('ARCHIVE_ERROR', `Archive maintenance of ${file} failed: ${err.message}`),
           )
         : null;
     openFiles.add(this);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent } from '../src/index.js';
 
 const dirs: string[] = [];
@@ -252,6 +252,37 @@ describe('RotatingFile, one process', () => {
     const [first, second] = readLines(path.join(dir, 'app.log'));
     expect(first).toMatch(/^# timberlock app\.log period=\S+ created=\S+Z pid=42 host=web1$/);
     expect(second).toBe('x');
+  });
+
+  it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
+    try {
+      const delays: number[] = [];
+      const realSetTimeout = globalThis.setTimeout;
+      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+        delays.push(ms ?? 0);
+        return realSetTimeout(fn, ms);
+      }) as typeof setTimeout);
+      const dir = tempDir();
+      const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), frequency: 'monthly', timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => Date.now() }));
+      const rotations: RotateEvent[] = [];
+      file.on('rotate', (event) => rotations.push(event));
+      file.write('january');
+      file.flushSync();
+      // Node fires a timer whose delay exceeds 2^31 - 1 ms after 1 ms: such a delay must never be asked for.
+      expect(delays.filter((ms) => ms > 2 ** 31 - 1)).toEqual([]);
+      expect(delays.length).toBeGreaterThan(0);
+      // To one second before February: past 2^31 ms (24.9 days), where an overflowing timer would have fired.
+      vi.advanceTimersByTime(Date.UTC(2026, 0, 31, 23, 59, 59) - Date.now());
+      expect(rotations).toEqual([]);
+      vi.advanceTimersByTime(1000 + 100);
+      expect(rotations).toHaveLength(1);
+      expect(rotations[0]).toMatchObject({ periodStart: Date.UTC(2026, 1, 1), previousPeriodStart: Date.UTC(2026, 0, 1) });
+      expect(visible(dir)).toEqual(['app.2026-01.log', 'app.log']);
+    } finally {
+      vi.restoreAllMocks();
+      vi.useRealTimers();
+    }
   });
 
   it('keeps the number of open descriptors constant over 100 rotations', () => {
