@@ -264,14 +264,21 @@ export class RotatingFile extends EventEmitter {
   /**
    * Rotate now, whatever the period: the active file (if not empty) is archived under its period's
    * name with the next free index and a new active file is created. Returns false when the lock was
-   * busy (another process is rotating), in which case nothing was done.
+   * busy (another process is rotating) or an I/O error occurred (reported as an 'error' event), in
+   * which case nothing was done.
    */
   rotate(): boolean {
     if (this.state === 'closed' || this.state === 'closing') return false;
     this.flushNow();
     const now = this.now();
     const period = periodOf(now, this.options.frequency, this.options.timeZone);
-    const active = this.underLock(() => rotateUnderLock(this.target, period.start, 'force'));
+    let active: ActiveFile | null;
+    try {
+      active = this.underLock(() => rotateUnderLock(this.target, period.start, 'force'));
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+      return false;
+    }
     if (!active) return false;
     this.adopt(active);
     this.flushNow();
