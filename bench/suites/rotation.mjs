@@ -1,0 +1,147 @@
+// Rotation cost, with timberlock only (the peers rotate asynchronously or not at all across processes).
+//
+// forced:   4 processes write and call rotate() every few ms until they won `target` rotations each:
+//           the event loop is blocked for the whole call, so the time inside rotate() is the block.
+//           All these archives belong to one period (.0, .1, .2 … names), as with rotate() on SIGHUP
+//           or size rolls; the figures are split by how many archives the period already had.
+// boundary: 4 processes write to a file rotating every `frequency` ms: per boundary, when every
+//           process was writing to the new file, and how long the event-loop callback that moved
+//           each process to the new file ran.
+// disk:     what the rotation's kinds of system calls cost on this disk right now (the floor).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { logFiles, verify } from '../lib/lines.mjs';
+import { runGroup } from '../lib/spawn.mjs';
+import { distribution, median, sum } from '../lib/stats.mjs';
+import { fmt } from '../lib/table.mjs';
+
+export async function rotationCost(ctx, { processes, forced, boundary, diskSamples }) {
+  const disk = diskFloor(ctx, diskSamples);
+  ctx.progress(
+    `rotation disk floor: mkdir+rmdir p50 ${us(disk.mkdirRmdir.p50)} p99 ${us(disk.mkdirRmdir.p99)}, ` +
+      `write+rename p50 ${us(disk.writeRename.p50)} p99 ${us(disk.writeRename.p99)}, ` +
+      `create+unlink p50 ${us(disk.createUnlink.p50)} p99 ${us(disk.createUnlink.p99)}`,
+  );
+  const forcedResult = await forcedRotations(ctx, processes, forced);
+  const boundaryResult = await boundaryRotations(ctx, processes, boundary);
+  return { disk, forced: forcedResult, boundary: boundaryResult };
+}
+
+async function forcedRotations(ctx, processes, { target, runMs }) {
+  const dir = ctx.freshDir('rotation-forced');
+  const load1 = os.loadavg()[0];
+  const { results } = await runGroup('rotation', processes, (i) => ['forced', dir, `w${i}`, runMs, target], {
+    env: ctx.env,
+    startAt: (now) => now + 500,
+    timeoutMs: runMs + 60_000,
+  });
+  const check = verify(logFiles(dir), Object.fromEntries(results.map((r) => [r.tag, r.written])));
+  ctx.removeDir(dir);
+  const won = results.flatMap((r) => r.won);
+  const wonCpu = results.flatMap((r) => r.wonCpu);
+  // Each process's wins are in time order: its first and last fifth show how the cost grows with the
+  // number of archives the period already has.
+  const early = results.flatMap((r) => r.won.slice(0, Math.ceil(r.won.length / 5)));
+  const late = results.flatMap((r) => r.won.slice(-Math.ceil(r.won.length / 5)));
+  const result = {
+    load1,
+    rotations: won.length,
+    archives: sum(results.map((r) => r.archives)),
+    block: distribution(won),
+    cpu: distribution(wonCpu),
+    blockFirstFifth: distribution(early),
+    blockLastFifth: distribution(late),
+    busyAttempts: distribution(results.flatMap((r) => r.busy)),
+    lines: check,
+  };
+  ctx.progress(
+    `rotation forced: ${result.rotations} rotations, block p50 ${ms(result.block.p50)} p99 ${ms(result.block.p99)} max ${ms(result.block.max)} ` +
+      `(CPU p50 ${ms(result.cpu.p50)}); first fifth p50 ${ms(result.blockFirstFifth.p50)}, last fifth p50 ${ms(result.blockLastFifth.p50)} (load ${load1.toFixed(1)})`,
+  );
+  return result;
+}
+
+async function boundaryRotations(ctx, processes, { frequency, runMs }) {
+  const dir = ctx.freshDir('rotation-boundary');
+  const load1 = os.loadavg()[0];
+  const { startAt, results } = await runGroup('rotation', processes, (i) => ['boundary', dir, `w${i}`, runMs, frequency], {
+    env: ctx.env,
+    startAt: (now) => Math.ceil((now + 500) / frequency) * frequency + frequency / 2,
+    timeoutMs: runMs + 60_000,
+  });
+  const check = verify(logFiles(dir), Object.fromEntries(results.map((r) => [r.tag, r.written])));
+  ctx.removeDir(dir);
+  // Boundaries strictly inside the run, with a period to spare at the end for the last reopen.
+  const boundaries = [];
+  for (let t = Math.ceil(startAt / frequency) * frequency; t <= startAt + runMs - frequency; t += frequency) boundaries.push(t);
+  const allReopened = [];
+  let missing = 0;
+  for (const periodStart of boundaries) {
+    const lags = results.map((r) => r.opens.find((open) => open.periodStart === periodStart));
+    if (lags.some((open) => !open)) {
+      missing++;
+      continue;
+    }
+    allReopened.push(Math.max(...lags.map((open) => open.at - periodStart)));
+  }
+  const tasks = results.flatMap((r) => r.taskBlocksMs);
+  const result = {
+    load1,
+    frequency,
+    boundaries: boundaries.length,
+    boundariesNotReopenedByAll: missing,
+    allReopenedAfterBoundary: distribution(allReopened),
+    rotatorTaskBlock: distribution(tasks.filter((t) => t.archived).map((t) => t.ms)),
+    followerTaskBlock: distribution(tasks.filter((t) => !t.archived).map((t) => t.ms)),
+    lateLines: sum(results.map((r) => r.stats.lateLines)),
+    lines: check,
+  };
+  ctx.progress(
+    `rotation boundary: ${boundaries.length} boundaries, all processes on the new file after p50 ${ms(result.allReopenedAfterBoundary.p50)} ` +
+      `p99 ${ms(result.allReopenedAfterBoundary.p99)} max ${ms(result.allReopenedAfterBoundary.max)}; rotator's callback p99 ${ms(result.rotatorTaskBlock.p99)} (load ${load1.toFixed(1)})`,
+  );
+  return result;
+}
+
+/** p50/p99 of the syscall sequences a rotation is made of, in this run's directory. */
+function diskFloor(ctx, samples) {
+  const dir = ctx.freshDir('disk-floor');
+  const file = path.join(dir, 'a');
+  fs.writeFileSync(file, 'x');
+  const time = (fn) => {
+    const out = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      fn();
+      out.push(performance.now() - t0);
+    }
+    return distribution(out);
+  };
+  const result = {
+    samples,
+    mkdirRmdir: time(() => {
+      fs.mkdirSync(path.join(dir, 'lock'));
+      fs.rmdirSync(path.join(dir, 'lock'));
+    }),
+    writeRename: time(() => {
+      fs.writeFileSync(path.join(dir, 'state.tmp'), '{"periodStart":0,"ino":0}');
+      fs.renameSync(path.join(dir, 'state.tmp'), path.join(dir, 'state'));
+    }),
+    createUnlink: time(() => {
+      fs.closeSync(fs.openSync(path.join(dir, 'new'), 'wx'));
+      fs.unlinkSync(path.join(dir, 'new'));
+    }),
+    linkUnlink: time(() => {
+      fs.linkSync(file, path.join(dir, 'b'));
+      fs.unlinkSync(path.join(dir, 'b'));
+    }),
+    stat: time(() => fs.statSync(file)),
+  };
+  ctx.removeDir(dir);
+  return result;
+}
+
+export const ms = (value) => `${fmt(value, 3)} ms`;
+const us = (value) => `${fmt(value * 1000)} µs`;
+export { median };
