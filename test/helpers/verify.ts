@@ -32,6 +32,11 @@ export interface Expected {
   linesPerWriter: number | Record<string, number>;
   /** Name of the active file. Default 'app.log'. */
   activeName?: string;
+  /**
+   * A first line of a file that starts with this is the file's header (the `header` option), not a
+   * line: it is reported in FileReport.header. Anywhere else it is a torn line as usual. Default: none.
+   */
+  headerPrefix?: string;
 }
 
 /** One line that is not a whole, correct line. */
@@ -64,6 +69,10 @@ export interface FileReport {
   misplacedMaxMs: { early: number; late: number };
   /** Lines of one writer that come after a later line of the same writer in this file. */
   reordered: number;
+  /** The file's first line without its newline when it starts with Expected.headerPrefix, else null. */
+  header: string | null;
+  /** Per writer: the largest t (time of the write() call) among its lines in this file. */
+  maxT: Record<string, number>;
 }
 
 export interface VerifyReport {
@@ -368,6 +377,8 @@ export function verifyDir(
       misplacedLate: 0,
       misplacedMaxMs: { early: 0, late: 0 },
       reordered: 0,
+      header: null,
+      maxT: {},
     };
     const lastSeqOf = new Map<string, number>();
 
@@ -378,6 +389,14 @@ export function verifyDir(
       const finalNewline = end >= 0;
       if (!finalNewline) end = buf.length;
       lineNo++;
+      if (lineNo === 1 && finalNewline && expected.headerPrefix !== undefined) {
+        const first = buf.toString('latin1', start, end);
+        if (first.startsWith(expected.headerPrefix)) {
+          report.header = first;
+          start = end + 1;
+          continue;
+        }
+      }
       const parsed = finalNewline ? parseLine(buf, start, end) : 'no-final-newline';
       if (typeof parsed === 'string') {
         torn.count++;
@@ -394,6 +413,7 @@ export function verifyDir(
         linesFound++;
         report.lines++;
         report.writers[parsed.writer] = (report.writers[parsed.writer] ?? 0) + 1;
+        report.maxT[parsed.writer] = Math.max(report.maxT[parsed.writer] ?? 0, parsed.t);
         const counts = seen.get(parsed.writer);
         const id = `${parsed.writer}#${parsed.seq}`;
         if (!counts || parsed.seq >= counts.length) {
@@ -560,5 +580,128 @@ export function formatReport(r: VerifyReport): string {
   }
   if (r.tempFiles.length > 0) parts.push(`temp files: ${r.tempFiles.slice(0, 5).join(' ')}`);
   if (r.foreignFiles.length > 0) parts.push(`foreign files: ${r.foreignFiles.slice(0, 5).join(' ')}`);
+  return parts.join(' | ');
+}
+
+/** Where the lines of one directory's files are that a follower's copy lacks. */
+export interface UnshippedFile {
+  name: string;
+  lines: number;
+  /** Lines of this file absent from the copy. */
+  missing: number;
+  /** How many of those are the file's last lines (a tail the follower never read). */
+  missingAtEnd: number;
+}
+
+/**
+ * For every non-hidden file of dir: how many of its lines (`<writer> <seq> …`) are absent from `copy`
+ * (a follower's output), and how many of those form the file's tail. Only reads.
+ */
+export function unshippedByFile(dir: string, copy: string): UnshippedFile[] {
+  const key = (line: string): string => line.slice(0, line.indexOf(' ', line.indexOf(' ') + 1));
+  const shipped = new Set<string>();
+  for (const line of fs.readFileSync(copy, 'latin1').split('\n')) if (line) shipped.add(key(line));
+  const result: UnshippedFile[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.') || !entry.isFile()) continue;
+    const lines = fs.readFileSync(path.join(dir, entry.name), 'latin1').split('\n').filter(Boolean);
+    const absent = lines.map((line) => !shipped.has(key(line)));
+    let missingAtEnd = 0;
+    while (missingAtEnd < absent.length && absent[absent.length - 1 - missingAtEnd]) missingAtEnd++;
+    result.push({ name: entry.name, lines: lines.length, missing: absent.filter(Boolean).length, missingAtEnd });
+  }
+  return result;
+}
+
+/** What a follower's copy holds, judged against the files it followed. */
+export interface CopyReport {
+  /** Lines in the copy. */
+  linesFound: number;
+  /** Lines on disk (the reference: check it with verifyDir). */
+  expected: number;
+  /** Lines on disk that the copy lacks. */
+  missing: { count: number; examples: string[] };
+  /** Lines the copy holds more than once. */
+  duplicated: { count: number; examples: string[] };
+  /** Lines of the copy that are on disk under no such `<writer> <seq>`, or whose bytes differ from the disk's. */
+  unexpected: { count: number; examples: string[] };
+  /** A last line without its newline. */
+  unterminated: boolean;
+  ok: boolean;
+}
+
+/**
+ * Compares a follower's copy (one file, lines in any order) with the lines of every non-hidden file of
+ * dir, byte for byte: every disk line must be in the copy exactly once and the copy must hold nothing
+ * else. Cheaper than verifyDir on the copy (no payload regeneration); the disk itself is checked by
+ * verifyDir. Only reads.
+ */
+export function verifyCopy(dir: string, copy: string): CopyReport {
+  const keyEnd = (buf: Buffer, start: number, end: number): number => {
+    const s1 = buf.indexOf(SPACE, start);
+    const s2 = s1 < 0 || s1 >= end ? -1 : buf.indexOf(SPACE, s1 + 1);
+    return s2 < 0 || s2 >= end ? end : s2;
+  };
+  const onDisk = new Map<string, { line: Buffer; seen: number }>();
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || !entry.isFile()) continue;
+    const buf = fs.readFileSync(path.join(dir, entry.name));
+    for (let start = 0; start < buf.length; ) {
+      let end = buf.indexOf(NEWLINE, start);
+      if (end < 0) end = buf.length;
+      onDisk.set(buf.toString('latin1', start, keyEnd(buf, start, end)), { line: buf.subarray(start, end), seen: 0 });
+      start = end + 1;
+    }
+  }
+  const buf = fs.readFileSync(copy);
+  const duplicated = { count: 0, examples: [] as string[] };
+  const unexpected = { count: 0, examples: [] as string[] };
+  let linesFound = 0;
+  for (let start = 0; start < buf.length; ) {
+    let end = buf.indexOf(NEWLINE, start);
+    if (end < 0) end = buf.length;
+    linesFound++;
+    const key = buf.toString('latin1', start, keyEnd(buf, start, end));
+    const known = onDisk.get(key);
+    if (!known || !known.line.equals(buf.subarray(start, end))) {
+      unexpected.count++;
+      if (unexpected.examples.length < EXAMPLES) unexpected.examples.push(`${key.slice(0, 60)} (line ${linesFound})`);
+    } else if (++known.seen > 1) {
+      duplicated.count++;
+      if (duplicated.examples.length < EXAMPLES) duplicated.examples.push(`${key} (line ${linesFound})`);
+    }
+    start = end + 1;
+  }
+  const missing = { count: 0, examples: [] as string[] };
+  for (const [key, known] of onDisk) {
+    if (known.seen > 0) continue;
+    missing.count++;
+    if (missing.examples.length < EXAMPLES) missing.examples.push(key);
+  }
+  const unterminated = buf.length > 0 && buf[buf.length - 1] !== NEWLINE;
+  return {
+    linesFound,
+    expected: onDisk.size,
+    missing,
+    duplicated,
+    unexpected,
+    unterminated,
+    ok: missing.count === 0 && duplicated.count === 0 && unexpected.count === 0 && !unterminated,
+  };
+}
+
+/** One line for logs: the figures of a copy report. */
+export function formatCopyReport(r: CopyReport): string {
+  const parts = [
+    r.ok ? 'OK' : 'NOT OK',
+    `lines=${r.linesFound}/${r.expected}`,
+    `missing=${r.missing.count}`,
+    `duplicated=${r.duplicated.count}`,
+    `unexpected=${r.unexpected.count}`,
+    `unterminated=${r.unterminated}`,
+  ];
+  if (r.missing.count > 0) parts.push(`missing e.g. ${r.missing.examples.slice(0, 3).join(' ')}`);
+  if (r.duplicated.count > 0) parts.push(`duplicated e.g. ${r.duplicated.examples.slice(0, 3).join('; ')}`);
+  if (r.unexpected.count > 0) parts.push(`unexpected e.g. ${r.unexpected.examples.slice(0, 3).join('; ')}`);
   return parts.join(' | ');
 }
