@@ -61,7 +61,7 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
   const logPath = path.join(dir, 'app.log');
   const lockDir = path.join(dir, '.app.log.lock');
   const child = spawn(process.execPath, [CHILD, JSON.stringify({ path: logPath, mode, frequency: 200 })], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.push(child);
   const run: Partial<ChildRun> = { stderr: '', messages: [], onDiskBeforeSignal: -1 };
@@ -74,7 +74,10 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
       const message = JSON.parse(pendingText.slice(0, end)) as Record<string, unknown>;
       pendingText = pendingText.slice(end + 1);
       run.messages?.push(message);
-      if (message.opened) fs.mkdirSync(lockDir);
+      if (message.opened) {
+        takeLock(lockDir);
+        child.stdin?.write('locked\n');
+      }
       if (message.ready) {
         run.ready = message.ready as ChildRun['ready'];
         run.onDiskBeforeSignal = linesOf(logPath).length;
@@ -98,6 +101,22 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
   const names = fs.readdirSync(dir).sort();
   fs.rmSync(lockDir, { recursive: true, force: true });
   return { ...(run as ChildRun), dir, names, lines: fs.existsSync(logPath) ? linesOf(logPath) : [] };
+}
+
+/**
+ * Take the child's rotation lock as another process would (mkdir). The child itself may hold it for the
+ * microseconds of a rotation right now: try again until that is over (bounded).
+ */
+function takeLock(lockDir: string): void {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lockDir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) throw err;
+    }
+  }
 }
 
 function numbered(count: number): string[] {
@@ -155,21 +174,21 @@ describe('death by signal when the app has no handler of its own', () => {
     const run = await runChild('none');
     expect(run.ready).toMatchObject({ written: 50, buffered: 50 });
     expect(run.onDiskBeforeSignal).toBe(0);
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
     expect(run.lines).toEqual(numbered(50));
     expect(run.names).toEqual(['.app.log.lock', '.app.log.state', 'app.log']); // the lock is the test's own
   });
 
   it('does the same for SIGINT', async () => {
     const run = await runChild('none', { signal: 'SIGINT' });
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGINT' });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGINT' });
     expect(run.lines).toEqual(numbered(50));
   });
 
   it("leaves the signal to the app's own listener that exits: status 0, its line and the buffered ones on disk", async () => {
     const run = await runChild('app-exit');
     expect(run.onDiskBeforeSignal).toBe(0);
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 0, signal: null });
     expect(run.lines).toEqual([...numbered(50), 'handled']);
   });
 
@@ -177,13 +196,13 @@ describe('death by signal when the app has no handler of its own', () => {
     const run = await runChild('app-stay');
     expect(run.messages).toContainEqual({ handled: true });
     expect(run.messages).toContainEqual({ stillAlive: true });
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 7, signal: null });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 7, signal: null });
     expect(run.lines).toEqual([...numbered(50), 'handled']);
   });
 
   it("does not kill a process whose process.once() listener is still doing async work", async () => {
     const run = await runChild('app-once');
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 0, signal: null });
     expect(run.lines).toEqual([...numbered(50), 'handled']);
   });
 });
@@ -192,26 +211,26 @@ describe('handleSignals()', () => {
   it('runs the hook once, flushes everything and exits with 143 on SIGTERM', async () => {
     const run = await runChild('handle');
     expect(run.onDiskBeforeSignal).toBe(0);
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 143, signal: null });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 143, signal: null });
     expect(run.lines).toEqual([...numbered(50), 'bye']);
     expect(run.stderr).toBe('');
   });
 
   it('exits with 130 on SIGINT', async () => {
     const run = await runChild('handle', { signal: 'SIGINT' });
-    expect({ code: run.code, signal: run.signal }).toEqual({ code: 130, signal: null });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 130, signal: null });
     expect(run.lines).toEqual([...numbered(50), 'bye']);
   });
 
   it('uses exitCode when given', async () => {
     const run = await runChild('handle-exit-code');
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.lines).toEqual([...numbered(50), 'bye']);
   });
 
   it('counts repeated signals during an async hook, passes them to onRepeat and never re-runs the hook', async () => {
     const run = await runChild('handle-async', { repeat: 30 });
-    expect(run.code).toBe(143);
+    expect(run.code, run.stderr).toBe(143);
     const repeats = run.lines.filter((line) => line.startsWith('repeat '));
     expect(repeats.length).toBeGreaterThan(0);
     expect(repeats).toEqual(repeats.map((_, i) => `repeat ${i + 1} SIGTERM`));
@@ -224,41 +243,39 @@ describe('handleSignals()', () => {
 
   it('does not wait for a hook that never settles past timeoutMs, and says so on stderr', async () => {
     const run = await runChild('handle-timeout');
-    expect(run.code).toBe(143);
+    expect(run.code, run.stderr).toBe(143);
     expect(run.lines).toEqual(numbered(50));
     expect(run.stderr).toContain('onSignal(SIGTERM) did not settle within 300 ms; exiting with status 143');
   });
 
   it('still flushes and exits when the hook throws, and prints the error', async () => {
     const run = await runChild('handle-throw');
-    expect(run.code).toBe(143);
+    expect(run.code, run.stderr).toBe(143);
     expect(run.lines).toEqual([...numbered(50), 'bye']);
     expect(run.stderr).toContain('onSignal(SIGTERM) threw: Error: hook failed on purpose');
   });
 
   it("loses nothing when the hook calls process.exit() itself while its lines are still in the signal buffer", async () => {
     const run = await runChild('handle-hook-exits');
-    expect(run.code).toBe(3);
+    expect(run.code, run.stderr).toBe(3);
     expect(run.lines).toEqual([...numbered(50), 'bye']);
   });
 
   it('writes nothing, rotates nothing and takes no lock inside the hook, even past a boundary with sync: true', async () => {
     const run = await runChild('handle-no-io');
-    const hook = run.messages.find((m) => m.hook)?.hook as Record<string, unknown>;
-    expect(hook).toEqual({
-      sizeBefore: 'before\n'.length,
-      sizeAfter: 'before\n'.length,
-      rotationsBefore: 0,
-      rotationsAfter: 0,
-      lockDirDuringHook: false,
-      bufferedInFile: 0,
-    });
-    expect(run.code).toBe(143);
-    // After the hook, the flush rotated: 'before' went to an archive, the hook's lines to the new file.
-    const archives = run.names.filter((name) => /^app\..+\.log$/.test(name));
-    expect(archives).toHaveLength(1);
-    expect(linesOf(path.join(run.dir, archives[0] as string))).toEqual(['before']);
+    const hook = run.messages.find((m) => m.hook)?.hook as Record<string, number | boolean> | undefined;
+    expect(hook, run.stderr).toBeDefined();
+    expect(hook?.sizeAfter, 'bytes of app.log after the hook wrote 200 lines').toBe(hook?.sizeBefore);
+    expect(hook?.rotationsAfter, 'rotations during the hook').toBe(hook?.rotationsBefore);
+    expect(hook?.lockDirDuringHook).toBe(false);
+    expect(hook?.bufferedInFile).toBe(0);
+    expect(run.code, run.stderr).toBe(143);
+    // After the hook the lines reached the new period's file; 'before' is in an archive.
     expect(run.lines).toEqual(Array.from({ length: 200 }, (_, i) => `in hook ${i}`));
+    const archived = run.names
+      .filter((name) => /^app\..+\.log$/.test(name))
+      .flatMap((name) => linesOf(path.join(run.dir, name)));
+    expect(archived).toEqual(['before']);
     expect(run.names).not.toContain('.app.log.lock');
   });
 
