@@ -45,7 +45,7 @@ describe('timberlock/pino', () => {
 
   it('rotates inside the transport worker every 200 ms, two processes on one path, every line exactly once', async () => {
     const periodMs = 200;
-    const lines = 20_000;
+    const lines = 10_000;
     const file = path.join(dir, 'app.log');
     const startAt = Date.now() + 1500; // both processes have started their transport worker by then
     const results = await Promise.all(
@@ -61,7 +61,10 @@ describe('timberlock/pino', () => {
     console.log(`pino rotation in the worker: ${archives.length} archives; ${formatJsonLogReport(report)}`);
     expect(report.ok, formatJsonLogReport(report)).toBe(true);
     // The children's main threads never load timberlock: these archives were made by the workers.
-    expect(archives.length).toBeGreaterThanOrEqual(8);
+    // About 10 boundaries in 2 s (fewer archives on a starved machine: a period in which no line was
+    // written produces none, and no period can have one unless a line was logged in it).
+    expect(archives.length).toBeGreaterThanOrEqual(3);
+    expect(archives.length).toBeLessThanOrEqual(report.periodsWithLines);
     expect(report.periodsWithSeveralArchives).toEqual([]);
     for (const archive of archives) expect(archive.lines, archive.name).toBeGreaterThan(0);
     // pino's `time` is taken at the log call; no line logged after a boundary is in an ended period's file.

@@ -5,7 +5,6 @@
  *
  * This entry never loads pino itself; the worker-thread target uses pino-abstract-transport.
  */
-import { once } from 'node:events';
 import build from 'pino-abstract-transport';
 import { RotatingFile, createRotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
@@ -34,7 +33,9 @@ export default async function timberlockTransport(options: PinoTransportOptions)
   return build(
     async (source: AsyncIterable<string>) => {
       for await (const line of source) {
-        if (!file.write(`${line}\n`)) await once(file, 'drain');
+        // Backpressure: stop reading until the file has written its backlog. (Not events.once(): its
+        // 'error' listener would turn a retried I/O error into the end of the transport.)
+        if (!file.write(`${line}\n`)) await new Promise((resolve) => file.once('drain', resolve));
       }
     },
     {

@@ -34,6 +34,8 @@ export interface JsonLogReport {
   late: number;
   /** Lines logged before the period of the archive that holds them (flushed just after a boundary). */
   early: number;
+  /** Number of distinct periods (of periodMs) in which expected lines were logged; 0 without periodMs. */
+  periodsWithLines: number;
   /** Lines that are not expected ones (other JSON objects), kept for tests that look for them. */
   others: Record<string, unknown>[];
   ok: boolean;
@@ -78,6 +80,7 @@ export function checkJsonLog(
     periodsWithSeveralArchives: [],
     late: 0,
     early: 0,
+    periodsWithLines: 0,
     others: [],
     ok: false,
   };
@@ -85,6 +88,7 @@ export function checkJsonLog(
     if (report.examples.length < 10) report.examples.push(text);
   };
   const byPeriod = new Map<number, string[]>();
+  const loggedPeriods = new Set<number>();
 
   for (const name of fs.readdirSync(dir).sort()) {
     if (name.startsWith('.')) continue; // the state file and the lock directory
@@ -129,6 +133,7 @@ export function checkJsonLog(
       }
       counts[seq] = Math.min(255, counts[seq]! + 1);
       const t = typeof value.t === 'number' ? value.t : typeof value.time === 'number' ? value.time : null;
+      if (options.periodMs !== undefined && t !== null) loggedPeriods.add(Math.floor(t / options.periodMs));
       if (options.periodMs !== undefined && periodStart !== null && t !== null) {
         if (t >= periodStart + options.periodMs) report.late++;
         else if (t < periodStart) report.early++;
@@ -146,6 +151,7 @@ export function checkJsonLog(
   for (const [start, names] of byPeriod) {
     if (names.length > 1) report.periodsWithSeveralArchives.push(`${new Date(start).toISOString()}: ${names.join(', ')}`);
   }
+  report.periodsWithLines = loggedPeriods.size;
   report.ok = report.missing === 0 && report.duplicated === 0 && report.unexpected === 0 && report.torn === 0;
   return report;
 }
@@ -155,7 +161,7 @@ export function formatJsonLogReport(r: JsonLogReport): string {
   const files = r.files.map((f) => `${f.name}(${f.lines})`).join(' ');
   return (
     `${r.ok ? 'OK' : 'NOT OK'} lines=${r.linesFound}/${r.expected} missing=${r.missing} duplicated=${r.duplicated} ` +
-    `unexpected=${r.unexpected} torn=${r.torn} late=${r.late} early=${r.early} files: ${files}` +
+    `unexpected=${r.unexpected} torn=${r.torn} late=${r.late} early=${r.early} periodsWithLines=${r.periodsWithLines} files: ${files}` +
     (r.examples.length ? ` | ${r.examples.slice(0, 5).join('; ')}` : '')
   );
 }
