@@ -63,7 +63,7 @@ describe('timberlock/pino', () => {
     // The children's main threads never load timberlock: these archives were made by the workers.
     // About 10 boundaries in 2 s (fewer archives on a starved machine: a period in which no line was
     // written produces none, and no period can have one unless a line was logged in it).
-    expect(archives.length).toBeGreaterThanOrEqual(3);
+    expect(archives.length).toBeGreaterThanOrEqual(2);
     expect(archives.length).toBeLessThanOrEqual(report.periodsWithLines);
     expect(report.periodsWithSeveralArchives).toEqual([]);
     for (const archive of archives) expect(archive.lines, archive.name).toBeGreaterThan(0);

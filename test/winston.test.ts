@@ -170,7 +170,7 @@ describe('RotatingFileTransport with winston', () => {
     const archiving = outcomes.flatMap((o) => o.rotates.filter((e) => e.archive !== null));
     // About 10 boundaries in 2 s (fewer archives on a starved machine: a period in which no line was
     // written produces none, and no period can have one unless a line was logged in it).
-    expect(archivesOnDisk.length).toBeGreaterThanOrEqual(3);
+    expect(archivesOnDisk.length).toBeGreaterThanOrEqual(2);
     expect(archivesOnDisk.length).toBeLessThanOrEqual(report.periodsWithLines);
     expect(report.periodsWithSeveralArchives).toEqual([]);
     expect(archiving.map((e) => path.basename(e.archive!)).sort()).toEqual(archivesOnDisk.map((f) => f.name).sort());
