@@ -4,16 +4,19 @@
  * against dist/: `npm test` builds it first); the signal context itself is also tested in-process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRotatingFile, handleSignals, stopChildren, TimberlockOptionError, type RotatingFile } from '../src/index.js';
 import { runInSignalContext } from '../src/signal-context.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/signal-child.mjs', import.meta.url));
 const STOPPABLE = fileURLToPath(new URL('./fixtures/signal-stoppable.mjs', import.meta.url));
+const COMPRESS = fileURLToPath(new URL('./fixtures/signal-compress.mjs', import.meta.url));
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -333,6 +336,99 @@ describe('handleSignals()', () => {
     expect(process.listenerCount('SIGHUP')).toBe(hupBefore + 1);
     uninstallAgain();
     expect(process.listenerCount('SIGHUP')).toBe(hupBefore);
+  });
+});
+
+// ---- a signal during compression --------------------------------------------------------------------------
+
+/** Must match lineFor() in test/fixtures/signal-compress.mjs. */
+function compressLineFor(i: number): string {
+  const hex = createHash('sha256').update(String(i)).digest('hex');
+  return `${String(i).padStart(8, '0')} ${hex}${hex}${hex.slice(0, 54)}`;
+}
+
+interface CompressRun {
+  code: number | null;
+  stderr: string;
+  /** From the SIGTERM (sent at the first gzip chunk) to the exit. */
+  exitMs: number;
+  /** Whether the archive lock directory existed when the signal was sent. */
+  archiveLockHeld: boolean;
+  dir: string;
+  names: string[];
+}
+
+/** test/fixtures/signal-compress.mjs: SIGTERM at its first gzip chunk; resolves after its exit. */
+async function runCompressChild(mode: 'close' | 'hang', lines: number): Promise<CompressRun> {
+  const dir = tempDir();
+  const config = { path: path.join(dir, 'app.log'), mode, lines, pauseMs: 10 };
+  const child = spawn(process.execPath, [COMPRESS, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  let signalledAt = 0;
+  let archiveLockHeld = false;
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n')) {
+      const message = JSON.parse(text.slice(0, end)) as { compressing?: string; archiveLockHeld?: boolean };
+      text = text.slice(end + 1);
+      if (message.compressing && signalledAt === 0) {
+        archiveLockHeld = message.archiveLockHeld === true;
+        signalledAt = performance.now();
+        child.kill('SIGTERM');
+      }
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const exitMs = signalledAt === 0 ? -1 : performance.now() - signalledAt;
+  console.info(`signal during compression (${mode}): exit ${String(code)} ${exitMs.toFixed(0)} ms after the signal`);
+  return { code, stderr, exitMs, archiveLockHeld, dir, names: fs.readdirSync(dir).sort() };
+}
+
+/** What the archive holds: the original and/or a complete .gz; a .gz under its final name must be whole. */
+function checkArchive(run: CompressRun, lines: number): { original: boolean; gz: boolean; temps: string[] } {
+  const expected = Array.from({ length: lines }, (_, i) => `${compressLineFor(i)}\n`).join('');
+  const originals = run.names.filter((name) => /^app\..+\.log$/.test(name));
+  const gzs = run.names.filter((name) => /^app\..+\.log\.gz$/.test(name));
+  for (const name of gzs) {
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(run.dir, name))).toString(), `${name} is complete`).toBe(expected);
+  }
+  for (const name of originals) expect(fs.readFileSync(path.join(run.dir, name), 'utf8'), `${name} is intact`).toBe(expected);
+  expect(originals.length + gzs.length).toBeGreaterThan(0);
+  return { original: originals.length > 0, gz: gzs.length > 0, temps: run.names.filter((name) => name.endsWith('.tmp')) };
+}
+
+describe('a signal while this process is compressing an archive (async work holding the archive lock)', () => {
+  const LINES = 50_000; // 10 MB: about 270 gzip chunks, each paused 10 ms by the test hook
+
+  it('a hook that closes the file stops the compression between two chunks: no .gz, no temp file, no lock left', async () => {
+    const run = await runCompressChild('close', LINES);
+    expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
+    expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
+    expect(run.code, run.stderr).toBe(143);
+    expect(run.stderr).toBe('');
+    expect(run.exitMs, 'ms from the signal to the exit').toBeLessThan(1000 + 1500);
+    expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
+    expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
+    expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
+  });
+
+  it('a hook that never settles: exit at timeoutMs in the middle of the gzip, no partial .gz under a final name, no lock left', async () => {
+    const run = await runCompressChild('hang', LINES);
+    expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
+    expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
+    expect(run.code, run.stderr).toBe(143);
+    expect(run.stderr).toContain('onSignal(SIGTERM) did not settle within 1000 ms');
+    expect(run.exitMs, 'ms from the signal to the exit').toBeLessThan(1000 + 1500);
+    const archive = checkArchive(run, LINES);
+    expect(archive).toMatchObject({ original: true, gz: false });
+    // The interrupted gzip's temp file may remain: hidden, and removed by a later run once stale.
+    console.info(`temp files left by the interrupted gzip: ${archive.temps.join(', ') || 'none'}`);
+    for (const temp of archive.temps) expect(temp).toMatch(/^\.app\..+\.log\.gz\..+\.tmp$/);
+    expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
+    expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
   });
 });
 
