@@ -91,10 +91,10 @@ const SPAN_MS = 20_000;
 const PERIOD_MS = 1_000;
 /**
  * The rename waits this long after the boundary. Measured on a 2-core machine at load average ~20: a
- * write(2) that began before the boundary returned up to 192 ms after it, and a writer was held 60 ms
- * between its boundary check and its write; with the default 25 ms, 2 runs in 3 appended a batch to an
- * archive after its rename and both followers missed it. A loaded host needs a margin longer than its
- * longest write stall.
+ * write(2) issued before the boundary returned up to 192 ms after it (189 ms in another run), and a
+ * writer was held 60 ms between its boundary check and its write. With the default 25 ms, two runs
+ * each appended a 10-line batch to an archive after its rename, and the follower (rsyslog in one,
+ * tail -F in the other) never read it. A loaded host needs a margin longer than its longest write stall.
  */
 const SETTLE_MS = 250;
 
