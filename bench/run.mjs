@@ -13,7 +13,9 @@
 // Output: tables on stdout; the full figures in bench/results/bench.json and the chart in
 // bench/results/bench.svg (the ones the README shows; a --quick run writes quick.json / quick.svg).
 // Options: --dist <dir> (a timberlock build other than ./dist), --workdir <dir> (where the logs are
-// written; default: the OS temp directory), --out <name> (results file name without extension).
+// written; default: the OS temp directory), --out <name> (results file name without extension),
+// --from <results.json> (measure nothing: print the tables and redraw the chart of an earlier run),
+// --peers-full (the peers that write one system call per line get the full line count too).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +41,7 @@ const { values: opts } = parseArgs({
     workdir: { type: 'string' },
     out: { type: 'string' },
     'peers-full': { type: 'boolean', default: false },
+    from: { type: 'string' },
   },
 });
 
@@ -58,7 +61,7 @@ const CONFIG = opts.quick
       exit: { lines: 20_000, repeats: 1 },
     }
   : {
-      single: { lines: 1_000_000, perLineLines: opts['peers-full'] ? 1_000_000 : 100_000, rounds: 5 },
+      single: { lines: 1_000_000, perLineLines: opts['peers-full'] ? 1_000_000 : 50_000, rounds: 5 },
       loggers: { lines: 200_000, rounds: 3 },
       multi: { processes: 4, rotateMs: 1000, runMs: 5000, rounds: 2 },
       rotation: { processes: 4, forced: { target: 260, runMs: 60_000 }, boundary: { frequency: 100, runMs: 10_000 }, diskSamples: 1000 },
@@ -71,88 +74,94 @@ const EXIT = ['timberlock', 'timberlock-sync', 'sonic-boom', 'pino-roll', 'rotat
 const LOGGER_PAIRS = Object.keys(LOGGERS);
 const suites = new Set((opts.only ?? 'single,loggers,multi,rotation,exit').split(',').map((s) => s.trim()));
 
-const workRoot = fs.mkdtempSync(path.join(opts.workdir ?? os.tmpdir(), 'timberlock-bench-'));
-const distDir = opts.dist ? path.resolve(opts.dist) : path.join(here, '..', 'dist');
-if (!fs.existsSync(path.join(distDir, 'index.js'))) {
-  console.error(`timberlock bench: no build in ${distDir} (run \`npm run build\` or pass --dist)`);
-  process.exit(2);
-}
-let dirCount = 0;
-const ctx = {
-  env: { TIMBERLOCK_BENCH_DIST: distDir },
-  freshDir(label) {
-    const dir = path.join(workRoot, `${String(++dirCount).padStart(4, '0')}-${label}`);
-    fs.mkdirSync(dir, { recursive: true });
-    return dir;
-  },
-  removeDir(dir) {
-    fs.rmSync(dir, { recursive: true, force: true });
-  },
-  progress(line) {
-    console.log(`  ${line}`);
-  },
-};
-
-const startedAt = new Date();
-const machine = describeMachine(workRoot);
-console.log(`timberlock bench${opts.quick ? ' --quick' : ''}: ${machine.cpuModel} × ${machine.nproc}, Node ${machine.node}, ${machine.fsType} (${workRoot})`);
-console.log(`load average at start: ${machine.loadAtStart.map((l) => l.toFixed(2)).join(' ')}\n`);
-
-const results = { startedAt: startedAt.toISOString(), quick: opts.quick, config: CONFIG, machine, versions: versions() };
-const timings = {};
-try {
-  if (suites.has('single')) {
-    const t0 = Date.now();
-    console.log(`Single process: ${fmt(CONFIG.single.lines)} lines per run (${PER_LINE.join(', ')}: ${fmt(CONFIG.single.perLineLines)}), ${CONFIG.single.rounds} rounds`);
-    const fast = SINGLE.filter((name) => !PER_LINE.includes(name));
-    const main = await singleProcess(ctx, { libraries: fast, lines: CONFIG.single.lines, rounds: CONFIG.single.rounds });
-    const perLine = await singleProcess(ctx, { libraries: PER_LINE, lines: CONFIG.single.perLineLines, rounds: CONFIG.single.rounds });
-    results.single = combineSingle(main, perLine);
-    timings.single = Date.now() - t0;
-  }
-  if (suites.has('multi')) {
-    const t0 = Date.now();
-    const m = CONFIG.multi;
-    console.log(`\nMulti-process: ${m.processes} processes, one path, rotation every ${m.rotateMs} ms, ${m.runMs / 1000} s, ${m.rounds} round(s)`);
-    results.multi = await multiProcess(ctx, { libraries: MULTI, ...m });
-    timings.multi = Date.now() - t0;
-  }
-  if (suites.has('rotation')) {
-    const t0 = Date.now();
-    console.log(`\nRotation cost: ${CONFIG.rotation.processes} timberlock processes contending`);
-    results.rotation = await rotationCost(ctx, CONFIG.rotation);
-    timings.rotation = Date.now() - t0;
-  }
-  if (suites.has('exit')) {
-    const t0 = Date.now();
-    console.log(`\nExit safety: ${fmt(CONFIG.exit.lines)} lines logged, then the process ends at once`);
-    results.exit = await exitSafety(ctx, { libraries: EXIT, ...CONFIG.exit });
-    timings.exit = Date.now() - t0;
-  }
-  if (suites.has('loggers')) {
-    const t0 = Date.now();
-    console.log(`\nThrough loggers: ${fmt(CONFIG.loggers.lines)} entries per run, ${CONFIG.loggers.rounds} round(s)`);
-    results.loggers = await throughLoggers(ctx, { loggers: LOGGER_PAIRS, ...CONFIG.loggers });
-    timings.loggers = Date.now() - t0;
-  }
-} finally {
-  fs.rmSync(workRoot, { recursive: true, force: true });
-}
-
-results.machine.loadAtEnd = os.loadavg();
-results.durationMs = Date.now() - startedAt.getTime();
-results.suiteDurationMs = timings;
-results.targets = evaluateTargets(results);
-
+const results = opts.from ? JSON.parse(fs.readFileSync(opts.from, 'utf8')) : await measure();
 printTables(results);
-const outName = opts.out ?? (opts.quick ? 'quick' : 'bench');
+const outName = opts.out ?? (opts.from ? path.basename(opts.from, '.json') : opts.quick ? 'quick' : 'bench');
 const resultsDir = path.join(here, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
-fs.writeFileSync(path.join(resultsDir, `${outName}.json`), `${JSON.stringify(results, null, 2)}\n`);
-if (results.single || results.multi) fs.writeFileSync(path.join(resultsDir, `${outName}.svg`), chartOf(results));
+if (!opts.from) fs.writeFileSync(path.join(resultsDir, `${outName}.json`), `${JSON.stringify(results, null, 2)}\n`);
+if (results.single || results.multi) fs.writeFileSync(path.join(resultsDir, `${outName}.svg`), chartOf(results, outName));
 console.log(`\nWrote bench/results/${outName}.json${results.single || results.multi ? ` and bench/results/${outName}.svg` : ''} (${(results.durationMs / 60000).toFixed(1)} min)`);
 
 // ---------------------------------------------------------------------------------------------
+
+/** Run the selected suites and return every figure (the results file's content). */
+async function measure() {
+  const workRoot = fs.mkdtempSync(path.join(opts.workdir ?? os.tmpdir(), 'timberlock-bench-'));
+  const distDir = opts.dist ? path.resolve(opts.dist) : path.join(here, '..', 'dist');
+  if (!fs.existsSync(path.join(distDir, 'index.js'))) {
+    console.error(`timberlock bench: no build in ${distDir} (run \`npm run build\` or pass --dist)`);
+    process.exit(2);
+  }
+  let dirCount = 0;
+  const ctx = {
+    env: { TIMBERLOCK_BENCH_DIST: distDir },
+    freshDir(label) {
+      const dir = path.join(workRoot, `${String(++dirCount).padStart(4, '0')}-${label}`);
+      fs.mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    removeDir(dir) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    progress(line) {
+      console.log(`  ${line}`);
+    },
+  };
+
+  const startedAt = new Date();
+  const machine = describeMachine(workRoot);
+  console.log(`timberlock bench${opts.quick ? ' --quick' : ''}: ${machine.cpuModel} × ${machine.nproc}, Node ${machine.node}, ${machine.fsType} (${workRoot})`);
+  console.log(`load average at start: ${machine.loadAtStart.map((l) => l.toFixed(2)).join(' ')}\n`);
+
+  const results = { startedAt: startedAt.toISOString(), quick: opts.quick, config: CONFIG, machine, versions: versions(), build: buildInfo(distDir) };
+  const timings = {};
+  try {
+    if (suites.has('single')) {
+      const t0 = Date.now();
+      console.log(`Single process: ${fmt(CONFIG.single.lines)} lines per run (${PER_LINE.join(', ')}: ${fmt(CONFIG.single.perLineLines)}), ${CONFIG.single.rounds} rounds`);
+      const fast = SINGLE.filter((name) => !PER_LINE.includes(name));
+      const main = await singleProcess(ctx, { libraries: fast, lines: CONFIG.single.lines, rounds: CONFIG.single.rounds });
+      const perLine = await singleProcess(ctx, { libraries: PER_LINE, lines: CONFIG.single.perLineLines, rounds: CONFIG.single.rounds });
+      results.single = combineSingle(main, perLine);
+      timings.single = Date.now() - t0;
+    }
+    if (suites.has('multi')) {
+      const t0 = Date.now();
+      const m = CONFIG.multi;
+      console.log(`\nMulti-process: ${m.processes} processes, one path, rotation every ${m.rotateMs} ms, ${m.runMs / 1000} s, ${m.rounds} round(s)`);
+      results.multi = await multiProcess(ctx, { libraries: MULTI, ...m });
+      timings.multi = Date.now() - t0;
+    }
+    if (suites.has('rotation')) {
+      const t0 = Date.now();
+      console.log(`\nRotation cost: ${CONFIG.rotation.processes} timberlock processes contending`);
+      results.rotation = await rotationCost(ctx, CONFIG.rotation);
+      timings.rotation = Date.now() - t0;
+    }
+    if (suites.has('exit')) {
+      const t0 = Date.now();
+      console.log(`\nExit safety: ${fmt(CONFIG.exit.lines)} lines logged, then the process ends at once`);
+      results.exit = await exitSafety(ctx, { libraries: EXIT, ...CONFIG.exit });
+      timings.exit = Date.now() - t0;
+    }
+    if (suites.has('loggers')) {
+      const t0 = Date.now();
+      console.log(`\nThrough loggers: ${fmt(CONFIG.loggers.lines)} entries per run, ${CONFIG.loggers.rounds} round(s)`);
+      results.loggers = await throughLoggers(ctx, { loggers: LOGGER_PAIRS, ...CONFIG.loggers });
+      timings.loggers = Date.now() - t0;
+    }
+  } finally {
+    fs.rmSync(workRoot, { recursive: true, force: true });
+  }
+
+  results.machine.loadAtEnd = os.loadavg();
+  results.durationMs = Date.now() - startedAt.getTime();
+  results.suiteDurationMs = timings;
+  results.targets = evaluateTargets(results);
+  return results;
+}
+
 
 function combineSingle(main, perLine) {
   const summary = [...main.summary, ...perLine.summary];
@@ -297,16 +306,16 @@ function printTables(r) {
   console.log(`\nload average at end: ${load}; suites: ${Object.entries(r.suiteDurationMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(', ')}`);
 }
 
-function chartOf(r) {
+function chartOf(r, outName) {
   const panels = [];
   if (r.single) {
     panels.push({
       title: `One process, a burst of ${fmt(r.config.single.lines)} ~200-byte lines (* one write per line: ${fmt(r.config.single.perLineLines)}), median lines/s`,
       unit: 'lines per second (higher is better); note: peak RSS',
       bars: r.single.summary.map((row) => ({
-        label: `${row.label}${row.lines !== r.config.single.lines ? ' *' : ''}`,
+        label: `${shortLabel(row.library)}${row.lines !== r.config.single.lines ? ' *' : ''}`,
         value: row.linesPerSec,
-        note: `RSS ${fmt(row.maxRssMB)} MB`,
+        note: `peak RSS ${fmt(row.maxRssMB)} MB`,
         highlight: row.library.startsWith('timberlock'),
         bad: !row.verified,
       })),
@@ -318,12 +327,13 @@ function chartOf(r) {
       title: `${m.processes} processes, one log path, rotation every ${m.rotateMs / 1000} s: aggregate lines/s and lines lost`,
       unit: 'lines per second on disk (higher is better); note: lost / duplicated / torn lines of those written',
       bars: r.multi.summary.map((row) => {
+        const noRotation = row.rotates ? '' : 'no rotation; ';
         const bad = row.lost + row.duplicated + row.torn > 0 || row.failedRuns > 0 || row.crashedProcesses > 0;
         const crashes = row.crashedProcesses > 0 ? `${row.crashedProcesses} process crash(es); ` : '';
         return {
-          label: row.rotates ? row.label : `${row.label} (no rotation)`,
+          label: shortLabel(row.library),
           value: row.aggregateLinesPerSec,
-          note: row.failedRuns > 0 ? 'run failed' : bad ? `${crashes}lost ${fmt(row.lost)}, dup ${fmt(row.duplicated)}, torn ${fmt(row.torn)} of ${fmt(row.expected)}` : `0 lost of ${fmt(row.expected)}`,
+          note: row.failedRuns > 0 ? 'run failed' : bad ? `${crashes}lost ${fmt(row.lost)}, dup ${fmt(row.duplicated)}, torn ${fmt(row.torn)} of ${fmt(row.expected)}` : `${noRotation}0 lost of ${fmt(row.expected)}`,
           highlight: row.library.startsWith('timberlock'),
           bad,
         };
@@ -335,9 +345,9 @@ function chartOf(r) {
       title: `Through a logger: ${fmt(r.config.loggers.lines)} entries, median lines/s`,
       unit: 'lines per second (higher is better); note: peak RSS',
       bars: r.loggers.summary.map((row) => ({
-        label: row.label.replace(' (main thread)', '').replace('timberlock/', ''),
+        label: shortLabel(row.library),
         value: row.linesPerSec,
-        note: `RSS ${fmt(row.maxRssMB)} MB`,
+        note: `peak RSS ${fmt(row.maxRssMB)} MB`,
         highlight: row.library.includes('timberlock'),
         bad: !row.verified,
       })),
@@ -348,8 +358,24 @@ function chartOf(r) {
     title: 'timberlock benchmarks',
     subtitle: `${m.cpuModel} × ${m.nproc}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.fsType}; ${r.startedAt.slice(0, 10)}; load average ${m.loadAtStart[0].toFixed(1)} → ${m.loadAtEnd[0].toFixed(1)}`,
     panels,
-    footer: [`npm run bench (bench/run.mjs); figures in bench/results/${opts.out ?? (opts.quick ? 'quick' : 'bench')}.json`],
+    footer: [`npm run bench (bench/run.mjs); figures in bench/results/${outName}.json`],
   });
+}
+
+/** Names short enough for the chart's label column. */
+function shortLabel(name) {
+  const labels = {
+    raw: 'raw writeSync, 64 KiB',
+    'timberlock-sync': 'timberlock sync:true',
+    log4js: 'log4js dateFile',
+    'pino>timberlock': 'pino → timberlock (main thread)',
+    'pino>timberlock-worker': 'pino → timberlock (worker)',
+    'pino>sonic-boom': 'pino → sonic-boom',
+    'pino>pino-roll': 'pino → pino-roll (worker)',
+    'winston>timberlock': 'winston → timberlock',
+    'winston>winston-daily-rotate-file': 'winston → daily-rotate-file',
+  };
+  return labels[name] ?? name;
 }
 
 function describeMachine(dir) {
@@ -383,6 +409,16 @@ function fileSystemType(dir) {
     } catch {
       return 'unknown file system';
     }
+  }
+}
+
+/** Which timberlock was measured: the dist directory and the repository's commit (and whether src/ differs from it). */
+function buildInfo(distDir) {
+  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return { dist: path.relative(path.join(here, '..'), distDir), gitHead: git('rev-parse', 'HEAD'), srcUncommittedChanges: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).length };
+  } catch {
+    return { dist: distDir, gitHead: null };
   }
 }
 

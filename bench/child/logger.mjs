@@ -3,6 +3,7 @@
 // Prints one JSON line: elapsed time, loop time, peak RSS (the main thread and any worker), CPU time.
 // Usage: node logger.mjs <logger> <dir> <lines>
 import { LOGGERS } from '../lib/loggers.mjs';
+import { peakRssMB } from '../lib/memory.mjs';
 
 const [name, dir, count] = process.argv.slice(2);
 const lines = Number(count);
@@ -19,7 +20,7 @@ process.stdout.write(
   `${JSON.stringify({
     elapsedMs: end - start,
     loopMs: looped - start,
-    maxRssMB: usage.maxRSS / 1024,
+    maxRssMB: peakRssMB(),
     cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
   })}\n`,
 );

@@ -6,6 +6,7 @@
 // Usage: node multi.mjs <destination> <dir> <writer tag> <rotateMs> <runMs>
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { DESTINATIONS } from '../lib/destinations.mjs';
+import { peakRssMB } from '../lib/memory.mjs';
 
 const BURST = 1000;
 const [name, dir, tag, rotateMs, runMs] = process.argv.slice(2);
@@ -22,7 +23,7 @@ let seq = 0;
 // say how many lines were handed to it, so that its lost lines can be counted.
 process.on('uncaughtException', (err) => {
   const crashed = String(err?.stack ?? err).split('\n').slice(0, 2).join(' ');
-  process.send({ tag, written: seq, startAt, crashed, closedAt: Date.now(), maxRssMB: process.resourceUsage().maxRSS / 1024 }, () => process.exit(1));
+  process.send({ tag, written: seq, startAt, crashed, closedAt: Date.now(), maxRssMB: peakRssMB() }, () => process.exit(1));
 });
 while (Date.now() < stopAt) {
   let ok = true;
@@ -33,4 +34,4 @@ while (Date.now() < stopAt) {
 const writtenAt = Date.now();
 await dest.end();
 const closedAt = Date.now();
-process.send({ tag, written: seq, startAt, writtenAt, closedAt, maxRssMB: process.resourceUsage().maxRSS / 1024 }, () => process.disconnect());
+process.send({ tag, written: seq, startAt, writtenAt, closedAt, maxRssMB: peakRssMB() }, () => process.disconnect());

@@ -3,6 +3,7 @@
 // Prints one JSON line: elapsed time, time spent in the loop, peak RSS and CPU time.
 // Usage: node single.mjs <destination> <dir> <lines>
 import { DESTINATIONS } from '../lib/destinations.mjs';
+import { peakRssMB } from '../lib/memory.mjs';
 
 const [name, dir, count] = process.argv.slice(2);
 const lines = Number(count);
@@ -19,7 +20,7 @@ process.stdout.write(
   `${JSON.stringify({
     elapsedMs: end - start,
     loopMs: looped - start,
-    maxRssMB: usage.maxRSS / 1024,
+    maxRssMB: peakRssMB(),
     cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
   })}\n`,
 );

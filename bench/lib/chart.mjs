@@ -23,23 +23,25 @@ export function renderChart({ title, subtitle, panels, footer }) {
     y += 22;
     parts.push(text(16, y, panel.title, { size: 14, weight: 600 }));
     y += 10;
-    const top = Math.max(...panel.bars.map((bar) => bar.value), 1);
-    const scale = niceCeiling(top);
-    for (let tick = 0; tick <= 4; tick++) {
-      const x = LABEL_WIDTH + (BAR_AREA * tick) / 4;
+    const top = Math.max(...panel.bars.map((bar) => (Number.isFinite(bar.value) ? bar.value : 0)), 1);
+    const { scale, ticks } = axis(top);
+    for (let tick = 0; tick <= ticks; tick++) {
+      const x = LABEL_WIDTH + (BAR_AREA * tick) / ticks;
       parts.push(`<line x1="${x}" y1="${y}" x2="${x}" y2="${y + panel.bars.length * ROW + 4}" stroke="${COLORS.grid}" stroke-width="1"/>`);
-      parts.push(text(x, y + panel.bars.length * ROW + 18, compact((scale * tick) / 4), { size: 10, fill: COLORS.muted, anchor: 'middle' }));
+      parts.push(text(x, y + panel.bars.length * ROW + 18, compact((scale * tick) / ticks), { size: 10, fill: COLORS.muted, anchor: 'middle' }));
     }
     for (const bar of panel.bars) {
-      const width = Math.max(1, (BAR_AREA * bar.value) / scale);
+      const value = Number.isFinite(bar.value) ? bar.value : 0;
+      const width = Math.max(1, (BAR_AREA * value) / scale);
       const fill = bar.bad ? COLORS.bad : bar.highlight ? COLORS.timberlock : COLORS.other;
       parts.push(text(LABEL_WIDTH - 8, y + BAR - 3, bar.label, { size: 12, anchor: 'end', weight: bar.highlight ? 600 : 400 }));
       parts.push(`<rect x="${LABEL_WIDTH}" y="${y + 2}" width="${width.toFixed(1)}" height="${BAR}" rx="2" fill="${fill}"><title>${escape(`${bar.label}: ${compact(bar.value)} ${panel.unit}`)}</title></rect>`);
-      const note = bar.note ? `  ${bar.note}` : '';
-      parts.push(text(LABEL_WIDTH + width + 6, y + BAR - 3, `${compact(bar.value)}${note}`, { size: 11, fill: bar.bad ? COLORS.bad : COLORS.text }));
+      const shown = Number.isFinite(bar.value) ? compact(bar.value) : 'no result';
+      const note = bar.note ? ` · ${bar.note}` : '';
+      parts.push(text(LABEL_WIDTH + width + 6, y + BAR - 3, `${shown}${note}`, { size: 11, fill: bar.bad ? COLORS.bad : COLORS.text }));
       y += ROW;
     }
-    y += 20;
+    y += 36;
     parts.push(text(LABEL_WIDTH, y, panel.unit, { size: 11, fill: COLORS.muted }));
     y += 6;
   }
@@ -69,14 +71,17 @@ function escape(value) {
 
 /** 1234567 → "1.23M", 45600 → "45.6k". */
 export function compact(value) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '–';
   if (value >= 1e6) return `${(value / 1e6).toFixed(value >= 1e7 ? 1 : 2)}M`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(value >= 1e5 ? 0 : 1)}k`;
   return value.toFixed(value > 0 && value < 10 ? 1 : 0);
 }
 
-/** A round number ≥ value for the axis end (1, 2, 2.5, 5 × 10^k). */
-function niceCeiling(value) {
+/** The axis end, a round number ≥ value (1, 2, 2.5, 5 × 10^k), and how many round steps divide it. */
+function axis(value) {
   const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
+  for (const [step, ticks] of [[1, 5], [2, 4], [2.5, 5], [5, 5], [10, 5]]) {
+    if (step * power >= value) return { scale: step * power, ticks };
+  }
+  return { scale: 10 * power, ticks: 5 };
 }
