@@ -39,8 +39,8 @@ function jsonLines(): Record<string, unknown>[] {
  */
 async function runUntil(args: string[], ready: () => boolean, signal: NodeJS.Signals, env?: NodeJS.ProcessEnv): Promise<ChildResult> {
   let child: ChildProcess | undefined;
-  const exited = runNode(args, { cwd, env: env ?? process.env, timeoutMs: 30_000, onSpawn: (c) => (child = c) });
-  const deadline = Date.now() + 20_000;
+  const exited = runNode(args, { cwd, env: env ?? process.env, timeoutMs: 90_000, onSpawn: (c) => (child = c) });
+  const deadline = Date.now() + 60_000;
   let sent = false;
   const poll = new Promise<void>((resolve, reject) => {
     const tick = (): void => {
@@ -57,7 +57,7 @@ async function runUntil(args: string[], ready: () => boolean, signal: NodeJS.Sig
         sent = true;
         child.kill(signal);
         resolve();
-      } else if (Date.now() > deadline) reject(new Error('the example did not become ready within 20 s'));
+      } else if (Date.now() > deadline) reject(new Error('the example did not become ready within 60 s'));
       else setTimeout(tick, 50);
     };
     tick();
@@ -114,7 +114,7 @@ describe('README', () => {
 
 describe('examples', () => {
   it('basic.mjs writes its lines and closes', async () => {
-    const result = await runNode([example('basic.mjs')], { cwd, timeoutMs: 30_000 });
+    const result = await runNode([example('basic.mjs')], { cwd, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('wrote 5 lines to');
     const lines = fs.readFileSync(path.join(cwd, 'logs/app.log'), 'utf8').split('\n').slice(0, -1);
@@ -123,7 +123,7 @@ describe('examples', () => {
   });
 
   it('winston.mjs has both entries on disk at the logger’s finish', async () => {
-    const result = await runNode([example('winston.mjs')], { cwd, timeoutMs: 30_000 });
+    const result = await runNode([example('winston.mjs')], { cwd, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('all lines are in logs/app.log');
     expect(jsonLines()).toMatchObject([
@@ -134,7 +134,7 @@ describe('examples', () => {
 
   for (const name of ['pino.mjs', 'pino-destination.mjs']) {
     it(`${name} has both entries on disk when the process has exited`, async () => {
-      const result = await runNode([example(name)], { cwd, timeoutMs: 30_000 });
+      const result = await runNode([example(name)], { cwd, timeoutMs: 60_000 });
       expect(result.code, result.stderr).toBe(0);
       expect(jsonLines()).toMatchObject([
         { level: 30, msg: 'service started', port: 3000 },
@@ -154,7 +154,7 @@ describe('examples', () => {
     const counts = expectCompleteRuns(jsonLines(), 'worker stopping');
     expect(counts.size).toBe(4);
     expect(fs.readdirSync(path.join(cwd, 'logs')).filter((f) => !f.startsWith('.'))).toEqual(['app.log']);
-  });
+  }, 150_000);
 
   it('pm2/: the ecosystem runs app.cjs 4 times in cluster mode, and each instance stops cleanly on SIGINT', async () => {
     const require = createRequire(import.meta.url);
@@ -180,11 +180,11 @@ describe('examples', () => {
     );
     for (const result of stopped) {
       expect(result.code, result.stderr).toBe(0);
-      expect(result.ms).toBeLessThan(30_000);
+      expect(result.ms).toBeLessThan(90_000);
     }
     const lines = jsonLines();
     const counts = expectCompleteRuns(lines, 'instance stopping');
     expect(counts.size).toBe(4);
     expect(new Set(lines.map((l) => l.instance))).toEqual(new Set([0, 1, 2, 3]));
-  });
+  }, 150_000);
 });

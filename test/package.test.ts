@@ -130,11 +130,11 @@ describe('the packed package installed in a fresh project', () => {
     const esm = write('core-only.mjs', "import { createRotatingFile } from 'timberlock';\nconsole.log(typeof createRotatingFile);\n");
     const cjs = write('core-only.cjs', "const { createRotatingFile } = require('timberlock');\nconsole.log(typeof createRotatingFile);\n");
     for (const file of [esm, cjs]) {
-      const result = await runNode([file], { cwd: project, timeoutMs: 30_000 });
+      const result = await runNode([file], { cwd: project, timeoutMs: 60_000 });
       expect(result.stderr).toBe('');
       expect(result.stdout.trim()).toBe('function');
     }
-  });
+  }, 120_000);
 
   describe('with winston and pino from the registry', () => {
     beforeAll(() => {
@@ -151,7 +151,7 @@ describe('the packed package installed in a fresh project', () => {
       expect(JSON.parse(read('winston-esm.log'))).toEqual({ level: 'info', message: 'winston esm' });
       expect(JSON.parse(read('pino-main-esm.log'))).toMatchObject({ level: 30, msg: 'pino main esm' });
       expect(JSON.parse(read('pino-worker-esm.log'))).toMatchObject({ level: 30, msg: 'pino worker esm' });
-    });
+    }, 120_000);
 
     it('serves all three entries to a CJS consumer, and require("timberlock") loads no logger framework', async () => {
       const result = await runNode([write('consumer.cjs', CJS_CONSUMER)], { cwd: project, timeoutMs: 60_000 });
@@ -163,7 +163,7 @@ describe('the packed package installed in a fresh project', () => {
       expect(JSON.parse(read('winston-cjs.log'))).toEqual({ level: 'info', message: 'winston cjs' });
       expect(JSON.parse(read('pino-main-cjs.log'))).toMatchObject({ level: 30, msg: 'pino main cjs' });
       expect(JSON.parse(read('pino-worker-cjs.log'))).toMatchObject({ level: 30, msg: 'pino worker cjs' });
-    });
+    }, 120_000);
 
     it('type-checks ESM and CJS consumers of all three entries (module node16)', () => {
       write('typed.mts', TYPED);
@@ -188,11 +188,11 @@ describe('the packed package installed in a fresh project', () => {
       const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
       let output = '';
       try {
-        output = execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+        output = execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8', timeout: 110_000 });
       } catch (err) {
         output = String((err as { stdout?: string }).stdout ?? err);
       }
       expect(output).toBe('');
-    });
+    }, 120_000);
   });
 });

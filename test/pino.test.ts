@@ -40,7 +40,7 @@ describe('timberlock/pino', () => {
       console.log(`pino ${mode}: ${lines} lines, process ran ${result.ms} ms, exit took ${result.exitedAt - loggedAt} ms after the last log call; ${formatJsonLogReport(report)}`);
       expect(report.ok, formatJsonLogReport(report)).toBe(true);
       expect(report.files.map((f) => f.name)).toEqual(['app.log']);
-    });
+    }, 120_000);
   }
 
   it('rotates inside the transport worker every 200 ms, two processes on one path, every line exactly once', async () => {
@@ -69,7 +69,7 @@ describe('timberlock/pino', () => {
     for (const archive of archives) expect(archive.lines, archive.name).toBeGreaterThan(0);
     // pino's `time` is taken at the log call; no line logged after a boundary is in an ended period's file.
     expect(report.late, formatJsonLogReport(report)).toBe(0);
-  });
+  }, 120_000);
 
   it('the transport target strips the options pino adds and rejects bad ones with the option named', async () => {
     const { default: target } = await import('../src/transports/pino.js');

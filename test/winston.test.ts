@@ -131,7 +131,7 @@ describe('RotatingFileTransport with winston', () => {
     const what = mode === 'crash' ? 'an uncaught exception (handleExceptions)' : 'an unhandled rejection (handleRejections)';
     it(`exits at once with the error line on disk after ${what}`, async () => {
       const file = path.join(dir, 'app.log');
-      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 1000 })], { timeoutMs: 15_000 });
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 1000 })], { timeoutMs: 60_000 });
       const thrownAt = Number(/THROW (\d+)/.exec(result.stdout)?.[1]);
       const exitMs = result.exitedAt - thrownAt;
       console.log(`winston ${mode}: exit ${exitMs} ms after the throw (winston's own limit is 3000 ms)`);
@@ -144,7 +144,7 @@ describe('RotatingFileTransport with winston', () => {
       expect(errorLines).toHaveLength(1);
       expect(errorLines[0]).toMatchObject(mode === 'crash' ? { level: 'error', exception: true } : { level: 'error', rejection: true });
       expect(String(errorLines[0]?.stack)).toContain('winston-child.mjs');
-    });
+    }, 90_000);
   }
 
   it('rotates once per boundary when two loggers in two processes share one path', async () => {
@@ -154,7 +154,7 @@ describe('RotatingFileTransport with winston', () => {
     const startAt = Date.now() + 1000; // both processes have loaded winston by then
     const runs = ['w0', 'w1'].map((writer) =>
       runNode([CHILD, JSON.stringify({ mode: 'rotate', path: file, writer, lines, frequency: periodMs, startAt, spanMs: 2000 })], {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
       }),
     );
     const results = await Promise.all(runs);
@@ -180,5 +180,5 @@ describe('RotatingFileTransport with winston', () => {
       `winston two processes: ${archivesOnDisk.length} archives, rotations by w0=${outcomes[0]!.rotates.filter((e) => e.archive).length} ` +
         `w1=${outcomes[1]!.rotates.filter((e) => e.archive).length}; ${formatJsonLogReport(report)}`,
     );
-  });
+  }, 90_000);
 });
