@@ -171,7 +171,8 @@ export function dateFormatProblem(dateFormat: string, timeZone: string): string 
     }
     if (readBack === null) return `date-fns cannot parse ${JSON.stringify(text)} back to the same text`;
     if (readBack > sample || readBack < sample - MAX_PERIOD_MS) {
-      return `${JSON.stringify(text)} does not identify the period it names (it reads back as ${new Date(readBack).toISOString()})`;
+      const readAs = new Date(readBack).toISOString();
+      return `${JSON.stringify(text)} does not identify the period it names (it reads back as ${readAs})`;
     }
   }
   return null;
@@ -190,8 +191,12 @@ const FORMAT_TOKEN = /[yYQqMLwIdDecihHKkms]o|(\w)\1*|''|'(''|[^'])+('|$)|./g;
  */
 function findProtectedToken(dateFormat: string): string | null {
   for (const [token] of dateFormat.matchAll(FORMAT_TOKEN)) {
-    if (/^Y+$/.test(token)) return `it uses ${token} (week-numbering year); use ${'y'.repeat(token.length)} for the calendar year`;
-    if (/^D+$/.test(token)) return `it uses ${token} (day of the year); use ${'d'.repeat(Math.min(token.length, 2))} for the day of the month`;
+    if (/^Y+$/.test(token)) {
+      return `it uses ${token} (week-numbering year); use ${'y'.repeat(token.length)} for the calendar year`;
+    }
+    if (/^D+$/.test(token)) {
+      return `it uses ${token} (day of the year); use ${'d'.repeat(Math.min(token.length, 2))} for the day of the month`;
+    }
   }
   return null;
 }
@@ -241,36 +246,61 @@ function dateAndIndexCandidates(middle: string): Array<{ dateText: string; index
 /** Reference date of `parse` for fields a format lacks: the epoch, so a missing year shows as 1970. */
 const PARSE_REFERENCE = new Date(0);
 
-/** How far after the instant a name reads as a period may start because of an offset change (see below). */
+/** How far from the instant a name parses to the period it names may start because of an offset change. */
 const OFFSET_CHANGE_WINDOW_MS = 3 * 3_600_000;
 
 /**
- * The period start that `dateText` names, or null if date-fns cannot parse it or the result does not format
- * back to exactly `dateText`.
+ * The period start that `dateText` names, or null if date-fns cannot parse it or no instant near the parsed
+ * one formats back to exactly `dateText`.
  *
- * An hour cut short by an offset change that is not a whole hour starts at the change: Lord_Howe's
- * `2026-04-05T01+1030` starts at 15:00Z, but date-fns reads it as 01:00+10:30 = 14:30Z, an instant that the
- * zone shows as `01+1100`. So if the parsed instant does not format back, the first offset change within the
- * following hours is tried instead.
+ * - Text with an explicit UTC offset (`x`, `X` tokens) is parsed in UTC and then shifted by that offset. In
+ *   the zone itself, date-fns first resolves the wall time in the zone, and a wall time that falls in a DST
+ *   gap comes out an hour late (America/St_Johns `2005-04-03T01-0230`).
+ * - An hour cut short by an offset change that is not a whole hour starts at the change: Lord_Howe's
+ *   `2026-04-05T01+1030` starts at 15:00Z, but reads as 01:00+10:30 = 14:30Z, an instant that the zone
+ *   shows as `01+1100`. So if the parsed instant does not format back, the offset changes within a few hours
+ *   of it are tried instead; the same repairs a wall time without offset that date-fns moved out of a gap.
  */
 function readPeriodStart(dateText: string, scheme: NameScheme): number | null {
+  const { dateFormat, timeZone } = scheme;
+  const parseZone = hasOffsetToken(dateFormat) ? 'UTC' : timeZone;
   const parsed =
-    scheme.timeZone === 'local'
-      ? parse(dateText, scheme.dateFormat, PARSE_REFERENCE).getTime()
-      : parse(dateText, scheme.dateFormat, PARSE_REFERENCE, { in: tz(scheme.timeZone) }).getTime();
+    parseZone === 'local'
+      ? parse(dateText, dateFormat, PARSE_REFERENCE).getTime()
+      : parse(dateText, dateFormat, PARSE_REFERENCE, { in: tz(parseZone) }).getTime();
   if (!Number.isFinite(parsed)) return null;
-  if (formatPeriod(parsed, scheme.dateFormat, scheme.timeZone) === dateText) return parsed;
-  const change = firstOffsetChangeAfter(parsed, scheme.timeZone);
-  if (change !== null && formatPeriod(change, scheme.dateFormat, scheme.timeZone) === dateText) return change;
+  if (formatPeriod(parsed, dateFormat, timeZone) === dateText) return parsed;
+  for (const change of offsetChangesNear(parsed, timeZone)) {
+    if (formatPeriod(change, dateFormat, timeZone) === dateText) return change;
+  }
   return null;
 }
 
-/** The first instant in (t, t + OFFSET_CHANGE_WINDOW_MS] whose UTC offset differs from t's, or null. */
-function firstOffsetChangeAfter(t: number, timeZone: string): number | null {
+/** Whether the format writes the UTC offset (`x`, `xx`, `xxx`, `X` ...), which makes its text an exact instant. */
+function hasOffsetToken(dateFormat: string): boolean {
+  for (const [token] of dateFormat.matchAll(FORMAT_TOKEN)) {
+    if (/^[xX]+$/.test(token)) return true;
+  }
+  return false;
+}
+
+/**
+ * The instants within OFFSET_CHANGE_WINDOW_MS before and after `t` at which the zone's UTC offset changes
+ * (at most one on each side: offsets do not change twice within a few hours).
+ */
+function offsetChangesNear(t: number, timeZone: string): number[] {
+  const changes: number[] = [];
   const offset = zoneOffsetMinutes(t, timeZone);
-  let lo = t;
-  let hi = t + OFFSET_CHANGE_WINDOW_MS;
-  if (zoneOffsetMinutes(hi, timeZone) === offset) return null;
+  const before = t - OFFSET_CHANGE_WINDOW_MS;
+  const after = t + OFFSET_CHANGE_WINDOW_MS;
+  if (zoneOffsetMinutes(before, timeZone) !== offset) changes.push(firstChange(before, t, timeZone));
+  if (zoneOffsetMinutes(after, timeZone) !== offset) changes.push(firstChange(t, after, timeZone));
+  return changes;
+}
+
+/** Binary search for the first instant in (lo, hi] whose offset differs from lo's, given that hi's does. */
+function firstChange(lo: number, hi: number, timeZone: string): number {
+  const offset = zoneOffsetMinutes(lo, timeZone);
   while (hi - lo > 1) {
     const mid = Math.floor(lo + (hi - lo) / 2);
     if (zoneOffsetMinutes(mid, timeZone) === offset) lo = mid;

@@ -53,7 +53,12 @@ const HOUR_MS = 3_600_000;
  * {@link isValidTimeZone}. Throws a `RangeError` (code `ERR_INVALID_ARG_VALUE`) for a non-finite `t`, a
  * number frequency that is not a positive finite number, an unknown frequency or a time zone whose offset
  * cannot be determined, and a TimberlockError (code `ERR_TIMBERLOCK_PERIOD`) rather than return a period
- * that does not contain `t` (never seen for any zone Node 20 knows). Touches no file.
+ * that does not contain `t`. That never happens in 2026 in any of the 418 zones Node 20 knows (walked period
+ * by period); it does for a few historic offset changes that date-fns/tz mishandles (Asia/Kathmandu
+ * 1986-01-01, Asia/Tehran 1977-78, Africa/Monrovia before 1972).
+ *
+ * Cost: a few µs for hours and minutes, tens to hundreds of µs for days, weeks and months in a named zone
+ * (date-fns' TZDate), so call it at boundaries, not on every write. Touches no file.
  */
 export function periodOf(t: number, frequency: Frequency, timeZone: string): Period {
   if (!Number.isFinite(t)) throw invalidArgument('t', t, 'a finite epoch time in milliseconds');
@@ -79,7 +84,8 @@ export function periodOf(t: number, frequency: Frequency, timeZone: string): Per
  * The UTC offset of `timeZone` at instant `t`, in minutes east of UTC (Berlin in summer: 120, New York in
  * winter: -300). `'local'` uses `Date#getTimezoneOffset` (sign flipped), `'UTC'` is 0, anything else is
  * looked up with Intl through @date-fns/tz. Returns NaN for a name Intl does not know. Historic local mean
- * times may give fractional minutes. Touches no file.
+ * times may give fractional minutes, and @date-fns/tz gets the sign wrong for offsets between -01:00 and
+ * 00:00 (Africa/Monrovia -00:44:30 until 1972 reads as +44.5). Touches no file.
  */
 export function zoneOffsetMinutes(t: number, timeZone: string): number {
   if (timeZone === 'UTC') return 0;

@@ -62,7 +62,10 @@ function startsAroundOffsetChanges(frequency: Frequency, timeZone: string, radiu
   );
 }
 
-/** How far apart the sampled instants are, per frequency: every month, week and day; spread for the rest. */
+/**
+ * How far apart the sampled instants are, per frequency: every month and week; for shorter periods a step
+ * that drifts through the days, hours and minutes (plus every period around the offset changes, below).
+ */
 const SAMPLE_STEP: Record<string, number> = {
   monthly: 86_400_000,
   weekly: 86_400_000,
@@ -175,6 +178,23 @@ describe('parseArchiveName round-trips archiveName', () => {
     });
   });
 
+  it('reads back hours that start at an offset change at 00:01 (America/St_Johns 2005), with and without offset', () => {
+    // 2005-04-03 00:01 -03:30 (03:31Z) became 01:01 -02:30; 2005-10-30 00:01 -02:30 became 23:01 -03:30.
+    const zone = 'America/St_Johns';
+    const springForward = periodsBetween(utc('2005-04-03T01:00:00Z'), utc('2005-04-03T07:00:00Z'), 'hourly', zone);
+    const fallBack = periodsBetween(utc('2005-10-30T01:00:00Z'), utc('2005-10-30T07:00:00Z'), 'hourly', zone);
+    const withOffset = scheme(zone, defaultDateFormat('hourly'));
+    expect(archiveName(withOffset, utc('2005-04-03T03:31:00Z'), 0)).toBe('app.2005-04-03T01-0230.log');
+    for (const { start } of [...springForward, ...fallBack]) {
+      expect(parseArchiveName(withOffset, archiveName(withOffset, start, 0))?.periodStart, iso(start)).toBe(start);
+    }
+    // Without an offset the 01 of 2005-04-03 is a wall time in the gap, which date-fns moves to 02:00.
+    const withoutOffset = scheme(zone, "yyyy-MM-dd'T'HH");
+    for (const { start } of springForward) {
+      expect(parseArchiveName(withoutOffset, archiveName(withoutOffset, start, 0))?.periodStart, iso(start)).toBe(start);
+    }
+  });
+
   it('finds the index after a date that contains dots', () => {
     const dotted = scheme('UTC', 'yyyy.MM.dd');
     const day = utc('2026-11-25T00:00:00Z');
@@ -198,7 +218,8 @@ describe('parseArchiveName round-trips archiveName', () => {
     const gz = scheme('UTC', 'yyyy-MM-dd', 'app.gz');
     const day = utc('2026-11-25T00:00:00Z');
     for (const [index, compressed] of [[0, false], [0, true], [2, false], [2, true]] as const) {
-      expect(parseArchiveName(gz, archiveName(gz, day, index, compressed))).toEqual({ periodStart: day, index, compressed });
+      const name = archiveName(gz, day, index, compressed);
+      expect(parseArchiveName(gz, name), name).toEqual({ periodStart: day, index, compressed });
     }
   });
 
@@ -248,14 +269,16 @@ describe('parseArchiveName rejects names it did not make', () => {
   });
 
   it('rejects index 0, leading zeros and oversized indexes', () => {
-    for (const name of ['app.2026-01-01.0.log', 'app.2026-01-01.01.log', 'app.2026-01-01.-1.log', `app.2026-01-01.${'9'.repeat(20)}.log`]) {
+    const tooBig = `app.2026-01-01.${'9'.repeat(20)}.log`;
+    for (const name of ['app.2026-01-01.0.log', 'app.2026-01-01.01.log', 'app.2026-01-01.-1.log', tooBig]) {
       expect(parseArchiveName(daily, name), name).toBeNull();
     }
   });
 
   it("rejects another format's names and hourly names whose offset the zone never had", () => {
     expect(parseArchiveName(scheme('Europe/Berlin', 'yyyy-MM'), 'app.2026-01-01.log')).toBeNull();
-    expect(parseArchiveName(scheme('Europe/Berlin', defaultDateFormat('hourly')), 'app.2026-01-15T10+0500.log')).toBeNull();
+    const hourly = scheme('Europe/Berlin', defaultDateFormat('hourly'));
+    expect(parseArchiveName(hourly, 'app.2026-01-15T10+0500.log')).toBeNull();
   });
 
   it('returns null, without throwing, for a scheme whose format date-fns refuses', () => {
@@ -303,7 +326,8 @@ describe('dateFormatProblem', () => {
   });
 
   it('accepts formats that name a period, in any zone', () => {
-    for (const dateFormat of ['yyyy-MM-dd', "yyyyMMdd'T'HH", 'yyyy.MM.dd', "RRRR-'W'II", 'yyyy', "yyyy-'Q'Q", 't', "'log'-yyyy-MM-dd"]) {
+    const formats = ['yyyy-MM-dd', "yyyyMMdd'T'HH", 'yyyy.MM.dd', "RRRR-'W'II", 'yyyy', "yyyy-'Q'Q", 't', "'log'-yyyy"];
+    for (const dateFormat of formats) {
       for (const timeZone of ZONES) {
         expect(dateFormatProblem(dateFormat, timeZone), `${dateFormat} ${timeZone}`).toBeNull();
       }
@@ -319,7 +343,10 @@ describe('dateFormatProblem', () => {
     const warnings: unknown[] = [];
     console.warn = (...args: unknown[]) => warnings.push(args);
     try {
-      for (const dateFormat of ['YYYY', 'Y', 'YYY', 'D', 'DDD', "yyyy-MM-dd'YYYY'"]) dateFormatProblem(dateFormat, 'UTC');
+      for (const dateFormat of ['YYYY', 'Y', 'YYY', 'D', 'DDD', "yyyy-MM-dd'YYYY'"]) {
+        dateFormatProblem(dateFormat, 'UTC');
+        parseArchiveName(scheme('UTC', dateFormat), 'app.2026.log');
+      }
     } finally {
       console.warn = warn;
     }
