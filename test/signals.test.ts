@@ -52,6 +52,8 @@ interface ChildRun {
   /** Every file of the log directory (dot files included) and the lines of app.log after the exit. */
   names: string[];
   lines: string[];
+  /** The lines of every log file, archives (oldest first) then app.log. */
+  allLines: string[];
 }
 
 /**
@@ -71,6 +73,7 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
   child.stderr?.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
   let pendingText = '';
   let repeater: NodeJS.Timeout | undefined;
+  let refresher: NodeJS.Timeout | undefined;
   child.stdout?.on('data', (chunk: Buffer) => {
     pendingText += chunk.toString();
     for (let end = pendingText.indexOf('\n'); end >= 0; end = pendingText.indexOf('\n')) {
@@ -79,6 +82,8 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
       run.messages?.push(message);
       if (message.opened) {
         takeLock(lockDir);
+        // Keep the lock fresh, as a live holder does, so that a slow run never sees it go stale.
+        refresher = setInterval(() => fs.utimesSync(lockDir, new Date(), new Date()), 500);
         child.stdin?.write('locked\n');
       }
       if (message.ready) {
@@ -99,11 +104,19 @@ async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat
     child.once('exit', (c, s) => resolve([c, s])),
   );
   clearInterval(repeater);
+  clearInterval(refresher);
   run.code = code;
   run.signal = signal;
   const names = fs.readdirSync(dir).sort();
   fs.rmSync(lockDir, { recursive: true, force: true });
-  return { ...(run as ChildRun), dir, names, lines: fs.existsSync(logPath) ? linesOf(logPath) : [] };
+  const logFiles = names.filter((name) => name === 'app.log' || /^app\..+\.log$/.test(name)); // archives sort first
+  return {
+    ...(run as ChildRun),
+    dir,
+    names,
+    lines: fs.existsSync(logPath) ? linesOf(logPath) : [],
+    allLines: logFiles.flatMap((name) => linesOf(path.join(dir, name))),
+  };
 }
 
 /**
@@ -178,21 +191,21 @@ describe('death by signal when the app has no handler of its own', () => {
     expect(run.ready).toMatchObject({ written: 50, buffered: 50 });
     expect(run.onDiskBeforeSignal).toBe(0);
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(run.lines).toEqual(numbered(50));
+    expect(run.allLines).toEqual(numbered(50));
     expect(run.names).toEqual(['.app.log.lock', '.app.log.state', 'app.log']); // the lock is the test's own
   });
 
   it('does the same for SIGINT', async () => {
     const run = await runChild('none', { signal: 'SIGINT' });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGINT' });
-    expect(run.lines).toEqual(numbered(50));
+    expect(run.allLines).toEqual(numbered(50));
   });
 
   it("leaves the signal to the app's own listener that exits: status 0, its line and the buffered ones on disk", async () => {
     const run = await runChild('app-exit');
     expect(run.onDiskBeforeSignal).toBe(0);
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 0, signal: null });
-    expect(run.lines).toEqual([...numbered(50), 'handled']);
+    expect(run.allLines).toEqual([...numbered(50), 'handled']);
   });
 
   it("does not kill a process whose own listener decides to keep running", async () => {
@@ -200,13 +213,13 @@ describe('death by signal when the app has no handler of its own', () => {
     expect(run.messages).toContainEqual({ handled: true });
     expect(run.messages).toContainEqual({ stillAlive: true });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 7, signal: null });
-    expect(run.lines).toEqual([...numbered(50), 'handled']);
+    expect(run.allLines).toEqual([...numbered(50), 'handled']);
   });
 
   it("does not kill a process whose process.once() listener is still doing async work", async () => {
     const run = await runChild('app-once');
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 0, signal: null });
-    expect(run.lines).toEqual([...numbered(50), 'handled']);
+    expect(run.allLines).toEqual([...numbered(50), 'handled']);
   });
 });
 
@@ -215,53 +228,53 @@ describe('handleSignals()', () => {
     const run = await runChild('handle');
     expect(run.onDiskBeforeSignal).toBe(0);
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 143, signal: null });
-    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
     expect(run.stderr).toBe('');
   });
 
   it('exits with 130 on SIGINT', async () => {
     const run = await runChild('handle', { signal: 'SIGINT' });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 130, signal: null });
-    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
   });
 
   it('uses exitCode when given', async () => {
     const run = await runChild('handle-exit-code');
     expect(run.code, run.stderr).toBe(0);
-    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
   });
 
   it('counts repeated signals during an async hook, passes them to onRepeat and never re-runs the hook', async () => {
     const run = await runChild('handle-async', { repeat: 30 });
     expect(run.code, run.stderr).toBe(143);
-    const repeats = run.lines.filter((line) => line.startsWith('repeat '));
+    const repeats = run.allLines.filter((line) => line.startsWith('repeat '));
     expect(repeats.length).toBeGreaterThan(0);
     expect(repeats).toEqual(repeats.map((_, i) => `repeat ${i + 1} SIGTERM`));
-    expect(run.lines.filter((line) => line === 'bye')).toHaveLength(1);
+    expect(run.allLines.filter((line) => line === 'bye')).toHaveLength(1);
     expect(run.messages.filter((m) => m.hookStarted)).toHaveLength(1);
-    expect(run.lines.slice(0, 51)).toEqual([...numbered(50), 'bye']);
-    expect(run.lines.at(-1)).toBe('closed');
+    expect(run.allLines.slice(0, 51)).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines.at(-1)).toBe('closed');
     expect(run.stderr).toContain(`${repeats.length} more signal(s) arrived while shutting down after SIGTERM`);
   });
 
   it('does not wait for a hook that never settles past timeoutMs, and says so on stderr', async () => {
     const run = await runChild('handle-timeout');
     expect(run.code, run.stderr).toBe(143);
-    expect(run.lines).toEqual(numbered(50));
+    expect(run.allLines).toEqual(numbered(50));
     expect(run.stderr).toContain('onSignal(SIGTERM) did not settle within 300 ms; exiting with status 143');
   });
 
   it('still flushes and exits when the hook throws, and prints the error', async () => {
     const run = await runChild('handle-throw');
     expect(run.code, run.stderr).toBe(143);
-    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
     expect(run.stderr).toContain('onSignal(SIGTERM) threw: Error: hook failed on purpose');
   });
 
   it("loses nothing when the hook calls process.exit() itself while its lines are still in the signal buffer", async () => {
     const run = await runChild('handle-hook-exits');
     expect(run.code, run.stderr).toBe(3);
-    expect(run.lines).toEqual([...numbered(50), 'bye']);
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
   });
 
   it('writes nothing, rotates nothing and takes no lock inside the hook, even past a boundary with sync: true', async () => {
@@ -287,7 +300,7 @@ describe('handleSignals()', () => {
     const warning = run.messages.find((m) => (m.warning as { code?: string } | undefined)?.code === 'DROPPED_LINES')
       ?.warning as { details: { lines: number } };
     const stats = run.messages.find((m) => m.stats)?.stats as Record<string, number>;
-    const kept = run.lines.filter((line) => line.startsWith('overflow '));
+    const kept = run.allLines.filter((line) => line.startsWith('overflow '));
     expect(kept.length).toBeGreaterThan(0);
     expect(warning.details.lines).toBe(100 - kept.length);
     expect(stats.droppedLines).toBe(100 - kept.length);
