@@ -75,15 +75,17 @@ async function boundaryRotations(ctx, processes, { frequency, runMs }) {
   // Boundaries strictly inside the run, with a period to spare at the end for the last reopen.
   const boundaries = [];
   for (let t = Math.ceil(startAt / frequency) * frequency; t <= startAt + runMs - frequency; t += frequency) boundaries.push(t);
+  // A process writes to a file of the new period from its first 'open' of that period or a later one
+  // (a process stalled for longer than a period goes straight to the newest file).
   const allReopened = [];
   let missing = 0;
   for (const periodStart of boundaries) {
-    const lags = results.map((r) => r.opens.find((open) => open.periodStart === periodStart));
-    if (lags.some((open) => !open)) {
+    const opens = results.map((r) => r.opens.find((open) => open.periodStart >= periodStart));
+    if (opens.some((open) => !open)) {
       missing++;
       continue;
     }
-    allReopened.push(Math.max(...lags.map((open) => open.at - periodStart)));
+    allReopened.push(Math.max(...opens.map((open) => open.at - periodStart)));
   }
   const tasks = results.flatMap((r) => r.taskBlocksMs);
   const result = {
