@@ -85,7 +85,7 @@ export function deferLine(id: number, line: string | Uint8Array): boolean {
  * Make sure a signal buffer of at least `capacityBytes` exists (allocated now, not when a signal
  * arrives). Throws TimberlockOptionError for a size SignalBuffer refuses.
  */
-export function reserveSignalBuffer(capacityBytes: number, option = 'bufferBytes'): void {
+export function reserveSignalBuffer(capacityBytes: number): void {
   if (buffer && buffer.capacity >= capacityBytes) return;
   try {
     const fresh = SignalBuffer.create(capacityBytes);
@@ -93,7 +93,7 @@ export function reserveSignalBuffer(capacityBytes: number, option = 'bufferBytes
     buffer = fresh;
   } catch (err) {
     if (err instanceof TimberlockOptionError) {
-      throw new TimberlockOptionError(option, capacityBytes, 'an integer number of bytes from 64 to 2^30 that is a multiple of 8');
+      throw new TimberlockOptionError('bufferBytes', capacityBytes, 'an integer number of bytes from 64 to 2^30 that is a multiple of 8');
     }
     throw err;
   }
@@ -125,7 +125,9 @@ export function drainSignalBuffer(): void {
   for (const [id, lines] of counts) {
     targets.get(id)?.emit('warning', {
       code: 'DROPPED_LINES',
-      message: `${lines} line(s) written while a signal was handled were dropped: the signal buffer (${buffer?.capacity ?? 0} bytes) was full`,
+      message:
+        `${lines} line(s) written while a signal was handled were dropped: they did not fit in the signal ` +
+        `buffer (${buffer?.capacity ?? 0} bytes; handleSignals() option bufferBytes)`,
       details: { lines, reason: 'signal buffer full' },
     });
   }
