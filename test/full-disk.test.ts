@@ -1,0 +1,303 @@
+/**
+ * Full disk, end to end: a writer process appends to a log on a 2 MiB tmpfs that a filler file has almost
+ * filled. Writes fail with ENOSPC; the writer must keep its lines up to maxBufferBytes, then drop the oldest
+ * ones (counted), report one 'error' for the whole episode, back off its retries (100 ms doubling to 5 s),
+ * and neither crash nor spin. Once the filler is deleted, writing resumes with one marker line that says how
+ * many lines were dropped, and every line that was not dropped is in the file exactly once.
+ *
+ * Needs root (mount -t tmpfs); skipped, with the reason printed, where mounting is not permitted.
+ * Needs dist/index.js (`npm test` builds it first).
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'disk-writer.mjs');
+const KiB = 1024;
+const MAX_BUFFER_BYTES = 64 * KiB;
+const HIGH_WATER_MARK = 16 * KiB;
+const LINE_BYTES = 100;
+/** How long the disk stays full once lines are being dropped: long enough for several back-off steps. */
+const FULL_WINDOW_MS = 3000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** The writer notices a failed attempt at its next sample of stats(), up to a tick (plus event-loop lag) late. */
+const SAMPLING_SLACK_MS = 25;
+
+/** Mount a 2 MiB tmpfs on dir; throws what mount said. */
+function mountTmpfs(dir: string): void {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' });
+}
+
+function unmount(dir: string): void {
+  execFileSync('umount', [dir], { stdio: 'pipe' });
+}
+
+/** Null when this process may mount a tmpfs, otherwise why not. */
+function mountProblem(): string | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-mount-probe-'));
+  try {
+    mountTmpfs(dir);
+    unmount(dir);
+    return null;
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    return stderr || (err as Error).message;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const cannotMount = mountProblem();
+if (cannotMount !== null) console.log(`full-disk tests skipped: cannot mount a tmpfs here (${cannotMount})`);
+
+interface Message {
+  type: string;
+  at?: number;
+  code?: string;
+  message?: string;
+  details?: { lines?: number; first?: number; last?: number };
+  written?: number;
+  stats?: Record<string, number>;
+  maxBufferedBytes?: number;
+  attempts?: { at: number; errors: number }[];
+}
+
+const children: ChildProcess[] = [];
+const mounts: string[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  const running = children.splice(0).filter((child) => child.exitCode === null && child.signalCode === null);
+  for (const child of running) child.kill('SIGKILL');
+  await Promise.all(running.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  for (const dir of mounts.splice(0)) unmount(dir);
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** The writer process, its messages, and a way to wait for one. */
+class Writer extends EventEmitter {
+  readonly messages: Message[] = [];
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  stderr = '';
+  readonly child: ChildProcess;
+
+  constructor(config: Record<string, unknown>) {
+    super();
+    this.child = fork(FIXTURE, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    children.push(this.child);
+    this.child.on('message', (message: Message) => {
+      this.messages.push(message);
+      this.emit('change');
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.stderr = (this.stderr + text).slice(-4000)));
+    this.child.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+      this.emit('change');
+    });
+  }
+
+  /** The first message matching `predicate`, as soon as it arrives; rejects at the deadline or if the writer exits first. */
+  waitFor(predicate: (m: Message) => boolean, timeoutMs: number, what: string): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.messages.find(predicate);
+        if (found) {
+          finish();
+          resolve(found);
+        } else if (this.exit) {
+          finish();
+          reject(new Error(`${what}: the writer exited first (${JSON.stringify(this.exit)})\n${this.stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${what}: not within ${timeoutMs} ms\n${this.stderr}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.off('change', check);
+      };
+      this.on('change', check);
+      check();
+    });
+  }
+}
+
+/** A fresh 2 MiB tmpfs (unmounted after the test) with an empty logs/ directory. */
+function smallDisk(): { dir: string; log: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-disk-'));
+  dirs.push(dir);
+  mountTmpfs(dir);
+  mounts.push(dir);
+  fs.mkdirSync(path.join(dir, 'logs'));
+  return { dir, log: path.join(dir, 'logs', 'app.log') };
+}
+
+/** 100 lines of 100 B every 5 ms, about 2 MB/s: a few hundred KiB of free space are gone in a fraction of a second. */
+function startWriter(log: string): Writer {
+  return new Writer({ path: log, maxBufferBytes: MAX_BUFFER_BYTES, highWaterMark: HIGH_WATER_MARK, lineBytes: LINE_BYTES, linesPerTick: 100, tickMs: 5 });
+}
+
+/** Fill the file system of dir up to `leaveFree` bytes with the file `name`. */
+function fillDisk(dir: string, name: string, leaveFree: number): void {
+  const free = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize;
+  fs.writeFileSync(path.join(dir, name), Buffer.alloc(Math.max(0, free - leaveFree)));
+}
+
+/** The line timberlock writes once writing works again after lines were dropped. */
+const MARKER = /^timberlock: (\d+) line\(s\) dropped between (\S+) and (\S+): .* could not be written and the buffer was full$/;
+
+interface LogContents {
+  /** Marker lines, in file order. */
+  markers: string[];
+  /** Lines that are neither a whole `d <seq> xxx…` line nor a marker: torn or merged. */
+  malformed: string[];
+  /** Data lines per seq. */
+  seen: Map<number, number>;
+}
+
+function readLog(file: string): LogContents {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const malformed: string[] = [];
+  if (lines.pop() !== '') malformed.push('(no newline at the end of the file)');
+  const markers = lines.filter((line) => MARKER.test(line));
+  const seen = new Map<number, number>();
+  for (const line of lines) {
+    if (MARKER.test(line)) continue;
+    const match = /^d (\d+) x+$/.exec(line);
+    if (!match || line.length !== LINE_BYTES - 1) malformed.push(line.slice(0, 120));
+    else seen.set(Number(match[1]), (seen.get(Number(match[1])) ?? 0) + 1);
+  }
+  return { markers, malformed, seen };
+}
+
+/** Seqs below `written` that are not in the file. */
+function missingOf(seen: Map<number, number>, written: number): number[] {
+  const missing: number[] = [];
+  for (let seq = 0; seq < written; seq++) if (!seen.has(seq)) missing.push(seq);
+  return missing;
+}
+
+
+describe('a full disk (2 MiB tmpfs)', () => {
+  it.skipIf(cannotMount !== null)(
+    'keeps lines up to maxBufferBytes, drops and counts the oldest, reports one error, backs off, and marks the gap once space is back',
+    async () => {
+      const { dir, log } = smallDisk();
+      fillDisk(dir, 'filler', 256 * KiB);
+      const writer = startWriter(log);
+      const firstError = await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
+      const firstDrop = await writer.waitFor((m) => m.type === 'warning' && m.code === 'DROPPED_LINES', 5_000, 'the first dropped lines');
+      // Keep the disk full for a while to watch the retries, then make room.
+      await new Promise((resolve) => setTimeout(resolve, FULL_WINDOW_MS));
+      fs.rmSync(path.join(dir, 'filler'));
+      const freedAt = Date.now();
+      const markerWarning = await writer.waitFor(
+        (m) => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first !== undefined,
+        RETRY_MAX_MS + 2_000,
+        'writing to resume with a marker line',
+      );
+      writer.child.send({ type: 'stop' });
+      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
+      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null }); // no crash, no unhandled rejection
+
+      const stats = result.stats as Record<string, number>;
+      const written = result.written as number;
+      const attempts = result.attempts as { at: number; errors: number }[];
+      const errorEvents = writer.messages.filter((m) => m.type === 'error');
+      const episode = attempts.filter((a) => a.at <= (markerWarning.at as number));
+      const gaps = episode.slice(1).map((a, i) => a.at - (episode[i] as { at: number }).at);
+
+      // The file: data lines and exactly one marker, every line whole.
+      const { markers, malformed, seen } = readLog(log);
+      const duplicated = [...seen].filter(([, n]) => n > 1).map(([seq]) => seq);
+      const missing = missingOf(seen, written);
+
+      console.log(
+        `full disk: written ${written} lines, on disk ${seen.size}, dropped ${stats.droppedLines} (missing ${missing.length}, ` +
+          `seq ${missing[0]}…${missing[missing.length - 1]}), max buffered ${result.maxBufferedBytes} B (cap ${MAX_BUFFER_BYTES}), ` +
+          `error events ${errorEvents.length} (${errorEvents.map((e) => e.code).join(', ')}), failed attempts ${stats.errors} ` +
+          `over ${(markerWarning.at as number) - (firstError.at as number)} ms, gaps ${gaps.join(' ')} ms; ` +
+          `space freed → marker after ${(markerWarning.at as number) - freedAt} ms; first drop ${(firstDrop.at as number) - (firstError.at as number)} ms after the first error; ` +
+          `marker ${JSON.stringify(markers[0]?.slice(0, 100))}`,
+      );
+
+      // One 'error' for the whole episode, with the cause's code.
+      expect(errorEvents.map((e) => e.code)).toEqual(['ENOSPC']);
+      // Retries back off: 100 ms, then doubling up to 5 s — no tight loop.
+      expect(stats.errors).toBe(episode.length);
+      gaps.forEach((gap, i) => {
+        const due = Math.min(RETRY_MIN_MS * 2 ** i, RETRY_MAX_MS);
+        expect(gap, `gap ${i} between failed attempts`).toBeGreaterThanOrEqual(due - SAMPLING_SLACK_MS);
+      });
+      const episodeMs = (markerWarning.at as number) - (firstError.at as number);
+      expect(episode.length).toBeLessThanOrEqual(2 + Math.ceil(Math.log2(RETRY_MAX_MS / RETRY_MIN_MS)) + Math.ceil(episodeMs / RETRY_MAX_MS));
+      // Data kept up to the cap, never beyond; the oldest lines dropped past it, and counted.
+      expect(result.maxBufferedBytes).toBeLessThanOrEqual(MAX_BUFFER_BYTES);
+      expect(result.maxBufferedBytes).toBeGreaterThan(MAX_BUFFER_BYTES - LINE_BYTES);
+      expect(stats.droppedLines).toBeGreaterThan(0);
+      expect(stats.bufferedLines).toBe(0);
+      // Exactly one marker, naming the number of dropped lines and the episode's time span.
+      expect(markers).toHaveLength(1);
+      const [, count, first, last] = MARKER.exec(markers[0] as string) ?? [];
+      expect(Number(count)).toBe(stats.droppedLines);
+      expect(Date.parse(first as string)).toBeGreaterThanOrEqual(firstError.at as number);
+      expect(Date.parse(first as string)).toBeLessThanOrEqual(Date.parse(last as string));
+      expect(Date.parse(last as string)).toBeLessThanOrEqual(markerWarning.at as number);
+      // Every line not dropped is there once; the dropped ones are one run of the oldest buffered lines.
+      expect(malformed).toEqual([]);
+      expect(duplicated).toEqual([]);
+      expect(missing.length).toBe(stats.droppedLines);
+      expect((missing[missing.length - 1] as number) - (missing[0] as number) + 1).toBe(missing.length);
+    },
+    60_000,
+  );
+
+  it.skipIf(cannotMount !== null)(
+    'never splits a line with the marker, nor drops the marker, when space comes back a few KiB at a time',
+    async () => {
+      const { dir, log } = smallDisk();
+      fs.writeFileSync(path.join(dir, 'small'), Buffer.alloc(8 * KiB));
+      fillDisk(dir, 'filler', 256 * KiB);
+      const writer = startWriter(log);
+      const isMarker = (m: Message): boolean => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first !== undefined;
+      const isFirstDrop = (m: Message): boolean => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first === undefined;
+      await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
+      await writer.waitFor(isFirstDrop, 5_000, 'the first dropped lines');
+      // 8 KiB come back: the next retry writes part of a 64 KiB batch (a short write ends the episode, and
+      // the marker is queued while the rest of a line still waits), then the disk is full again.
+      fs.rmSync(path.join(dir, 'small'));
+      const firstMarker = await writer.waitFor(isMarker, RETRY_MAX_MS + 2_000, 'a marker after the partial write');
+      await writer.waitFor((m) => m.type === 'error' && (m.at as number) >= (firstMarker.at as number), 5_000, 'the second episode');
+      const secondDrop = await writer.waitFor((m) => isFirstDrop(m) && (m.at as number) >= (firstMarker.at as number), 5_000, 'drops in the second episode');
+      fs.rmSync(path.join(dir, 'filler'));
+      await writer.waitFor((m) => isMarker(m) && (m.at as number) >= (secondDrop.at as number), RETRY_MAX_MS + 2_000, 'the second marker');
+      writer.child.send({ type: 'stop' });
+      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
+      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+
+      const stats = result.stats as Record<string, number>;
+      const { markers, malformed, seen } = readLog(log);
+      const missing = missingOf(seen, result.written as number);
+      const reported = markers.map((line) => Number(MARKER.exec(line)?.[1]));
+      const errorEvents = writer.messages.filter((m) => m.type === 'error');
+      console.log(
+        `full disk, space back in two steps: written ${result.written}, dropped ${stats.droppedLines}, missing ${missing.length}, ` +
+          `markers ${JSON.stringify(reported)}, error events ${errorEvents.length}, malformed ${malformed.length} ${JSON.stringify(malformed.slice(0, 2))}`,
+      );
+      expect(malformed).toEqual([]);
+      expect(reported).toHaveLength(2); // one marker per episode, none of them dropped
+      expect(reported.reduce((sum, n) => sum + n, 0)).toBe(stats.droppedLines);
+      expect(errorEvents).toHaveLength(2);
+      expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+      expect(missing.length).toBe(stats.droppedLines);
+    },
+    60_000,
+  );
+});
