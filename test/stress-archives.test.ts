@@ -23,16 +23,16 @@ const WRITER_SCRIPT = fileURLToPath(new URL('./fixtures/stress-writer.mjs', impo
 const WRITERS = Array.from({ length: 8 }, (_, i) => `w${i}`);
 const PERIOD_MS = 200;
 const DELAY_MS = 300;
-const MAX_SIZE = 64 * 1024;
-const LINES_PER_WRITER = 2_500;
-/** Lines are 10–2000 letters (about 1 KB on average): 8 × 2,500 over at least 3 s, at most about 1.3 MB per period. */
-const SPAN_MS = 3_000;
+const MAX_SIZE = 16 * 1024;
+const LINES_PER_WRITER = 2_000;
+/** Lines are 10–2000 letters (about 1 KB on average): 8 × 2,000 over at least 4 s, at most about 0.8 MB per period. */
+const SPAN_MS = 4_000;
 /**
  * How long past the grace delay an archive beyond the newest maxFiles may still be seen. Maintenance runs in
  * the writers, 50 ms after the delay, one process at a time (an archive lock), between the writes of 8 busy
  * processes on a small machine: taking the lock and one gzip with its fsyncs can each take hundreds of ms.
  */
-const RETENTION_LAG_MS = 2_500;
+const RETENTION_LAG_MS = 4_000;
 const SCHEME: NameScheme = { activeName: 'app.log', dateFormat: defaultDateFormat(PERIOD_MS), timeZone: 'UTC' };
 
 interface WriterResult {
