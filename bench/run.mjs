@@ -15,7 +15,8 @@
 // Options: --dist <dir> (a timberlock build other than ./dist), --workdir <dir> (where the logs are
 // written; default: the OS temp directory), --out <name> (results file name without extension),
 // --from <results.json> (measure nothing: print the tables and redraw the chart of an earlier run),
-// --peers-full (the peers that write one system call per line get the full line count too).
+// --peers-full (the peers that write one system call per line get the full line count too),
+// --libs timberlock,sonic-boom (only these libraries, and the logger pairs that use them).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -42,6 +43,7 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     'peers-full': { type: 'boolean', default: false },
     from: { type: 'string' },
+    libs: { type: 'string' },
   },
 });
 
@@ -62,16 +64,19 @@ const CONFIG = opts.quick
     }
   : {
       single: { lines: 1_000_000, perLineLines: opts['peers-full'] ? 1_000_000 : 50_000, rounds: 5 },
-      loggers: { lines: 200_000, rounds: 3 },
+      loggers: { lines: 100_000, rounds: 3 },
       multi: { processes: 4, rotateMs: 1000, runMs: 5000, rounds: 2 },
       rotation: { processes: 4, forced: { target: 260, runMs: 60_000 }, boundary: { frequency: 100, runMs: 10_000 }, diskSamples: 1000 },
-      exit: { lines: 20_000, repeats: 3 },
+      exit: { lines: 20_000, repeats: 2 },
     };
 
 const SINGLE = ['raw', 'timberlock', 'sonic-boom', 'pino-roll', 'winston-daily-rotate-file', ...PER_LINE];
 const MULTI = ['timberlock', 'pino-roll', 'rotating-file-stream', 'winston-daily-rotate-file', 'log4js', 'sonic-boom', 'raw'];
 const EXIT = ['timberlock', 'timberlock-sync', 'sonic-boom', 'pino-roll', 'rotating-file-stream', 'winston-daily-rotate-file', 'log4js'];
 const LOGGER_PAIRS = Object.keys(LOGGERS);
+/** --libs a,b: keep only these libraries (and logger pairs naming them) in every suite. */
+const picked = opts.libs ? opts.libs.split(',').map((s) => s.trim()) : null;
+const pick = (names) => (picked ? names.filter((name) => picked.some((p) => name === p || name.split('>').includes(p))) : names);
 const suites = new Set((opts.only ?? 'single,loggers,multi,rotation,exit').split(',').map((s) => s.trim()));
 
 const results = opts.from ? JSON.parse(fs.readFileSync(opts.from, 'utf8')) : await measure();
@@ -120,9 +125,9 @@ async function measure() {
     if (suites.has('single')) {
       const t0 = Date.now();
       console.log(`Single process: ${fmt(CONFIG.single.lines)} lines per run (${PER_LINE.join(', ')}: ${fmt(CONFIG.single.perLineLines)}), ${CONFIG.single.rounds} rounds`);
-      const fast = SINGLE.filter((name) => !PER_LINE.includes(name));
+      const fast = pick(SINGLE).filter((name) => !PER_LINE.includes(name));
       const main = await singleProcess(ctx, { libraries: fast, lines: CONFIG.single.lines, rounds: CONFIG.single.rounds });
-      const perLine = await singleProcess(ctx, { libraries: PER_LINE, lines: CONFIG.single.perLineLines, rounds: CONFIG.single.rounds });
+      const perLine = await singleProcess(ctx, { libraries: pick(PER_LINE), lines: CONFIG.single.perLineLines, rounds: CONFIG.single.rounds });
       results.single = combineSingle(main, perLine);
       timings.single = Date.now() - t0;
     }
@@ -130,7 +135,7 @@ async function measure() {
       const t0 = Date.now();
       const m = CONFIG.multi;
       console.log(`\nMulti-process: ${m.processes} processes, one path, rotation every ${m.rotateMs} ms, ${m.runMs / 1000} s, ${m.rounds} round(s)`);
-      results.multi = await multiProcess(ctx, { libraries: MULTI, ...m });
+      results.multi = await multiProcess(ctx, { libraries: pick(MULTI), ...m });
       timings.multi = Date.now() - t0;
     }
     if (suites.has('rotation')) {
@@ -142,13 +147,13 @@ async function measure() {
     if (suites.has('exit')) {
       const t0 = Date.now();
       console.log(`\nExit safety: ${fmt(CONFIG.exit.lines)} lines logged, then the process ends at once`);
-      results.exit = await exitSafety(ctx, { libraries: EXIT, ...CONFIG.exit });
+      results.exit = await exitSafety(ctx, { libraries: pick(EXIT), ...CONFIG.exit });
       timings.exit = Date.now() - t0;
     }
     if (suites.has('loggers')) {
       const t0 = Date.now();
       console.log(`\nThrough loggers: ${fmt(CONFIG.loggers.lines)} entries per run, ${CONFIG.loggers.rounds} round(s)`);
-      results.loggers = await throughLoggers(ctx, { loggers: LOGGER_PAIRS, ...CONFIG.loggers });
+      results.loggers = await throughLoggers(ctx, { loggers: pick(LOGGER_PAIRS), ...CONFIG.loggers });
       timings.loggers = Date.now() - t0;
     }
   } finally {

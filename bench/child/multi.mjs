@@ -19,6 +19,8 @@ await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.no
 
 const stopAt = startAt + Number(runMs);
 let seq = 0;
+let drainWaits = 0;
+let drainWaitMs = 0;
 // A library that throws from a timer or callback ends this process as it would end a service; first
 // say how many lines were handed to it, so that its lost lines can be counted.
 process.on('uncaughtException', (err) => {
@@ -28,10 +30,16 @@ process.on('uncaughtException', (err) => {
 while (Date.now() < stopAt) {
   let ok = true;
   for (let i = 0; i < BURST; i++) ok = dest.write(tag, seq++) && ok;
-  if (ok) await yieldToLoop();
-  else await dest.drained();
+  if (ok) {
+    await yieldToLoop();
+  } else {
+    const waitStart = performance.now();
+    await dest.drained();
+    drainWaits++;
+    drainWaitMs += performance.now() - waitStart;
+  }
 }
 const writtenAt = Date.now();
 await dest.end();
 const closedAt = Date.now();
-process.send({ tag, written: seq, startAt, writtenAt, closedAt, maxRssMB: peakRssMB() }, () => process.disconnect());
+process.send({ tag, written: seq, startAt, writtenAt, closedAt, drainWaits, drainWaitMs, maxRssMB: peakRssMB() }, () => process.disconnect());

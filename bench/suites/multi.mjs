@@ -42,12 +42,15 @@ export async function multiProcess(ctx, { libraries, processes, rotateMs, runMs,
         aggregateLinesPerSec: (delivered * 1000) / spanMs,
         maxRssMB: Math.max(...group.results.map((r) => r.maxRssMB)),
         crashed: group.results.filter((r) => r.crashed).map((r) => `${r.tag}: ${r.crashed}`),
+        // Time the writers spent waiting for 'drain' (backpressure), summed over the processes.
+        drainWaitMs: sum(group.results.map((r) => r.drainWaitMs ?? 0)),
         ok: check.lost === 0 && check.duplicated === 0 && check.torn === 0 && group.results.every((r) => !r.crashed),
       };
       runs.push(run);
       ctx.progress(
         `multi  ${library.padEnd(26)} round ${round + 1}/${rounds}: expected ${fmt(check.expected)}, lost ${fmt(check.lost)}, ` +
           `dup ${fmt(check.duplicated)}, torn ${fmt(check.torn)}, ${check.files} files, ${fmt(run.aggregateLinesPerSec)} lines/s` +
+          `, ${fmt(run.drainWaitMs)} ms waiting for drain` +
           `${run.crashed.length > 0 ? `, ${run.crashed.length} process(es) crashed: ${run.crashed[0]}` : ''} (load ${load1.toFixed(1)})`,
       );
     }
@@ -68,6 +71,7 @@ export async function multiProcess(ctx, { libraries, processes, rotateMs, runMs,
       torn: sum(mine.map((run) => run.torn)),
       files: median(mine.map((run) => run.files)),
       aggregateLinesPerSec: median(mine.map((run) => run.aggregateLinesPerSec)),
+      drainWaitMs: median(mine.map((run) => run.drainWaitMs)),
       load1: median(mine.map((run) => run.load1)),
     };
   });
