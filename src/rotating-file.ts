@@ -21,7 +21,14 @@ import type { MaintenanceResult } from './archive.js';
 import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
-import { deferLine, inSignalContext, registerSignalTarget, unregisterSignalTarget } from './signal-context.js';
+import {
+  deferLine,
+  drainSignalBuffer,
+  endSignalContextForExit,
+  inSignalContext,
+  registerSignalTarget,
+  unregisterSignalTarget,
+} from './signal-context.js';
 import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
@@ -66,6 +73,10 @@ function installProcessHooks(): void {
  * For shutdown paths: process exit, graceful shutdown, death by signal.
  */
 export function flushAllOpenFiles(): void {
+  // On exit a signal context can still be open (a hook that called process.exit()): close it, so that
+  // its buffered lines are drained into their files and the files may do I/O again.
+  endSignalContextForExit();
+  drainSignalBuffer();
   for (const file of openFiles) file.flushSync();
 }
 
@@ -243,11 +254,21 @@ export class RotatingFile extends EventEmitter {
     return true;
   }
 
-  /** Resolve once everything written so far has reached the kernel (or was dropped and counted). */
-  flush(): Promise<void> {
+  /**
+   * Resolve once everything written so far has reached the kernel (or was dropped and counted).
+   * `callback`, if given, is called then too (pino's `logger.flush(cb)` passes one).
+   */
+  flush(callback?: (error?: Error | null) => void): Promise<void> {
     this.flushNow();
-    if (this.bufferedLineCount() === 0) return Promise.resolve();
-    return new Promise((resolve) => this.flushWaiters.push(resolve));
+    const flushed =
+      this.bufferedLineCount() === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    if (callback) void flushed.then(() => callback(null));
+    return flushed;
+  }
+
+  /** True until close() begins: streams consumers (pino) check it to recognise a destination. */
+  get writable(): boolean {
+    return this.state !== 'closing' && this.state !== 'closed' && this.closing === null;
   }
 
   /**
@@ -387,14 +408,15 @@ export class RotatingFile extends EventEmitter {
     try {
       for (;;) {
         const now = this.now();
+        let late = false;
         if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
-          this.noteLate();
+          late = true;
         }
         if (this.bufferedLineCount() === 0) break;
         if (this.options.maxSize !== null) this.checkSize(now);
-        if (!this.writeBatch()) break;
+        if (!this.writeBatch(late)) break;
       }
     } finally {
       this.flushing = false;
@@ -422,7 +444,7 @@ export class RotatingFile extends EventEmitter {
   }
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
-  private writeBatch(): boolean {
+  private writeBatch(late: boolean): boolean {
     const fd = this.fd as number;
     let end = this.head;
     let size = 0;
@@ -452,6 +474,14 @@ export class RotatingFile extends EventEmitter {
       this.scheduleRetry(this.errorDelay, false);
       this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
       return false;
+    }
+    // Late: written to the previous period's file on purpose (fallback), or the write returned after the
+    // settle margin and the active name has moved on, so it may have landed after the rename, where a
+    // follower of the active name never reads it (a write stalled in the kernel, or this process was
+    // descheduled between its boundary check and its write).
+    if (late) this.noteLate(end - this.head, 'fallback');
+    else if (this.now() >= this.period.next + this.options.settleMs && statOrNull(this.path)?.ino !== this.ino) {
+      this.noteLate(end - this.head, 'after-rename');
     }
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
@@ -587,14 +617,16 @@ export class RotatingFile extends EventEmitter {
     return force || now - this.waitingSince >= this.options.fallbackMs;
   }
 
-  private noteLate(): void {
-    const lines = this.bufferedLineCount();
+  /** Count lines written to a previous period's file (they are counted once, when written). */
+  private noteLate(lines: number, why: 'fallback' | 'after-rename'): void {
     this.counters.lateLines += lines;
     if (this.lateEpisode) return;
     this.lateEpisode = true;
-    this.warn('LATE_LINES', `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`, {
-      lines,
-    });
+    const message =
+      why === 'fallback'
+        ? `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`
+        : `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`;
+    this.warn('LATE_LINES', message, { lines, why });
   }
 
   /** Switch to the descriptor the protocol produced and tell listeners. */
@@ -692,7 +724,8 @@ export class RotatingFile extends EventEmitter {
         this.missingSince = now;
         return;
       }
-      if (now - this.missingSince < this.options.checkIntervalMs) return;
+      // The next tick comes one interval later; timers may measure it a millisecond short.
+      if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
       this.warn('EXTERNAL_MOVE', `${this.path} was moved or deleted; creating it again`);
       const active = this.underLock(() => rotateUnderLock(this.target, this.period.start));
       if (active) this.adopt(active);

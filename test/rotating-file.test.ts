@@ -107,6 +107,27 @@ describe('RotatingFile, one process', () => {
     expect(file.stats().lateLines).toBe(0);
   });
 
+  it('writes to the old file after fallbackMs when no new file can be had, counting each late line once', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 1000 }, { now: () => now }));
+    const warnings: string[] = [];
+    file.on('warning', (w) => warnings.push(w.code));
+    file.write('old');
+    file.flushSync();
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock (and is alive: fresh mtime)
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    for (let i = 0; i < 300; i++) file.write(`waiting ${i}`);
+    (file as unknown as { flushNow(): void }).flushNow();
+    expect(file.stats()).toMatchObject({ bufferedLines: 300, lateLines: 0 });
+    now += 1000;
+    (file as unknown as { flushNow(): void }).flushNow();
+    expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 300 });
+    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(301);
+    expect(warnings.filter((w) => w === 'LATE_LINES')).toHaveLength(1);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
   it('never overwrites an archive: a name that is taken gets the next index', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'app.2026-11-25.log'), 'precious\n');
