@@ -42,7 +42,7 @@ export interface RotatingFileOptions {
   lock?: LockOptions;
   /**
    * Milliseconds after a boundary before the file of the ended period is renamed, so that writes issued
-   * just before the boundary reach the kernel first. Default 25.
+   * just before the boundary reach the kernel first. Default 100 (a quarter of the period for periods under 400 ms).
    */
   settleMs?: number;
   /**

@@ -49,7 +49,7 @@ describe('normalizeOptions', () => {
       mkdir: true,
       mode: 0o640,
       staleMs: 5000,
-      settleMs: 25,
+      settleMs: 100,
       fallbackMs: 7000,
       checkIntervalMs: 1000,
       highWaterMark: 1 * MiB,
