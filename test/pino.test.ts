@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
+import { createRotatingFile, type RotatingFile } from '../src/index.js';
 import { PinoDestination, destination } from '../src/transports/pino.js';
 import { killChildren, runNode } from './helpers/child.js';
 import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
@@ -83,6 +84,21 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n');
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(TimberlockOptionError);
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(/timeZone.*"Mars\/Olympus"/);
+  });
+
+  it('a plain createRotatingFile() is taken by pino as its stream too, first or second argument', async () => {
+    for (const [name, make] of [
+      ['first', (f: RotatingFile) => pino(f)],
+      ['second', (f: RotatingFile) => pino({ base: null }, f)],
+    ] as const) {
+      const file = path.join(dir, `${name}.log`);
+      const rotating = createRotatingFile({ path: file, timeZone: 'UTC' });
+      const logger = make(rotating);
+      logger.info(`as the ${name} argument`);
+      await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ level: 30, msg: `as the ${name} argument` });
+      await rotating.close();
+    }
   });
 
   it('destination() is taken by pino as its stream, and logger.flush(cb) calls back once the lines are written', async () => {

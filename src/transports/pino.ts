@@ -54,31 +54,10 @@ export default async function timberlockTransport(options: PinoTransportOptions)
  * A {@link RotatingFile} that pino accepts as its destination in the main thread:
  * `pino(destination({ path: 'logs/app.log', frequency: 'daily' }))`.
  *
- * It adds the two things pino expects of a stream: a `writable` flag (pino only takes its first
- * argument as a stream when it has one) and `flush(callback)`, which `logger.flush(cb)` calls.
- * Everything else, including the synchronous flush on process exit, is the RotatingFile's own.
+ * A RotatingFile has what pino expects of a stream (`writable`, `write(string)`, `flush(callback)`),
+ * so `pino(createRotatingFile(...))` works as well; this class only names that use.
  */
-export class PinoDestination extends RotatingFile {
-  /** True until close(): pino checks it to tell a stream from an options object. */
-  get writable(): boolean {
-    return this.status !== 'closing' && this.status !== 'closed';
-  }
-
-  /**
-   * Resolve (and call `callback`, as `logger.flush(cb)` expects) once everything written so far has
-   * reached the kernel.
-   */
-  override flush(callback?: (error?: Error | null) => void): Promise<void> {
-    const flushed = super.flush();
-    if (typeof callback === 'function') {
-      flushed.then(
-        () => callback(),
-        (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
-      );
-    }
-    return flushed;
-  }
-}
+export class PinoDestination extends RotatingFile {}
 
 /**
  * Create a main-thread pino destination writing to a shared rotating file. Same options, same
