@@ -19,7 +19,9 @@
  */
 import path from 'node:path';
 import { tz } from '@date-fns/tz';
-import { format, parse } from 'date-fns';
+// Subpath imports: the 'date-fns' root pulls in every function, which costs seconds of start-up as ESM on Node 22/24.
+import { format } from 'date-fns/format';
+import { parse } from 'date-fns/parse';
 import { isValidTimeZone, zoneOffsetMinutes } from './schedule.js';
 import type { Frequency } from './types.js';
 

@@ -11,7 +11,13 @@
  * with the clock on every write, and call `periodOf(next)` when it is passed.
  */
 import { tz, tzOffset } from '@date-fns/tz';
-import { addDays, addMonths, addWeeks, startOfDay, startOfMonth, startOfWeek } from 'date-fns';
+// Subpath imports: the 'date-fns' root pulls in every function, which costs seconds of start-up as ESM on Node 22/24.
+import { addDays } from 'date-fns/addDays';
+import { addMonths } from 'date-fns/addMonths';
+import { addWeeks } from 'date-fns/addWeeks';
+import { startOfDay } from 'date-fns/startOfDay';
+import { startOfMonth } from 'date-fns/startOfMonth';
+import { startOfWeek } from 'date-fns/startOfWeek';
 import { TimberlockError } from './errors.js';
 import type { Frequency } from './types.js';
 
