@@ -1,7 +1,11 @@
 // Small statistics helpers. Percentiles use the nearest-rank method on the sorted sample.
 
+/** The middle value; for an even count, the mean of the two middle values. NaN for an empty sample. */
 export function median(values) {
-  return percentile(values, 0.5);
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The nearest-rank percentile `p` (0..1) of `values`; NaN for an empty sample. */
