@@ -7,6 +7,8 @@ import { maintainArchives, type ArchiveTarget, type MaintenanceResult } from './
 
 /** A periodic catch-up run, for archives made by processes that died before their own run. */
 const CATCH_UP_INTERVAL_MS = 60_000;
+/** A run skipped because another process held the archive lock tries again after this long. */
+const SKIPPED_RETRY_MS = 250;
 /** After the delay an archive must reach, wait this much more so it is surely old enough. */
 const DELAY_MARGIN_MS = 50;
 
@@ -68,7 +70,11 @@ export class ArchiveScheduler {
       return;
     }
     this.running = maintainArchives(this.target, this.now, this.abort.signal)
-      .then((result) => this.onResult(result))
+      .then((result) => {
+        this.onResult(result);
+        // The holder may have listed the directory before this process's archive settled: look again.
+        if (result.skipped === 'locked') this.runSoon(SKIPPED_RETRY_MS);
+      })
       .catch((err: Error) => this.onFailure(err)) // only a malformed policy rejects; never leave it unhandled
       .finally(() => {
         this.running = null;

@@ -34,6 +34,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import lockfile from 'proper-lockfile';
 import { TimberlockError } from './errors.js';
+import { lockFileSystem } from './lock.js';
 import type { NameScheme } from './naming.js';
 import {
   compressionTempName,
@@ -171,17 +172,24 @@ class MaintenanceRun {
     if (!release) return;
     try {
       testHook('archive-locked', path.join(this.target.dir, this.target.activeName));
-      const listing = await this.listArchives();
-      if (!listing) return;
-      const files = await this.repair(listing);
-      const plan = planMaintenance(files, this.target.policy, this.now());
-      for (const name of plan.remove) {
-        if (this.shouldStop()) return;
-        await this.removeArchive(name);
-      }
-      for (const name of plan.compress) {
-        if (this.shouldStop()) return;
-        await this.compressArchive(name);
+      // Plan again after each gzip: archives that settled or fell out of maxFiles meanwhile are deleted before
+      // the next one, so retention never waits behind a backlog of compressions (seconds under load, during
+      // which every other process's run is skipped). Each archive is tried at most once per run, and only the
+      // first listing is repaired (later ones would take this run's own kept pairs for leftovers).
+      const tried = new Set<string>();
+      for (let first = true; ; first = false) {
+        const listing = await this.listArchives();
+        if (!listing) return;
+        const files = first ? await this.repair(listing) : listing.archives;
+        const plan = planMaintenance(files, this.target.policy, this.now());
+        for (const name of plan.remove) {
+          if (this.shouldStop()) return;
+          await this.removeArchive(name);
+        }
+        const next = plan.compress.find((name) => !tried.has(name));
+        if (next === undefined || this.shouldStop()) return;
+        tried.add(next);
+        await this.compressArchive(next);
       }
     } finally {
       await this.releaseLock(release);
@@ -216,6 +224,7 @@ class MaintenanceRun {
       return await lockfile.lock(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
         lockfilePath: lockPath,
         realpath: false,
+        fs: lockFileSystem,
         stale: this.target.staleMs,
         retries: 0,
         onCompromised: (err: Error) => {

@@ -1,7 +1,49 @@
 /**
  * The rotation lock: a try-once wrapper over proper-lockfile. Nothing in timberlock ever waits for it.
  */
+import fs from 'node:fs';
 import lockfile from 'proper-lockfile';
+
+/**
+ * The file system calls proper-lockfile makes for timberlock's locks, with two changes:
+ * - lock directories are created with mode 0o700, so no umask can make one world-writable (anyone able to
+ *   put a file into a lock directory could keep it from ever being removed);
+ * - a time in the future given to utimes becomes now. On every lockSync (the sync API does not keep its
+ *   cache) proper-lockfile probes the mtime precision by dating the new lock to the next whole second + 5 ms,
+ *   so a lock taken at 12:00:00.030 looked fresh until 12:00:03.005 with staleMs 2000 and a holder killed
+ *   right away blocked everyone for staleMs + up to 1 s. proper-lockfile reads the mtime back after the
+ *   probe, so its bookkeeping stays consistent; its refreshes ask for `now` and pass unchanged. A whole
+ *   second is avoided so that the probe always concludes 'ms' precision ('s' would date every refresh ahead).
+ */
+export const lockFileSystem = {
+  stat: fs.stat,
+  statSync: fs.statSync,
+  rmdir: fs.rmdir,
+  rmdirSync: fs.rmdirSync,
+  realpath: fs.realpath,
+  realpathSync: fs.realpathSync,
+  mkdir(dir: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
+    fs.mkdir(dir, { mode: 0o700 }, callback);
+  },
+  mkdirSync(dir: fs.PathLike): void {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  },
+  utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
+    const time = notAhead(mtime);
+    fs.utimes(file, time ?? atime, time ?? mtime, callback);
+  },
+  utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
+    const time = notAhead(mtime);
+    fs.utimesSync(file, time ?? atime, time ?? mtime);
+  },
+};
+
+/** Now (never on a whole second) when `mtime` lies in the future, else null (use the times as given). */
+function notAhead(mtime: fs.TimeLike): Date | null {
+  const now = Date.now();
+  if (!(mtime instanceof Date) || mtime.getTime() <= now) return null;
+  return new Date(now % 1000 === 0 ? now - 1 : now);
+}
 
 /** A lock that is tried once and never waited for. */
 export interface RotationLock {
@@ -35,6 +77,7 @@ export function createRotationLock(
     realpath: false,
     stale: staleMs,
     retries: 0,
+    fs: lockFileSystem,
     onCompromised: (err: Error) => {
       releaseFn = null;
       onCompromised(err);

@@ -325,6 +325,14 @@ function checkPath(value: unknown, identity: ProcessIdentity): string {
   if (unknownToken) {
     throw new TimberlockOptionError('path', value, `a path whose only {tokens} are {hostname} and {pid}, not ${unknownToken[0]}`);
   }
+  if (value.includes('{hostname}') && !isPlainName(identity.hostname)) {
+    throw new TimberlockOptionError(
+      'path',
+      value,
+      `a path whose {hostname} stands for a plain file name, but this host's name ${JSON.stringify(identity.hostname)} ` +
+        "contains '/', '\\' or NUL, or is '.' or '..'; put the name in the path yourself",
+    );
+  }
   const expanded = value.replaceAll('{hostname}', identity.hostname).replaceAll('{pid}', String(identity.pid));
   // Checked before resolving: resolve('logs/..') would silently turn into a different file name.
   const name = nodePath.basename(expanded);
@@ -332,6 +340,11 @@ function checkPath(value: unknown, identity: ProcessIdentity): string {
     throw new TimberlockOptionError('path', value, `a path whose last part is a file name, not '${name}'`);
   }
   return nodePath.resolve(expanded);
+}
+
+/** A name that stays one path component: not empty, '.' or '..', without '/', '\\' or NUL. */
+function isPlainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }
 
 /** `frequency`: one of the named periods or a period in milliseconds. */

@@ -39,6 +39,8 @@ const LOCK_RETRY_MS = 5;
 const ERROR_RETRY_MIN_MS = 100;
 const ERROR_RETRY_MAX_MS = 5000;
 const NEWLINE = 0x0a;
+/** Append, creating the file if missing, never through a symbolic link (ELOOP instead). */
+const APPEND_CREATE = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
 
 /** Lifecycle of a RotatingFile. 'waiting': no descriptor for the current period yet (lines wait in memory). */
 export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
@@ -144,6 +146,8 @@ export class RotatingFile extends EventEmitter {
   private drops: { lines: number; first: number; last: number } | null = null;
   /** The unwritten rest of a short write: it must be the next bytes written, so it is never dropped. */
   private shortWriteRest: Buffer | null = null;
+  /** The last drop marker queued: kept in the buffer until written, even past maxBufferBytes. */
+  private unwrittenMarker: string | null = null;
   /** Compression and retention runs; null when no archive policy is set. */
   private readonly archives: ArchiveScheduler | null;
   /** Events raised while the constructor runs, delivered on the next tick. */
@@ -315,7 +319,7 @@ export class RotatingFile extends EventEmitter {
     this.flushNow();
     try {
       const opened =
-        openExisting(this.path) ?? { fd: fs.openSync(this.path, 'a', this.options.mode), ino: 0 };
+        openExisting(this.path) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
       if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
       this.counters.reopens++;
       const period = periodOf(this.now(), this.options.frequency, this.options.timeZone);
@@ -364,7 +368,13 @@ export class RotatingFile extends EventEmitter {
   /** write() after close(): one synchronous open-append-close, so nothing is lost. */
   private appendAfterClose(line: Chunk): void {
     try {
-      fs.appendFileSync(this.path, line, { mode: this.options.mode });
+      const fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
+      try {
+        if (typeof line === 'string') fs.writeSync(fd, line);
+        else fs.writeSync(fd, line);
+      } finally {
+        fs.closeSync(fd);
+      }
       this.counters.bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
     } catch (err) {
       this.counters.droppedLines++;
@@ -503,16 +513,21 @@ export class RotatingFile extends EventEmitter {
     // episode the retry timer owns the next attempt (no tight loop), so go straight to dropping.
     if (!this.errorEpisode) this.flushNow(true);
     if (this.pendingBytes <= this.options.maxBufferBytes) return;
-    // The disk refuses writes: drop the oldest whole lines (never the rest of a short write) and count them.
+    // The disk refuses writes: drop the oldest whole lines and count them. The rest of a short write (it must
+    // be the very next bytes written) and a drop marker not written yet stay in front; the lines after them go.
+    const kept: Chunk[] = [];
+    while (this.bufferedLineCount() > 0 && this.mustKeep(this.pending[this.head] as Chunk)) {
+      kept.push(this.pending[this.head++] as Chunk);
+    }
     let dropped = 0;
     while (this.pendingBytes > this.options.maxBufferBytes && this.bufferedLineCount() > 1) {
       const chunk = this.pending[this.head] as Chunk;
-      if (this.shortWriteRest === chunk) break;
       this.pendingBytes -= chunk.length;
       this.pending[this.head] = '';
       this.head++;
       dropped++;
     }
+    for (let i = kept.length - 1; i >= 0; i--) this.pending[--this.head] = kept[i] as Chunk;
     if (dropped === 0) return;
     this.counters.droppedLines += dropped;
     const now = this.now();
@@ -527,13 +542,21 @@ export class RotatingFile extends EventEmitter {
     });
   }
 
+  /** Chunks relieveOverCap never drops: the rest of a short write and the drop marker. */
+  private mustKeep(chunk: Chunk): boolean {
+    return chunk === this.shortWriteRest || chunk === this.unwrittenMarker;
+  }
+
   /** After a drop episode, once writing works again: one line in the file that says what was lost. */
   private queueDropMarker(): void {
     const drops = this.drops;
     if (!drops) return;
     this.drops = null;
     const marker = `timberlock: ${drops.lines} line(s) dropped between ${new Date(drops.first).toISOString()} and ${new Date(drops.last).toISOString()}: ${this.path} could not be written and the buffer was full\n`;
-    this.pending.splice(this.head, 0, marker);
+    // Behind the rest of a short write, if one waits: that must be the very next bytes written.
+    const at = this.pending[this.head] === this.shortWriteRest ? this.head + 1 : this.head;
+    this.pending.splice(at, 0, marker);
+    this.unwrittenMarker = marker;
     this.pendingBytes += marker.length;
     this.warn('DROPPED_LINES', marker.trimEnd(), { lines: drops.lines, first: drops.first, last: drops.last });
   }
@@ -709,7 +732,21 @@ export class RotatingFile extends EventEmitter {
         return;
       }
       if (current) {
-        // Another inode under the active name (logrotate create, an operator): follow it.
+        // Another inode under the active name: logrotate's create or an operator — or a sibling process
+        // between creating the new file and writing the state. Only the lock tells them apart: a rotation in
+        // progress holds it (look again at the next check); holding it, the state is complete.
+        if (!this.lock.tryAcquire()) return;
+        let sibling: ActiveFile | null;
+        try {
+          sibling = followActive(this.target, this.period.start);
+        } finally {
+          this.lock.release();
+        }
+        if (sibling) {
+          this.adopt(sibling);
+          return;
+        }
+        // Not a sibling's file: follow it all the same.
         const opened = openExisting(this.path, current.ino);
         if (!opened) return;
         this.counters.reopens++;
@@ -743,25 +780,40 @@ export class RotatingFile extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Start-up, errors and warnings
 
-  /** mkdir -p the directory when asked; refuse a path that is a directory or lies under a file. */
+  /**
+   * mkdir -p the directory when asked. Refuse a path that lies under a file, and one that exists but is not a
+   * regular file: a directory, a FIFO or device (a rotation would link and unlink it like a file), or a
+   * symbolic link (writes would go through it until the first rotation archived the link itself, and a link
+   * planted by whoever can write the directory would redirect the lines). Directories on the way may be links.
+   */
   private prepareDirectory(): void {
     const { dir, path: file, mkdir } = this.options;
+    const underFile = (): TimberlockOptionError =>
+      new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
     try {
       if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
-      }
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw underFile();
       throw err;
     }
-    const existing = statOrNull(file);
-    if (existing?.isDirectory()) {
-      throw new TimberlockOptionError('path', file, 'a file path, but it names a directory');
+    let parent: fs.Stats | undefined;
+    let existing: fs.Stats | undefined;
+    try {
+      parent = fs.statSync(dir, { throwIfNoEntry: false });
+      existing = fs.lstatSync(file, { throwIfNoEntry: false });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw underFile(); // a directory further up is a file
+      throw err;
     }
-    const parent = statOrNull(dir);
     if (!parent) throw new TimberlockOptionError('path', file, `a path in an existing directory (${dir} is missing and mkdir is false)`);
-    if (!parent.isDirectory()) throw new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (it is a file)`);
+    if (!parent.isDirectory()) throw underFile();
+    if (!existing || existing.isFile()) return;
+    if (existing.isSymbolicLink()) {
+      throw new TimberlockOptionError('path', file, `the path of a regular file, not a symbolic link (this one points to ${fs.readlinkSync(file)}); give the real path`);
+    }
+    if (existing.isDirectory()) throw new TimberlockOptionError('path', file, 'a file path, but it names a directory');
+    throw new TimberlockOptionError('path', file, 'the path of a regular file, but it names a FIFO, socket or device');
   }
 
   /** One 'error' per episode (until a write succeeds again); never crashes a process without listeners. */

@@ -11,7 +11,7 @@ import { periodOf } from './schedule.js';
 import { readState, writeState, type RotationState } from './state.js';
 import type { Frequency } from './types.js';
 
-const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL } = fs.constants;
+const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
 /** Everything the protocol needs to know about one log path. */
 export interface RotationTarget {
@@ -57,11 +57,14 @@ export function statOrNull(file: string): fs.Stats | null {
   return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
 }
 
-/** Open the active name for appending, without creating it. Null if it is missing or not `expectedIno`. */
+/**
+ * Open the active name for appending, without creating it. Null if it is missing or not `expectedIno`.
+ * A symbolic link there is never followed: ELOOP is thrown (it becomes an 'error', see prepareDirectory).
+ */
 export function openExisting(file: string, expectedIno?: number): { fd: number; ino: number } | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, O_WRONLY | O_APPEND);
+    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
