@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { renderChart } from './lib/chart.mjs';
+import { compact, renderChart } from './lib/chart.mjs';
 import { DESTINATIONS, versionOf } from './lib/destinations.mjs';
 import { LOGGERS } from './lib/loggers.mjs';
 import { fmt, renderTable } from './lib/table.mjs';
@@ -334,11 +334,14 @@ function chartOf(r, outName) {
       bars: r.multi.summary.map((row) => {
         const noRotation = row.rotates ? '' : 'no rotation; ';
         const bad = row.lost + row.duplicated + row.torn > 0 || row.failedRuns > 0 || row.crashedProcesses > 0;
-        const crashes = row.crashedProcesses > 0 ? `${row.crashedProcesses} process crash(es); ` : '';
+        const crashes = row.crashedProcesses > 0 ? `${row.crashedProcesses} process${row.crashedProcesses > 1 ? 'es' : ''} crashed; ` : '';
+        const broken = [`lost ${compact(row.lost)}`, row.duplicated > 0 ? `duplicated ${compact(row.duplicated)}` : '', row.torn > 0 ? `torn ${compact(row.torn)}` : '']
+          .filter(Boolean)
+          .join(', ');
         return {
           label: shortLabel(row.library),
           value: row.aggregateLinesPerSec,
-          note: row.failedRuns > 0 ? 'run failed' : bad ? `${crashes}lost ${fmt(row.lost)}, dup ${fmt(row.duplicated)}, torn ${fmt(row.torn)} of ${fmt(row.expected)}` : `${noRotation}0 lost of ${fmt(row.expected)}`,
+          note: row.failedRuns > 0 ? 'run failed' : bad ? `${crashes}${broken} of ${compact(row.expected)}` : `${noRotation}0 lost of ${compact(row.expected)}`,
           highlight: row.library.startsWith('timberlock'),
           bad,
         };

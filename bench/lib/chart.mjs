@@ -2,7 +2,7 @@
 //
 // renderChart({ title, subtitle, panels: [{ title, unit, bars: [{ label, value, note, highlight, bad }] }] })
 
-const WIDTH = 820;
+const WIDTH = 860;
 const LABEL_WIDTH = 250;
 const BAR_AREA = 400;
 const ROW = 24;
