@@ -185,6 +185,7 @@ export class RotatingFile extends EventEmitter {
       frequency,
       timeZone,
       scheme: { activeName: name, dateFormat, timeZone },
+      archiveHint: { periodStart: Number.NaN, next: 0 },
       header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now),
     };
     this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>

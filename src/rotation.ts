@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { archiveName, type NameScheme } from './naming.js';
+import { archiveNamesOf, type NameScheme } from './naming.js';
 import { periodOf } from './schedule.js';
 import { readState, writeState, type RotationState } from './state.js';
 import type { Frequency } from './types.js';
@@ -24,6 +24,11 @@ export interface RotationTarget {
   scheme: NameScheme;
   /** First line of every file this process creates (with its newline), or null. */
   header: ((periodStart: number) => string) | null;
+  /**
+   * Where this process expects the next free archive index of a period (it used the one before): probing
+   * starts there instead of at 0, so the n-th size roll of a period does not cost n failed links.
+   */
+  archiveHint: { periodStart: number; next: number };
 }
 
 /** The descriptor a process ends up with, and what was done to get it. */
@@ -170,8 +175,11 @@ function adoptActive(target: RotationTarget, state: RotationState | null, curren
  */
 function archiveActive(target: RotationTarget, ino: number, filePeriodStart: number): string | null {
   let archive: string | null = null;
-  for (let index = 0; archive === null; index++) {
-    const candidate = path.join(target.dir, archiveName(target.scheme, filePeriodStart, index));
+  const nameOf = archiveNamesOf(target.scheme, filePeriodStart);
+  const hint = target.archiveHint;
+  let index = hint.periodStart === filePeriodStart ? hint.next : 0;
+  for (; archive === null; index++) {
+    const candidate = path.join(target.dir, nameOf(index));
     if (statOrNull(`${candidate}.gz`)) continue; // taken by a compressed archive
     testHook('before-link', target.path);
     try {
@@ -199,6 +207,7 @@ function archiveActive(target: RotationTarget, ino: number, filePeriodStart: num
     }
     archive = candidate;
   }
+  target.archiveHint = { periodStart: filePeriodStart, next: index };
   return unlinkActive(target, ino, archive);
 }
 
