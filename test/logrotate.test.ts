@@ -10,14 +10,14 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { bytesOnDisk, haveCommand, startRsyslog, stopFollowers, waitUntilQuiet } from './helpers/followers.js';
-import { formatCopyReport, formatReport, unshippedByFile, verifyCopy, verifyDir, type CopyReport, type VerifyReport } from './helpers/verify.js';
-import { incidents, killWriters, startWriters, sumStat, type WriterResult } from './helpers/writer-run.js';
+import { describe, expect, it } from 'vitest';
+import { bytesOnDisk, haveCommand, startRsyslog, waitUntilQuiet } from './helpers/followers.js';
+import { formatCopyReport, formatReport, unshippedByFile, verifyCopy, verifyDir, type CopyReport } from './helpers/verify.js';
+import { expectEveryLineOnce, useFollowSuite } from './helpers/follow-suite.js';
+import { incidents, startWriters, sumStat, type WriterResult } from './helpers/writer-run.js';
 
 const run = promisify(execFile);
 const IN_CI = Boolean(process.env.CI);
@@ -25,32 +25,7 @@ const HAVE_LOGROTATE = haveCommand('logrotate');
 const HAVE_RSYSLOG = haveCommand('rsyslogd');
 if (!HAVE_LOGROTATE && !IN_CI) console.log('logrotate.test: logrotate not installed (apt-get install logrotate): its test is skipped');
 
-const dirs: string[] = [];
-
-afterEach(async (context) => {
-  await killWriters();
-  await stopFollowers();
-  const failed = context.task.result?.state === 'fail';
-  for (const dir of dirs.splice(0)) {
-    if (failed) console.log(`kept ${dir} for inspection`);
-    else fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function makeDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-logrotate-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function expectEveryLineOnce(report: VerifyReport, what: string): void {
-  const detail = `${what}: ${formatReport(report)}`;
-  expect(report.missing.count, detail).toBe(0);
-  expect(report.duplicated.count, detail).toBe(0);
-  expect(report.unexpected.count, detail).toBe(0);
-  expect(report.torn.count, detail).toBe(0);
-  expect(report.linesFound, detail).toBe(report.expected);
-}
+const makeDir = useFollowSuite('logrotate');
 
 /** Poll (every 20 ms) until `file` holds at least `bytes`, or throw after deadlineMs. */
 async function waitForSize(file: string, bytes: number, deadlineMs: number): Promise<void> {

@@ -9,50 +9,25 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bytesOnDisk,
   haveCommand,
   startRsyslog,
   startTail,
-  stopFollowers,
   waitUntilQuiet,
   type Follower,
 } from './helpers/followers.js';
 import { formatCopyReport, formatReport, verifyCopy, verifyDir, type CopyReport, type VerifyReport } from './helpers/verify.js';
-import { incidents, killWriters, startWriters, sumStat, type WriterConfig } from './helpers/writer-run.js';
+import { expectEveryLineOnce, useFollowSuite } from './helpers/follow-suite.js';
+import { incidents, startWriters, sumStat, type WriterConfig } from './helpers/writer-run.js';
 
 const IN_CI = Boolean(process.env.CI);
 const HAVE_RSYSLOG = haveCommand('rsyslogd');
 const HAVE_TAIL = haveCommand('tail');
 if (!HAVE_RSYSLOG && !IN_CI) console.log('shippers.test: rsyslogd not installed (apt-get install rsyslog): its test is skipped');
 
-const dirs: string[] = [];
-
-afterEach(async (context) => {
-  await killWriters();
-  await stopFollowers();
-  const failed = context.task.result?.state === 'fail';
-  for (const dir of dirs.splice(0)) {
-    if (failed) console.log(`kept ${dir} for inspection`);
-    else fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function makeDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-shippers-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function expectEveryLineOnce(report: VerifyReport, what: string): void {
-  const detail = `${what}: ${formatReport(report)}`;
-  expect(report.missing.count, detail).toBe(0);
-  expect(report.duplicated.count, detail).toBe(0);
-  expect(report.unexpected.count, detail).toBe(0);
-  expect(report.torn.count, detail).toBe(0);
-  expect(report.linesFound, detail).toBe(report.expected);
-}
+const makeDir = useFollowSuite('shippers');
 
 /**
  * Boundary quiescence seen from the disk. Unlinking the active name (the rename) sets the archive's
