@@ -60,6 +60,20 @@ export function killChildren(): void {
 }
 
 /** The last stdout line that parses as JSON. */
+/** SIGKILL every child of `children` still running, empty the set, and wait for their exits. */
+export async function killAndWait(children: Set<ChildProcess>): Promise<void> {
+  const list = [...children];
+  children.clear();
+  await Promise.all(
+    list.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
+}
+
 export function lastJson<T>(stdout: string): T {
   const lines = stdout.trim().split('\n').reverse();
   for (const line of lines) {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { killAndWait } from './child.js';
 
 /** A running follower. */
 export interface Follower {
@@ -64,16 +65,7 @@ export function haveCommand(name: string): boolean {
 
 /** SIGKILL every follower still running and wait for the exits. */
 export async function stopFollowers(): Promise<void> {
-  const children = [...running];
-  running.clear();
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      return exited;
-    }),
-  );
+  await killAndWait(running);
 }
 
 /** Poll (every 20 ms) until `pid` has `file` open, or throw after deadlineMs. */

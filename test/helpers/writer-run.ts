@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ReportedRotate } from './verify.js';
+import { killAndWait } from './child.js';
 
 const WRITER_SCRIPT = fileURLToPath(new URL('../fixtures/stress-writer.mjs', import.meta.url));
 
@@ -66,16 +67,7 @@ const live = new Set<ChildProcess>();
 
 /** SIGKILL every writer still running and wait for their exits. */
 export async function killWriters(): Promise<void> {
-  const children = [...live];
-  live.clear();
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      return exited;
-    }),
-  );
+  await killAndWait(live);
 }
 
 /**
