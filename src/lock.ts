@@ -13,19 +13,44 @@ import lockfile from 'proper-lockfile';
  *   so a lock taken at 12:00:00.030 looked fresh until 12:00:03.005 with staleMs 2000 and a holder killed
  *   right away blocked everyone for staleMs + up to 1 s. proper-lockfile reads the mtime back after the
  *   probe, so its bookkeeping stays consistent; its refreshes ask for `now` and pass unchanged. A whole
- *   second is avoided so that the probe always concludes 'ms' precision ('s' would date every refresh ahead).
+ *   second is avoided so that the probe always concludes 'ms' precision ('s' would date every refresh ahead);
+ * - a lock directory that vanished between our mkdir and the probe was removed by another process that
+ *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
+ *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
+ *   The synchronous API runs mkdir → utimes → stat → (rmdir on failure) without yielding, so one flag is
+ *   enough to tie the failure to the rmdir that follows it.
  */
+let lostBetweenMkdirAndProbe = false;
+
+function noteVanished(err: unknown): never {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') lostBetweenMkdirAndProbe = true;
+  throw err;
+}
+
 export const lockFileSystem = {
   stat: fs.stat,
-  statSync: fs.statSync,
+  statSync(file: fs.PathLike): fs.Stats {
+    try {
+      return fs.statSync(file);
+    } catch (err) {
+      return noteVanished(err);
+    }
+  },
   rmdir: fs.rmdir,
-  rmdirSync: fs.rmdirSync,
+  rmdirSync(dir: fs.PathLike): void {
+    if (lostBetweenMkdirAndProbe) {
+      lostBetweenMkdirAndProbe = false;
+      return;
+    }
+    fs.rmdirSync(dir);
+  },
   realpath: fs.realpath,
   realpathSync: fs.realpathSync,
   mkdir(dir: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
     fs.mkdir(dir, { mode: 0o700 }, callback);
   },
   mkdirSync(dir: fs.PathLike): void {
+    lostBetweenMkdirAndProbe = false;
     fs.mkdirSync(dir, { mode: 0o700 });
   },
   utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
@@ -34,7 +59,11 @@ export const lockFileSystem = {
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
-    fs.utimesSync(file, time ?? atime, time ?? mtime);
+    try {
+      fs.utimesSync(file, time ?? atime, time ?? mtime);
+    } catch (err) {
+      noteVanished(err);
+    }
   },
 };
 
@@ -51,7 +80,7 @@ export interface RotationLock {
   readonly lockPath: string;
   /**
    * Try to take the lock once, synchronously (one mkdir; a stale lock is removed and retaken).
-   * Returns false when another holder has it. Throws on I/O errors other than "held".
+   * Returns false when another holder has it or won the race for a stale one. Throws on other I/O errors.
    */
   tryAcquire(): boolean;
   /** Release the lock if this object holds it (rmdir of the lock directory). Never throws for "not held". */
@@ -94,7 +123,12 @@ export function createRotationLock(
         releaseFn = lockfile.lockSync(target, options);
         return true;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return false;
+        const { code, syscall } = err as NodeJS.ErrnoException;
+        if (code === 'ELOCKED') return false;
+        // Our new lock directory vanished before proper-lockfile could date it: another process that found
+        // the old lock stale removed ours. It holds the lock now, or will in a moment; that is "busy".
+        // (ENOENT from mkdir itself means the log directory is gone: a real error.)
+        if (code === 'ENOENT' && syscall !== 'mkdir') return false;
         throw err;
       }
     },

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRotationLock } from '../src/lock.js';
+
+const dirs: string[] = [];
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempLock(staleMs = 2000) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
+  dirs.push(dir);
+  const lockPath = path.join(dir, '.app.log.lock');
+  const compromised: Error[] = [];
+  const lock = createRotationLock(path.join(dir, 'app.log'), lockPath, staleMs, (err) => compromised.push(err));
+  return { dir, lockPath, lock, compromised };
+}
+
+/** Make the lock directory look abandoned: its mtime `ageMs` in the past. */
+function ageLock(lockPath: string, ageMs: number): void {
+  const past = new Date(Date.now() - ageMs);
+  fs.utimesSync(lockPath, past, past);
+}
+
+describe('rotation lock', () => {
+  it('is taken once, refused to a second taker while held, and free again after release', () => {
+    const a = tempLock();
+    const b = createRotationLock(path.join(a.dir, 'app.log'), a.lockPath, 2000, () => {});
+    expect(a.lock.tryAcquire()).toBe(true);
+    expect(fs.statSync(a.lockPath).isDirectory()).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+    a.lock.release();
+    expect(fs.existsSync(a.lockPath)).toBe(false);
+    expect(b.tryAcquire()).toBe(true);
+    b.release();
+  });
+
+  it('dates a new lock no later than now, so a holder killed at once is stale after staleMs', () => {
+    const { lockPath, lock } = tempLock();
+    const before = Date.now();
+    expect(lock.tryAcquire()).toBe(true);
+    const mtime = fs.statSync(lockPath).mtimeMs;
+    lock.release();
+    expect(mtime).toBeGreaterThanOrEqual(before - 1000); // file systems may keep whole seconds only
+    expect(mtime).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('takes over a stale lock left by a dead holder', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    expect(lock.tryAcquire()).toBe(true);
+    expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(2000);
+    lock.release();
+  });
+
+  it('reports "busy", not an error, when another taker of the same stale lock removes ours before it is dated, and leaves that taker\'s lock alone', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    // Another process judged the old lock stale a moment ago: it removes the directory we just created
+    // (thinking it the stale one) between our mkdir and proper-lockfile's utimes, then creates its own.
+    const utimesSync = fs.utimesSync;
+    let raced = 0;
+    vi.spyOn(fs, 'utimesSync').mockImplementation((file, atime, mtime) => {
+      if (file === lockPath && raced++ === 0) {
+        fs.rmdirSync(lockPath);
+        try {
+          utimesSync(file, atime, mtime);
+        } finally {
+          fs.mkdirSync(lockPath); // the other process's fresh lock
+        }
+      }
+      utimesSync(file, atime, mtime);
+    });
+    const othersLock = () => fs.statSync(lockPath).ino;
+
+    expect(lock.tryAcquire()).toBe(false);
+    expect(raced).toBe(1);
+    expect(lock.held).toBe(false);
+    const ino = othersLock();
+    expect(fs.statSync(lockPath).isDirectory()).toBe(true); // the winner's lock survives our failed attempt
+    lock.release(); // not held: must not remove the winner's lock
+    expect(othersLock()).toBe(ino);
+  });
+
+  it('still throws when the directory that should hold the lock is gone', () => {
+    const { dir, lock } = tempLock();
+    fs.rmSync(dir, { recursive: true });
+    expect(() => lock.tryAcquire()).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'mkdir' }));
+  });
+});
