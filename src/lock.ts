@@ -17,52 +17,69 @@ import lockfile from 'proper-lockfile';
  * - a lock directory that vanished between our mkdir and the probe was removed by another process that
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
- *   The synchronous API runs mkdir → utimes → stat → (rmdir on failure) without yielding, so one flag is
- *   enough to tie the failure to the rmdir that follows it.
+ *   A path is marked when its stat or utimes finds it gone and unmarked by the next mkdir; only the rmdir
+ *   of proper-lockfile's failed probe can come between the two (its stale check retries with a mkdir, and
+ *   a refresh that finds the lock gone reports it compromised without removing anything).
  */
-let lostBetweenMkdirAndProbe = false;
+const vanishedLocks = new Set<string>();
 
-function noteVanished(err: unknown): never {
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT') lostBetweenMkdirAndProbe = true;
-  throw err;
+type Callback = (err: NodeJS.ErrnoException | null, ...rest: never[]) => void;
+
+function noteVanished(file: fs.PathLike, err: unknown): void {
+  if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') vanishedLocks.add(String(file));
+}
+
+/** True (and forgotten) when `dir` is a lock that vanished under a probe: not ours to remove. */
+function skipRemoval(dir: fs.PathLike): boolean {
+  return vanishedLocks.delete(String(dir));
 }
 
 export const lockFileSystem = {
-  stat: fs.stat,
+  stat(file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats?: fs.Stats) => void): void {
+    fs.stat(file, (err, stats) => {
+      noteVanished(file, err);
+      callback(err, stats);
+    });
+  },
   statSync(file: fs.PathLike): fs.Stats {
     try {
       return fs.statSync(file);
     } catch (err) {
-      return noteVanished(err);
+      noteVanished(file, err);
+      throw err;
     }
   },
-  rmdir: fs.rmdir,
+  rmdir(dir: fs.PathLike, callback: Callback): void {
+    if (skipRemoval(dir)) process.nextTick(callback, null);
+    else fs.rmdir(dir, callback);
+  },
   rmdirSync(dir: fs.PathLike): void {
-    if (lostBetweenMkdirAndProbe) {
-      lostBetweenMkdirAndProbe = false;
-      return;
-    }
-    fs.rmdirSync(dir);
+    if (!skipRemoval(dir)) fs.rmdirSync(dir);
   },
   realpath: fs.realpath,
   realpathSync: fs.realpathSync,
-  mkdir(dir: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
+  mkdir(dir: fs.PathLike, callback: Callback): void {
+    vanishedLocks.delete(String(dir));
     fs.mkdir(dir, { mode: 0o700 }, callback);
   },
   mkdirSync(dir: fs.PathLike): void {
-    lostBetweenMkdirAndProbe = false;
+    vanishedLocks.delete(String(dir));
     fs.mkdirSync(dir, { mode: 0o700 });
   },
-  utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: (err: NodeJS.ErrnoException | null) => void): void {
+  utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: Callback): void {
     const time = notAhead(mtime);
-    fs.utimes(file, time ?? atime, time ?? mtime, callback);
+    fs.utimes(file, time ?? atime, time ?? mtime, (err) => {
+      noteVanished(file, err);
+      callback(err);
+    });
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
     try {
       fs.utimesSync(file, time ?? atime, time ?? mtime);
     } catch (err) {
-      noteVanished(err);
+      noteVanished(file, err);
+      throw err;
     }
   },
 };
@@ -83,9 +100,13 @@ export interface RotationLock {
    * Returns false when another holder has it or won the race for a stale one. Throws on other I/O errors.
    */
   tryAcquire(): boolean;
+  /** tryAcquire() without blocking the event loop (the same system calls, made by libuv's thread pool). */
+  acquire(): Promise<boolean>;
   /** Release the lock if this object holds it (rmdir of the lock directory). Never throws for "not held". */
   release(): void;
-  /** True between a successful tryAcquire() and release(). */
+  /** release() without blocking the event loop. */
+  releaseAsync(): Promise<void>;
+  /** True between a successful tryAcquire() or acquire() and release(). */
   readonly held: boolean;
 }
 
@@ -100,7 +121,8 @@ export function createRotationLock(
   staleMs: number,
   onCompromised: (err: Error) => void,
 ): RotationLock {
-  let releaseFn: (() => void) | null = null;
+  let held = false;
+  let acquiring = false;
   const options = {
     lockfilePath: lockPath,
     realpath: false,
@@ -108,39 +130,68 @@ export function createRotationLock(
     retries: 0,
     fs: lockFileSystem,
     onCompromised: (err: Error) => {
-      releaseFn = null;
+      held = false;
       onCompromised(err);
     },
+  };
+  /** The errors that mean "someone else has it"; anything else is rethrown. */
+  const busy = (err: unknown): false => {
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    if (code === 'ELOCKED') return false;
+    // Our new lock directory vanished before proper-lockfile could date it: another process that found
+    // the old lock stale removed ours. It holds the lock now, or will in a moment; that is "busy".
+    // (ENOENT from mkdir itself means the log directory is gone: a real error.)
+    if (code === 'ENOENT' && syscall !== 'mkdir') return false;
+    throw err;
+  };
+  /** ERELEASED: the lock was compromised (taken over) meanwhile; that was already reported. */
+  const releasedAlready = (err: unknown): void => {
+    if ((err as NodeJS.ErrnoException).code !== 'ERELEASED') throw err;
   };
   return {
     lockPath,
     get held() {
-      return releaseFn !== null;
+      return held;
     },
     tryAcquire() {
-      if (releaseFn) return false; // one holder per lock object: no reentrancy
+      if (held || acquiring) return false; // one holder per lock object: no reentrancy
       try {
-        releaseFn = lockfile.lockSync(target, options);
-        return true;
+        lockfile.lockSync(target, options);
       } catch (err) {
-        const { code, syscall } = err as NodeJS.ErrnoException;
-        if (code === 'ELOCKED') return false;
-        // Our new lock directory vanished before proper-lockfile could date it: another process that found
-        // the old lock stale removed ours. It holds the lock now, or will in a moment; that is "busy".
-        // (ENOENT from mkdir itself means the log directory is gone: a real error.)
-        if (code === 'ENOENT' && syscall !== 'mkdir') return false;
-        throw err;
+        return busy(err);
       }
+      held = true;
+      return true;
+    },
+    async acquire() {
+      if (held || acquiring) return false;
+      acquiring = true;
+      try {
+        await lockfile.lock(target, options);
+      } catch (err) {
+        return busy(err);
+      } finally {
+        acquiring = false;
+      }
+      held = true;
+      return true;
     },
     release() {
-      const fn = releaseFn;
-      releaseFn = null;
-      if (!fn) return;
+      if (!held) return;
+      held = false;
       try {
-        fn();
+        lockfile.unlockSync(target, options);
       } catch (err) {
-        // ERELEASED: the lock was compromised (taken over) meanwhile; that was already reported.
-        if ((err as NodeJS.ErrnoException).code !== 'ERELEASED') throw err;
+        releasedAlready(err);
+      }
+    },
+    async releaseAsync() {
+      if (!held) return;
+      held = false;
+      try {
+        await lockfile.unlock(target, options);
+      } catch (err) {
+        releasedAlready(err);
       }
     },
   };

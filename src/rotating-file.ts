@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TimberlockError, TimberlockOptionError } from './errors.js';
+import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
 import {
@@ -15,6 +16,7 @@ import {
   rotateUnderLock,
   statOrNull,
   type ActiveFile,
+  type RollRequest,
   type RotationTarget,
 } from './rotation.js';
 import type { MaintenanceResult } from './archive.js';
@@ -121,6 +123,8 @@ export class RotatingFile extends EventEmitter {
   private fd: number | null = null;
   private ino = -1;
   private period: Period = { start: 0, next: 0 };
+  /** The last period periodAt() computed (see there). */
+  private lastPeriod: Period = { start: 0, next: 0 };
 
   /** Buffered chunks; `head` is the first one not yet written. */
   private pending: Chunk[] = [];
@@ -141,6 +145,13 @@ export class RotatingFile extends EventEmitter {
   private boundaryTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private missingSince = 0;
+  /**
+   * A rotation, size roll or follow running off the event loop (see startRotation). Nothing is written
+   * while it runs: the lines wait for the file it produces.
+   */
+  private inFlight: Promise<void> | null = null;
+  /** Until then a size roll is not tried again (its lock was busy: someone else is rolling). */
+  private rollBusyUntil = 0;
   private closing: Promise<void> | null = null;
   /** Lines dropped in the current full-disk episode, reported by a marker line once writes work. */
   private drops: { lines: number; first: number; last: number } | null = null;
@@ -282,33 +293,28 @@ export class RotatingFile extends EventEmitter {
    * are counted as late. Used on process exit and by graceful shutdown.
    */
   flushSync(): void {
-    this.flushNow();
+    this.flushNow(false, true);
     if (this.bufferedLineCount() === 0) return;
     this.flushNow(true);
   }
 
   /**
    * Rotate now, whatever the period: the active file (if not empty) is archived under its period's
-   * name with the next free index and a new active file is created. Returns false when the lock was
+   * name with the next free index and a new active file is created. Resolves false when the lock was
    * busy (another process is rotating) or an I/O error occurred (reported as an 'error' event), in
-   * which case nothing was done.
+   * which case nothing was done. The work runs off the event loop; lines written meanwhile wait for
+   * the new file.
    */
-  rotate(): boolean {
+  async rotate(): Promise<boolean> {
     if (this.state === 'closed' || this.state === 'closing') return false;
     this.flushNow();
-    const now = this.now();
-    const period = periodOf(now, this.options.frequency, this.options.timeZone);
-    let active: ActiveFile | null;
-    try {
-      active = this.underLock(() => rotateUnderLock(this.target, period.start, 'force'));
-    } catch (err) {
-      this.reportError(err as Error, 'rotate');
-      return false;
+    while (this.inFlight) {
+      await this.inFlight;
+      this.flushNow(); // lines written before this call belong in the file it archives
     }
-    if (!active) return false;
-    this.adopt(active);
-    this.flushNow();
-    return true;
+    if (this.state !== 'open' && this.state !== 'waiting') return false;
+    const period = this.periodAt(this.now());
+    return (await this.startRotation(period.start, 'force')) === 'done';
   }
 
   /**
@@ -320,10 +326,10 @@ export class RotatingFile extends EventEmitter {
     this.flushNow();
     try {
       const opened =
-        openExisting(this.path) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
+        runSync(openExisting(this.path)) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
       if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
       this.counters.reopens++;
-      const period = periodOf(this.now(), this.options.frequency, this.options.timeZone);
+      const period = this.periodAt(this.now());
       this.switchTo(opened.fd, opened.ino, period.start);
     } catch (err) {
       this.reportError(err as Error, 'reopen');
@@ -347,6 +353,7 @@ export class RotatingFile extends EventEmitter {
     });
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);
+    while (this.inFlight) await this.inFlight; // its file must be adopted (or closed) before ours closes
     this.state = 'closing';
     this.flushSync();
     this.clearTimers();
@@ -412,21 +419,28 @@ export class RotatingFile extends EventEmitter {
   /**
    * Write buffered batches while the open file belongs to the current period. `force` (exit,
    * flushSync): when no file of the current period can be had now, write to the previous one.
+   * `sync` (implied by `force`): a rotation that is due runs now, on this thread, instead of off the
+   * event loop.
    */
-  private flushNow(force = false): void {
+  private flushNow(force = false, sync = force): void {
     if (this.flushing || this.state === 'closed') return; // reentrancy guard: the outer call writes it
     this.flushing = true;
     try {
       for (;;) {
         const now = this.now();
         let late = false;
-        if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force)) {
+        if (this.inFlight && !force) {
+          // A rotation is running off the event loop: the lines wait for its file (it flushes when done),
+          // unless they have waited too long.
+          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, false)) break;
+          late = true;
+        } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           late = true;
         }
         if (this.bufferedLineCount() === 0) break;
-        if (this.options.maxSize !== null) this.checkSize(now);
+        if (this.options.maxSize !== null && this.checkSize(now, sync)) continue;
         if (!this.writeBatch(late)) break;
       }
     } finally {
@@ -567,25 +581,33 @@ export class RotatingFile extends EventEmitter {
 
   /**
    * Make `fd` point at the active file of the period containing `now`. Returns false when that is not
-   * possible yet (settle margin, lock busy, error); a retry is scheduled.
+   * possible yet (settle margin, lock busy, error, or the rotation was started off the event loop); a
+   * retry is scheduled, or the rotation flushes when it is done.
    */
-  private makeCurrent(now: number, force: boolean): boolean {
-    const period = periodOf(now, this.options.frequency, this.options.timeZone);
+  private makeCurrent(now: number, force: boolean, sync: boolean): boolean {
+    const period = this.periodAt(now);
     if (this.waitingSince === 0) this.waitingSince = now;
+    // Give writes issued just before the boundary time to land before the rename.
+    const settleUntil = period.start + this.options.settleMs;
+    if (this.inBackground(sync)) {
+      // The usual case, a boundary passed while the file is open: off the event loop.
+      if (now < settleUntil) this.scheduleRetry(settleUntil - now, true);
+      else void this.startRotation(period.start, null);
+      return false;
+    }
+    // Start-up, exit and graceful shutdown: now, on this thread.
     try {
       // Someone (maybe this process, earlier) already made the file of this period: follow it.
-      const followed = followActive(this.target, period.start);
+      const followed = runSync(followActive(this.target, period.start));
       if (followed) {
         this.adopt(followed);
         return true;
       }
-      // Give writes issued just before the boundary time to land before the rename.
-      const settleUntil = period.start + this.options.settleMs;
       if (!force && this.fd !== null && now < settleUntil) {
         this.scheduleRetry(settleUntil - now, true);
         return false;
       }
-      const active = this.underLock(() => rotateUnderLock(this.target, period.start));
+      const active = this.underLock(() => runSync(rotateUnderLock(this.target, period.start)));
       if (!active) {
         this.scheduleRetry(LOCK_RETRY_MS, true);
         return false;
@@ -593,34 +615,102 @@ export class RotatingFile extends EventEmitter {
       this.adopt(active);
       return true;
     } catch (err) {
-      this.reportError(err as Error, 'rotate');
-      this.scheduleRetry(this.errorDelay, false);
-      this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+      this.rotationFailed(err as Error, 'rotate');
       return false;
     }
   }
 
   /**
-   * With maxSize, right before each batch: if another process rolled the file, follow it (so lines
-   * never go to a renamed file); if the file reached maxSize, roll it now. A busy lock just means
-   * someone else is rolling or rotating: the batch goes to the current file.
+   * Off the event loop: follow the file another process made for `periodStart` (boundaries only), or
+   * take the lock and run the protocol — each system call on libuv's thread pool. Nothing is written
+   * meanwhile; when it ends, the new file is adopted and the waiting lines are written. A busy lock or an
+   * error at a boundary schedules a retry; a forced rotation or a size roll just reports it.
    */
-  private checkSize(now: number): void {
+  private startRotation(periodStart: number, roll: RollRequest): Promise<'done' | 'busy' | 'failed'> {
+    if (this.waitingSince === 0) this.waitingSince = this.now();
+    const run = async (): Promise<ActiveFile | null> => {
+      if (roll === null) {
+        const followed = await runAsync(followActive(this.target, periodStart));
+        if (followed) return followed;
+      }
+      if (!(await this.lock.acquire())) return null;
+      try {
+        return await runAsync(rotateUnderLock(this.target, periodStart, roll));
+      } finally {
+        await this.lock.releaseAsync();
+      }
+    };
+    const outcome = run().then(
+      (active) => {
+        if (!active) return 'busy' as const;
+        if (this.state === 'closed') closeQuietly(active.fd);
+        else this.adopt(active);
+        return 'done' as const;
+      },
+      (err: unknown) => {
+        if (roll === null) this.rotationFailed(err as Error, 'rotate');
+        else this.reportError(err as Error, roll === 'force' ? 'rotate' : 'size roll');
+        return 'failed' as const;
+      },
+    );
+    const inFlight = outcome.then((result) => {
+      if (this.inFlight === inFlight) this.inFlight = null;
+      if (result !== 'done' && roll !== null) this.waitingSince = 0; // the lines go on to the current file
+      if (result === 'busy') {
+        this.counters.lockAttemptsLost++;
+        if (roll === null) this.scheduleRetry(LOCK_RETRY_MS, true);
+        else this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
+      }
+      // The waiting lines are written on the next turn of the event loop, not in this callback.
+      if (result !== 'failed' || roll !== null) this.queueFlush();
+    });
+    this.inFlight = inFlight;
+    return outcome;
+  }
+
+  /**
+   * Whether a rotation that is due now runs off the event loop: not when the caller must have it done
+   * before it returns (`sync`: exit, flushSync), not with the `sync` option (write() puts the line in the
+   * kernel before it returns), and not before the file is open (start-up, after an error).
+   */
+  private inBackground(sync: boolean): boolean {
+    return !sync && !this.options.sync && this.state === 'open';
+  }
+
+  /** A rotation at a boundary failed: report it and try again after the error back-off. */
+  private rotationFailed(err: Error, operation: string): void {
+    this.reportError(err, operation);
+    this.scheduleRetry(this.errorDelay, false);
+    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+  }
+
+  /**
+   * With maxSize, right before each batch: if another process rolled the file, follow it (so lines
+   * never go to a renamed file); if the file reached maxSize, roll it — off the event loop unless `sync`.
+   * Returns true when the roll was started in the background (the batch waits for its file). A busy
+   * lock just means someone else is rolling or rotating: the batch goes to the current file.
+   */
+  private checkSize(now: number, sync: boolean): boolean {
     try {
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
-        const followed = followActive(this.target, this.period.start);
+        const followed = runSync(followActive(this.target, this.period.start));
         if (followed) this.adopt(followed);
-        return;
+        return false;
       }
-      if (current.size < (this.options.maxSize as number)) return;
-      const period = periodOf(now, this.options.frequency, this.options.timeZone);
+      if (current.size < (this.options.maxSize as number) || now < this.rollBusyUntil) return false;
+      const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };
-      const active = this.underLock(() => rotateUnderLock(this.target, period.start, roll));
+      if (this.inBackground(sync)) {
+        void this.startRotation(period.start, roll);
+        return true;
+      }
+      const active = this.underLock(() => runSync(rotateUnderLock(this.target, period.start, roll)));
       if (active) this.adopt(active);
     } catch (err) {
       this.reportError(err as Error, 'size roll');
     }
+    return false;
   }
 
   /** Run `fn` holding the lock, tried once. Null when the lock is busy. */
@@ -672,11 +762,22 @@ export class RotatingFile extends EventEmitter {
     }
   }
 
+  /**
+   * The period containing `t`, for this file's frequency and zone. Computing a calendar period in a zone
+   * costs up to a tenth of a millisecond (schedule.ts), so the open file's period and the last one
+   * computed are reused: a boundary costs one computation.
+   */
+  private periodAt(t: number): Period {
+    for (const known of [this.period, this.lastPeriod]) if (t >= known.start && t < known.next) return known;
+    this.lastPeriod = periodOf(t, this.options.frequency, this.options.timeZone);
+    return this.lastPeriod;
+  }
+
   private switchTo(fd: number, ino: number, periodStart: number): void {
     const old = this.fd;
     this.fd = fd;
     this.ino = ino;
-    this.period = periodOf(periodStart, this.options.frequency, this.options.timeZone);
+    this.period = this.periodAt(periodStart);
     this.waitingSince = 0;
     this.lateEpisode = false;
     this.missingSince = 0;
@@ -722,11 +823,11 @@ export class RotatingFile extends EventEmitter {
   }
 
   private checkActiveName(): void {
-    if (this.fd === null || this.flushing) return;
+    if (this.fd === null || this.flushing || this.inFlight) return;
     try {
       const current = statOrNull(this.path);
       if (current && current.ino === this.ino) return;
-      const sibling = followActive(this.target, this.period.start);
+      const sibling = runSync(followActive(this.target, this.period.start));
       if (sibling) {
         // Another process rotated (rotate(), a size roll): follow it.
         this.adopt(sibling);
@@ -739,7 +840,7 @@ export class RotatingFile extends EventEmitter {
         if (!this.lock.tryAcquire()) return;
         let sibling: ActiveFile | null;
         try {
-          sibling = followActive(this.target, this.period.start);
+          sibling = runSync(followActive(this.target, this.period.start));
         } finally {
           this.lock.release();
         }
@@ -748,7 +849,7 @@ export class RotatingFile extends EventEmitter {
           return;
         }
         // Not a sibling's file: follow it all the same.
-        const opened = openExisting(this.path, current.ino);
+        const opened = runSync(openExisting(this.path, current.ino));
         if (!opened) return;
         this.counters.reopens++;
         this.warn('EXTERNAL_MOVE', `${this.path} was replaced by another file; reopened it`);
@@ -765,7 +866,7 @@ export class RotatingFile extends EventEmitter {
       // The next tick comes one interval later; timers may measure it a millisecond short.
       if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
       this.warn('EXTERNAL_MOVE', `${this.path} was moved or deleted; creating it again`);
-      const active = this.underLock(() => rotateUnderLock(this.target, this.period.start));
+      const active = this.underLock(() => runSync(rotateUnderLock(this.target, this.period.start)));
       if (active) this.adopt(active);
     } catch (err) {
       this.reportError(err as Error, 'check');

@@ -3,12 +3,17 @@
  * period, either by following what another process did (no lock) or by doing the rotation itself
  * (under the lock). Every step re-checks the disk before it changes anything, because proper-lockfile
  * can let a second process take the lock from a holder that stalled longer than staleMs.
+ *
+ * The steps are generators of system calls (io.ts): the writer runs them off the event loop with
+ * runAsync, and synchronously with runSync where nothing may wait (process exit, start-up).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import * as io from './io.js';
+import type { Io } from './io.js';
 import { archiveNamesOf, type NameScheme } from './naming.js';
 import { periodOf } from './schedule.js';
-import { readState, writeState, type RotationState } from './state.js';
+import { parseState, stateText, stateTempPath, type RotationState } from './state.js';
 import type { Frequency } from './types.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -57,27 +62,40 @@ function testHook(step: RotationStep, target: string): void {
   hooks?.at?.(step, target);
 }
 
-/** stat() that answers null for a missing file. */
+/** stat() that answers null for a missing file (synchronous: the writer's cheap checks). */
 export function statOrNull(file: string): fs.Stats | null {
   return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
+}
+
+/** The state file's contents, or null when it is missing or not a state (see state.ts). */
+function* readState(statePath: string): Io<RotationState | null> {
+  const text = yield* io.readText(statePath);
+  return text === null ? null : parseState(text);
+}
+
+/** Write the state atomically: a temp file of this process, renamed over the old state. */
+function* writeState(statePath: string, state: RotationState, mode: number): Io<void> {
+  const temp = stateTempPath(statePath);
+  yield* io.writeFile(temp, stateText(state), mode);
+  yield* io.rename(temp, statePath);
 }
 
 /**
  * Open the active name for appending, without creating it. Null if it is missing or not `expectedIno`.
  * A symbolic link there is never followed: ELOOP is thrown (it becomes an 'error', see prepareDirectory).
  */
-export function openExisting(file: string, expectedIno?: number): { fd: number; ino: number } | null {
+export function* openExisting(file: string, expectedIno?: number): Io<{ fd: number; ino: number } | null> {
   let fd: number;
   try {
-    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
+    fd = yield* io.open(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const ino = fs.fstatSync(fd).ino;
+  const ino = (yield* io.fstat(fd)).ino;
   if (expectedIno !== undefined && ino !== expectedIno) {
     // Rotated again between our stat and open: let the caller look again.
-    fs.closeSync(fd);
+    yield* io.close(fd);
     return null;
   }
   return { fd, ino };
@@ -87,12 +105,12 @@ export function openExisting(file: string, expectedIno?: number): { fd: number; 
  * Without the lock: if the state says the active file already belongs to a period starting at or
  * after `periodStart` and the active name still holds that inode, open it. Null otherwise.
  */
-export function followActive(target: RotationTarget, periodStart: number): ActiveFile | null {
-  const state = readState(target.statePath);
+export function* followActive(target: RotationTarget, periodStart: number): Io<ActiveFile | null> {
+  const state = yield* readState(target.statePath);
   if (!state || state.periodStart < periodStart) return null;
-  const current = statOrNull(target.path);
+  const current = yield* io.stat(target.path);
   if (!current || current.ino !== state.ino) return null;
-  const opened = openExisting(target.path, state.ino);
+  const opened = yield* openExisting(target.path, state.ino);
   if (!opened) return null;
   return { ...opened, periodStart: state.periodStart, action: 'followed', archive: null, previousPeriodStart: null };
 }
@@ -115,40 +133,40 @@ function wantsRoll(roll: RollRequest, current: fs.Stats): boolean {
  * return a descriptor for it. With a roll request, a file of the current period is archived too
  * (rotate(), size rolls); its archive gets the next free index of that period.
  */
-export function rotateUnderLock(target: RotationTarget, periodStart: number, roll: RollRequest = null): ActiveFile {
+export function* rotateUnderLock(target: RotationTarget, periodStart: number, roll: RollRequest = null): Io<ActiveFile> {
   testHook('locked', target.path);
   // Step 1: re-read state and inode; the decision is made from the disk, never from memory.
-  const state = readState(target.statePath);
-  const current = statOrNull(target.path);
-  if (!current) return createActive(target, periodStart, null, null);
+  const state = yield* readState(target.statePath);
+  const current = yield* io.stat(target.path);
+  if (!current) return yield* createActive(target, periodStart, null, null);
 
   const filePeriodStart = periodOfFile(target, state, current);
   if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
-    return adoptActive(target, state, current, filePeriodStart);
+    return yield* adoptActive(target, state, current, filePeriodStart);
   }
   const emptySize = state && state.ino === current.ino ? (state.emptySize ?? 0) : 0;
   if (current.size <= emptySize) {
     // A file without lines is not worth an archive: it simply belongs to the new period now.
-    const opened = openExisting(target.path, current.ino);
-    if (!opened) return rotateUnderLock(target, periodStart, roll);
+    const opened = yield* openExisting(target.path, current.ino);
+    if (!opened) return yield* rotateUnderLock(target, periodStart, roll);
     testHook('before-state', target.path);
-    recordState(target, { periodStart, ino: opened.ino, emptySize });
+    yield* recordState(target, { periodStart, ino: opened.ino, emptySize });
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
-  const archive = archiveActive(target, current.ino, filePeriodStart);
+  const archive = yield* archiveActive(target, current.ino, filePeriodStart);
   // Step 3 and 4: new active file, then the state that tells everyone about it.
-  return createActive(target, Math.max(periodStart, filePeriodStart), archive, filePeriodStart);
+  return yield* createActive(target, Math.max(periodStart, filePeriodStart), archive, filePeriodStart);
 }
 
 /**
  * Write the state unless a newer one already describes the active file: a holder that stalled past
  * staleMs must not turn the clock back for the process that took over from it.
  */
-function recordState(target: RotationTarget, state: RotationState): void {
-  const existing = readState(target.statePath);
-  if (existing && existing.periodStart > state.periodStart && statOrNull(target.path)?.ino === existing.ino) return;
-  writeState(target.statePath, state, target.mode);
+function* recordState(target: RotationTarget, state: RotationState): Io<void> {
+  const existing = yield* readState(target.statePath);
+  if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
+  yield* writeState(target.statePath, state, target.mode);
 }
 
 /** The period the file on disk belongs to: from the state when it describes this inode, else from its mtime. */
@@ -157,12 +175,12 @@ function periodOfFile(target: RotationTarget, state: RotationState | null, curre
   return periodOf(current.mtimeMs, target.frequency, target.timeZone).start;
 }
 
-function adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): ActiveFile {
-  const opened = openExisting(target.path, current.ino);
-  if (!opened) return rotateUnderLock(target, filePeriodStart);
+function* adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): Io<ActiveFile> {
+  const opened = yield* openExisting(target.path, current.ino);
+  if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
   if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
     testHook('before-state', target.path);
-    recordState(target, { periodStart: filePeriodStart, ino: opened.ino });
+    yield* recordState(target, { periodStart: filePeriodStart, ino: opened.ino });
   }
   return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
 }
@@ -173,50 +191,50 @@ function adoptActive(target: RotationTarget, state: RotationState | null, curren
  * rotator finds the archive name taken by the same inode and only unlinks. Returns the archive path,
  * or null when another holder archived this inode meanwhile.
  */
-function archiveActive(target: RotationTarget, ino: number, filePeriodStart: number): string | null {
+function* archiveActive(target: RotationTarget, ino: number, filePeriodStart: number): Io<string | null> {
   let archive: string | null = null;
   const nameOf = archiveNamesOf(target.scheme, filePeriodStart);
   const hint = target.archiveHint;
   let index = hint.periodStart === filePeriodStart ? hint.next : 0;
   for (; archive === null; index++) {
     const candidate = path.join(target.dir, nameOf(index));
-    if (statOrNull(`${candidate}.gz`)) continue; // taken by a compressed archive
+    if (yield* io.stat(`${candidate}.gz`)) continue; // taken by a compressed archive
     testHook('before-link', target.path);
     try {
-      fs.linkSync(target.path, candidate);
+      yield* io.link(target.path, candidate);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') {
-        if (statOrNull(candidate)?.ino === ino) return unlinkActive(target, ino, null); // a second holder did it
+        if ((yield* io.stat(candidate))?.ino === ino) return yield* unlinkActive(target, ino, null); // a second holder did it
         continue;
       }
       if (code === 'ENOENT') return null; // the active name vanished: another holder moved it
       if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
-        if (statOrNull(candidate)) continue;
-        if (statOrNull(target.path)?.ino !== ino) return null;
-        fs.renameSync(target.path, candidate);
+        if (yield* io.stat(candidate)) continue;
+        if ((yield* io.stat(target.path))?.ino !== ino) return null;
+        yield* io.rename(target.path, candidate);
         return candidate;
       }
       throw err;
     }
-    if (statOrNull(candidate)?.ino !== ino) {
+    if ((yield* io.stat(candidate))?.ino !== ino) {
       // The active name held a newer file by the time we linked: undo our extra name, someone rotated.
-      fs.unlinkSync(candidate);
+      yield* io.unlink(candidate);
       return null;
     }
     archive = candidate;
   }
   target.archiveHint = { periodStart: filePeriodStart, next: index };
-  return unlinkActive(target, ino, archive);
+  return yield* unlinkActive(target, ino, archive);
 }
 
-function unlinkActive(target: RotationTarget, ino: number, archive: string | null): string | null {
+function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {
   testHook('before-unlink', target.path);
   // Re-check right before the destructive step: never unlink a newer active file.
-  if (statOrNull(target.path)?.ino === ino) {
+  if ((yield* io.stat(target.path))?.ino === ino) {
     try {
-      fs.unlinkSync(target.path);
+      yield* io.unlink(target.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
     }
@@ -229,22 +247,29 @@ function unlinkActive(target: RotationTarget, ino: number, archive: string | nul
  * state. A crash before the state is written leaves a state naming the old inode: the next process
  * adopts the new file by its mtime.
  */
-function createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): ActiveFile {
+function* createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): Io<ActiveFile> {
   testHook('before-create', target.path);
   let fd: number;
   let emptySize = 0;
+  let created = true;
   try {
-    fd = fs.openSync(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
-    // The header goes in before anyone else can know the file (the state does not name it yet).
-    if (target.header) emptySize = fs.writeSync(fd, target.header(periodStart));
+    fd = yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const opened = openExisting(target.path);
-    if (!opened) return createActive(target, periodStart, archive, previousPeriodStart);
+    const opened = yield* openExisting(target.path);
+    if (!opened) return yield* createActive(target, periodStart, archive, previousPeriodStart);
     fd = opened.fd;
+    created = false;
   }
-  const ino = fs.fstatSync(fd).ino;
+  try {
+    // The header goes in before anyone else can know the file (the state does not name it yet).
+    if (created && target.header) emptySize = yield* io.write(fd, target.header(periodStart));
+  } catch (err) {
+    yield* io.close(fd);
+    throw err;
+  }
+  const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
-  recordState(target, { periodStart, ino, emptySize });
+  yield* recordState(target, { periodStart, ino, emptySize });
   return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
 }

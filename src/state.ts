@@ -26,6 +26,11 @@ export function readState(statePath: string): RotationState | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  return parseState(text);
+}
+
+/** The state a state file's text describes, or null (see readState). */
+export function parseState(text: string): RotationState | null {
   try {
     const data = JSON.parse(text) as Partial<RotationState>;
     if (Number.isFinite(data.periodStart) && Number.isFinite(data.ino)) {
@@ -39,12 +44,15 @@ export function readState(statePath: string): RotationState | null {
 }
 
 /**
- * Write the state atomically: a temp file next to it, then rename over the old state.
- * A crash before the rename leaves the old state and a stray temp file (removed by the next writer's
- * rename of its own temp; names are per process); after the rename the new state is complete.
+ * The state is written atomically: this text goes to a temp file next to it (`stateTempPath`), which is
+ * then renamed over the old state. A crash before the rename leaves the old state and a stray temp file
+ * (replaced by this process's next write; names are per process); after the rename the state is complete.
  */
-export function writeState(statePath: string, state: RotationState, mode: number): void {
-  const temp = `${statePath}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, JSON.stringify({ ...state, pid: process.pid, writtenAt: Date.now() }) + '\n', { mode });
-  fs.renameSync(temp, statePath);
+export function stateText(state: RotationState): string {
+  return JSON.stringify({ ...state, pid: process.pid, writtenAt: Date.now() }) + '\n';
+}
+
+/** The temp file this process writes a new state to before renaming it over `statePath`. */
+export function stateTempPath(statePath: string): string {
+  return `${statePath}.${process.pid}.tmp`;
 }

@@ -88,6 +88,58 @@ describe('rotation lock', () => {
     expect(othersLock()).toBe(ino);
   });
 
+  it('acquire() (off the event loop) also reports "busy" when its new lock is removed by another taker, and leaves that taker\'s lock alone', async () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    const { mkdir, stat, utimes } = fs;
+    let raced = false;
+    // Our mkdir succeeds, then the other process removes our directory (taking it for the stale one) …
+    vi.spyOn(fs, 'mkdir').mockImplementation(((dir: fs.PathLike, options: fs.MakeDirectoryOptions, callback: (err: Error | null) => void) =>
+      mkdir(dir, options, (err) => {
+        if (!err && String(dir) === lockPath && !raced) {
+          raced = true;
+          fs.rmdirSync(lockPath);
+        }
+        callback(err);
+      })) as typeof fs.mkdir);
+    // … and creates its own right after our probe found ours gone.
+    const thenTheyLock = (err: NodeJS.ErrnoException | null): void => {
+      if (err?.code === 'ENOENT' && !fs.existsSync(lockPath)) fs.mkdirSync(lockPath);
+    };
+    vi.spyOn(fs, 'utimes').mockImplementation(((file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: (err: NodeJS.ErrnoException | null) => void) =>
+      utimes(file, atime, mtime, (err) => {
+        thenTheyLock(err);
+        callback(err);
+      })) as typeof fs.utimes);
+    vi.spyOn(fs, 'stat').mockImplementation(((file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats: fs.Stats) => void) =>
+      stat(file, (err, stats) => {
+        if (raced && String(file) === lockPath) thenTheyLock(err);
+        callback(err, stats);
+      })) as typeof fs.stat);
+
+    expect(await lock.acquire()).toBe(false);
+    expect(raced).toBe(true);
+    expect(lock.held).toBe(false);
+    expect(fs.statSync(lockPath).isDirectory()).toBe(true); // the winner's lock survives our failed attempt
+    await lock.releaseAsync();
+    expect(fs.existsSync(lockPath)).toBe(true);
+  });
+
+  it('acquire() and releaseAsync() take and free the lock like tryAcquire() and release()', async () => {
+    const a = tempLock();
+    const b = createRotationLock(path.join(a.dir, 'app.log'), a.lockPath, 2000, () => {});
+    expect(await a.lock.acquire()).toBe(true);
+    expect(a.lock.held).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+    expect(await b.acquire()).toBe(false);
+    await a.lock.releaseAsync();
+    expect(fs.existsSync(a.lockPath)).toBe(false);
+    expect(await b.acquire()).toBe(true);
+    b.release();
+    expect(fs.existsSync(a.lockPath)).toBe(false);
+  });
+
   it('still throws when the directory that should hold the lock is gone', () => {
     const { dir, lock } = tempLock();
     fs.rmSync(dir, { recursive: true });

@@ -161,7 +161,7 @@ describe('names that could leave the log directory', () => {
       for (let i = 0; i < 20; i++) file.write(`line ${batch} ${i} ${'x'.repeat(60)}`);
       await file.flush(); // the size is checked before each batch: one roll per batch from the second on
     }
-    expect(file.rotate()).toBe(true);
+    expect(await file.rotate()).toBe(true);
     // Compression and retention run off the write path: wait for both to have acted.
     while (!(events.some((e) => e.type === 'compressed') && events.some((e) => e.type === 'removed'))) await once(file, 'archive');
     await file.close();
@@ -235,7 +235,7 @@ describe('modes of what timberlock creates', () => {
       file.write('one');
       await file.flush();
       const compressed = once(file, 'archive') as Promise<[ArchiveEvent]>;
-      expect(file.rotate()).toBe(true);
+      expect(await file.rotate()).toBe(true);
       const [event] = await compressed;
       expect(event.type).toBe('compressed');
       seen.gz = modeOf(event.path);

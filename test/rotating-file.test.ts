@@ -142,14 +142,14 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['a']);
   });
 
-  it('rotate() archives the current file with the next free index of its period', () => {
+  it('rotate() archives the current file with the next free index of its period', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
     const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
     file.write('one');
-    expect(file.rotate()).toBe(true);
+    expect(await file.rotate()).toBe(true);
     file.write('two');
-    expect(file.rotate()).toBe(true);
+    expect(await file.rotate()).toBe(true);
     file.write('three');
     file.flushSync();
     expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log', 'app.log']);
@@ -275,7 +275,7 @@ describe('RotatingFile, one process', () => {
     expect(second).toBe('x');
   });
 
-  it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', () => {
+  it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
     try {
       const delays: number[] = [];
@@ -297,6 +297,7 @@ describe('RotatingFile, one process', () => {
       vi.advanceTimersByTime(Date.UTC(2026, 0, 31, 23, 59, 59) - Date.now());
       expect(rotations).toEqual([]);
       vi.advanceTimersByTime(1000 + 100);
+      await vi.waitFor(() => expect(rotations).toHaveLength(1)); // the rotation runs off the event loop
       expect(rotations).toHaveLength(1);
       expect(rotations[0]).toMatchObject({ periodStart: Date.UTC(2026, 1, 1), previousPeriodStart: Date.UTC(2026, 0, 1) });
       expect(visible(dir)).toEqual(['app.2026-01.log', 'app.log']);
@@ -329,6 +330,92 @@ describe('RotatingFile, one process', () => {
     expect(() => createRotatingFile({ path: dir })).toThrow(/Invalid option path: .*directory/);
     fs.writeFileSync(path.join(dir, 'plain'), '');
     expect(() => createRotatingFile({ path: path.join(dir, 'plain', 'app.log') })).toThrow(/Invalid option path: .*plain/);
+  });
+});
+
+describe('RotatingFile rotations off the event loop', () => {
+  function openDescriptors(): number {
+    return fs.readdirSync('/proc/self/fd').length;
+  }
+
+  it('makes no rotation system call in the callback that finds the boundary; the archive exists once the rotate event comes', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 0);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    file.write('monday');
+    file.flushSync();
+    const link = vi.spyOn(fs, 'linkSync');
+    const open = vi.spyOn(fs, 'openSync');
+    const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+    now = Date.UTC(2026, 10, 26, 0, 0, 1, 0); // past the boundary and the settle margin
+    file.write('tuesday');
+    (file as unknown as { flushNow(): void }).flushNow();
+    expect(link).not.toHaveBeenCalled();
+    expect(open).not.toHaveBeenCalled();
+    expect(visible(dir)).toEqual(['app.log']);
+    expect(file.stats().bufferedLines).toBe(1); // waits for the new file, never goes to the old one
+    const [event] = await rotated;
+    vi.restoreAllMocks();
+    expect(event.archive).toBe(path.join(dir, 'app.2026-11-25.log'));
+    await file.flush();
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['monday']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['tuesday']);
+  });
+
+  it('rotates before write() returns with sync: true', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 0);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }, { now: () => now }));
+    file.write('monday');
+    now = Date.UTC(2026, 10, 26, 0, 0, 1, 0);
+    file.write('tuesday');
+    expect(visible(dir)).toEqual(['app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['tuesday']);
+  });
+
+  it('keeps lines written while rotate() runs for the new file: none lands in the archive', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }));
+    file.write('before');
+    await file.flush();
+    const rotating = file.rotate();
+    for (let i = 0; i < 100; i++) file.write(`during ${i}`);
+    expect(await rotating).toBe(true);
+    await file.flush();
+    const [archive] = visible(dir).filter((name) => name !== 'app.log');
+    expect(readLines(path.join(dir, archive as string))).toEqual(['before']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(Array.from({ length: 100 }, (_, i) => `during ${i}`));
+  });
+
+  it('runs one rotation at a time: a second rotate() waits for the first and archives again', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }));
+    file.write('one');
+    await file.flush();
+    const first = file.rotate();
+    file.write('two');
+    const second = file.rotate();
+    expect(await Promise.all([first, second])).toEqual([true, true]);
+    file.write('three');
+    await file.flush();
+    const archives = visible(dir).filter((name) => name !== 'app.log').sort((a, b) => partIndex(a) - partIndex(b));
+    expect(archives.map((name) => readLines(path.join(dir, name)))).toEqual([['one'], ['two']]);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['three']);
+  });
+
+  it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {
+    const dir = tempDir();
+    const before = openDescriptors();
+    const file = createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' });
+    file.write('before');
+    await file.flush();
+    const rotating = file.rotate();
+    file.write('after');
+    await file.close();
+    expect(await rotating).toBe(true);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['after']);
+    expect(visible(dir)).toHaveLength(2);
+    expect(openDescriptors()).toBe(before);
   });
 });
 
