@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
 import { createRotatingFile, type RotatingFile } from '../src/index.js';
+import { LineCutter } from '../src/line-cutter.js';
 import { PinoDestination, destination } from '../src/transports/pino.js';
 import { killChildren, runNode } from './helpers/child.js';
 import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
@@ -116,5 +117,29 @@ describe('timberlock/pino', () => {
     ]);
     await dest.close();
     expect(dest.writable).toBe(false);
+  });
+});
+
+describe('LineCutter', () => {
+  const text = '{"a":1}\n\n{"b":"é"}\r\n{"c":3}\n{"d":';
+
+  it('hands over the same whole lines and the same unterminated rest however the text is cut into three chunks', () => {
+    for (let i = 0; i <= text.length; i++) {
+      for (let j = i; j <= text.length; j++) {
+        const lines: string[] = [];
+        const cutter = new LineCutter((line) => lines.push(line) > 0);
+        for (const chunk of [text.slice(0, i), text.slice(i, j), text.slice(j)]) cutter.cut(chunk);
+        expect([lines, cutter.rest()], `cut at ${i} and ${j}`).toEqual([['{"a":1}\n', '\n', '{"b":"é"}\r\n', '{"c":3}\n'], '{"d":']);
+        expect(cutter.rest()).toBe('');
+      }
+    }
+  });
+
+  it("returns the last sink call's result, and true for a chunk that completes no line", () => {
+    const results = [true, false];
+    const cutter = new LineCutter(() => results.shift() as boolean);
+    expect(cutter.cut('one\ntwo\nthr')).toBe(false);
+    expect(cutter.cut('ee, still no newline')).toBe(true);
+    expect(cutter.rest()).toBe('three, still no newline');
   });
 });
