@@ -5,6 +5,7 @@
  * The child processes (test/fixtures/pino-child.mjs) import the built package by name, so `npm test`
  * builds it first; pino resolves the target 'timberlock/pino' through the package's exports map.
  */
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +14,14 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
 import { createRotatingFile, type RotatingFile } from '../src/index.js';
-import { PinoDestination, destination } from '../src/transports/pino.js';
+import { LineCutter } from '../src/line-cutter.js';
+import timberlockTransport, { PinoDestination, destination } from '../src/transports/pino.js';
 import { killChildren, runNode } from './helpers/child.js';
 import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/pino-child.mjs', import.meta.url));
+/** The built transport target, as pino's worker loads it (`npm test` builds first). */
+const BUILT_TARGET = fileURLToPath(new URL('../dist/pino.js', import.meta.url));
 
 let dir: string;
 beforeEach(() => {
@@ -86,6 +90,60 @@ describe('timberlock/pino', () => {
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(/timeZone.*"Mars\/Olympus"/);
   });
 
+  it("keeps a line longer than the worker's 4 MiB shared buffer whole, between the lines logged before and after it", async () => {
+    // thread-stream hands the worker at most its buffer (4 MiB) at a time: this line arrives in pieces.
+    const longLineChars = 5 * 1024 * 1024;
+    const file = path.join(dir, 'app.log');
+    const result = await runNode([CHILD, JSON.stringify({ mode: 'worker', path: file, lines: 3, longLineChars })], { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const report = checkJsonLog(dir, { w0: 3 });
+    expect(report.ok, formatJsonLogReport(report)).toBe(true);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    expect(lines).toHaveLength(4); // three lines and the empty string after the last newline
+    expect(lines.slice(0, 3).map((line) => (JSON.parse(line) as { msg: string }).msg.length)).toEqual([4, longLineChars, 4]);
+  }, 120_000);
+
+  it("logger.flush(cb) through the worker-thread transport calls back once the lines are in the file", async () => {
+    const file = path.join(dir, 'app.log');
+    const transport = pino.transport({ target: BUILT_TARGET, options: { path: file, timeZone: 'UTC' } });
+    const logger = pino(transport);
+    for (const seq of [0, 1, 2]) logger.info({ writer: 'w0', seq }, 'line');
+    await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+    expect(fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([0, 1, 2]);
+    const closed = once(transport, 'close');
+    transport.end();
+    await closed;
+  });
+
+  it('the transport target keeps a chunk that ends mid-line until a later chunk brings the newline, and writes an unterminated last line on end()', async () => {
+    const file = path.join(dir, 'app.log');
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC' });
+    for (const chunk of ['{"msg":"on', 'e"}\n{"msg":"tw', 'o', '"}\n{"msg":"three"}\n{"msg":', '"four"}']) {
+      expect(stream.write(chunk)).toBe(true);
+    }
+    await stream.flush();
+    // Whole lines are in the file; the unterminated fourth waits for its newline or the end.
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n{"msg":"three"}\n');
+    const closed = once(stream, 'close');
+    stream.end();
+    await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n{"msg":"three"}\n{"msg":"four"}\n');
+  });
+
+  it("the transport target's write() returns false above highWaterMark and 'drain' follows once the file has written them", async () => {
+    const file = path.join(dir, 'app.log');
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024 });
+    const line = `{"msg":"${'x'.repeat(190)}"}\n`;
+    const drained = once(stream, 'drain');
+    expect(stream.write(line.repeat(3))).toBe(true);
+    expect(stream.write(line.repeat(3))).toBe(false); // 6 × 201 bytes buffered
+    await drained;
+    expect(fs.readFileSync(file, 'utf8')).toBe(line.repeat(6));
+    const closed = once(stream, 'close');
+    stream.end();
+    await closed;
+  });
+
   it('a plain createRotatingFile() is taken by pino as its stream too, first or second argument', async () => {
     for (const [name, make] of [
       ['first', (f: RotatingFile) => pino(f)],
@@ -116,5 +174,29 @@ describe('timberlock/pino', () => {
     ]);
     await dest.close();
     expect(dest.writable).toBe(false);
+  });
+});
+
+describe('LineCutter', () => {
+  const text = '{"a":1}\n\n{"b":"é"}\r\n{"c":3}\n{"d":';
+
+  it('hands over the same whole lines and the same unterminated rest however the text is cut into three chunks', () => {
+    for (let i = 0; i <= text.length; i++) {
+      for (let j = i; j <= text.length; j++) {
+        const lines: string[] = [];
+        const cutter = new LineCutter((line) => lines.push(line) > 0);
+        for (const chunk of [text.slice(0, i), text.slice(i, j), text.slice(j)]) cutter.cut(chunk);
+        expect([lines, cutter.rest()], `cut at ${i} and ${j}`).toEqual([['{"a":1}\n', '\n', '{"b":"é"}\r\n', '{"c":3}\n'], '{"d":']);
+        expect(cutter.rest()).toBe('');
+      }
+    }
+  });
+
+  it("returns the last sink call's result, and true for a chunk that completes no line", () => {
+    const results = [true, false];
+    const cutter = new LineCutter(() => results.shift() as boolean);
+    expect(cutter.cut('one\ntwo\nthr')).toBe(false);
+    expect(cutter.cut('ee, still no newline')).toBe(true);
+    expect(cutter.rest()).toBe('three, still no newline');
   });
 });

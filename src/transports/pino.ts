@@ -3,9 +3,10 @@
  * thread (`pino.transport({ target: 'timberlock/pino', options })`) or from the main thread
  * (`pino(destination(options))`).
  *
- * This entry never loads pino itself; the worker-thread target uses pino-abstract-transport.
+ * This entry never loads pino itself.
  */
-import build from 'pino-abstract-transport';
+import { EventEmitter } from 'node:events';
+import { LineCutter } from '../line-cutter.js';
 import { RotatingFile, createRotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
 
@@ -26,28 +27,80 @@ const PINO_KEYS = ['$context', 'pinoWillSendConfig'] as const;
  *
  * @throws TimberlockOptionError (it surfaces as the transport's 'error') for an invalid option.
  */
-export default async function timberlockTransport(options: PinoTransportOptions) {
+export default async function timberlockTransport(options: PinoTransportOptions): Promise<PinoTransportStream> {
   const fileOptions: Record<string, unknown> = { ...options };
   for (const key of PINO_KEYS) delete fileOptions[key];
-  const file = createRotatingFile(fileOptions as unknown as RotatingFileOptions);
-  return build(
-    async (source: AsyncIterable<string>) => {
-      for await (const line of source) {
-        // Backpressure: stop reading until the file has written its backlog. (Not events.once(): its
-        // 'error' listener would turn a retried I/O error into the end of the transport.)
-        if (!file.write(`${line}\n`)) await new Promise((resolve) => file.once('drain', resolve));
-      }
-    },
-    {
-      parse: 'lines',
-      // The lines are written as they came: skip the JSON.parse the default parser would do.
-      parseLine: (line: string) => line,
-      metadata: false,
-      close: async () => {
-        await file.close();
-      },
-    },
-  );
+  return new PinoTransportStream(createRotatingFile(fileOptions as unknown as RotatingFileOptions));
+}
+
+/**
+ * What the transport target gives pino's worker thread: a stream that takes pino's output in chunks
+ * of any size and appends it to a RotatingFile line by line.
+ *
+ * pino's worker passes on whatever its shared buffer held, so a chunk may end in the middle of a
+ * line; that incomplete line waits here until the chunk that completes it arrives, and end() writes
+ * it as a last line. `write()` returns false while the file buffers more than its `highWaterMark`;
+ * 'drain' follows. `flush()` resolves once the whole lines are in the file. end() writes the rest,
+ * flushes and closes the file, then emits 'close'. I/O errors stay the file's (it retries them and
+ * reports them as its own events), never this stream's: an 'error' here makes pino abandon the
+ * transport.
+ */
+export class PinoTransportStream extends EventEmitter {
+  private readonly file: RotatingFile;
+  private readonly lines: LineCutter;
+  private state: 'open' | 'ending' | 'closed' = 'open';
+
+  constructor(file: RotatingFile) {
+    super();
+    this.file = file;
+    this.lines = new LineCutter((line) => file.write(line));
+    file.on('drain', () => this.emit('drain'));
+  }
+
+  /**
+   * Append the whole lines of `chunk` to the file; keep an incomplete last line for the next chunk.
+   * Returns false when the file wants no more until 'drain'. After end(), emits an 'error' with code
+   * 'ERR_STREAM_WRITE_AFTER_END' and writes nothing.
+   */
+  write(chunk: string): boolean {
+    if (this.state !== 'open') {
+      const error = Object.assign(new Error('PinoTransportStream: write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' });
+      process.nextTick(() => this.emit('error', error));
+      return false;
+    }
+    return this.lines.cut(chunk);
+  }
+
+  /**
+   * Resolve (and call `callback`) once every whole line written so far has reached the file. pino's
+   * worker calls it for `logger.flush(cb)` once it has handed over everything logged before.
+   */
+  flush(callback?: (error?: Error | null) => void): Promise<void> {
+    return this.file.flush(callback);
+  }
+
+  /**
+   * Write `chunk` (if given) and the incomplete last line (as a line of its own), flush and close the
+   * file, then emit 'close'. Calling it again does nothing.
+   */
+  end(chunk?: string): this {
+    if (this.state !== 'open') return this;
+    if (chunk !== undefined) this.lines.cut(chunk);
+    this.state = 'ending';
+    const rest = this.lines.rest();
+    if (rest !== '') this.file.write(rest);
+    this.file.close().then(
+      () => this.finish(null),
+      (err: Error) => this.finish(err),
+    );
+    return this;
+  }
+
+  private finish(error: Error | null): void {
+    this.state = 'closed';
+    if (error) this.emit('error', error);
+    this.emit('close');
+  }
 }
 
 /**
