@@ -1,12 +1,12 @@
 // Rotation cost, with timberlock only (the peers rotate asynchronously or not at all across processes).
 //
-// forced:   4 processes write and call rotate() every few ms until they won `target` rotations each:
-//           the event loop is blocked for the whole call, so the time inside rotate() is the block.
+// forced:   4 processes write and call rotate() every few ms until they won `target` rotations each;
+//           the block is the longest event-loop callback while a call was under way.
 //           All these archives belong to one period (.0, .1, .2 … names), as with rotate() on SIGHUP
 //           or size rolls; the figures are split by how many archives the period already had.
 // boundary: 4 processes write to a file rotating every `frequency` ms: per boundary, when every
-//           process was writing to the new file, and how long the event-loop callback that moved
-//           each process to the new file ran.
+//           process was writing to the new file, and the longest event-loop callback of each process
+//           from the boundary until it wrote to the new file.
 // disk:     what the rotation's kinds of system calls cost on this disk right now (the floor).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -50,6 +50,8 @@ async function forcedRotations(ctx, processes, { target, runMs }) {
     archives: sum(results.map((r) => r.archives)),
     block: distribution(won),
     cpu: distribution(wonCpu),
+    latency: distribution(results.flatMap((r) => r.wonLatency)),
+    control: distribution(results.flatMap((r) => r.control ?? [])),
     blockFirstFifth: distribution(early),
     blockLastFifth: distribution(late),
     busyAttempts: distribution(results.flatMap((r) => r.busy)),
@@ -96,6 +98,7 @@ async function boundaryRotations(ctx, processes, { frequency, runMs }) {
     allReopenedAfterBoundary: distribution(allReopened),
     rotatorTaskBlock: distribution(tasks.filter((t) => t.archived).map((t) => t.ms)),
     followerTaskBlock: distribution(tasks.filter((t) => !t.archived).map((t) => t.ms)),
+    control: distribution(results.flatMap((r) => r.control ?? [])),
     lateLines: sum(results.map((r) => r.stats.lateLines)),
     lines: check,
   };
