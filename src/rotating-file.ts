@@ -29,6 +29,7 @@ import {
   endSignalContextForExit,
   inSignalContext,
   registerSignalTarget,
+  trackRotation,
   unregisterSignalTarget,
 } from './signal-context.js';
 import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
@@ -48,6 +49,9 @@ const APPEND_CREATE = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constan
 export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 
 type Chunk = string | Uint8Array;
+
+/** Why lines went to a file that may no longer carry the active name (see noteLate). */
+type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way';
 
 /** Internal knobs for tests: an injectable clock. Not part of the public API. */
 export interface RotatingFileInternals {
@@ -428,16 +432,20 @@ export class RotatingFile extends EventEmitter {
     try {
       for (;;) {
         const now = this.now();
-        let late = false;
+        let late: LateReason | null = null;
         if (this.inFlight && !force) {
           // A rotation is running off the event loop: the lines wait for its file (it flushes when done),
           // unless they have waited too long.
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, false)) break;
-          late = true;
+          late = 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
-          late = true;
+          late = 'fallback';
+        } else if (this.inFlight) {
+          // Exiting in the middle of a rotation (process.exit(), a death by signal): the file may already
+          // carry its archive name. The lines go to it all the same, and are counted.
+          late = 'rotation-under-way';
         }
         if (this.bufferedLineCount() === 0) break;
         if (this.options.maxSize !== null && this.checkSize(now, sync)) continue;
@@ -469,7 +477,7 @@ export class RotatingFile extends EventEmitter {
   }
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
-  private writeBatch(late: boolean): boolean {
+  private writeBatch(late: LateReason | null): boolean {
     const fd = this.fd as number;
     let end = this.head;
     let size = 0;
@@ -504,7 +512,7 @@ export class RotatingFile extends EventEmitter {
     // settle margin and the active name has moved on, so it may have landed after the rename, where a
     // follower of the active name never reads it (a write stalled in the kernel, or this process was
     // descheduled between its boundary check and its write).
-    if (late) this.noteLate(end - this.head, 'fallback');
+    if (late) this.noteLate(end - this.head, late);
     else if (this.now() >= this.period.next + this.options.settleMs && statOrNull(this.path)?.ino !== this.ino) {
       this.noteLate(end - this.head, 'after-rename');
     }
@@ -665,6 +673,7 @@ export class RotatingFile extends EventEmitter {
       if (result !== 'failed' || roll !== null) this.queueFlush();
     });
     this.inFlight = inFlight;
+    trackRotation(inFlight);
     return outcome;
   }
 
@@ -732,14 +741,15 @@ export class RotatingFile extends EventEmitter {
   }
 
   /** Count lines written to a previous period's file (they are counted once, when written). */
-  private noteLate(lines: number, why: 'fallback' | 'after-rename'): void {
+  private noteLate(lines: number, why: LateReason): void {
     this.counters.lateLines += lines;
     if (this.lateEpisode) return;
     this.lateEpisode = true;
-    const message =
-      why === 'fallback'
-        ? `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`
-        : `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`;
+    const message = {
+      fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
+      'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`,
+      'rotation-under-way': `${lines} line(s) written to ${this.path} while the process exited in the middle of rotating it: they may be in the archive`,
+    }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }
 

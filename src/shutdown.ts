@@ -5,9 +5,10 @@
  * 1. begin  — record the signal; arm the timeout (a timer that keeps the process alive until it fires).
  * 2. hook   — call `onSignal(signal)` inside the signal context: lines written by its synchronous part go
  *             to the signal buffer (memory only) and are handed to their files as soon as it returns.
- *             When it returns a promise, the rest of it runs as ordinary code: a rotation is synchronous
- *             and never waits for a lock, so nothing it awaits can be stuck behind a lock of ours.
- * 3. wait   — for that promise, at most `timeoutMs` after the signal.
+ *             When it returns a promise, the rest of it runs as ordinary code: a rotation never waits
+ *             for a lock, so nothing it awaits can be stuck behind a lock of ours.
+ * 3. wait   — for that promise, then for the rotations under way (off the event loop) to finish, at
+ *             most `timeoutMs` after the signal in all.
  * 4. flush  — drain the signal buffer and write every open file synchronously (lines waiting for a
  *             rotation another process is doing go to the previous file, counted as late).
  * 5. exit   — process.exit(exitCode): proper-lockfile's exit handler removes any lock directory this
@@ -23,6 +24,7 @@ import {
   endSignalContextForExit,
   flushAllTargets,
   reserveSignalBuffer,
+  rotationsSettled,
   runInSignalContext,
 } from './signal-context.js';
 
@@ -115,6 +117,8 @@ class Shutdown {
   private first: ShutdownSignal | null = null;
   private repeats = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** The hook has returned or settled: what remains of step 3 is waiting for rotations. */
+  private hookSettled = false;
   private readonly listener = (signal: NodeJS.Signals): void => this.onSignal(signal as ShutdownSignal);
   private readonly exitListener = (): void => this.onExit();
 
@@ -138,7 +142,10 @@ class Shutdown {
     // Step 1: begin.
     this.phase = 'running';
     this.first = signal;
-    this.timer = setTimeout(() => this.finish(`onSignal(${signal}) did not settle within ${this.config.timeoutMs} ms`), this.config.timeoutMs);
+    this.timer = setTimeout(() => {
+      const what = this.hookSettled ? 'the rotations under way did not finish' : `onSignal(${signal}) did not settle`;
+      this.finish(`${what} within ${this.config.timeoutMs} ms`);
+    }, this.config.timeoutMs);
     // Step 2: hook.
     let pending: PromiseLike<void> | undefined;
     try {
@@ -148,15 +155,21 @@ class Shutdown {
       this.finish(`onSignal(${signal}) threw: ${errorText(err)}`);
       return;
     }
+    // Step 3: wait (the timer above bounds it).
     if (!pending) {
-      this.finish(null);
+      this.afterRotations(null);
       return;
     }
-    // Step 3: wait (the timer above bounds it).
     pending.then(
-      () => this.finish(null),
-      (err: unknown) => this.finish(`onSignal(${signal}) rejected: ${errorText(err)}`),
+      () => this.afterRotations(null),
+      (err: unknown) => this.afterRotations(`onSignal(${signal}) rejected: ${errorText(err)}`),
     );
+  }
+
+  /** End of step 3: let rotations under way finish (the timer still bounds it), then steps 4 and 5. */
+  private afterRotations(problem: string | null): void {
+    this.hookSettled = true;
+    void rotationsSettled().then(() => this.finish(problem));
   }
 
   private repeat(signal: ShutdownSignal): void {

@@ -5,8 +5,9 @@
  * order they were written.
  *
  * This module also keeps the registry of the process's open files (a small numeric id per file, so that
- * a buffered record names the file it belongs to), and arms the flush that runs before a default death
- * by signal (see default-signal-flush.ts) while at least one file is open.
+ * a buffered record names the file it belongs to) and of the rotations they have under way, and arms
+ * the flush that runs before a default death by signal (see default-signal-flush.ts) while at least one
+ * file is open.
  *
  * State here is per thread: signals reach only the main thread, so only the main thread ever enters
  * the signal context.
@@ -131,6 +132,25 @@ export function drainSignalBuffer(): void {
       details: { lines, reason: 'signal buffer full' },
     });
   }
+}
+
+/** Rotations running off the event loop in this thread (RotatingFile.startRotation). */
+const rotationsUnderWay = new Set<Promise<void>>();
+
+/** Register a rotation under way; `done` must never reject. */
+export function trackRotation(done: Promise<void>): void {
+  rotationsUnderWay.add(done);
+  void done.then(() => rotationsUnderWay.delete(done));
+}
+
+/**
+ * Resolves once no rotation is under way. A graceful shutdown awaits it before its last synchronous
+ * flush, so that it never exits between two steps of a rotation (the next rotator would repair what was
+ * left, but a clean stop should leave nothing to repair). A rotation takes milliseconds and never waits
+ * for a lock; the shutdown's timeout bounds the wait all the same.
+ */
+export async function rotationsSettled(): Promise<void> {
+  while (rotationsUnderWay.size > 0) await Promise.all(rotationsUnderWay);
 }
 
 /** The process is exiting: a context still open (a hook that called process.exit()) ends here. */

@@ -3,7 +3,7 @@
  * and stopChildren(). Whatever ends a process runs in a real child process (test/fixtures/signal-*.mjs,
  * against dist/: `npm test` builds it first); the signal context itself is also tested in-process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -275,6 +275,41 @@ describe('handleSignals()', () => {
     const run = await runChild('handle-hook-exits');
     expect(run.code, run.stderr).toBe(3);
     expect(run.allLines).toEqual([...numbered(50), 'bye']);
+  });
+
+  it('lets a rotation under way finish before it exits: the new file and the state describe each other, no line in the archive after its rename', async () => {
+    const dir = tempDir();
+    const logPath = path.join(dir, 'app.log');
+    const result = spawnSync(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'signal-mid-rotation.mjs'), JSON.stringify({ path: logPath })], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status, result.stderr).toBe(143);
+    expect(result.stdout).toContain('"signalledAt":"before-create"');
+    const names = fs.readdirSync(dir).sort();
+    const archives = names.filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(linesOf(path.join(dir, archives[0] as string))).toEqual(['before']);
+    expect(linesOf(logPath)).toEqual(['during', 'bye']);
+    const state = JSON.parse(fs.readFileSync(path.join(dir, '.app.log.state'), 'utf8')) as { ino: number };
+    expect(state.ino).toBe(fs.statSync(logPath).ino);
+    expect(names).not.toContain('.app.log.lock');
+    expect(result.stderr).toBe('');
+  });
+
+  it('on process.exit() in the middle of a rotation, writes the waiting lines to the file being archived and counts them as late', () => {
+    const dir = tempDir();
+    const logPath = path.join(dir, 'app.log');
+    const result = spawnSync(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'signal-mid-rotation.mjs'), JSON.stringify({ path: logPath, exit: true })], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const stats = (JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as { stats: { lateLines: number } }).stats;
+    expect(stats.lateLines).toBe(1);
+    const archives = fs.readdirSync(dir).filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(linesOf(path.join(dir, archives[0] as string))).toEqual(['before', 'during']);
   });
 
   it('writes nothing, rotates nothing and takes no lock inside the hook, even past a boundary with sync: true', async () => {
