@@ -17,16 +17,31 @@ import lockfile from 'proper-lockfile';
  * - a lock directory that vanished between our mkdir and the probe was removed by another process that
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
- *   A path is marked when its stat or utimes finds it gone and unmarked by the next mkdir; only the rmdir
- *   of proper-lockfile's failed probe can come between the two (its stale check retries with a mkdir, and
- *   a refresh that finds the lock gone reports it compromised without removing anything).
+ *   A path is marked when a stat or utimes issued after our last successful mkdir of it finds it gone,
+ *   and unmarked by the next successful mkdir. Only the rmdir of proper-lockfile's failed probe can come
+ *   between the two: its stale check retries with a mkdir, a refresh that finds the lock gone reports it
+ *   compromised without removing anything, and a refresh issued before a later mkdir (one still under
+ *   way when the lock was released and taken again) cannot mark the new lock.
  */
 const vanishedLocks = new Set<string>();
+/** Per lock path: how many times a mkdir of it succeeded in this process. */
+const mkdirCount = new Map<string, number>();
 
 type Callback = (err: NodeJS.ErrnoException | null, ...rest: never[]) => void;
 
-function noteVanished(file: fs.PathLike, err: unknown): void {
-  if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') vanishedLocks.add(String(file));
+/** Call before a stat or utimes of `file`; call the result with its error when it is done. */
+function watchVanish(file: fs.PathLike): (err: unknown) => void {
+  const key = String(file);
+  const seen = mkdirCount.get(key);
+  return (err) => {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT' && mkdirCount.get(key) === seen) vanishedLocks.add(key);
+  };
+}
+
+function created(dir: fs.PathLike): void {
+  const key = String(dir);
+  mkdirCount.set(key, (mkdirCount.get(key) ?? 0) + 1);
+  vanishedLocks.delete(key);
 }
 
 /** True (and forgotten) when `dir` is a lock that vanished under a probe: not ours to remove. */
@@ -36,16 +51,18 @@ function skipRemoval(dir: fs.PathLike): boolean {
 
 export const lockFileSystem = {
   stat(file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats?: fs.Stats) => void): void {
+    const done = watchVanish(file);
     fs.stat(file, (err, stats) => {
-      noteVanished(file, err);
+      done(err);
       callback(err, stats);
     });
   },
   statSync(file: fs.PathLike): fs.Stats {
+    const done = watchVanish(file);
     try {
       return fs.statSync(file);
     } catch (err) {
-      noteVanished(file, err);
+      done(err);
       throw err;
     }
   },
@@ -59,26 +76,30 @@ export const lockFileSystem = {
   realpath: fs.realpath,
   realpathSync: fs.realpathSync,
   mkdir(dir: fs.PathLike, callback: Callback): void {
-    vanishedLocks.delete(String(dir));
-    fs.mkdir(dir, { mode: 0o700 }, callback);
+    fs.mkdir(dir, { mode: 0o700 }, (err) => {
+      if (!err) created(dir);
+      callback(err);
+    });
   },
   mkdirSync(dir: fs.PathLike): void {
-    vanishedLocks.delete(String(dir));
     fs.mkdirSync(dir, { mode: 0o700 });
+    created(dir);
   },
   utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: Callback): void {
     const time = notAhead(mtime);
+    const done = watchVanish(file);
     fs.utimes(file, time ?? atime, time ?? mtime, (err) => {
-      noteVanished(file, err);
+      done(err);
       callback(err);
     });
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
+    const done = watchVanish(file);
     try {
       fs.utimesSync(file, time ?? atime, time ?? mtime);
     } catch (err) {
-      noteVanished(file, err);
+      done(err);
       throw err;
     }
   },
@@ -123,16 +144,21 @@ export function createRotationLock(
 ): RotationLock {
   let held = false;
   let acquiring = false;
-  const options = {
-    lockfilePath: lockPath,
-    realpath: false,
-    stale: staleMs,
-    retries: 0,
-    fs: lockFileSystem,
-    onCompromised: (err: Error) => {
-      held = false;
-      onCompromised(err);
-    },
+  /** Counts acquisitions: a late report about an earlier one (released since) is not about the lock now held. */
+  let acquisition = 0;
+  const base = { lockfilePath: lockPath, realpath: false, stale: staleMs, retries: 0, fs: lockFileSystem };
+  // proper-lockfile keeps the options of each acquisition for its refreshes; a refresh still under way when
+  // the lock was released can report it "compromised" afterwards (its stat finds the directory gone).
+  const options = (): typeof base & { onCompromised(err: Error): void } => {
+    const mine = ++acquisition;
+    return {
+      ...base,
+      onCompromised: (err: Error) => {
+        if (mine !== acquisition || !held) return;
+        held = false;
+        onCompromised(err);
+      },
+    };
   };
   /** The errors that mean "someone else has it"; anything else is rethrown. */
   const busy = (err: unknown): false => {
@@ -156,7 +182,7 @@ export function createRotationLock(
     tryAcquire() {
       if (held || acquiring) return false; // one holder per lock object: no reentrancy
       try {
-        lockfile.lockSync(target, options);
+        lockfile.lockSync(target, options());
       } catch (err) {
         return busy(err);
       }
@@ -167,7 +193,7 @@ export function createRotationLock(
       if (held || acquiring) return false;
       acquiring = true;
       try {
-        await lockfile.lock(target, options);
+        await lockfile.lock(target, options());
       } catch (err) {
         return busy(err);
       } finally {
@@ -180,7 +206,7 @@ export function createRotationLock(
       if (!held) return;
       held = false;
       try {
-        lockfile.unlockSync(target, options);
+        lockfile.unlockSync(target, base);
       } catch (err) {
         releasedAlready(err);
       }
@@ -189,7 +215,7 @@ export function createRotationLock(
       if (!held) return;
       held = false;
       try {
-        await lockfile.unlock(target, options);
+        await lockfile.unlock(target, base);
       } catch (err) {
         releasedAlready(err);
       }

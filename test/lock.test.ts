@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRotationLock } from '../src/lock.js';
+import { createRotationLock, lockFileSystem } from '../src/lock.js';
 
 const dirs: string[] = [];
 
@@ -138,6 +138,31 @@ describe('rotation lock', () => {
     expect(await b.acquire()).toBe(true);
     b.release();
     expect(fs.existsSync(a.lockPath)).toBe(false);
+  });
+
+  it('a look at the lock issued before it was taken again (a refresh of the released one) cannot keep the new one from being removed', async () => {
+    const { lockPath, lock } = tempLock(2000);
+    const { stat } = fs;
+    // Every stat answers 30 ms late: the look below finds no lock but reports it after the next acquire.
+    vi.spyOn(fs, 'stat').mockImplementation(((file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats: fs.Stats) => void) =>
+      stat(file, (err, stats) => setTimeout(() => callback(err, stats), 30))) as typeof fs.stat);
+    const looked = new Promise<NodeJS.ErrnoException | null>((resolve) => lockFileSystem.stat(lockPath, (err) => resolve(err)));
+    expect(await lock.acquire()).toBe(true);
+    expect((await looked)?.code).toBe('ENOENT');
+    await lock.releaseAsync();
+    expect(fs.existsSync(lockPath)).toBe(false);
+  });
+
+  it('reports a compromise of the lock it holds (taken from it) and no longer counts it as held', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
+    dirs.push(dir);
+    const lockPath = path.join(dir, '.app.log.lock');
+    const compromised: Error[] = [];
+    const lock = createRotationLock(path.join(dir, 'app.log'), lockPath, 2000, (err) => compromised.push(err));
+    expect(await lock.acquire()).toBe(true);
+    fs.rmdirSync(lockPath); // taken from us: proper-lockfile's refresh (every second) finds it gone
+    await vi.waitFor(() => expect(compromised).toHaveLength(1), { timeout: 5000, interval: 50 });
+    expect(lock.held).toBe(false);
   });
 
   it('still throws when the directory that should hold the lock is gone', () => {
