@@ -318,7 +318,23 @@ export class RotatingFile extends EventEmitter {
     }
     if (this.state !== 'open' && this.state !== 'waiting') return false;
     const period = this.periodAt(this.now());
+    if (!this.inBackground(false)) return this.rotateNow(period.start);
     return (await this.startRotation(period.start, 'force')) === 'done';
+  }
+
+  /** rotate() on this thread (the `sync` option: a line written after it must be in the new file at once). */
+  private rotateNow(periodStart: number): boolean {
+    let active: ActiveFile | null;
+    try {
+      active = this.underLock(() => runSync(rotateUnderLock(this.target, periodStart, 'force')));
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+      return false;
+    }
+    if (!active) return false;
+    this.adopt(active);
+    this.flushNow();
+    return true;
   }
 
   /**
@@ -433,22 +449,20 @@ export class RotatingFile extends EventEmitter {
       for (;;) {
         const now = this.now();
         let late: LateReason | null = null;
-        if (this.inFlight && !force) {
+        if (this.inFlight) {
           // A rotation is running off the event loop: the lines wait for its file (it flushes when done),
-          // unless they have waited too long.
-          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, false)) break;
-          late = 'fallback';
+          // unless they have waited too long, or the process is exiting (process.exit(), a death by
+          // signal) and cannot wait: then they go to the file being rotated, which may already carry its
+          // archive name, and are counted.
+          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
+          late = force ? 'rotation-under-way' : 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           late = 'fallback';
-        } else if (this.inFlight) {
-          // Exiting in the middle of a rotation (process.exit(), a death by signal): the file may already
-          // carry its archive name. The lines go to it all the same, and are counted.
-          late = 'rotation-under-way';
         }
         if (this.bufferedLineCount() === 0) break;
-        if (this.options.maxSize !== null && this.checkSize(now, sync)) continue;
+        if (this.options.maxSize !== null && late === null && this.checkSize(now, sync)) continue;
         if (!this.writeBatch(late)) break;
       }
     } finally {
@@ -635,6 +649,7 @@ export class RotatingFile extends EventEmitter {
    * error at a boundary schedules a retry; a forced rotation or a size roll just reports it.
    */
   private startRotation(periodStart: number, roll: RollRequest): Promise<'done' | 'busy' | 'failed'> {
+    if (this.inFlight) return Promise.resolve('busy'); // one at a time (callers look before they start one)
     if (this.waitingSince === 0) this.waitingSince = this.now();
     const run = async (): Promise<ActiveFile | null> => {
       if (roll === null) {
@@ -666,11 +681,15 @@ export class RotatingFile extends EventEmitter {
       if (result !== 'done' && roll !== null) this.waitingSince = 0; // the lines go on to the current file
       if (result === 'busy') {
         this.counters.lockAttemptsLost++;
-        if (roll === null) this.scheduleRetry(LOCK_RETRY_MS, true);
-        else this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
+        if (roll === null) {
+          this.scheduleRetry(LOCK_RETRY_MS, true); // the retry timer looks again, not the next write
+          return;
+        }
+        this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
       }
+      if (result === 'failed' && roll === null) return; // rotationFailed() scheduled the retry
       // The waiting lines are written on the next turn of the event loop, not in this callback.
-      if (result !== 'failed' || roll !== null) this.queueFlush();
+      this.queueFlush();
     });
     this.inFlight = inFlight;
     trackRotation(inFlight);
@@ -748,7 +767,7 @@ export class RotatingFile extends EventEmitter {
     const message = {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`,
-      'rotation-under-way': `${lines} line(s) written to ${this.path} while the process exited in the middle of rotating it: they may be in the archive`,
+      'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }

@@ -92,13 +92,23 @@ export function* openExisting(file: string, expectedIno?: number): Io<{ fd: numb
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const ino = (yield* io.fstat(fd)).ino;
+  const ino = (yield* closingOnError(fd, io.fstat(fd))).ino;
   if (expectedIno !== undefined && ino !== expectedIno) {
     // Rotated again between our stat and open: let the caller look again.
     yield* io.close(fd);
     return null;
   }
   return { fd, ino };
+}
+
+/** Run `steps` for the descriptor `fd` just opened; if they fail, close it before the error goes on. */
+function* closingOnError<T>(fd: number, steps: Io<T>): Io<T> {
+  try {
+    return yield* steps;
+  } catch (err) {
+    yield* io.close(fd);
+    throw err;
+  }
 }
 
 /**
@@ -150,7 +160,7 @@ export function* rotateUnderLock(target: RotationTarget, periodStart: number, ro
     const opened = yield* openExisting(target.path, current.ino);
     if (!opened) return yield* rotateUnderLock(target, periodStart, roll);
     testHook('before-state', target.path);
-    yield* recordState(target, { periodStart, ino: opened.ino, emptySize });
+    yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
@@ -180,7 +190,7 @@ function* adoptActive(target: RotationTarget, state: RotationState | null, curre
   if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
   if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
     testHook('before-state', target.path);
-    yield* recordState(target, { periodStart: filePeriodStart, ino: opened.ino });
+    yield* closingOnError(opened.fd, recordState(target, { periodStart: filePeriodStart, ino: opened.ino }));
   }
   return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
 }
@@ -250,7 +260,6 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
 function* createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): Io<ActiveFile> {
   testHook('before-create', target.path);
   let fd: number;
-  let emptySize = 0;
   let created = true;
   try {
     fd = yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
@@ -261,15 +270,17 @@ function* createActive(target: RotationTarget, periodStart: number, archive: str
     fd = opened.fd;
     created = false;
   }
-  try {
-    // The header goes in before anyone else can know the file (the state does not name it yet).
-    if (created && target.header) emptySize = yield* io.write(fd, target.header(periodStart));
-  } catch (err) {
-    yield* io.close(fd);
-    throw err;
-  }
+  const ino = yield* closingOnError(fd, finishActive(target, fd, created, periodStart));
+  return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
+}
+
+/** The new active file's header (if this call created it) and the state naming it. Returns its inode. */
+function* finishActive(target: RotationTarget, fd: number, created: boolean, periodStart: number): Io<number> {
+  let emptySize = 0;
+  // The header goes in before anyone else can know the file (the state does not name it yet).
+  if (created && target.header) emptySize = yield* io.write(fd, target.header(periodStart));
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
   yield* recordState(target, { periodStart, ino, emptySize });
-  return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
+  return ino;
 }

@@ -403,6 +403,85 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['three']);
   });
 
+  it('with maxSize, a line that waited past fallbackMs for a rotation under way goes to the current file once, and no second rotation starts', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxSize: 1024, fallbackMs: 500 }, { now: () => now }));
+    file.write('x'.repeat(2000));
+    await file.flush();
+    const rotating = file.rotate();
+    now += 1000; // the rotation has been under way for longer than fallbackMs
+    file.write('late');
+    (file as unknown as { flushNow(): void }).flushNow();
+    expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 1 });
+    expect(await rotating).toBe(true);
+    await file.flush();
+    expect(file.stats()).toMatchObject({ rotations: 1, lockAttemptsLost: 0 });
+    const [archive] = visible(dir).filter((name) => name !== 'app.log');
+    expect(readLines(path.join(dir, archive as string))).toEqual(['x'.repeat(2000), 'late']);
+  });
+
+  it('looks at a busy lock again every 5 ms at a boundary, not on every turn of the event loop', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 60_000 }, { now: () => now }));
+    file.write('old');
+    await file.flush();
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock (fresh: not stale)
+    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    const started = performance.now();
+    const writer = setInterval(() => file.write('waiting'), 1); // writes must not add attempts
+    await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(10), { timeout: 10_000, interval: 5 });
+    clearInterval(writer);
+    const elapsed = performance.now() - started;
+    // One attempt per 5 ms retry at most (a write or a turn of the loop never starts one).
+    expect(file.stats().lockAttemptsLost).toBeLessThanOrEqual(Math.ceil(elapsed / 5) + 1);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    await file.flush();
+    expect(readLines(path.join(dir, 'app.log')).every((line) => line === 'waiting')).toBe(true);
+  });
+
+  it('flushSync() during a rotation under way writes the waiting lines to the current file, counted once, and the rotation still reports once', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }));
+    await once(file, 'open'); // the first file's, delivered after the constructor
+    file.write('before');
+    await file.flush();
+    const events: string[] = [];
+    file.on('open', () => events.push('open'));
+    file.on('rotate', (event: RotateEvent) => events.push(`rotate ${event.archive ? 'archived' : 'none'}`));
+    const rotating = file.rotate();
+    file.write('during');
+    file.flushSync();
+    expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 1 });
+    expect(await rotating).toBe(true);
+    expect(events).toEqual(['open', 'rotate archived']);
+    expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lockAttemptsLost: 0 });
+  });
+
+  it('closes the descriptor it opened when writing the state fails, however often the rotation is retried', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }));
+    file.on('error', () => {});
+    file.write('one');
+    await file.flush();
+    fs.mkdirSync(path.join(dir, `.app.log.state.${process.pid}.tmp`)); // the state's temp file cannot be written
+    const before = openDescriptors();
+    for (let i = 0; i < 5; i++) expect(await file.rotate()).toBe(false);
+    expect(openDescriptors()).toBe(before);
+    expect(file.stats().errors).toBeGreaterThan(0);
+  });
+
+  it('rotate() with sync: true is done when it returns: a line written next is in the new file at once', () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }));
+    file.write('before');
+    void file.rotate();
+    file.write('after');
+    expect(visible(dir)).toHaveLength(2);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['after']);
+  });
+
   it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {
     const dir = tempDir();
     const before = openDescriptors();
