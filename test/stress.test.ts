@@ -5,76 +5,21 @@
  * Needs dist/index.js (`npm test` builds it first). TIMBERLOCK_STRESS_MODULE=/abs/path.js runs the
  * writers against another build of the library instead.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatReport, lineOf, verifyDir, type ReportedRotate, type VerifyReport } from './helpers/verify.js';
+import { incidents, killWriters, startWriters, sumStat as sum, type WriterConfig, type WritersOutcome } from './helpers/writer-run.js';
 
-const WRITER_SCRIPT = fileURLToPath(new URL('./fixtures/stress-writer.mjs', import.meta.url));
 const LIBRARY_MODULE = process.env.TIMBERLOCK_STRESS_MODULE;
 const DAY_MS = 86_400_000;
 
-// ---- harness: spawn writers, start them together, collect their results -----------------------------
-
-interface WriterConfig {
-  path: string;
-  writer: string;
-  lines: number;
-  frequency: number | string;
-  timeZone: string;
-  options?: Record<string, unknown>;
-  fault?: null | 'drop' | 'dup';
-  faultRate?: number;
-  paceEvery?: number;
-  paceMs?: number;
-  spanMs?: number;
-}
-
-interface WriterResult {
-  writer: string;
-  pid: number;
-  written: number;
-  drains: number;
-  startedAt: number;
-  writesDoneAt: number;
-  closedAt: number;
-  rotates: (ReportedRotate & { at: number })[];
-  stats: Record<string, number>;
-  warnings: { code: string; message: string; details?: unknown }[];
-  errors: { name?: string; code?: string; message: string }[];
-}
-
-interface RunOutcome {
-  /** Results of the writers that finished; a writer that crashed has none. */
-  results: WriterResult[];
-  /** One paragraph per writer that exited non-zero or sent no result: its exit and stderr. */
-  failures: string[];
-  /** Every rotate event of every writer, tagged with the writer. */
-  rotates: ReportedRotate[];
-  /** From the 'go' message to the last close(). */
-  durationMs: number;
-  /** From fork to the 'go' message (loading node and the library). */
-  startupMs: number;
-  /** Per writer: from its result (sent right after close() resolved) to its exit. */
-  exitLagMs: Record<string, number>;
-}
-
-/** Children still running; afterEach kills them. */
-const live = new Set<ChildProcess>();
 /** Temp directories of the current test; removed after a passing test, kept (and printed) after a failure. */
 const dirs: string[] = [];
 
 afterEach(async (context) => {
-  const leftovers = [...live];
-  for (const child of leftovers) child.kill('SIGKILL');
-  const exited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
-  await Promise.all(
-    leftovers.map((child) => (exited(child) ? undefined : new Promise((resolve) => child.once('exit', resolve)))),
-  );
-  live.clear();
+  await killWriters();
   const failed = context.task.result?.state === 'fail';
   for (const dir of dirs.splice(0)) {
     if (failed) console.log(`kept ${dir} for inspection`);
@@ -89,103 +34,15 @@ function makeDir(): string {
 }
 
 /**
- * Forks one stress writer per config, waits until all have loaded the library, tells them all to start at
- * the same instant, and waits for every exit. A writer that crashes is listed in `failures` (the others'
- * results and the directory can still be checked). Rejects with each child's state and stderr if the
- * deadline passes.
+ * Run one stress writer per config (all started at the same instant) until every one has exited. A writer
+ * that crashes is listed in `failures` (the others' results and the directory can still be checked).
+ * Rejects with each child's state and stderr if the deadline passes.
  */
-async function runWriters(configs: WriterConfig[], deadlineMs: number): Promise<RunOutcome> {
-  interface Tracked {
-    config: WriterConfig;
-    child: ChildProcess;
-    stderr: string;
-    ready: boolean;
-    result: WriterResult | null;
-    exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-    resultAt: number;
-    exitAt: number;
-  }
-  const forkedAt = Date.now();
-  const tracked: Tracked[] = configs.map((config) => {
-    const child = fork(WRITER_SCRIPT, [JSON.stringify({ ...config, module: LIBRARY_MODULE })], {
-      execPath: process.execPath,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    live.add(child);
-    const t: Tracked = { config, child, stderr: '', ready: false, result: null, exit: null, resultAt: 0, exitAt: 0 };
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      t.stderr = (t.stderr + chunk).slice(-4000);
-    });
-    return t;
-  });
-
-  const describeChild = (t: Tracked): string =>
-    `${t.config.writer}: ready=${t.ready} result=${t.result !== null} exit=${JSON.stringify(t.exit)}` +
-    (t.stderr ? ` stderr=${JSON.stringify(t.stderr.slice(-1500))}` : '');
-  const describeState = (): string => tracked.map(describeChild).join('\n');
-
-  let goAt = 0;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`writers not done within ${deadlineMs} ms\n${describeState()}`)),
-      deadlineMs,
-    );
-    const settle = (err?: Error): void => {
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
-    };
-    const check = (): void => {
-      // A writer that died while loading will never be ready: start the others anyway, report it below.
-      if (goAt === 0 && tracked.every((t) => t.ready || t.exit !== null)) {
-        goAt = Date.now();
-        for (const t of tracked) if (t.exit === null && t.child.connected) t.child.send({ type: 'go' });
-      }
-      if (tracked.every((t) => t.exit !== null)) settle();
-    };
-    for (const t of tracked) {
-      t.child.on('message', (msg: { type?: string; result?: WriterResult }) => {
-        if (msg.type === 'ready') t.ready = true;
-        if (msg.type === 'result' && msg.result) {
-          t.result = msg.result;
-          t.resultAt = Date.now();
-        }
-        check();
-      });
-      t.child.on('exit', (code, signal) => {
-        t.exit = { code, signal };
-        t.exitAt = Date.now();
-        live.delete(t.child);
-        check();
-      });
-      t.child.on('error', (err) => settle(new Error(`cannot run writer ${t.config.writer}: ${err.message}`)));
-    }
-  });
-
-  const results = tracked.flatMap((t) => (t.result ? [t.result] : []));
-  const failures = tracked.filter((t) => t.exit?.code !== 0 || t.result === null).map(describeChild);
-  const rotates = results.flatMap((r) => r.rotates.map((e) => ({ ...e, writer: r.writer })));
-  const durationMs = Math.max(goAt, ...results.map((r) => r.closedAt)) - goAt;
-  const exitLagMs = Object.fromEntries(
-    tracked.filter((t) => t.resultAt > 0).map((t) => [t.config.writer, t.exitAt - t.resultAt]),
-  );
-  return { results, failures, rotates, durationMs, startupMs: goAt - forkedAt, exitLagMs };
-}
-
-function sum(results: WriterResult[], stat: string): number {
-  return results.reduce((n, r) => n + (r.stats[stat] ?? 0), 0);
-}
-
-/** Library errors and warnings the writers saw, for the log of a failing run. */
-function incidents(results: WriterResult[]): string {
-  return results
-    .flatMap((r) => [
-      ...r.errors.map((e) => `${r.writer} error ${e.code ?? e.name ?? ''}: ${e.message}`),
-      ...r.warnings.map((w) => `${r.writer} warning ${w.code}: ${w.message}`),
-    ])
-    .slice(0, 20)
-    .join('\n');
+function runWriters(configs: WriterConfig[], deadlineMs: number): Promise<WritersOutcome> {
+  return startWriters(
+    configs.map((config) => ({ ...config, module: LIBRARY_MODULE })),
+    deadlineMs,
+  ).finished;
 }
 
 function expectEveryLineOnce(report: VerifyReport): void {

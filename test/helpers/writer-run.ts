@@ -1,6 +1,6 @@
 /**
- * Runs test/fixtures/stress-writer.mjs processes for the shipper and logrotate tests: forks them, starts
- * them at one instant, lets the test act while they write (send signals, move files), and collects
+ * Runs test/fixtures/stress-writer.mjs processes for the stress, shipper and logrotate tests: forks them,
+ * starts them at one instant, lets the test act while they write (send signals, move files), and collects
  * their results. Real processes, bounded in time; killWriters() (call it in afterEach) SIGKILLs any
  * still running.
  */
@@ -23,6 +23,9 @@ export interface WriterConfig {
   paceMs?: number;
   spanMs?: number;
   reopenOnSighup?: boolean;
+  /** Checker self-test: drop or duplicate a share (`faultRate`) of the lines on purpose. */
+  fault?: null | 'drop' | 'dup';
+  faultRate?: number;
   /** Absolute path of another build of the library (default: dist/index.js). */
   module?: string;
 }
@@ -32,6 +35,8 @@ export interface WriterResult {
   writer: string;
   pid: number;
   written: number;
+  /** How many times write() returned false and the writer waited for 'drain'. */
+  drains: number;
   startedAt: number;
   writesDoneAt: number;
   closedAt: number;
@@ -55,6 +60,10 @@ export interface WritersOutcome {
   goAt: number;
   /** From 'go' to the last close(). */
   durationMs: number;
+  /** From fork to 'go' (loading node and the library). */
+  startupMs: number;
+  /** Per writer: from its result (sent right after close() resolved) to its exit. */
+  exitLagMs: Record<string, number>;
 }
 
 /** A started run: `started` resolves at 'go' with the writers' pids, `finished` when all have exited. */
@@ -82,14 +91,17 @@ export function startWriters(configs: WriterConfig[], deadlineMs: number): Write
     ready: boolean;
     result: WriterResult | null;
     exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+    resultAt: number;
+    exitAt: number;
   }
+  const forkedAt = Date.now();
   const tracked: Tracked[] = configs.map((config) => {
     const child = fork(WRITER_SCRIPT, [JSON.stringify(config)], {
       execPath: process.execPath,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     live.add(child);
-    const t: Tracked = { config, child, stderr: '', ready: false, result: null, exit: null };
+    const t: Tracked = { config, child, stderr: '', ready: false, result: null, exit: null, resultAt: 0, exitAt: 0 };
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       t.stderr = (t.stderr + chunk).slice(-20_000);
@@ -129,16 +141,22 @@ export function startWriters(configs: WriterConfig[], deadlineMs: number): Write
         stderr: Object.fromEntries(tracked.map((t) => [t.config.writer, t.stderr])),
         goAt,
         durationMs: Math.max(goAt, ...results.map((r) => r.closedAt)) - goAt,
+        startupMs: goAt - forkedAt,
+        exitLagMs: Object.fromEntries(tracked.filter((t) => t.resultAt > 0).map((t) => [t.config.writer, t.exitAt - t.resultAt])),
       });
     };
     for (const t of tracked) {
       t.child.on('message', (msg: { type?: string; result?: WriterResult }) => {
         if (msg.type === 'ready') t.ready = true;
-        if (msg.type === 'result' && msg.result) t.result = msg.result;
+        if (msg.type === 'result' && msg.result) {
+          t.result = msg.result;
+          t.resultAt = Date.now();
+        }
         check();
       });
       t.child.on('exit', (code, signal) => {
         t.exit = { code, signal };
+        t.exitAt = Date.now();
         live.delete(t.child);
         check();
       });
