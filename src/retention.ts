@@ -20,6 +20,7 @@
  */
 
 import { parseArchiveName, type NameScheme, type ParsedArchive } from './naming.js';
+import { isStateTempName } from './state.js';
 
 /** One archive on disk, as the caller read it from the directory. */
 export interface ArchiveFile {
@@ -133,12 +134,15 @@ function checkPolicy(policy: RetentionPolicy, now: number): void {
 export interface RecognizedListing {
   /** Names that `parseArchiveName` recognises for the scheme, with what they say. */
   archives: Array<ParsedArchive & { name: string }>;
-  /** Temp files of an interrupted compression of one of our archives ({@link compressionTempName}). */
+  /**
+   * Temp files an interrupted writer left: of a compression of one of our archives ({@link
+   * compressionTempName}), or of the state file (a process killed between writing and renaming it).
+   */
   temps: string[];
 }
 
 /**
- * Pick the archives and compression temp files of `scheme` out of a directory listing (base names).
+ * Pick the archives and temp files of `scheme` out of a directory listing (base names).
  * Everything else is left out and so never touched: the active file, its lock and state, archives of
  * another active file or another date format, and any other name. Names only; whether an entry is a
  * regular file is the caller's check.
@@ -148,7 +152,7 @@ export function recognizeListing(scheme: NameScheme, names: readonly string[]): 
   for (const name of names) {
     const parsed = parseArchiveName(scheme, name);
     if (parsed) listing.archives.push({ name, ...parsed });
-    else if (isCompressionTempName(scheme, name)) listing.temps.push(name);
+    else if (isCompressionTempName(scheme, name) || isStateTempName(scheme.activeName, name)) listing.temps.push(name);
   }
   return listing;
 }

@@ -56,3 +56,12 @@ export function stateText(state: RotationState): string {
 export function stateTempPath(statePath: string): string {
   return `${statePath}.${process.pid}.tmp`;
 }
+
+/**
+ * Whether `name` is a state temp file ({@link stateTempPath}) of the active file `activeName`: one left by
+ * a process that died between writing it and renaming it. Archive maintenance removes it once stale.
+ */
+export function isStateTempName(activeName: string, name: string): boolean {
+  const prefix = `.${activeName}.state.`;
+  return name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length));
+}

@@ -354,6 +354,21 @@ describe('repair of an interrupted run', () => {
     expect(fs.readdirSync(dir).sort()).toEqual([freshTemp, lookAlike, written.name].sort());
   });
 
+  it('removes a state temp file a killed process left once it is older than staleMs, and never the state', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const stale = '.app.log.state.999999.tmp';
+    const fresh = '.app.log.state.999998.tmp';
+    for (const name of [stale, fresh, '.app.log.state']) fs.writeFileSync(path.join(dir, name), '{"periodStart":0,"ino":1}\n');
+    for (const name of [stale, '.app.log.state']) setAge(path.join(dir, name), 10 * DAY);
+
+    const result = await maintainArchives(target(dir, { compress: false }, 2000));
+
+    expect(result.errors).toEqual([]);
+    expect(result.repaired).toEqual([stale]);
+    expect(fs.readdirSync(dir).sort()).toEqual(['.app.log.state', fresh, written.name].sort());
+  });
+
   it('removes an original whose .gz gunzips to exactly its bytes', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });

@@ -224,7 +224,6 @@ describe('recognizeListing', () => {
       '.app.log.lock',
       '.app.log.archive.lock',
       '.app.log.state',
-      '.app.log.state.123.tmp',
       'other.2026-11-24.log', // another active file's archive
       'app.2026-11-24.txt', // another extension
       'app.2026-11-24.log.bak',
@@ -246,6 +245,11 @@ describe('recognizeListing', () => {
     expect(listing.archives.find((a) => a.name === ours[1])).toMatchObject({ periodStart: day(1), index: 1, compressed: true });
     expect(listing.archives.find((a) => a.name === ours[2])).toMatchObject({ periodStart: day(30), index: 12, compressed: false });
     expect(listing.temps).toEqual([temp]);
+  });
+
+  it('recognises the state temp files of this active file, and no other', () => {
+    const names = ['.app.log.state.4242.tmp', '.app.log.state', '.app.log.state.tmp', '.app.log.state.42x.tmp', '.other.log.state.4242.tmp', 'app.log.state.4242.tmp'];
+    expect(recognizeListing(scheme, names).temps).toEqual(['.app.log.state.4242.tmp']);
   });
 
   it('recognises archives of an active file without an extension', () => {
