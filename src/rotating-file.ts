@@ -324,17 +324,15 @@ export class RotatingFile extends EventEmitter {
 
   /** rotate() on this thread (the `sync` option: a line written after it must be in the new file at once). */
   private rotateNow(periodStart: number): boolean {
-    let active: ActiveFile | null;
+    let rotated: boolean;
     try {
-      active = this.underLock(() => runSync(rotateUnderLock(this.target, periodStart, 'force')));
+      rotated = this.rotateHere(periodStart, 'force');
     } catch (err) {
       this.reportError(err as Error, 'rotate');
       return false;
     }
-    if (!active) return false;
-    this.adopt(active);
-    this.flushNow();
-    return true;
+    if (rotated) this.flushNow();
+    return rotated;
   }
 
   /**
@@ -629,13 +627,9 @@ export class RotatingFile extends EventEmitter {
         this.scheduleRetry(settleUntil - now, true);
         return false;
       }
-      const active = this.underLock(() => runSync(rotateUnderLock(this.target, period.start)));
-      if (!active) {
-        this.scheduleRetry(LOCK_RETRY_MS, true);
-        return false;
-      }
-      this.adopt(active);
-      return true;
+      if (this.rotateHere(period.start, null)) return true;
+      this.scheduleRetry(LOCK_RETRY_MS, true);
+      return false;
     } catch (err) {
       this.rotationFailed(err as Error, 'rotate');
       return false;
@@ -733,12 +727,22 @@ export class RotatingFile extends EventEmitter {
         void this.startRotation(period.start, roll);
         return true;
       }
-      const active = this.underLock(() => runSync(rotateUnderLock(this.target, period.start, roll)));
-      if (active) this.adopt(active);
+      this.rotateHere(period.start, roll);
     } catch (err) {
       this.reportError(err as Error, 'size roll');
     }
     return false;
+  }
+
+  /**
+   * The protocol on this thread, under the lock tried once; the new file is adopted. False when the lock
+   * was busy. Throws on I/O errors.
+   */
+  private rotateHere(periodStart: number, roll: RollRequest): boolean {
+    const active = this.underLock(() => runSync(rotateUnderLock(this.target, periodStart, roll)));
+    if (!active) return false;
+    this.adopt(active);
+    return true;
   }
 
   /** Run `fn` holding the lock, tried once. Null when the lock is busy. */
@@ -895,8 +899,7 @@ export class RotatingFile extends EventEmitter {
       // The next tick comes one interval later; timers may measure it a millisecond short.
       if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
       this.warn('EXTERNAL_MOVE', `${this.path} was moved or deleted; creating it again`);
-      const active = this.underLock(() => runSync(rotateUnderLock(this.target, this.period.start)));
-      if (active) this.adopt(active);
+      this.rotateHere(this.period.start, null);
     } catch (err) {
       this.reportError(err as Error, 'check');
     }
