@@ -7,8 +7,9 @@ import {
   parseArchiveName,
   type NameScheme,
 } from '../src/naming.js';
-import { periodOf, type Period } from '../src/schedule.js';
+import { periodOf } from '../src/schedule.js';
 import type { Frequency } from '../src/types.js';
+import { periodsBetween } from './helpers/periods.js';
 
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', 'Australia/Lord_Howe', 'local'] as const;
 const FREQUENCIES: Frequency[] = ['monthly', 'weekly', 'daily', 'hourly', 'minutely', 5_000];
@@ -27,16 +28,6 @@ const scheme = (timeZone: string, dateFormat = 'yyyy-MM-dd', activeName = 'app.l
   timeZone,
 });
 
-/** Every period of `frequency` whose start lies in [from, to), by walking `next`. */
-function periodsBetween(from: number, to: number, frequency: Frequency, timeZone: string): Period[] {
-  const periods: Period[] = [];
-  let period = periodOf(from, frequency, timeZone);
-  while (period.start < to) {
-    periods.push(period);
-    period = periodOf(period.next, frequency, timeZone);
-  }
-  return periods;
-}
 
 /** Period starts of 2026 to round-trip: the start of the period of every `stepMs`-th instant. */
 function sampledStarts(frequency: Frequency, timeZone: string, stepMs: number): number[] {

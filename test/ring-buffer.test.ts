@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HEAD_WORD, NO_ROOM, RingProtocol, SignalBuffer, TAIL_WORD } from '../src/ring-buffer.js';
 import { TimberlockOptionError } from '../src/errors.js';
+import { prng } from './helpers/prng.js';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder('utf-8', { fatal: true });
@@ -15,17 +16,6 @@ function slot(payloadBytes: number): number {
   return (4 + payloadBytes + 3) & ~3;
 }
 
-/** Deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytesOf(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -210,7 +200,8 @@ describe('SignalBuffer.push and drain', () => {
 
   it('wraps around the ring many times with records of varied sizes, losing and reordering nothing', () => {
     const ring = SignalBuffer.create(256);
-    const random = prng(0x5eed);
+    const next = prng(0x5eed);
+    const random = (): number => next() / 4294967296;
     let waiting: Uint8Array[] = [];
     const violations: string[] = [];
     let refused = 0;

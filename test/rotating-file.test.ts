@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -500,6 +500,15 @@ describe('RotatingFile rotations off the event loop', () => {
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
 
+/** The exit-writer fixture writing 200 lines of 100 bytes under `ulimit -f 8` (8 KiB), then reporting. */
+function writeUnderFileSizeLimit(log: string, listen: boolean): SpawnSyncReturns<string> {
+  const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen });
+  return spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
 describe('RotatingFile in a process that ends', () => {
   it('loses nothing when process.exit() follows the writes at once', () => {
     const dir = tempDir();
@@ -513,11 +522,7 @@ describe('RotatingFile in a process that ends', () => {
   it('turns write errors into error events and keeps the data (EFBIG under ulimit -f)', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen: true });
-    const out = spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const out = writeUnderFileSizeLimit(log, true);
     expect(out.status).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
     expect(report.errorEvents).toBe(1); // one event per episode, not one per retry
@@ -529,11 +534,7 @@ describe('RotatingFile in a process that ends', () => {
   it('does not crash a process that has no error listener', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen: false });
-    const out = spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const out = writeUnderFileSizeLimit(log, false);
     expect(out.status).toBe(0);
     expect(out.stderr).toMatch(/TimberlockWarning: timberlock: write failed on .*app\.log: .*EFBIG/);
   });

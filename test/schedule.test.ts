@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { MAX_TIMER_DELAY_MS, isValidTimeZone, periodOf, zoneOffsetMinutes, type Period } from '../src/schedule.js';
 import { defaultDateFormat, formatPeriod } from '../src/naming.js';
 import type { Frequency } from '../src/types.js';
+import { periodsBetween } from './helpers/periods.js';
 
 const LORD_HOWE = 'Australia/Lord_Howe';
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', LORD_HOWE, 'local'] as const;
@@ -20,16 +21,6 @@ const span = (p: Period): string => `${iso(p.start)} .. ${iso(p.next)}`;
 const RANGE_START = YEAR_START - 2 * 86_400_000;
 const RANGE_END = YEAR_END + 2 * 86_400_000;
 
-/** Every period of `frequency` whose start lies in [from, to), in order, by walking `next`. */
-function periodsBetween(from: number, to: number, frequency: Frequency, timeZone: string): Period[] {
-  const periods: Period[] = [];
-  let period = periodOf(from, frequency, timeZone);
-  while (period.start < to) {
-    periods.push(period);
-    period = periodOf(period.next, frequency, timeZone);
-  }
-  return periods;
-}
 
 /** The periods of the whole range, computed once per frequency and zone (several tests use them). */
 const chains = new Map<string, Period[]>();

@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { prng } from './prng.js';
 
 /** Payload of the 'rotate' event as the writers report it (extra fields are ignored). */
 export interface ReportedRotate {
@@ -125,7 +126,7 @@ const EXAMPLES = 10;
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
 
-// ---- payload generator: MUST stay identical to test/fixtures/stress-writer.mjs --------------------
+// ---- payload generator: MUST stay identical to test/fixtures/stress-writer.mjs (prng: ./prng.ts) ---
 
 /** FNV-1a 32-bit hash of a string. */
 function hash32(text: string): number {
@@ -137,17 +138,6 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32 PRNG yielding uint32 values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const payloadScratch = Buffer.allocUnsafe(2000);
 
