@@ -185,6 +185,27 @@ describe('the active file is removed or moved while 2 processes write (checkInte
     return { dir, logs, active, oldIno, at, outcome, delays: reopenDelays(outcome.results, oldIno, at) };
   }
 
+  /**
+   * Every writer reopened within REOPEN_BOUND_MS of the meddling at `at`, wrote nothing to the old file
+   * (removed or moved) after its reopen, and has lines in the new app.log.
+   */
+  function expectEachReopened(
+    delays: Record<string, number | null>,
+    at: number,
+    oldFile: { maxT: Record<string, number> } | undefined,
+    newFile: { writers: Record<string, number> } | undefined,
+    what: 'removed' | 'moved',
+  ): void {
+    for (const writer of writers) {
+      const delay = delays[writer];
+      expect(delay, `${writer} never reopened`).not.toBeNull();
+      expect(delay!, `${writer} reopened ${delay} ms after the file was ${what}`).toBeLessThanOrEqual(REOPEN_BOUND_MS);
+      const reopenedAt = at + delay!;
+      expect(oldFile?.maxT[writer] ?? 0, `${writer}: a line written after its reopen is in the ${what} file`).toBeLessThanOrEqual(reopenedAt);
+      expect(newFile?.writers[writer] ?? 0, `${writer} has no line in the new app.log`).toBeGreaterThan(0);
+    }
+  }
+
   it('rm: each process reopens a new app.log within 3 check intervals; every line is in it or in the removed file', async () => {
     let held = -1;
     const { logs, active, oldIno, at, outcome, delays } = await writeAndMeddle((file) => {
@@ -208,15 +229,7 @@ describe('the active file is removed or moved while 2 processes write (checkInte
 
     expect(outcome.failures, outcome.failures.join('\n')).toEqual([]);
     expect(fs.statSync(active).ino).not.toBe(oldIno);
-    for (const writer of writers) {
-      const delay = delays[writer];
-      expect(delay, `${writer} never reopened`).not.toBeNull();
-      expect(delay!, `${writer} reopened ${delay} ms after the removal`).toBeLessThanOrEqual(REOPEN_BOUND_MS);
-      // After its reopen a writer never wrote to the removed file again.
-      const reopenedAt = at + delay!;
-      expect(removedFile?.maxT[writer] ?? 0, `${writer}: a line written after its reopen is in the removed file`).toBeLessThanOrEqual(reopenedAt);
-      expect(newFile?.writers[writer] ?? 0, `${writer} has no line in the new app.log`).toBeGreaterThan(0);
-    }
+    expectEachReopened(delays, at, removedFile, newFile, 'removed');
     expectEveryLineOnce(report, 'disk');
     expect(sumStat(outcome.results, 'lateLines')).toBe(0);
   }, 45_000);
@@ -237,14 +250,7 @@ describe('the active file is removed or moved while 2 processes write (checkInte
     expect(outcome.failures, outcome.failures.join('\n')).toEqual([]);
     expect(fs.statSync(path.join(logs, 'moved-app.log.copy')).ino).toBe(oldIno);
     expect(fs.statSync(active).ino).not.toBe(oldIno);
-    for (const writer of writers) {
-      const delay = delays[writer];
-      expect(delay, `${writer} never reopened`).not.toBeNull();
-      expect(delay!, `${writer} reopened ${delay} ms after the move`).toBeLessThanOrEqual(REOPEN_BOUND_MS);
-      const reopenedAt = at + delay!;
-      expect(movedFile?.maxT[writer] ?? 0, `${writer}: a line written after its reopen is in the moved file`).toBeLessThanOrEqual(reopenedAt);
-      expect(newFile?.writers[writer] ?? 0, `${writer} has no line in the new app.log`).toBeGreaterThan(0);
-    }
+    expectEachReopened(delays, at, movedFile, newFile, 'moved');
     expectEveryLineOnce(report, 'disk');
     expect(sumStat(outcome.results, 'lateLines')).toBe(0);
   }, 45_000);

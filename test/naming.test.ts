@@ -9,18 +9,11 @@ import {
 } from '../src/naming.js';
 import { periodOf } from '../src/schedule.js';
 import type { Frequency } from '../src/types.js';
-import { periodsBetween } from './helpers/periods.js';
+import { HOUR, iso, MINUTE, periodsBetween, utc, YEAR_END, YEAR_START } from './helpers/periods.js';
 
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', 'Australia/Lord_Howe', 'local'] as const;
 const FREQUENCIES: Frequency[] = ['monthly', 'weekly', 'daily', 'hourly', 'minutely', 5_000];
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const YEAR_START = Date.UTC(2026, 0, 1);
-const YEAR_END = Date.UTC(2027, 0, 1);
-
-const utc = (iso: string): number => Date.parse(iso);
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 const scheme = (timeZone: string, dateFormat = 'yyyy-MM-dd', activeName = 'app.log'): NameScheme => ({
   activeName,

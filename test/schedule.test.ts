@@ -2,19 +2,12 @@ import { describe, it, expect } from 'vitest';
 import { MAX_TIMER_DELAY_MS, isValidTimeZone, periodOf, zoneOffsetMinutes, type Period } from '../src/schedule.js';
 import { defaultDateFormat, formatPeriod } from '../src/naming.js';
 import type { Frequency } from '../src/types.js';
-import { periodsBetween } from './helpers/periods.js';
+import { HOUR, iso, MINUTE, periodsBetween, utc, YEAR_END, YEAR_START } from './helpers/periods.js';
 
 const LORD_HOWE = 'Australia/Lord_Howe';
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', LORD_HOWE, 'local'] as const;
 const NAMED: Frequency[] = ['minutely', 'hourly', 'daily', 'weekly', 'monthly'];
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const YEAR_START = Date.UTC(2026, 0, 1);
-const YEAR_END = Date.UTC(2027, 0, 1);
-
-const utc = (iso: string): number => Date.parse(iso);
-const iso = (ms: number): string => new Date(ms).toISOString();
 const span = (p: Period): string => `${iso(p.start)} .. ${iso(p.next)}`;
 
 /** 2026 with two days of margin, so that zones east and west of UTC see all of their local year. */
