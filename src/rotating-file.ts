@@ -148,6 +148,9 @@ export class RotatingFile extends EventEmitter {
   private retryAt = 0;
   private boundaryTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
+  /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
+  private reopenTimer: NodeJS.Timeout | null = null;
+  private reopenUntil = 0;
   private missingSince = 0;
   /**
    * A rotation, size roll or follow running off the event loop (see startRotation). Nothing is written
@@ -338,17 +341,40 @@ export class RotatingFile extends EventEmitter {
   /**
    * Close the descriptor and open the active name again (creating it if it is missing). For SIGHUP
    * after an external rotation such as logrotate's postrotate.
+   *
+   * The file is taken under the rotation lock, tried once: a new empty file gets the header and a state
+   * naming it. When another process holds the lock (it is taking the same file: SIGHUP reached them all),
+   * this one follows once that state is written, trying again every few ms; lines go to the current
+   * descriptor meanwhile. After `fallbackMs` it opens whatever is there.
    */
   reopen(): void {
     if (this.state === 'closed' || this.state === 'closing') return;
+    this.reopenUntil = this.now() + this.options.fallbackMs;
+    this.reopenNow();
+  }
+
+  private reopenNow(): void {
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = null;
+    if (this.state === 'closed' || this.state === 'closing') return;
     this.flushNow();
     try {
-      const opened =
-        runSync(openExisting(this.path)) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
-      if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
-      this.counters.reopens++;
-      const period = this.periodAt(this.now());
-      this.switchTo(opened.fd, opened.ino, period.start);
+      const active =
+        this.underLock(() => runSync(rotateUnderLock(this.target, this.period.start))) ??
+        runSync(followActive(this.target, this.period.start));
+      if (active) {
+        this.adoptForeign(active, null);
+      } else if (this.now() < this.reopenUntil) {
+        this.reopenTimer = setTimeout(() => this.reopenNow(), LOCK_RETRY_MS);
+        this.reopenTimer.unref();
+        return;
+      } else {
+        const opened =
+          runSync(openExisting(this.path)) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
+        if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
+        this.counters.reopens++;
+        this.switchTo(opened.fd, opened.ino, this.periodAt(this.now()).start);
+      }
     } catch (err) {
       this.reportError(err as Error, 'reopen');
     }
@@ -776,6 +802,21 @@ export class RotatingFile extends EventEmitter {
     this.warn('LATE_LINES', message, { lines, why });
   }
 
+  /**
+   * Switch to a file someone else put under the active name, as the protocol took it under the lock:
+   * a reopen (with `warning`, if given), or a rotation when the file was from an earlier period and the
+   * protocol archived it.
+   */
+  private adoptForeign(active: ActiveFile, warning: string | null): void {
+    if (active.action === 'archived' || active.action === 'relabelled') {
+      this.adopt(active);
+      return;
+    }
+    this.counters.reopens++;
+    if (warning) this.warn('EXTERNAL_MOVE', warning);
+    this.switchTo(active.fd, active.ino, active.periodStart);
+  }
+
   /** Switch to the descriptor the protocol produced and tell listeners. */
   private adopt(active: ActiveFile): void {
     const previous = this.period.start;
@@ -872,21 +913,17 @@ export class RotatingFile extends EventEmitter {
         // progress holds it (look again at the next check); holding it, the state is complete.
         if (!this.lock.tryAcquire()) return;
         let sibling: ActiveFile | null;
+        let foreign: ActiveFile | null = null;
         try {
           sibling = runSync(followActive(this.target, this.period.start));
+          // Not a sibling's file: the protocol takes it (with the header if it is empty, and a state naming
+          // it, so that the other processes follow it as a sibling's).
+          if (!sibling) foreign = runSync(rotateUnderLock(this.target, this.period.start));
         } finally {
           this.lock.release();
         }
-        if (sibling) {
-          this.adopt(sibling);
-          return;
-        }
-        // Not a sibling's file: follow it all the same.
-        const opened = runSync(openExisting(this.path, current.ino));
-        if (!opened) return;
-        this.counters.reopens++;
-        this.warn('EXTERNAL_MOVE', `${this.path} was replaced by another file; reopened it`);
-        this.switchTo(opened.fd, opened.ino, this.period.start);
+        if (foreign) this.adoptForeign(foreign, `${this.path} was replaced by another file; reopened it`);
+        else if (sibling) this.adopt(sibling);
         return;
       }
       // The active name is missing. Give an external rotator one interval to create it (racing
@@ -906,9 +943,9 @@ export class RotatingFile extends EventEmitter {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.retryTimer, this.boundaryTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.retryTimer, this.boundaryTimer, this.reopenTimer]) if (timer) clearTimeout(timer);
     if (this.checkTimer) clearInterval(this.checkTimer);
-    this.retryTimer = this.boundaryTimer = this.checkTimer = null;
+    this.retryTimer = this.boundaryTimer = this.checkTimer = this.reopenTimer = null;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -185,12 +185,22 @@ function periodOfFile(target: RotationTarget, state: RotationState | null, curre
   return periodOf(current.mtimeMs, target.frequency, target.timeZone).start;
 }
 
+/**
+ * Keep the file on disk as the active file of its period. An empty file the state does not describe was
+ * put there by someone else (logrotate's `create`, an operator's `touch`): it gets the header first, like
+ * a file of ours.
+ */
 function* adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): Io<ActiveFile> {
   const opened = yield* openExisting(target.path, current.ino);
   if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
-  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
+  const described = state !== null && state.ino === opened.ino;
+  if (!described || state.periodStart !== filePeriodStart) {
+    let emptySize = described ? (state.emptySize ?? 0) : 0;
+    if (!described && current.size === 0 && target.header) {
+      emptySize = yield* closingOnError(opened.fd, io.write(opened.fd, target.header(filePeriodStart)));
+    }
     testHook('before-state', target.path);
-    yield* closingOnError(opened.fd, recordState(target, { periodStart: filePeriodStart, ino: opened.ino }));
+    yield* closingOnError(opened.fd, recordState(target, { periodStart: filePeriodStart, ino: opened.ino, emptySize }));
   }
   return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
 }

@@ -48,7 +48,7 @@ function reopenDelays(results: WriterResult[], oldIno: number, since: number): R
 
 describe('logrotate rotates the file (create + postrotate kill -HUP), the writers reopen()', () => {
   it.skipIf(!HAVE_LOGROTATE && !IN_CI)(
-    "loses no line on disk across app.log and logrotate's app.log.1 … app.log.5; rsyslog's share is reported",
+    "loses no line on disk across app.log and logrotate's app.log.1 … app.log.5, each starting with one header line; rsyslog's share is reported",
     async () => {
       const dir = makeDir();
       const logs = path.join(dir, 'logs');
@@ -67,6 +67,8 @@ describe('logrotate rotates the file (create + postrotate kill -HUP), the writer
           frequency: 'monthly', // timberlock's own rotation is effectively off: logrotate rotates
           timeZone: 'UTC',
           reopenOnSighup: true,
+          // logrotate creates the new files: the process that takes each one under the lock gives it the header.
+          options: { header: true },
           paceEvery: 10,
           spanMs: 12_000,
         })),
@@ -102,7 +104,7 @@ describe('logrotate rotates the file (create + postrotate kill -HUP), the writer
       }
       const outcome = await writing.finished;
 
-      const expected = { writers, linesPerWriter };
+      const expected = { writers, linesPerWriter, headerPrefix: '# timberlock app.log ' };
       const disk = verifyDir(logs, expected, outcome.rotates);
       const rotatedFiles = fs.readdirSync(logs).filter((name) => /^app\.log\.\d+$/.test(name)).sort();
       let shipped: CopyReport | null = null;
@@ -142,6 +144,9 @@ describe('logrotate rotates the file (create + postrotate kill -HUP), the writer
       }
       expectEveryLineOnce(disk, 'disk');
       expect(sumStat(outcome.results, 'lateLines')).toBe(0);
+      // A header anywhere but on the first line would be a torn line (expectEveryLineOnce): one per file.
+      expect(disk.files.map((f) => f.name).sort()).toEqual(['app.log', ...rotatedFiles].sort());
+      for (const f of disk.files) expect(f.header, `${f.name} does not start with a header`).toMatch(/^# timberlock app\.log period=\S+ created=/);
     },
     60_000,
   );

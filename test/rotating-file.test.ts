@@ -333,6 +333,86 @@ describe('RotatingFile, one process', () => {
   });
 });
 
+describe('RotatingFile and a file someone else put under the active name (logrotate create)', () => {
+  /** logrotate's `create`: the file is renamed to app.log.1 and an empty app.log takes its place. */
+  function logrotateCreate(log: string): void {
+    fs.renameSync(log, `${log}.1`);
+    fs.writeFileSync(log, '');
+  }
+  const HEADER = /^# timberlock app\.log period=\S+ created=\S+ pid=(\d+) host=h$/;
+
+  it('reopen() gives the new empty file the header once: the second process to reopen it finds it taken', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const options = { path: log, timeZone: 'UTC', header: true, sync: true } as const;
+    const a = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 1 } }));
+    const b = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 2 } }));
+    a.write('a1');
+    b.write('b1');
+    logrotateCreate(log);
+    a.reopen();
+    b.reopen();
+    a.write('a2');
+    b.write('b2');
+    const [header, ...lines] = readLines(log);
+    expect(HEADER.exec(header)?.[1]).toBe('1');
+    expect(lines).toEqual(['a2', 'b2']);
+    expect(readLines(`${log}.1`).slice(1)).toEqual(['a1', 'b1']);
+    expect([a.stats().reopens, b.stats().reopens]).toEqual([1, 1]);
+  });
+
+  it('reopen() while another process holds the lock keeps writing to the current file, then takes the new one with its header', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { identity: { hostname: 'h', pid: 1 } }));
+    file.write('before');
+    logrotateCreate(log);
+    const lockDir = path.join(dir, '.app.log.lock');
+    fs.mkdirSync(lockDir); // another process is taking the new file
+    file.reopen();
+    file.write('meanwhile');
+    expect(readLines(`${log}.1`).slice(1)).toEqual(['before', 'meanwhile']);
+    expect(fs.readFileSync(log, 'utf8')).toBe('');
+    fs.rmdirSync(lockDir);
+    await vi.waitFor(() => expect(file.stats().reopens).toBe(1), { timeout: 5_000, interval: 5 });
+    file.write('after');
+    const [header, ...lines] = readLines(log);
+    expect(header).toMatch(HEADER);
+    expect(lines).toEqual(['after']);
+  });
+
+  it('reopen() opens the new file without the header after fallbackMs when the lock stays busy', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true, settleMs: 0, fallbackMs: 100 }));
+    file.write('before');
+    logrotateCreate(log);
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // held (fresh) for the whole test
+    const asked = performance.now();
+    file.reopen();
+    await vi.waitFor(() => expect(file.stats().reopens).toBe(1), { timeout: 5_000, interval: 5 });
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(95); // timers may fire a millisecond early
+    file.write('after');
+    expect(readLines(log)).toEqual(['after']);
+  });
+
+  it('a process that notices the new file on its own (checkIntervalMs) gives it the header and warns EXTERNAL_MOVE', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true, checkIntervalMs: 100 }, { identity: { hostname: 'h', pid: 1 } }));
+    const warnings: string[] = [];
+    file.on('warning', (w) => warnings.push(w.code));
+    file.write('before');
+    logrotateCreate(log);
+    await vi.waitFor(() => expect(file.stats().reopens).toBe(1), { timeout: 5_000, interval: 10 });
+    file.write('after');
+    const [header, ...lines] = readLines(log);
+    expect(header).toMatch(HEADER);
+    expect(lines).toEqual(['after']);
+    expect(warnings).toEqual(['EXTERNAL_MOVE']);
+  });
+});
+
 describe('RotatingFile rotations off the event loop', () => {
   function openDescriptors(): number {
     return fs.readdirSync('/proc/self/fd').length;

@@ -124,6 +124,7 @@ export interface VerifyReport {
 
 const EXAMPLES = 10;
 const NEWLINE = 0x0a;
+const HASH = 0x23;
 const SPACE = 0x20;
 
 // ---- payload generator: MUST stay identical to test/fixtures/stress-writer.mjs (prng: ./prng.ts) ---
@@ -588,7 +589,8 @@ export interface UnshippedFile {
  * (a follower's output), and how many of those form the file's tail. Only reads.
  */
 export function unshippedByFile(dir: string, copy: string): UnshippedFile[] {
-  const key = (line: string): string => line.slice(0, line.indexOf(' ', line.indexOf(' ') + 1));
+  // A line is known by its `<writer> <seq>`; a header line (`# …`, distinct per file) by all of it.
+  const key = (line: string): string => (line.startsWith('#') ? line : line.slice(0, line.indexOf(' ', line.indexOf(' ') + 1)));
   const shipped = new Set<string>();
   for (const line of fs.readFileSync(copy, 'latin1').split('\n')) if (line) shipped.add(key(line));
   const result: UnshippedFile[] = [];
@@ -627,7 +629,9 @@ export interface CopyReport {
  * verifyDir. Only reads.
  */
 export function verifyCopy(dir: string, copy: string): CopyReport {
+  // A line is known by its `<writer> <seq>`; a header line (`# …`, distinct per file) by all of it.
   const keyEnd = (buf: Buffer, start: number, end: number): number => {
+    if (buf[start] === HASH) return end;
     const s1 = buf.indexOf(SPACE, start);
     const s2 = s1 < 0 || s1 >= end ? -1 : buf.indexOf(SPACE, s1 + 1);
     return s2 < 0 || s2 >= end ? end : s2;
