@@ -14,6 +14,7 @@ import {
   followActive,
   openExisting,
   rotateUnderLock,
+  takeActive,
   statOrNull,
   type ActiveFile,
   type RollRequest,
@@ -359,9 +360,17 @@ export class RotatingFile extends EventEmitter {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.flushNow();
     try {
-      const active =
-        this.underLock(() => runSync(rotateUnderLock(this.target, this.period.start))) ??
-        runSync(followActive(this.target, this.period.start));
+      // Not underLock(): waiting for a process that is taking the same file is no lost rotation attempt.
+      let active: ActiveFile | null = null;
+      if (this.lock.tryAcquire()) {
+        try {
+          active = runSync(takeActive(this.target, this.period.start));
+        } finally {
+          this.lock.release();
+        }
+      } else {
+        active = runSync(followActive(this.target, this.period.start));
+      }
       if (active) {
         this.adoptForeign(active, null);
       } else if (this.now() < this.reopenUntil) {
@@ -802,16 +811,8 @@ export class RotatingFile extends EventEmitter {
     this.warn('LATE_LINES', message, { lines, why });
   }
 
-  /**
-   * Switch to a file someone else put under the active name, as the protocol took it under the lock:
-   * a reopen (with `warning`, if given), or a rotation when the file was from an earlier period and the
-   * protocol archived it.
-   */
+  /** Switch to a file someone else put under the active name (takeActive, or followed): a reopen. */
   private adoptForeign(active: ActiveFile, warning: string | null): void {
-    if (active.action === 'archived' || active.action === 'relabelled') {
-      this.adopt(active);
-      return;
-    }
     this.counters.reopens++;
     if (warning) this.warn('EXTERNAL_MOVE', warning);
     this.switchTo(active.fd, active.ino, active.periodStart);
@@ -916,9 +917,9 @@ export class RotatingFile extends EventEmitter {
         let foreign: ActiveFile | null = null;
         try {
           sibling = runSync(followActive(this.target, this.period.start));
-          // Not a sibling's file: the protocol takes it (with the header if it is empty, and a state naming
-          // it, so that the other processes follow it as a sibling's).
-          if (!sibling) foreign = runSync(rotateUnderLock(this.target, this.period.start));
+          // Not a sibling's file: take it as it is (with the header if it is empty, and a state naming it,
+          // so that the other processes follow it as a sibling's).
+          if (!sibling) foreign = runSync(takeActive(this.target, this.period.start));
         } finally {
           this.lock.release();
         }

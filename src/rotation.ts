@@ -154,13 +154,15 @@ export function* rotateUnderLock(target: RotationTarget, periodStart: number, ro
   if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
     return yield* adoptActive(target, state, current, filePeriodStart);
   }
-  const emptySize = state && state.ino === current.ino ? (state.emptySize ?? 0) : 0;
+  const described = state !== null && state.ino === current.ino;
+  const emptySize = described ? (state.emptySize ?? 0) : 0;
   if (current.size <= emptySize) {
     // A file without lines is not worth an archive: it simply belongs to the new period now.
     const opened = yield* openExisting(target.path, current.ino);
     if (!opened) return yield* rotateUnderLock(target, periodStart, roll);
+    const size = described ? emptySize : yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
     testHook('before-state', target.path);
-    yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
+    yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize: size }));
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
@@ -185,24 +187,47 @@ function periodOfFile(target: RotationTarget, state: RotationState | null, curre
   return periodOf(current.mtimeMs, target.frequency, target.timeZone).start;
 }
 
-/**
- * Keep the file on disk as the active file of its period. An empty file the state does not describe was
- * put there by someone else (logrotate's `create`, an operator's `touch`): it gets the header first, like
- * a file of ours.
- */
+/** Keep the file on disk as the active file of its period (see takeActive for a file the state does not describe). */
 function* adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): Io<ActiveFile> {
   const opened = yield* openExisting(target.path, current.ino);
   if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
-  const described = state !== null && state.ino === opened.ino;
-  if (!described || state.periodStart !== filePeriodStart) {
-    let emptySize = described ? (state.emptySize ?? 0) : 0;
-    if (!described && current.size === 0 && target.header) {
-      emptySize = yield* closingOnError(opened.fd, io.write(opened.fd, target.header(filePeriodStart)));
-    }
+  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
+    const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, filePeriodStart));
     testHook('before-state', target.path);
     yield* closingOnError(opened.fd, recordState(target, { periodStart: filePeriodStart, ino: opened.ino, emptySize }));
   }
   return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
+}
+
+/**
+ * A file the state does not describe was put under the active name by someone else (logrotate's
+ * `create`, an operator's `touch`). If it is still empty it gets the header first, like a file of ours.
+ * Returns the header's size (0 without one).
+ */
+function* headerIfEmpty(target: RotationTarget, fd: number, periodStart: number): Io<number> {
+  if (!target.header || (yield* io.fstat(fd)).size > 0) return 0;
+  return yield* io.write(fd, target.header(periodStart));
+}
+
+/**
+ * Under the lock, after the active name changed hands outside the protocol (logrotate, an operator,
+ * reopen()): make it this process's active file of the period starting at `periodStart` as it is —
+ * never archived here; the next boundary does that. A file the state does not describe gets the header
+ * if it is empty, and a state naming it, so that the other processes follow it as they follow a
+ * rotation. A missing file is created.
+ */
+export function* takeActive(target: RotationTarget, periodStart: number): Io<ActiveFile> {
+  const state = yield* readState(target.statePath);
+  const current = yield* io.stat(target.path);
+  if (!current) return yield* createActive(target, periodStart, null, null);
+  const opened = yield* openExisting(target.path, current.ino);
+  if (!opened) return yield* takeActive(target, periodStart);
+  const taken = { ...opened, action: 'adopted', archive: null, previousPeriodStart: null } as const;
+  if (state && state.ino === opened.ino) return { ...taken, periodStart: state.periodStart };
+  const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
+  testHook('before-state', target.path);
+  yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
+  return { ...taken, periodStart };
 }
 
 /**

@@ -355,7 +355,7 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     a.write('a2');
     b.write('b2');
     const [header, ...lines] = readLines(log);
-    expect(HEADER.exec(header)?.[1]).toBe('1');
+    expect(HEADER.exec(header ?? '')?.[1]).toBe('1');
     expect(lines).toEqual(['a2', 'b2']);
     expect(readLines(`${log}.1`).slice(1)).toEqual(['a1', 'b1']);
     expect([a.stats().reopens, b.stats().reopens]).toEqual([1, 1]);
@@ -379,6 +379,45 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     const [header, ...lines] = readLines(log);
     expect(header).toMatch(HEADER);
     expect(lines).toEqual(['after']);
+    expect(file.stats().lockAttemptsLost).toBe(0); // waiting to reopen is no lost rotation attempt
+  });
+
+  it('gives the header to an empty file whose mtime lies in an earlier period, at start-up and on reopen()', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    fs.writeFileSync(log, '');
+    fs.utimesSync(log, twoDaysAgo, twoDaysAgo);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { identity: { hostname: 'h', pid: 1 } }));
+    file.write('first');
+    expect(readLines(log)).toEqual([expect.stringMatching(HEADER), 'first']);
+    logrotateCreate(log);
+    fs.utimesSync(log, twoDaysAgo, twoDaysAgo);
+    file.reopen();
+    file.write('second');
+    expect(readLines(log)).toEqual([expect.stringMatching(HEADER), 'second']);
+    expect(visible(dir)).toEqual(['app.log', 'app.log.1']);
+  });
+
+  it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }));
+    const rotations: RotateEvent[] = [];
+    file.on('rotate', (event) => rotations.push(event));
+    file.write('ours');
+    fs.renameSync(log, path.join(dir, 'ours.log'));
+    const restored = path.join(dir, 'restored.log');
+    fs.writeFileSync(restored, 'restored line\n');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    fs.utimesSync(restored, twoDaysAgo, twoDaysAgo);
+    fs.renameSync(restored, log);
+    file.reopen();
+    file.write('appended');
+    expect(readLines(log)).toEqual(['restored line', 'appended']);
+    expect(visible(dir)).toEqual(['app.log', 'ours.log']);
+    expect(rotations).toEqual([]);
+    expect(file.stats()).toMatchObject({ rotations: 0, reopens: 1 });
   });
 
   it('reopen() opens the new file without the header after fallbackMs when the lock stays busy', async () => {
