@@ -51,7 +51,7 @@ export interface ActiveFile {
 }
 
 /** Test-only pause points inside the critical section (see test/fixtures). Not public API. */
-export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-state';
+export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-header' | 'before-state';
 
 interface TestHooks {
   at?: (step: RotationStep, target: string) => void;
@@ -200,9 +200,9 @@ function* adoptActive(target: RotationTarget, state: RotationState | null, curre
 }
 
 /**
- * A file the state does not describe was put under the active name by someone else (logrotate's
- * `create`, an operator's `touch`). If it is still empty it gets the header first, like a file of ours.
- * Returns the header's size (0 without one).
+ * The header, if the file is still empty: for a file this process just created, and for one the state
+ * does not describe, which someone else put under the active name (logrotate's `create`, an operator's
+ * `touch`). Returns the header's size (0 without one).
  */
 function* headerIfEmpty(target: RotationTarget, fd: number, periodStart: number): Io<number> {
   if (!target.header || (yield* io.fstat(fd)).size > 0) return 0;
@@ -312,8 +312,12 @@ function* createActive(target: RotationTarget, periodStart: number, archive: str
 /** The new active file's header (if this call created it) and the state naming it. Returns its inode. */
 function* finishActive(target: RotationTarget, fd: number, created: boolean, periodStart: number): Io<number> {
   let emptySize = 0;
-  // The header goes in before anyone else can know the file (the state does not name it yet).
-  if (created && target.header) emptySize = yield* io.write(fd, target.header(periodStart));
+  // The header goes in before anyone else can know the file (the state does not name it yet) — unless a
+  // process that took the lock over from this one (stalled past staleMs) already wrote one, or lines.
+  if (created) {
+    testHook('before-header', target.path);
+    emptySize = yield* headerIfEmpty(target, fd, periodStart);
+  }
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
   yield* recordState(target, { periodStart, ino, emptySize });

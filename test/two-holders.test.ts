@@ -40,11 +40,17 @@ function run(config: Record<string, unknown>, deadlineMs: number): Promise<Resul
 // proper-lockfile lets another process take a lock whose holder stalled longer than staleMs; for a
 // while both believe they hold it. Each step of the critical section must re-check the disk.
 describe('two lock holders at once', () => {
-  for (const stallAt of ['locked', 'before-link', 'before-unlink', 'before-create', 'before-state']) {
-    it(`loses, duplicates and overwrites nothing when the holder stalls at '${stallAt}'`, async () => {
+  const cases = [
+    ...['locked', 'before-link', 'before-unlink', 'before-create', 'before-state'].map((stallAt) => ({ stallAt, header: false })),
+    // The holder created the new file but has not written its header: the process that takes over finds
+    // an empty file of the period, gives it the header, and lines follow. The stalled one must not add a second.
+    { stallAt: 'before-header', header: true },
+  ];
+  for (const { stallAt, header } of cases) {
+    it(`loses, duplicates and overwrites nothing when the holder stalls at '${stallAt}'${header ? ' (header: true; one header, first)' : ''}`, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-2h-'));
       dirs.push(dir);
-      const base = { path: path.join(dir, 'app.log'), frequency: 1000, staleMs: 2000, stallAt, stallMs: 3500, runMs: 5000, flag: path.join(dir, 'stall.flag') };
+      const base = { path: path.join(dir, 'app.log'), frequency: 1000, staleMs: 2000, stallAt, stallMs: 3500, runMs: 5000, flag: path.join(dir, 'stall.flag'), header };
       const results = await Promise.all(['a', 'b', 'c'].map((writer) => run({ ...base, writer }, 40_000)));
 
       expect(results.filter((r) => r.stalled)).toHaveLength(1);
@@ -57,9 +63,11 @@ describe('two lock holders at once', () => {
         const ino = fs.statSync(path.join(dir, name)).ino;
         expect(inodes.get(ino), `${name} and ${inodes.get(ino)} are one inode`).toBeUndefined();
         inodes.set(ino, name);
-        for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {
+        const lines = fs.readFileSync(path.join(dir, name), 'utf8').split('\n');
+        if (header) expect(lines[0], `${name} starts with its header`).toMatch(/^# timberlock app\.log /);
+        for (const line of header ? lines.slice(1) : lines) {
           if (line === '') continue;
-          expect(line).toMatch(/^[abc] \d+$/);
+          expect(line, `${name}`).toMatch(/^[abc] \d+$/);
           seen.set(line, (seen.get(line) ?? 0) + 1);
         }
       }
