@@ -364,7 +364,7 @@ export class RotatingFile extends EventEmitter {
       let active: ActiveFile | null = null;
       if (this.lock.tryAcquire()) {
         try {
-          active = runSync(takeActive(this.target, this.period.start));
+          active = runSync(takeActive(this.target, this.periodAt(this.now()).start));
         } finally {
           this.lock.release();
         }
@@ -919,7 +919,7 @@ export class RotatingFile extends EventEmitter {
           sibling = runSync(followActive(this.target, this.period.start));
           // Not a sibling's file: take it as it is (with the header if it is empty, and a state naming it,
           // so that the other processes follow it as a sibling's).
-          if (!sibling) foreign = runSync(takeActive(this.target, this.period.start));
+          if (!sibling) foreign = runSync(takeActive(this.target, this.periodAt(this.now()).start));
         } finally {
           this.lock.release();
         }

@@ -173,11 +173,15 @@ export function* rotateUnderLock(target: RotationTarget, periodStart: number, ro
 
 /**
  * Write the state unless a newer one already describes the active file: a holder that stalled past
- * staleMs must not turn the clock back for the process that took over from it.
+ * staleMs must not turn the clock back for the process that took over from it. Nor is a state rewritten
+ * that already says the same about this file, knowing a header at least as long (the process that took
+ * over wrote the header of the file the stalled one had created).
  */
 function* recordState(target: RotationTarget, state: RotationState): Io<void> {
   const existing = yield* readState(target.statePath);
   if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
+  const sameFile = existing !== null && existing.ino === state.ino && existing.periodStart === state.periodStart;
+  if (sameFile && (existing.emptySize ?? 0) >= (state.emptySize ?? 0)) return;
   yield* writeState(target.statePath, state, target.mode);
 }
 
@@ -211,12 +215,12 @@ function* headerIfEmpty(target: RotationTarget, fd: number, periodStart: number)
 
 /**
  * Under the lock, after the active name changed hands outside the protocol (logrotate, an operator,
- * reopen()): make it this process's active file of the period starting at `periodStart` as it is —
- * never archived here; the next boundary does that. A file the state does not describe gets the header
- * if it is empty, and a state naming it, so that the other processes follow it as they follow a
- * rotation. A missing file is created.
+ * reopen()): make it this process's active file as it is — never archived here; the next boundary does
+ * that. A file the state does not describe gets the header if it is empty, and a state naming it, so
+ * that the other processes follow it as they follow a rotation. A missing file is created.
  */
 export function* takeActive(target: RotationTarget, periodStart: number): Io<ActiveFile> {
+  // A file the state describes keeps its period; any other belongs to `periodStart`, the period of now.
   const state = yield* readState(target.statePath);
   const current = yield* io.stat(target.path);
   if (!current) return yield* createActive(target, periodStart, null, null);

@@ -399,6 +399,53 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(visible(dir)).toEqual(['app.log', 'app.log.1']);
   });
 
+  it('reopen() between a boundary and the end of its settle margin labels the new file with the new period', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 900);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true, settleMs: 100 }, { now: () => now }));
+    file.write('old');
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    logrotateCreate(log);
+    file.reopen();
+    file.write('new');
+    await file.flush(); // lines of the new period wait for the end of the settle margin (a timer)
+    expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00/), 'new']);
+    const state = JSON.parse(fs.readFileSync(path.join(dir, '.app.log.state'), 'utf8')) as { periodStart: number };
+    expect(state.periodStart).toBe(Date.UTC(2026, 10, 26));
+  });
+
+  it("a holder that resumes after another process took its new file over keeps that process's header and header size", () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const statePath = path.join(dir, '.app.log.state');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
+    file.write('a1');
+    // This process creates the file of the 26th and stalls before its header. Its lock goes stale, and
+    // another process takes the empty file over: writes its header and a state naming the file.
+    const takeover = '# timberlock app.log period=2026-11-26T00:00:00.000Z created=2026-11-26T12:00:01.000Z pid=2 host=h\n';
+    const hooks = {
+      at: (step: string): void => {
+        if (step !== 'before-header') return;
+        hooks.at = () => {};
+        fs.appendFileSync(log, takeover);
+        const state = { periodStart: Date.UTC(2026, 10, 26), ino: fs.statSync(log).ino, emptySize: takeover.length };
+        fs.writeFileSync(statePath, `${JSON.stringify(state)}\n`);
+      },
+    };
+    const key = Symbol.for('timberlock.testHooks');
+    (globalThis as Record<symbol, unknown>)[key] = hooks;
+    try {
+      now = Date.UTC(2026, 10, 26, 12);
+      file.write('a2');
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[key];
+    }
+    expect(fs.readFileSync(log, 'utf8')).toBe(`${takeover}a2\n`);
+    expect((JSON.parse(fs.readFileSync(statePath, 'utf8')) as { emptySize: number }).emptySize).toBe(takeover.length);
+  });
+
   it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
