@@ -277,6 +277,7 @@ function printTables(r) {
           ['forced rotate(): longest event-loop callback', ...dist(forced.block)],
           ['  time until rotate() resolved', ...(forced.latency ? dist(forced.latency) : ['', '', '', ''])],
           ['  same-length windows without a rotation', ...(forced.control ? dist(forced.control) : ['', '', '', ''])],
+          [`  same-length windows, one callback computing ${forced.knownBlockMs} ms`, ...(forced.calibration ? dist(forced.calibration) : ['', '', '', ''])],
           ['  process CPU time meanwhile (all threads)', ...dist(forced.cpu)],
           ['  first fifth of each process (few archives)', ...dist(forced.blockFirstFifth)],
           ['  last fifth (many archives in the period)', ...dist(forced.blockLastFifth)],

@@ -6,7 +6,9 @@
 // forced:   writes 20 lines every ms and, every 2–8 ms, calls rotate() (after flushSync() and a turn of
 //           the loop, so no batch of lines is in the figure); per call, the longest callback from the
 //           call until its promise settled, the time until it settled, and the process's CPU time.
-//           Runs until it won `target` rotations or `runMs` passed.
+//           Runs until it won `target` rotations or `runMs` passed. Between the calls: windows as long
+//           without a rotation (control), and windows as long in which one callback computes for
+//           KNOWN_BLOCK_MS (calibration: what this machine reports for a block of known length).
 // boundary: writes 20 lines every ms to a file rotating every `frequency` ms; per boundary, the
 //           longest callback from the boundary until the file switched to the new period ('open',
 //           stamped with the wall clock, so run.mjs can tell how long after each boundary every
@@ -68,6 +70,9 @@ file.on('rotate', (event) => {
 });
 /** The same measurement over windows without a rotation: what the machine and the writer cost alone. */
 const control = [];
+/** Forced mode: the longest callback of windows holding one callback that computes for KNOWN_BLOCK_MS. */
+const calibration = [];
+const KNOWN_BLOCK_MS = 0.3;
 let lastWindowMs = 0;
 /**
  * Boundary mode: open a window at every boundary (the first timer callback after it); half a period
@@ -119,12 +124,23 @@ if (mode === 'forced') {
     await sleep(2 + Math.floor(Math.random() * 7));
     file.flushSync();
     await nextTurn();
+    // After each rotation: a window without rotation, then one with a known block, each as long as the
+    // median rotation so far.
+    const length = wonLatency.toSorted((a, b) => a - b)[wonLatency.length >> 1];
     if (wonLatency.length > 0 && control.length < won.length) {
-      // Every other pause: a window without rotation, as long as the median rotation so far.
-      const length = wonLatency.toSorted((a, b) => a - b)[wonLatency.length >> 1];
       window = { longest: 0, callbacks: 0 };
       await sleep(length);
       control.push(window.longest);
+      window = null;
+      continue;
+    }
+    if (wonLatency.length > 0 && calibration.length < control.length) {
+      window = { longest: 0, callbacks: 0 };
+      await nextTurn();
+      const until = performance.now() + KNOWN_BLOCK_MS;
+      while (performance.now() < until); // a callback that computes, without I/O, for KNOWN_BLOCK_MS
+      await sleep(Math.max(0, length - KNOWN_BLOCK_MS));
+      calibration.push(window.longest);
       window = null;
       continue;
     }
@@ -150,7 +166,7 @@ if (mode === 'forced') {
 clearInterval(writer);
 await file.close();
 process.send(
-  { tag, written: seq, won, wonCpu, wonLatency, control, busy, archives, opens, taskBlocksMs, stats: file.stats() },
+  { tag, written: seq, won, wonCpu, wonLatency, control, calibration, knownBlockMs: KNOWN_BLOCK_MS, busy, archives, opens, taskBlocksMs, stats: file.stats() },
   () => process.disconnect(),
 );
 

@@ -52,6 +52,8 @@ async function forcedRotations(ctx, processes, { target, runMs }) {
     cpu: distribution(wonCpu),
     latency: distribution(results.flatMap((r) => r.wonLatency)),
     control: distribution(results.flatMap((r) => r.control ?? [])),
+    knownBlockMs: results[0]?.knownBlockMs,
+    calibration: distribution(results.flatMap((r) => r.calibration ?? [])),
     blockFirstFifth: distribution(early),
     blockLastFifth: distribution(late),
     busyAttempts: distribution(results.flatMap((r) => r.busy)),
