@@ -345,12 +345,13 @@ export class RotatingFile extends EventEmitter {
    *
    * The file is taken under the rotation lock, tried once: a new empty file gets the header and a state
    * naming it. When another process holds the lock (it is taking the same file: SIGHUP reached them all),
-   * this one follows once that state is written, trying again every few ms; lines go to the current
-   * descriptor meanwhile. After `fallbackMs` it opens whatever is there.
+   * this one follows once that state is written, trying again every few ms; lines logged meanwhile wait
+   * in memory for the new file, as at a boundary. After `fallbackMs` it opens whatever is there.
    */
   reopen(): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.reopenUntil = this.now() + this.options.fallbackMs;
+    this.flushNow(); // what was logged before goes where it would have gone
     this.reopenNow();
   }
 
@@ -358,7 +359,6 @@ export class RotatingFile extends EventEmitter {
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
     this.reopenTimer = null;
     if (this.state === 'closed' || this.state === 'closing') return;
-    this.flushNow();
     try {
       // Not underLock(): waiting for a process that is taking the same file is no lost rotation attempt.
       let active: ActiveFile | null = null;
@@ -480,6 +480,9 @@ export class RotatingFile extends EventEmitter {
     this.flushing = true;
     try {
       for (;;) {
+        // reopen() is waiting for another process to take the new file: lines wait for it too (on exit
+        // or flushSync() they go to the current file).
+        if (this.reopenTimer !== null && !force) break;
         const now = this.now();
         let late: LateReason | null = null;
         if (this.inFlight) {

@@ -361,7 +361,7 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect([a.stats().reopens, b.stats().reopens]).toEqual([1, 1]);
   });
 
-  it('reopen() while another process holds the lock keeps writing to the current file, then takes the new one with its header', async () => {
+  it('reopen() while another process holds the lock keeps the lines in memory, then takes the new file with its header and writes them there', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { identity: { hostname: 'h', pid: 1 } }));
@@ -371,14 +371,15 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     fs.mkdirSync(lockDir); // another process is taking the new file
     file.reopen();
     file.write('meanwhile');
-    expect(readLines(`${log}.1`).slice(1)).toEqual(['before', 'meanwhile']);
+    expect(readLines(`${log}.1`).slice(1)).toEqual(['before']);
     expect(fs.readFileSync(log, 'utf8')).toBe('');
+    expect(file.stats().bufferedLines).toBe(1);
     fs.rmdirSync(lockDir);
     await vi.waitFor(() => expect(file.stats().reopens).toBe(1), { timeout: 5_000, interval: 5 });
     file.write('after');
     const [header, ...lines] = readLines(log);
     expect(header).toMatch(HEADER);
-    expect(lines).toEqual(['after']);
+    expect(lines).toEqual(['meanwhile', 'after']);
     expect(file.stats().lockAttemptsLost).toBe(0); // waiting to reopen is no lost rotation attempt
   });
 
@@ -467,6 +468,21 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats()).toMatchObject({ rotations: 0, reopens: 1 });
   });
 
+  it('flushSync() while reopen() waits for the lock writes the waiting lines to the current file at once', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', sync: true }));
+    file.write('before');
+    logrotateCreate(log);
+    fs.mkdirSync(path.join(dir, '.app.log.lock'));
+    file.reopen();
+    file.write('waiting');
+    file.flushSync(); // as on process exit
+    expect(readLines(`${log}.1`)).toEqual(['before', 'waiting']);
+    expect(file.stats().bufferedLines).toBe(0);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
   it('reopen() opens the new file without the header after fallbackMs when the lock stays busy', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -476,10 +492,11 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // held (fresh) for the whole test
     const asked = performance.now();
     file.reopen();
+    file.write('waiting');
     await vi.waitFor(() => expect(file.stats().reopens).toBe(1), { timeout: 5_000, interval: 5 });
     expect(performance.now() - asked).toBeGreaterThanOrEqual(95); // timers may fire a millisecond early
     file.write('after');
-    expect(readLines(log)).toEqual(['after']);
+    expect(readLines(log)).toEqual(['waiting', 'after']);
   });
 
   it('a process that notices the new file on its own (checkIntervalMs) gives it the header and warns EXTERNAL_MOVE', async () => {
