@@ -108,27 +108,37 @@ describe('timberlock/pino', () => {
     expect(lines.slice(0, 3).map((line) => (JSON.parse(line) as { msg: string }).msg.length)).toEqual([4, longLineChars, 4]);
   }, 120_000);
 
-  it('logger.flush(cb) through the worker-thread transport calls back only once lines held after a boundary are in the file', async () => {
-    // Lines logged just after a boundary wait in the worker's memory until the old file is renamed,
-    // settleMs later: a flush that called back before they were written would find them missing.
+  it("logger.flush(cb) through the worker-thread transport calls back once the lines are in the file", async () => {
+    const file = path.join(dir, 'app.log');
+    const transport = pino.transport({ target: BUILT_TARGET, options: { path: file, timeZone: 'UTC' } });
+    const logger = pino(transport);
+    for (const seq of [0, 1, 2]) logger.info({ writer: 'w0', seq }, 'line');
+    await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+    expect(fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([0, 1, 2]);
+    const closed = once(transport, 'close');
+    transport.end();
+    await closed;
+  });
+
+  it("the transport target's flush() resolves only once lines held after a boundary are in the file", async () => {
+    // pino's worker calls this flush() for logger.flush(cb). Lines written just after a boundary wait in
+    // memory until the old file is renamed, settleMs later: a flush that resolved before they were
+    // written would find them missing.
     const periodMs = 1000;
     const settleMs = 300;
     const file = path.join(dir, 'app.log');
-    const transport = pino.transport({ target: BUILT_TARGET, options: { path: file, timeZone: 'UTC', frequency: periodMs, settleMs } });
-    const logger = pino(transport);
-    const flushed = (): Promise<void> => new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
-    logger.info({ writer: 'w0', seq: -1 }, 'before the boundary');
-    await flushed(); // the worker is up and its file is open
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC', frequency: periodMs, settleMs });
+    stream.write('{"seq":-1}\n');
+    await stream.flush();
     const boundary = Math.ceil((Date.now() + 50) / periodMs) * periodMs;
     await sleepUntil(boundary + 10);
-    for (const seq of [0, 1, 2]) logger.info({ writer: 'w0', seq }, 'line');
-    await flushed();
-    const calledBackAt = Date.now();
-    const seqs = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq);
-    expect(seqs).toEqual([0, 1, 2]);
-    expect(calledBackAt).toBeGreaterThanOrEqual(boundary + settleMs);
-    const closed = once(transport, 'close');
-    transport.end();
+    stream.write('{"seq":0}\n{"seq":1}\n{"seq":2}\n');
+    await stream.flush();
+    const flushedAt = Date.now();
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"seq":0}\n{"seq":1}\n{"seq":2}\n');
+    expect(flushedAt).toBeGreaterThanOrEqual(boundary + settleMs);
+    const closed = once(stream, 'close');
+    stream.end();
     await closed;
   });
 
