@@ -195,12 +195,15 @@ function periodOfFile(target: RotationTarget, state: RotationState | null, curre
 function* adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): Io<ActiveFile> {
   const opened = yield* openExisting(target.path, current.ino);
   if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
-  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) {
-    const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, filePeriodStart));
-    testHook('before-state', target.path);
-    yield* closingOnError(opened.fd, recordState(target, { periodStart: filePeriodStart, ino: opened.ino, emptySize }));
-  }
+  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) yield* nameInState(target, opened, filePeriodStart);
   return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
+}
+
+/** Make the state name the file just opened as the active file of `periodStart`, its header first if it is still empty. */
+function* nameInState(target: RotationTarget, opened: { fd: number; ino: number }, periodStart: number): Io<void> {
+  const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
+  testHook('before-state', target.path);
+  yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
 }
 
 /**
@@ -228,9 +231,7 @@ export function* takeActive(target: RotationTarget, periodStart: number): Io<Act
   if (!opened) return yield* takeActive(target, periodStart);
   const taken = { ...opened, action: 'adopted', archive: null, previousPeriodStart: null } as const;
   if (state && state.ino === opened.ino) return { ...taken, periodStart: state.periodStart };
-  const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
-  testHook('before-state', target.path);
-  yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
+  yield* nameInState(target, opened, periodStart);
   return { ...taken, periodStart };
 }
 
