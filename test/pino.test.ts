@@ -28,11 +28,25 @@ function sleepUntil(at: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 }
 
+/**
+ * Worker transports made in this process, referenced until their test ends. thread-stream holds its
+ * stream only weakly once the worker is up, and terminates the worker when the stream is collected, a
+ * pending logger.flush(cb) or not: a transport referenced only by a test awaiting that callback can be
+ * collected mid-test, and the callback never comes (seen under Node 24).
+ */
+const transportsInUse = new Set<ReturnType<typeof pino.transport>>();
+function workerTransport(options: Record<string, unknown>): ReturnType<typeof pino.transport> {
+  const transport = pino.transport({ target: BUILT_TARGET, options });
+  transportsInUse.add(transport);
+  return transport;
+}
+
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-pino-'));
 });
 afterEach(() => {
+  transportsInUse.clear();
   killChildren();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -108,13 +122,25 @@ describe('timberlock/pino', () => {
     expect(lines.slice(0, 3).map((line) => (JSON.parse(line) as { msg: string }).msg.length)).toEqual([4, longLineChars, 4]);
   }, 120_000);
 
-  it("logger.flush(cb) through the worker-thread transport calls back once the lines are in the file", async () => {
+  it('logger.flush(cb) through the worker-thread transport calls back only once lines held after a boundary are in the file', async () => {
+    // Lines logged just after a boundary wait in the worker's memory until the old file is renamed,
+    // settleMs later: a flush that called back before they were written would find them missing.
+    const periodMs = 1000;
+    const settleMs = 300;
     const file = path.join(dir, 'app.log');
-    const transport = pino.transport({ target: BUILT_TARGET, options: { path: file, timeZone: 'UTC' } });
+    const transport = workerTransport({ path: file, timeZone: 'UTC', frequency: periodMs, settleMs });
     const logger = pino(transport);
+    const flushed = (): Promise<void> => new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+    logger.info({ writer: 'w0', seq: -1 }, 'before the boundary');
+    await flushed(); // the worker is up and its file is open
+    const boundary = Math.ceil((Date.now() + 50) / periodMs) * periodMs;
+    await sleepUntil(boundary + 10);
     for (const seq of [0, 1, 2]) logger.info({ writer: 'w0', seq }, 'line');
-    await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
-    expect(fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([0, 1, 2]);
+    await flushed();
+    const calledBackAt = Date.now();
+    const seqs = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq);
+    expect(seqs).toEqual([0, 1, 2]);
+    expect(calledBackAt).toBeGreaterThanOrEqual(boundary + settleMs);
     const closed = once(transport, 'close');
     transport.end();
     await closed;
