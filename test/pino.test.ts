@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
@@ -228,6 +230,37 @@ describe('timberlock/pino', () => {
     ]);
     await dest.close();
     expect(dest.writable).toBe(false);
+  });
+
+  it('a destination() the app no longer references stays open until close(): lines it held after a boundary reach the file', async () => {
+    // Unlike pino's worker transport (see transportsInUse), timberlock itself references every open file
+    // until close(), so a logger the app dropped while lines waited for the new file loses none.
+    v8.setFlagsFromString('--expose-gc');
+    const collectGarbage = vm.runInNewContext('gc') as () => void;
+    const periodMs = 1000;
+    const settleMs = 300;
+    const file = path.join(dir, 'app.log');
+    const boundary = Math.ceil((Date.now() + 50) / periodMs) * periodMs;
+    const dropped = ((): WeakRef<PinoDestination> => {
+      const dest = destination({ path: file, timeZone: 'UTC', frequency: periodMs, settleMs });
+      const logger = pino(dest);
+      logger.info({ seq: -1 }, 'before the boundary');
+      // The timer is the last reference the app has; once it has run, only timberlock's remain.
+      setTimeout(() => {
+        for (const seq of [0, 1, 2]) logger.info({ seq }, 'line');
+      }, boundary + 10 - Date.now());
+      return new WeakRef(dest);
+    })();
+    await sleepUntil(boundary + 20);
+    collectGarbage();
+    const seqsInFile = (): number[] =>
+      fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq);
+    const deadline = Date.now() + 10_000;
+    while (seqsInFile().length < 3 && Date.now() < deadline) await sleepUntil(Date.now() + 20);
+    expect(seqsInFile()).toEqual([0, 1, 2]);
+    const dest = dropped.deref();
+    expect(dest).toBeDefined();
+    await dest?.close();
   });
 });
 
