@@ -168,7 +168,7 @@ class MaintenanceRun {
 
   async execute(): Promise<void> {
     if (this.shouldStop()) return;
-    const release = await this.acquireLock();
+    const release = this.acquireLock();
     if (!release) return;
     try {
       testHook('archive-locked', path.join(this.target.dir, this.target.activeName));
@@ -192,7 +192,7 @@ class MaintenanceRun {
         await this.compressArchive(next);
       }
     } finally {
-      await this.releaseLock(release);
+      this.releaseLock(release);
     }
   }
 
@@ -215,13 +215,17 @@ class MaintenanceRun {
     this.fail('ERR_TIMBERLOCK_ARCHIVE_IO', step, file, `Could not ${doing} ${file}: ${detail}`, cause);
   }
 
-  /** Step 1: one try at the archive lock. Returns its release function, or null (skipped or failed). */
-  private async acquireLock(): Promise<(() => Promise<void>) | null> {
+  /**
+   * Step 1: one try at the archive lock. Returns its release function, or null (skipped or failed).
+   * Taken and released synchronously, as the rotation lock is (see RotationLock.tryAcquire), so that a
+   * process ending at any moment leaves no lock directory behind.
+   */
+  private acquireLock(): (() => void) | null {
     const lockPath = archiveLockPath(this.target.dir, this.target.activeName);
     try {
       // The locked "file" must differ from the rotation lock's (the active path): proper-lockfile keeps one
       // registry entry per locked path and process, and two locks on one path would overwrite each other.
-      return await lockfile.lock(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
+      return lockfile.lockSync(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
         lockfilePath: lockPath,
         realpath: false,
         fs: lockFileSystem,
@@ -246,9 +250,9 @@ class MaintenanceRun {
     }
   }
 
-  private async releaseLock(release: () => Promise<void>): Promise<void> {
+  private releaseLock(release: () => void): void {
     try {
-      await release();
+      release();
     } catch (err) {
       // ERELEASED: the lock was compromised meanwhile; that is already in `errors`.
       if ((err as NodeJS.ErrnoException).code !== 'ERELEASED') {

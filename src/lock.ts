@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import lockfile from 'proper-lockfile';
 
 /**
- * The file system calls proper-lockfile makes for timberlock's locks, with two changes:
+ * The file system calls proper-lockfile makes for timberlock's locks. Locks are only ever taken and
+ * released through its synchronous API (see {@link RotationLock.tryAcquire}), which calls the `…Sync`
+ * methods, its refreshes included. Three changes:
  * - lock directories are created with mode 0o700, so no umask can make one world-writable (anyone able to
  *   put a file into a lock directory could keep it from ever being removed);
  * - a time in the future given to utimes becomes now. On every lockSync (the sync API does not keep its
@@ -17,31 +19,18 @@ import lockfile from 'proper-lockfile';
  * - a lock directory that vanished between our mkdir and the probe was removed by another process that
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
- *   A path is marked when a stat or utimes issued after our last successful mkdir of it finds it gone,
- *   and unmarked by the next successful mkdir. Only the rmdir of proper-lockfile's failed probe can come
- *   between the two: its stale check retries with a mkdir, a refresh that finds the lock gone reports it
- *   compromised without removing anything, and a refresh issued before a later mkdir (one still under
- *   way when the lock was released and taken again) cannot mark the new lock.
+ *   A path is marked when a stat or utimes finds it gone, and unmarked by the next successful mkdir of it.
  */
 const vanishedLocks = new Set<string>();
-/** Per lock path: how many times a mkdir of it succeeded in this process. */
-const mkdirCount = new Map<string, number>();
 
-type Callback = (err: NodeJS.ErrnoException | null, ...rest: never[]) => void;
-
-/** Call before a stat or utimes of `file`; call the result with its error when it is done. */
-function watchVanish(file: fs.PathLike): (err: unknown) => void {
-  const key = String(file);
-  const seen = mkdirCount.get(key);
-  return (err) => {
-    if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT' && mkdirCount.get(key) === seen) vanishedLocks.add(key);
-  };
-}
-
-function created(dir: fs.PathLike): void {
-  const key = String(dir);
-  mkdirCount.set(key, (mkdirCount.get(key) ?? 0) + 1);
-  vanishedLocks.delete(key);
+/** Run a stat or utimes of `file`; a lock found gone is marked (see above). */
+function watchVanish<T>(file: fs.PathLike, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') vanishedLocks.add(String(file));
+    throw err;
+  }
 }
 
 /** True (and forgotten) when `dir` is a lock that vanished under a probe: not ours to remove. */
@@ -50,58 +39,20 @@ function skipRemoval(dir: fs.PathLike): boolean {
 }
 
 export const lockFileSystem = {
-  stat(file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats?: fs.Stats) => void): void {
-    const done = watchVanish(file);
-    fs.stat(file, (err, stats) => {
-      done(err);
-      callback(err, stats);
-    });
-  },
   statSync(file: fs.PathLike): fs.Stats {
-    const done = watchVanish(file);
-    try {
-      return fs.statSync(file);
-    } catch (err) {
-      done(err);
-      throw err;
-    }
-  },
-  rmdir(dir: fs.PathLike, callback: Callback): void {
-    if (skipRemoval(dir)) process.nextTick(callback, null);
-    else fs.rmdir(dir, callback);
+    return watchVanish(file, () => fs.statSync(file));
   },
   rmdirSync(dir: fs.PathLike): void {
     if (!skipRemoval(dir)) fs.rmdirSync(dir);
   },
-  realpath: fs.realpath,
   realpathSync: fs.realpathSync,
-  mkdir(dir: fs.PathLike, callback: Callback): void {
-    fs.mkdir(dir, { mode: 0o700 }, (err) => {
-      if (!err) created(dir);
-      callback(err);
-    });
-  },
   mkdirSync(dir: fs.PathLike): void {
     fs.mkdirSync(dir, { mode: 0o700 });
-    created(dir);
-  },
-  utimes(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: Callback): void {
-    const time = notAhead(mtime);
-    const done = watchVanish(file);
-    fs.utimes(file, time ?? atime, time ?? mtime, (err) => {
-      done(err);
-      callback(err);
-    });
+    vanishedLocks.delete(String(dir));
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
-    const done = watchVanish(file);
-    try {
-      fs.utimesSync(file, time ?? atime, time ?? mtime);
-    } catch (err) {
-      done(err);
-      throw err;
-    }
+    watchVanish(file, () => fs.utimesSync(file, time ?? atime, time ?? mtime));
   },
 };
 
@@ -119,15 +70,16 @@ export interface RotationLock {
   /**
    * Try to take the lock once, synchronously (one mkdir; a stale lock is removed and retaken).
    * Returns false when another holder has it or won the race for a stale one. Throws on other I/O errors.
+   *
+   * Taking and releasing are synchronous on purpose: proper-lockfile removes a lock directory when the
+   * process exits or dies by a signal only once the callback after its mkdir has registered it, and
+   * forgets it before its rmdir. Made on libuv's pool, a mkdir completed but not yet reported, or an rmdir
+   * still queued, would leave the directory behind (for staleMs) when the process ends at that moment.
    */
   tryAcquire(): boolean;
-  /** tryAcquire() without blocking the event loop (the same system calls, made by libuv's thread pool). */
-  acquire(): Promise<boolean>;
   /** Release the lock if this object holds it (rmdir of the lock directory). Never throws for "not held". */
   release(): void;
-  /** release() without blocking the event loop. */
-  releaseAsync(): Promise<void>;
-  /** True between a successful tryAcquire() or acquire() and release(). */
+  /** True between a successful tryAcquire() and release(). */
   readonly held: boolean;
 }
 
@@ -143,7 +95,6 @@ export function createRotationLock(
   onCompromised: (err: Error) => void,
 ): RotationLock {
   let held = false;
-  let acquiring = false;
   /** Counts acquisitions: a late report about an earlier one (released since) is not about the lock now held. */
   let acquisition = 0;
   const base = { lockfilePath: lockPath, realpath: false, stale: staleMs, retries: 0, fs: lockFileSystem };
@@ -180,24 +131,11 @@ export function createRotationLock(
       return held;
     },
     tryAcquire() {
-      if (held || acquiring) return false; // one holder per lock object: no reentrancy
+      if (held) return false; // one holder per lock object: no reentrancy
       try {
         lockfile.lockSync(target, options());
       } catch (err) {
         return busy(err);
-      }
-      held = true;
-      return true;
-    },
-    async acquire() {
-      if (held || acquiring) return false;
-      acquiring = true;
-      try {
-        await lockfile.lock(target, options());
-      } catch (err) {
-        return busy(err);
-      } finally {
-        acquiring = false;
       }
       held = true;
       return true;
@@ -207,15 +145,6 @@ export function createRotationLock(
       held = false;
       try {
         lockfile.unlockSync(target, base);
-      } catch (err) {
-        releasedAlready(err);
-      }
-    },
-    async releaseAsync() {
-      if (!held) return;
-      held = false;
-      try {
-        await lockfile.unlock(target, base);
       } catch (err) {
         releasedAlready(err);
       }

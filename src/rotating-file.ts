@@ -676,9 +676,11 @@ export class RotatingFile extends EventEmitter {
 
   /**
    * Off the event loop: follow the file another process made for `periodStart` (boundaries only), or
-   * take the lock and run the protocol — each system call on libuv's thread pool. Nothing is written
+   * take the lock and run the protocol — its system calls on libuv's thread pool. Nothing is written
    * meanwhile; when it ends, the new file is adopted and the waiting lines are written. A busy lock or an
    * error at a boundary schedules a retry; a forced rotation or a size roll just reports it.
+   * The lock itself is taken and released on this thread, one mkdir and one rmdir: a process that
+   * ends at any moment then leaves no lock directory behind (see RotationLock.tryAcquire).
    */
   private startRotation(periodStart: number, roll: RollRequest): Promise<'done' | 'busy' | 'failed'> {
     if (this.inFlight) return Promise.resolve('busy'); // one at a time (callers look before they start one)
@@ -688,11 +690,11 @@ export class RotatingFile extends EventEmitter {
         const followed = await runAsync(followActive(this.target, periodStart));
         if (followed) return followed;
       }
-      if (!(await this.lock.acquire())) return null;
+      if (!this.lock.tryAcquire()) return null;
       try {
         return await runAsync(rotateUnderLock(this.target, periodStart, roll));
       } finally {
-        await this.lock.releaseAsync();
+        this.lock.release();
       }
     };
     const outcome = run().then(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRotationLock, lockFileSystem } from '../src/lock.js';
+import { createRotationLock } from '../src/lock.js';
 
 const dirs: string[] = [];
 
@@ -88,78 +88,13 @@ describe('rotation lock', () => {
     expect(othersLock()).toBe(ino);
   });
 
-  it('acquire() (off the event loop) also reports "busy" when its new lock is removed by another taker, and leaves that taker\'s lock alone', async () => {
-    const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
-    const { mkdir, stat, utimes } = fs;
-    let raced = false;
-    // Our mkdir succeeds, then the other process removes our directory (taking it for the stale one) …
-    vi.spyOn(fs, 'mkdir').mockImplementation(((dir: fs.PathLike, options: fs.MakeDirectoryOptions, callback: (err: Error | null) => void) =>
-      mkdir(dir, options, (err) => {
-        if (!err && String(dir) === lockPath && !raced) {
-          raced = true;
-          fs.rmdirSync(lockPath);
-        }
-        callback(err);
-      })) as typeof fs.mkdir);
-    // … and creates its own right after our probe found ours gone.
-    const thenTheyLock = (err: NodeJS.ErrnoException | null): void => {
-      if (err?.code === 'ENOENT' && !fs.existsSync(lockPath)) fs.mkdirSync(lockPath);
-    };
-    vi.spyOn(fs, 'utimes').mockImplementation(((file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, callback: (err: NodeJS.ErrnoException | null) => void) =>
-      utimes(file, atime, mtime, (err) => {
-        thenTheyLock(err);
-        callback(err);
-      })) as typeof fs.utimes);
-    vi.spyOn(fs, 'stat').mockImplementation(((file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats: fs.Stats) => void) =>
-      stat(file, (err, stats) => {
-        if (raced && String(file) === lockPath) thenTheyLock(err);
-        callback(err, stats);
-      })) as typeof fs.stat);
-
-    expect(await lock.acquire()).toBe(false);
-    expect(raced).toBe(true);
-    expect(lock.held).toBe(false);
-    expect(fs.statSync(lockPath).isDirectory()).toBe(true); // the winner's lock survives our failed attempt
-    await lock.releaseAsync();
-    expect(fs.existsSync(lockPath)).toBe(true);
-  });
-
-  it('acquire() and releaseAsync() take and free the lock like tryAcquire() and release()', async () => {
-    const a = tempLock();
-    const b = createRotationLock(path.join(a.dir, 'app.log'), a.lockPath, 2000, () => {});
-    expect(await a.lock.acquire()).toBe(true);
-    expect(a.lock.held).toBe(true);
-    expect(b.tryAcquire()).toBe(false);
-    expect(await b.acquire()).toBe(false);
-    await a.lock.releaseAsync();
-    expect(fs.existsSync(a.lockPath)).toBe(false);
-    expect(await b.acquire()).toBe(true);
-    b.release();
-    expect(fs.existsSync(a.lockPath)).toBe(false);
-  });
-
-  it('a look at the lock issued before it was taken again (a refresh of the released one) cannot keep the new one from being removed', async () => {
-    const { lockPath, lock } = tempLock(2000);
-    const { stat } = fs;
-    // Every stat answers 30 ms late: the look below finds no lock but reports it after the next acquire.
-    vi.spyOn(fs, 'stat').mockImplementation(((file: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats: fs.Stats) => void) =>
-      stat(file, (err, stats) => setTimeout(() => callback(err, stats), 30))) as typeof fs.stat);
-    const looked = new Promise<NodeJS.ErrnoException | null>((resolve) => lockFileSystem.stat(lockPath, (err) => resolve(err)));
-    expect(await lock.acquire()).toBe(true);
-    expect((await looked)?.code).toBe('ENOENT');
-    await lock.releaseAsync();
-    expect(fs.existsSync(lockPath)).toBe(false);
-  });
-
   it('reports a compromise of the lock it holds (taken from it) and no longer counts it as held', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
     dirs.push(dir);
     const lockPath = path.join(dir, '.app.log.lock');
     const compromised: Error[] = [];
     const lock = createRotationLock(path.join(dir, 'app.log'), lockPath, 2000, (err) => compromised.push(err));
-    expect(await lock.acquire()).toBe(true);
+    expect(lock.tryAcquire()).toBe(true);
     fs.rmdirSync(lockPath); // taken from us: proper-lockfile's refresh (every second) finds it gone
     await vi.waitFor(() => expect(compromised).toHaveLength(1), { timeout: 5000, interval: 50 });
     expect(lock.held).toBe(false);
