@@ -11,9 +11,12 @@
  * How it coexists:
  * - Our listener is prepended, so it sees the listener list as Node found it when the signal came
  *   (a `process.once()` listener of the app has not removed itself yet).
- * - "Other listeners" are all listeners but ours and signal-exit's (one per loaded signal-exit copy,
- *   counted in `process.__signal_exit_emitter__.count`, as signal-exit itself counts them). If there is
- *   any, the app decides what the signal means: we do nothing at all.
+ * - "Other listeners" are all listeners but ours and signal-exit's: one per loaded copy of signal-exit 3
+ *   (counted in `process.__signal_exit_emitter__.count`) and of signal-exit 4 (counted in
+ *   `globalThis[Symbol.for('signal-exit emitter')].count`), as signal-exit itself counts them. If there is
+ *   any, the app decides what the signal means: we do nothing at all. (Counting signal-exit 4's listener
+ *   as the app's would leave the process alive: signal-exit 4 and 3 each wait while another listener is
+ *   there, and ours would wait for them.)
  * - Otherwise: flush, remove our listeners, emit the signal again synchronously so that signal-exit
  *   sees itself alone and does what it does without us (remove lock directories, re-raise). If nothing
  *   ended the process by then (no signal-exit loaded), re-raise the signal ourselves: with no listener
@@ -26,7 +29,14 @@
 export const DEFAULT_FLUSH_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 interface SignalExitEmitter {
-  count?: number;
+  count?: unknown;
+}
+
+/** How many signal listeners the loaded copies of signal-exit 3 and 4 have installed. */
+function signalExitListeners(): number {
+  const v3 = (process as unknown as { __signal_exit_emitter__?: SignalExitEmitter }).__signal_exit_emitter__;
+  const v4 = (globalThis as Record<symbol, SignalExitEmitter | undefined>)[Symbol.for('signal-exit emitter')];
+  return [v3?.count, v4?.count].reduce<number>((sum, count) => sum + (typeof count === 'number' ? count : 0), 0);
 }
 
 let flushAll: (() => void) | null = null;
@@ -49,9 +59,7 @@ export function disarmDefaultSignalFlush(): void {
 export function otherSignalListeners(signal: NodeJS.Signals): number {
   const all = process.listeners(signal);
   const ours = all.includes(onSignal) ? 1 : 0;
-  const emitter = (process as unknown as { __signal_exit_emitter__?: SignalExitEmitter }).__signal_exit_emitter__;
-  const signalExit = typeof emitter?.count === 'number' ? emitter.count : 0;
-  return Math.max(0, all.length - ours - signalExit);
+  return Math.max(0, all.length - ours - signalExitListeners());
 }
 
 function onSignal(signal: NodeJS.Signals): void {

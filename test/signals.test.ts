@@ -61,11 +61,12 @@ interface ChildRun {
  * lines wait in memory after the next boundary); when it says 'ready', send `signal` (then `repeat` more,
  * 10 ms apart). After its exit, release the lock and read the directory.
  */
-async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat?: number } = {}): Promise<ChildRun> {
+async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean } = {}): Promise<ChildRun> {
   const dir = tempDir();
   const logPath = path.join(dir, 'app.log');
   const lockDir = path.join(dir, '.app.log.lock');
-  const child = spawn(process.execPath, [CHILD, JSON.stringify({ path: logPath, mode, frequency: 200 })], {
+  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false };
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -211,6 +212,23 @@ describe('death by signal when the app has no handler of its own', () => {
   it("does not kill a process whose own listener decides to keep running", async () => {
     const run = await runChild('app-stay');
     expect(run.messages).toContainEqual({ handled: true });
+    expect(run.messages).toContainEqual({ stillAlive: true });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 7, signal: null });
+    expect(run.allLines).toEqual([...numbered(50), 'handled']);
+  });
+
+  it('dies by SIGTERM all the same, flushed, when signal-exit 4 is loaded too (execa, foreground-child …)', async () => {
+    // signal-exit 4 and 3 each stand aside while another listener is there; timberlock must not count
+    // signal-exit 4's listener as the app's and stand aside too, or nobody acts and the process lives on.
+    const run = await runChild('none', { signalExit4: true });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(run.allLines).toEqual(numbered(50));
+    expect(run.messages).toContainEqual({ signalExit4: 'SIGTERM' });
+    expect(run.names).toEqual(['.app.log.lock', '.app.log.state', 'app.log']); // the lock is the test's own
+  });
+
+  it("leaves the signal to the app's own listener when signal-exit 4 is loaded too", async () => {
+    const run = await runChild('app-stay', { signalExit4: true });
     expect(run.messages).toContainEqual({ stillAlive: true });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 7, signal: null });
     expect(run.allLines).toEqual([...numbered(50), 'handled']);
