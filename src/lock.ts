@@ -20,6 +20,9 @@ import lockfile from 'proper-lockfile';
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
  *   A path is marked when a stat or utimes finds it gone, and unmarked by the next successful mkdir of it.
+ *   A mark left by a refresh that found our lock gone, or by a look at another holder's lock that had just
+ *   been released, is taken by the next rmdir of that path, which may be the removal of a stale lock: that
+ *   removal is skipped, the try answers "busy", and the next try removes it.
  */
 const vanishedLocks = new Set<string>();
 
@@ -72,9 +75,11 @@ export interface RotationLock {
    * Returns false when another holder has it or won the race for a stale one. Throws on other I/O errors.
    *
    * Taking and releasing are synchronous on purpose: proper-lockfile removes a lock directory when the
-   * process exits or dies by a signal only once the callback after its mkdir has registered it, and
-   * forgets it before its rmdir. Made on libuv's pool, a mkdir completed but not yet reported, or an rmdir
-   * still queued, would leave the directory behind (for staleMs) when the process ends at that moment.
+   * process exits or dies by a signal only once it has registered it, after the mkdir and the mtime
+   * probe that follows it (a utimes and a stat), and it forgets it before the rmdir. Made on libuv's
+   * pool, those calls left a moment in which a process that ended left the directory behind (for
+   * staleMs). This holds for the thread that took the lock: a worker thread that is terminated with
+   * the process runs nothing on the way out, and leaves a lock it holds at that moment.
    */
   tryAcquire(): boolean;
   /** Release the lock if this object holds it (rmdir of the lock directory). Never throws for "not held". */
@@ -95,21 +100,16 @@ export function createRotationLock(
   onCompromised: (err: Error) => void,
 ): RotationLock {
   let held = false;
-  /** Counts acquisitions: a late report about an earlier one (released since) is not about the lock now held. */
-  let acquisition = 0;
   const base = { lockfilePath: lockPath, realpath: false, stale: staleMs, retries: 0, fs: lockFileSystem };
-  // proper-lockfile keeps the options of each acquisition for its refreshes; a refresh still under way when
-  // the lock was released can report it "compromised" afterwards (its stat finds the directory gone).
-  const options = (): typeof base & { onCompromised(err: Error): void } => {
-    const mine = ++acquisition;
-    return {
-      ...base,
-      onCompromised: (err: Error) => {
-        if (mine !== acquisition || !held) return;
-        held = false;
-        onCompromised(err);
-      },
-    };
+  // A refresh (a synchronous stat and utimes on proper-lockfile's timer) that finds the lock gone or
+  // re-dated by someone else reports it compromised; proper-lockfile then forgets it.
+  const options = {
+    ...base,
+    onCompromised: (err: Error) => {
+      if (!held) return;
+      held = false;
+      onCompromised(err);
+    },
   };
   /** The errors that mean "someone else has it"; anything else is rethrown. */
   const busy = (err: unknown): false => {
@@ -133,7 +133,7 @@ export function createRotationLock(
     tryAcquire() {
       if (held) return false; // one holder per lock object: no reentrancy
       try {
-        lockfile.lockSync(target, options());
+        lockfile.lockSync(target, options);
       } catch (err) {
         return busy(err);
       }

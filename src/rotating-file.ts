@@ -23,6 +23,7 @@ import {
 import type { MaintenanceResult } from './archive.js';
 import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
+import { stateTempPath } from './state.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import {
   deferLine,
@@ -61,7 +62,8 @@ export interface RotatingFileInternals {
   identity?: { hostname: string; pid: number };
 }
 
-const openFiles = new Set<RotatingFile>();
+/** Every open RotatingFile of this thread, with the step that ends it when the process ends. */
+const openFiles = new Map<RotatingFile, () => void>();
 let exitHookInstalled = false;
 
 /**
@@ -86,7 +88,7 @@ export function flushAllOpenFiles(): void {
   // its buffered lines are drained into their files and the files may do I/O again.
   endSignalContextForExit();
   drainSignalBuffer();
-  for (const file of openFiles) file.flushSync();
+  for (const endOfProcess of openFiles.values()) endOfProcess();
 }
 
 function ignoreSignal(): void {
@@ -223,8 +225,13 @@ export class RotatingFile extends EventEmitter {
             (err) => this.warn('ARCHIVE_ERROR', `Archive maintenance of ${file} failed: ${err.message}`),
           )
         : null;
-    openFiles.add(this);
-    this.signalId = registerSignalTarget(this);
+    const endOfProcess = (): void => this.endOfProcess();
+    openFiles.set(this, endOfProcess);
+    this.signalId = registerSignalTarget({
+      write: (chunk) => this.write(chunk),
+      endOfProcess,
+      emit: (event, payload) => this.emit(event, payload),
+    });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
     this.flushNow();
@@ -304,6 +311,26 @@ export class RotatingFile extends EventEmitter {
     this.flushNow(false, true);
     if (this.bufferedLineCount() === 0) return;
     this.flushNow(true);
+  }
+
+  /**
+   * The process is ending (exit, a death by signal, the end of a graceful shutdown): flushSync(), then
+   * give up a rotation still under way, which will not get to its next step. If it has written the new
+   * state to this process's temp file but not renamed it yet, the temp file is removed: nothing else
+   * would (archive maintenance does, when configured, once it is staleMs old). What else a rotation
+   * stopped half-way leaves (a file under two names, a state naming the old file) is repaired by the next
+   * rotator. The one system call the thread pool may be running at this very moment can still create the
+   * temp file after this; that takes microseconds.
+   */
+  private endOfProcess(): void {
+    this.flushSync();
+    if (!this.inFlight) return;
+    try {
+      fs.unlinkSync(stateTempPath(this.target.statePath));
+    } catch {
+      // ENOENT, the usual case: the rotation had not written it, or has renamed it. Anything else: the
+      // process is ending and has nowhere to report it; archive maintenance removes the file later.
+    }
   }
 
   /**

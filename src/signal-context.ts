@@ -21,7 +21,8 @@ import type { WarningEvent } from './types.js';
 /** What the signal context needs from a file: a RotatingFile, seen from here. */
 export interface SignalTarget {
   write(chunk: string | Uint8Array): boolean;
-  flushSync(): void;
+  /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
+  endOfProcess(): void;
   emit(event: 'warning', payload: WarningEvent): boolean;
 }
 
@@ -159,12 +160,13 @@ export function endSignalContextForExit(): void {
 }
 
 /**
- * For shutdown: drain the signal buffer, then flush every registered file synchronously (see
- * RotatingFile.flushSync). Never throws: a file whose flush fails reports it through its own events.
+ * For the end of the process: drain the signal buffer, then flush every registered file synchronously
+ * (see RotatingFile.flushSync and endOfProcess). Never throws: a file whose flush fails reports it
+ * through its own events.
  */
 export function flushAllTargets(): void {
   drainSignalBuffer();
-  for (const target of targets.values()) target.flushSync();
+  for (const target of targets.values()) target.endOfProcess();
 }
 
 function drainInto(ring: SignalBuffer): void {

@@ -1,7 +1,7 @@
 /**
  * A process that ends in the middle of a rotation, by a default death by SIGTERM or by process.exit():
- * at each file system call proper-lockfile makes on the rotation lock and on the archive lock, and at each
- * step of the rotation protocol. proper-lockfile removes the lock directories it knows of on the way out,
+ * at each file system call proper-lockfile makes on the rotation lock and on the archive lock, at the
+ * rename of the new state from its temp file, and at each step of the rotation protocol. proper-lockfile removes the lock directories it knows of on the way out,
  * so whatever the moment, no lock directory may be left behind (the next process would find the lock busy
  * for staleMs), and every line written is on disk exactly once.
  *
@@ -24,12 +24,18 @@ const POINTS = [
   'archive-lock:utimes',
   'archive-lock:stat',
   'archive-lock:rmdir',
+  'state-temp:rename',
   'locked',
   'before-link',
   'before-unlink',
   'before-create',
   'before-state',
 ];
+
+/** 'rotation-lock', 'archive-lock' or 'state-temp' for a point at a file system call, null for a rotation step. */
+function pointPath(at: string): string | null {
+  return at.includes(':') ? (at.split(':')[0] as string) : null;
+}
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -64,22 +70,25 @@ function readLogs(dir: string): { counts: Map<number, number>; other: string[]; 
 describe('a process that ends in the middle of a rotation', () => {
   for (const end of ['SIGTERM', 'exit'] as const) {
     const how = end === 'SIGTERM' ? 'dies by SIGTERM (no handler)' : 'calls process.exit()';
-    it(`leaves no lock directory and loses no line when it ${how} at any lock call or rotation step`, async () => {
+    it(`leaves no lock directory or state temp file and loses no line when it ${how} at any lock call or rotation step`, async () => {
       const outcomes: string[] = [];
       for (const at of POINTS) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-end-'));
         dirs.push(dir);
         const result = await runNode([CHILD, JSON.stringify({ path: path.join(dir, 'app.log'), at, end, lines: LINES })], { timeoutMs: 30_000 });
-        const said = lastJson<{ ending?: string; written?: number; notReached?: string }>(result.stdout);
+        const said = lastJson<{ ending?: string; written?: number; present?: boolean; notReached?: string }>(result.stdout, result.stderr);
         const { counts, other, entries } = readLogs(dir);
         const locks = entries.filter((name) => name.endsWith('.lock'));
-        outcomes.push(`${at}: ended at ${said.ending ?? '-'}, ${end === 'SIGTERM' ? result.signal : result.code}, locks [${locks.join(' ')}]`);
+        const temps = entries.filter((name) => name.endsWith('.tmp'));
+        outcomes.push(`${at}: ended at ${said.ending ?? '-'}, ${end === 'SIGTERM' ? result.signal : result.code}, path there then ${said.present}`);
         expect(said.notReached, `${at}: the child reached the point`).toBeUndefined();
         if (end === 'SIGTERM') expect({ at, code: result.code, signal: result.signal }).toEqual({ at, code: null, signal: 'SIGTERM' });
         else expect({ at, code: result.code, stderr: result.stderr }).toEqual({ at, code: 0, stderr: '' });
         expect(locks, `${at}: lock directories left in ${entries.join(' ')}`).toEqual([]);
+        expect(temps, `${at}: state temp files left in ${entries.join(' ')}`).toEqual([]);
+        if (pointPath(at) === null) expect(said.present, `${at}: the rotation held the lock when the process ended`).toBe(true);
         const written = said.written as number;
-        expect(written).toBe(2 * LINES);
+        expect(written, `${at}: lines the child wrote`).toBe(2 * LINES);
         const wrong = [...Array(written).keys()].filter((seq) => counts.get(seq) !== 1);
         expect(wrong.slice(0, 10), `${at}: lines not on disk exactly once (of ${written})`).toEqual([]);
         expect(other, `${at}: other lines`).toEqual([]);

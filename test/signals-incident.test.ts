@@ -5,9 +5,13 @@
  * every live worker every 10 ms, starting right after a boundary, while rotations are under way.
  *
  * Required of every variant: every worker exits within 2 s of its first signal; every line logged before
- * the exit (the handler's too) is on disk exactly once and whole; no lock directory or temp file is left;
- * the state file is valid. Variants: handleSignals(), a naive process.on('SIGTERM') handler, no handler
- * at all — and a primary that uses stopChildren() instead (all stop, none needs the SIGKILL).
+ * the exit (the handler's too) is on disk exactly once and whole; no lock directory or temp file is left.
+ * With handleSignals() (and stopChildren()) the rotations under way finish first, so the state file is
+ * valid and no file is under two names. A naive handler's process.exit() and a death by signal without a
+ * handler end the process at once, possibly between two steps of a rotation, as a crash would: there the
+ * next process that opens the file (a restarted worker) must find and repair that, which the test checks
+ * by opening it once. Variants: handleSignals(), a naive process.on('SIGTERM') handler, no handler at all
+ * — and a primary that uses stopChildren() instead (all stop, none needs the SIGKILL).
  */
 import cluster, { type Worker } from 'node:cluster';
 import fs from 'node:fs';
@@ -15,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stopChildren } from '../src/index.js';
+import { createRotatingFile, stopChildren } from '../src/index.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/signal-cluster-worker.mjs', import.meta.url));
 const WORKERS = 4;
@@ -137,6 +141,8 @@ async function brokenSupervisor(runs: WorkerRun[]): Promise<void> {
 interface DiskReport {
   files: string[];
   archives: number;
+  /** Names that are the same file as an earlier name (a rotation stopped between its link and unlink). */
+  sameFile: string[];
   lockLeft: boolean;
   tempFiles: string[];
   stateProblem: string | null;
@@ -157,6 +163,7 @@ function readDisk(root: string, writers: string[]): DiskReport {
   const report: DiskReport = {
     files,
     archives: 0,
+    sameFile: [],
     lockLeft: files.some((name) => name.endsWith('.lock')),
     tempFiles: files.filter((name) => name.endsWith('.tmp')),
     stateProblem: null,
@@ -184,8 +191,16 @@ function readDisk(root: string, writers: string[]): DiskReport {
     report.repeats[writer] = [];
     report.unexpected[writer] = 0;
   }
+  const inodes = new Set<number>();
   for (const name of files) {
     if (name.startsWith('.')) continue;
+    // A file under two names holds its lines once: read it once.
+    const { ino } = fs.statSync(path.join(logDir, name));
+    if (inodes.has(ino)) {
+      report.sameFile.push(name);
+      continue;
+    }
+    inodes.add(ino);
     if (name !== 'app.log') {
       if (!/^app\..+\.log$/.test(name)) {
         report.torn.push(`unexpected file ${name}`);
@@ -242,6 +257,29 @@ function figures(runs: WorkerRun[], disk: DiskReport): string {
     .join('; ');
 }
 
+/**
+ * Open the log once, as a restarted worker would, then close it; return what is on disk afterwards. The
+ * opening finishes a rotation that a process ended between two of its steps.
+ */
+async function restartOnce(root: string, writers: string[]): Promise<DiskReport> {
+  const file = createRotatingFile({ path: path.join(root, 'logs', 'app.log'), frequency: PERIOD_MS, timeZone: 'UTC' });
+  await file.flush();
+  await file.close();
+  return readDisk(root, writers);
+}
+
+/** What a rotation stopped half-way left, for the log line. */
+function halfWay(disk: DiskReport): string {
+  const left = [...(disk.stateProblem ? [disk.stateProblem] : []), ...disk.sameFile.map((name) => `${name} under two names`)];
+  return left.length === 0 ? 'no rotation left half-way' : `left half-way (repaired by the restart): ${left.join(', ')}`;
+}
+
+/** The state names app.log and no file is under two names: no rotation was left half-way. */
+function expectNoRotationHalfWay(disk: DiskReport, when: string): void {
+  expect(disk.stateProblem, when).toBeNull();
+  expect(disk.sameFile, `${when}: files under two names`).toEqual([]);
+}
+
 /** Everything the incident requires, for every variant. */
 function expectCleanShutdown(runs: WorkerRun[], disk: DiskReport, withBye: boolean): void {
   const writers = runs.map((run) => run.writer);
@@ -256,7 +294,6 @@ function expectCleanShutdown(runs: WorkerRun[], disk: DiskReport, withBye: boole
   expect(disk.unexpected).toEqual(zeroes(writers));
   expect(disk.lockLeft, `lock left in ${disk.files.join(' ')}`).toBe(false);
   expect(disk.tempFiles).toEqual([]);
-  expect(disk.stateProblem).toBeNull();
   expect(disk.archives, 'rotations happened while the workers logged').toBeGreaterThanOrEqual(2);
   if (withBye) {
     for (const writer of writers) {
@@ -280,6 +317,7 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const disk = readDisk(root, runs.map((run) => run.writer));
     console.info(`handleSignals: ${figures(runs, disk)}; archives ${disk.archives}`);
     expectCleanShutdown(runs, disk, true);
+    expectNoRotationHalfWay(disk, 'after the workers');
     for (const run of runs) {
       expect({ code: run.code, signal: run.signal }).toEqual({ code: 143, signal: null });
       const repeats = disk.repeats[run.writer] ?? [];
@@ -295,8 +333,11 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const runs = await startWorkers(root, 'naive');
     await brokenSupervisor(runs);
     const disk = readDisk(root, runs.map((run) => run.writer));
-    console.info(`naive handler: ${figures(runs, disk)}; archives ${disk.archives}`);
+    const restarted = await restartOnce(root, runs.map((run) => run.writer));
+    console.info(`naive handler: ${figures(runs, disk)}; archives ${disk.archives}; ${halfWay(disk)}`);
     expectCleanShutdown(runs, disk, true);
+    expectCleanShutdown(runs, restarted, true);
+    expectNoRotationHalfWay(restarted, 'after one restart');
     for (const run of runs) {
       expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
       expect(disk.bye[run.writer]?.[0], 'nothing is logged after the handler').toBe(disk.logged[run.writer]);
@@ -308,8 +349,11 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const runs = await startWorkers(root, 'none');
     await brokenSupervisor(runs);
     const disk = readDisk(root, runs.map((run) => run.writer));
-    console.info(`no handler: ${figures(runs, disk)}; archives ${disk.archives}`);
+    const restarted = await restartOnce(root, runs.map((run) => run.writer));
+    console.info(`no handler: ${figures(runs, disk)}; archives ${disk.archives}; ${halfWay(disk)}`);
     expectCleanShutdown(runs, disk, false);
+    expectCleanShutdown(runs, restarted, false);
+    expectNoRotationHalfWay(restarted, 'after one restart');
     for (const run of runs) expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGTERM' });
   });
 
@@ -330,6 +374,7 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const disk = readDisk(root, runs.map((run) => run.writer));
     console.info(`stopChildren: ${figures(runs, disk)}; outcomes ${outcomes.map((o) => `${o.result}/${o.code}/${o.elapsedMs}ms`).join(' ')}`);
     expectCleanShutdown(runs, disk, true);
+    expectNoRotationHalfWay(disk, 'after the workers');
     for (const [i, outcome] of outcomes.entries()) {
       expect(outcome).toMatchObject({ result: 'exited', code: 143, signal: null, signalsSent: 1 });
       expect(outcome.child).toBe(runs[i]?.worker);

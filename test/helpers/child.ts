@@ -74,7 +74,7 @@ export async function killAndWait(children: Set<ChildProcess>): Promise<void> {
   );
 }
 
-export function lastJson<T>(stdout: string): T {
+export function lastJson<T>(stdout: string, stderr = ''): T {
   const lines = stdout.trim().split('\n').reverse();
   for (const line of lines) {
     try {
@@ -83,5 +83,5 @@ export function lastJson<T>(stdout: string): T {
       // Not the result line: keep looking further up.
     }
   }
-  throw new Error(`no JSON line in the child's output:\n${stdout.slice(-2000)}`);
+  throw new Error(`no JSON line in the child's output:\n${stdout.slice(-2000)}${stderr ? `\nstderr: ${stderr.slice(-2000)}` : ''}`);
 }
