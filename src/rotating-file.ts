@@ -324,7 +324,9 @@ export class RotatingFile extends EventEmitter {
    */
   private endOfProcess(): void {
     this.flushSync();
-    if (!this.inFlight) return;
+    // Only the lock holder writes the temp file. The name carries the pid, which the worker threads of
+    // this process share: without the lock, the file could be another thread's, mid-rotation.
+    if (!this.inFlight || !this.lock.held) return;
     try {
       fs.unlinkSync(stateTempPath(this.target.statePath));
     } catch {
