@@ -274,25 +274,28 @@ class MaintenanceRun {
     const listing: Listing = { archives: [], temps: [] };
     await Promise.all([
       ...recognized.archives.map(async (archive) => {
-        const mtimeMs = await this.regularFileMtime(archive.name);
-        if (mtimeMs !== null) listing.archives.push({ ...archive, mtimeMs });
+        const stats = await this.regularFile(archive.name);
+        // An archive that has another name too is the active file of a rotation that stopped between its
+        // link and its unlink (the process ended there). The next rotation finishes it: compressed or
+        // deleted now, while the active name still grows, its lines would be archived twice.
+        if (stats !== null && stats.nlink === 1) listing.archives.push({ ...archive, mtimeMs: stats.mtimeMs });
       }),
       ...recognized.temps.map(async (name) => {
-        const mtimeMs = await this.regularFileMtime(name);
-        if (mtimeMs !== null) listing.temps.push({ name, mtimeMs });
+        const stats = await this.regularFile(name);
+        if (stats !== null) listing.temps.push({ name, mtimeMs: stats.mtimeMs });
       }),
     ]);
     return listing;
   }
 
   /**
-   * The mtime of a regular file, or null for anything else: a directory or symlink that happens to have an
+   * The stats of a regular file, or null for anything else: a directory or symlink that happens to have an
    * archive's name is not ours, and a name removed since readdir is gone.
    */
-  private async regularFileMtime(name: string): Promise<number | null> {
+  private async regularFile(name: string): Promise<fs.Stats | null> {
     try {
       const stats = await fsp.lstat(this.file(name));
-      return stats.isFile() ? stats.mtimeMs : null;
+      return stats.isFile() ? stats : null;
     } catch (err) {
       // ENOENT: removed between readdir and lstat (by hand, or by a run that lost its lock to us).
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failIo('list', this.file(name), 'stat', err);

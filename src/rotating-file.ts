@@ -317,10 +317,12 @@ export class RotatingFile extends EventEmitter {
    * The process is ending (exit, a death by signal, the end of a graceful shutdown): flushSync(), then
    * give up a rotation still under way, which will not get to its next step. If it has written the new
    * state to this process's temp file but not renamed it yet, the temp file is removed: nothing else
-   * would (archive maintenance does, when configured, once it is staleMs old). What else a rotation
-   * stopped half-way leaves (a file under two names, a state naming the old file) is repaired by the next
-   * rotator. The one system call the thread pool may be running at this very moment can still create the
-   * temp file after this; that takes microseconds.
+   * would (archive maintenance does, when configured, once it is staleMs old). The lock is released here
+   * too rather than left to proper-lockfile's exit handler, which signal-exit 4 can unhook (its unload()
+   * restores the process.emit it found, dropping signal-exit 3's). What else a rotation stopped half-way
+   * leaves (a file under two names, a state naming the old file) is repaired by the next rotator.
+   * Node still runs thread-pool work that is already queued after the 'exit' listeners: if the temp
+   * file's creation was queued behind other work at this moment, an empty temp file can appear after this.
    */
   private endOfProcess(): void {
     this.flushSync();
@@ -332,6 +334,11 @@ export class RotatingFile extends EventEmitter {
     } catch {
       // ENOENT, the usual case: the rotation had not written it, or has renamed it. Anything else: the
       // process is ending and has nowhere to report it; archive maintenance removes the file later.
+    }
+    try {
+      this.lock.release();
+    } catch {
+      // The process is ending: proper-lockfile's exit handler, or staleness, takes care of the lock.
     }
   }
 

@@ -218,6 +218,23 @@ describe('compression', () => {
     expect(after[young.name]).toBeDefined();
   });
 
+  it('leaves alone an archive that is also the active file (a rotation stopped between its link and unlink)', async () => {
+    const dir = tempDir();
+    const halfWay = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    fs.linkSync(path.join(dir, halfWay.name), path.join(dir, 'app.log'));
+    const settled = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
+
+    // Compressed or deleted now, its lines would be archived again by the rotation that finishes it.
+    const compressing = await maintainArchives(target(dir));
+    expect(compressing.errors).toEqual([]);
+    expect(compressing.compressed).toEqual([{ from: settled.name, to: `${settled.name}.gz` }]);
+    const deleting = await maintainArchives(target(dir, { maxFiles: 0 }));
+    expect(deleting.errors).toEqual([]);
+    expect(deleting.removed).toEqual([`${settled.name}.gz`]);
+    expect(fs.readdirSync(dir).sort()).toEqual(['app.log', halfWay.name].sort());
+    expect(fs.statSync(path.join(dir, halfWay.name)).nlink).toBe(2);
+  });
+
   it('stops between chunks when aborted: no .gz appears, the temp file is removed, the original is intact', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 20_000, { ageMs: 3_600_000 });
