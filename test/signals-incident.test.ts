@@ -274,6 +274,16 @@ function halfWay(disk: DiskReport): string {
   return left.length === 0 ? 'no rotation left half-way' : `left half-way (repaired by the restart): ${left.join(', ')}`;
 }
 
+/**
+ * What a process that ended between two steps of a rotation may leave, as a crash would: a valid state
+ * that names another file than app.log (the old one), or no app.log yet. Anything else (no state, a state
+ * that does not parse) no ending can explain.
+ */
+function expectAtMostHalfWay(disk: DiskReport): void {
+  if (disk.stateProblem === null) return;
+  expect(disk.stateProblem).toMatch(/^state does not describe app\.log: |^ENOENT: .*app\.log'$/);
+}
+
 /** The state names app.log and no file is under two names: no rotation was left half-way. */
 function expectNoRotationHalfWay(disk: DiskReport, when: string): void {
   expect(disk.stateProblem, when).toBeNull();
@@ -336,6 +346,7 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const restarted = await restartOnce(root, runs.map((run) => run.writer));
     console.info(`naive handler: ${figures(runs, disk)}; archives ${disk.archives}; ${halfWay(disk)}`);
     expectCleanShutdown(runs, disk, true);
+    expectAtMostHalfWay(disk);
     expectCleanShutdown(runs, restarted, true);
     expectNoRotationHalfWay(restarted, 'after one restart');
     for (const run of runs) {
@@ -352,6 +363,7 @@ describe('the incident: 4 cluster workers, rotation every 200 ms, SIGTERM re-sen
     const restarted = await restartOnce(root, runs.map((run) => run.writer));
     console.info(`no handler: ${figures(runs, disk)}; archives ${disk.archives}; ${halfWay(disk)}`);
     expectCleanShutdown(runs, disk, false);
+    expectAtMostHalfWay(disk);
     expectCleanShutdown(runs, restarted, false);
     expectNoRotationHalfWay(restarted, 'after one restart');
     for (const run of runs) expect({ code: run.code, signal: run.signal }).toEqual({ code: null, signal: 'SIGTERM' });
