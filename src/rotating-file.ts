@@ -27,8 +27,8 @@ import { stateTempPath } from './state.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import {
   deferLine,
-  drainSignalBuffer,
   endSignalContextForExit,
+  flushAllTargets,
   inSignalContext,
   registerSignalTarget,
   trackRotation,
@@ -62,8 +62,6 @@ export interface RotatingFileInternals {
   identity?: { hostname: string; pid: number };
 }
 
-/** Every open RotatingFile of this thread, with the step that ends it when the process ends. */
-const openFiles = new Map<RotatingFile, () => void>();
 let exitHookInstalled = false;
 
 /**
@@ -80,15 +78,14 @@ function installProcessHooks(): void {
 }
 
 /**
- * Flush every RotatingFile of this process synchronously (see {@link RotatingFile.flushSync}).
- * For shutdown paths: process exit, graceful shutdown, death by signal.
+ * Flush every open RotatingFile of this thread synchronously and give up their rotations under way (see
+ * RotatingFile.endOfProcess). For process 'exit'.
  */
 export function flushAllOpenFiles(): void {
   // On exit a signal context can still be open (a hook that called process.exit()): close it, so that
   // its buffered lines are drained into their files and the files may do I/O again.
   endSignalContextForExit();
-  drainSignalBuffer();
-  for (const endOfProcess of openFiles.values()) endOfProcess();
+  flushAllTargets(); // every open file of this thread is registered there
 }
 
 function ignoreSignal(): void {
@@ -225,11 +222,9 @@ export class RotatingFile extends EventEmitter {
             (err) => this.warn('ARCHIVE_ERROR', `Archive maintenance of ${file} failed: ${err.message}`),
           )
         : null;
-    const endOfProcess = (): void => this.endOfProcess();
-    openFiles.set(this, endOfProcess);
     this.signalId = registerSignalTarget({
       write: (chunk) => this.write(chunk),
-      endOfProcess,
+      endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.emit(event, payload),
     });
     installProcessHooks();
@@ -455,7 +450,6 @@ export class RotatingFile extends EventEmitter {
       }
       this.fd = null;
     }
-    openFiles.delete(this);
     unregisterSignalTarget(this.signalId);
     this.state = 'closed';
     this.resolveFlushWaiters();
