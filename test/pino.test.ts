@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
 import { createRotatingFile, type RotatingFile } from '../src/index.js';
 import { LineCutter } from '../src/line-cutter.js';
@@ -255,9 +255,7 @@ describe('timberlock/pino', () => {
     collectGarbage();
     const seqsInFile = (): number[] =>
       fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq);
-    const deadline = Date.now() + 10_000;
-    while (seqsInFile().length < 3 && Date.now() < deadline) await sleepUntil(Date.now() + 20);
-    expect(seqsInFile()).toEqual([0, 1, 2]);
+    await vi.waitFor(() => expect(seqsInFile()).toEqual([0, 1, 2]), { timeout: 10_000, interval: 20 });
     const dest = dropped.deref();
     expect(dest).toBeDefined();
     await dest?.close();
