@@ -275,22 +275,35 @@ function printTables(r) {
     const { disk, forced, boundary } = r.rotation;
     console.log('\n== Rotation cost (timberlock, 4 processes) ==');
     const dist = (d) => [ms(d.p50), ms(d.p99), ms(d.max), fmt(d.n)];
+    // Each percentile of its own: the p99 wait and the p99 block less its wait need not be one turn.
+    const cpuWaitRows = (w) =>
+      w
+        ? [
+            ['    … of which waiting for a CPU', ...dist(w.waiting)],
+            ['    … less that wait', ...dist(w.lessWaiting)],
+          ]
+        : [];
     console.log(
       renderTable(
         ['measure', 'p50', 'p99', 'max', 'n'],
         [
-          ['forced rotate(): longest event-loop callback', ...dist(forced.block)],
+          ['forced rotate(): longest event-loop turn', ...dist(forced.block)],
+          ...cpuWaitRows(forced.blockCpuWait),
           ['  time until rotate() resolved', ...(forced.latency ? dist(forced.latency) : ['', '', '', ''])],
           ['  same-length windows without a rotation', ...(forced.control ? dist(forced.control) : ['', '', '', ''])],
-          [`  same-length windows, one callback computing ${forced.knownBlockMs} ms`, ...(forced.calibration ? dist(forced.calibration) : ['', '', '', ''])],
+          ...cpuWaitRows(forced.controlCpuWait),
+          [`  same-length windows, one turn computing ${forced.knownBlockMs} ms`, ...(forced.calibration ? dist(forced.calibration) : ['', '', '', ''])],
+          ...cpuWaitRows(forced.calibrationCpuWait),
           ['  process CPU time meanwhile (all threads)', ...dist(forced.cpu)],
           ['  first fifth of each process (few archives)', ...dist(forced.blockFirstFifth)],
           ['  last fifth (many archives in the period)', ...dist(forced.blockLastFifth)],
           ['  rotate() that found the lock busy', ...dist(forced.busyAttempts)],
-          [`boundary (${boundary.frequency} ms): rotating process's longest callback`, ...dist(boundary.rotatorTaskBlock)],
-          ['  other processes\' longest callback (reopen)', ...dist(boundary.followerTaskBlock)],
+          [`boundary (${boundary.frequency} ms): rotating process's longest turn`, ...dist(boundary.rotatorTaskBlock)],
+          ...cpuWaitRows(boundary.rotatorTaskBlockCpuWait),
+          ['  other processes\' longest turn (reopen)', ...dist(boundary.followerTaskBlock)],
           ['  same-length windows mid-period', ...(boundary.control ? dist(boundary.control) : ['', '', '', ''])],
           ['  boundary → every process on the new file', ...dist(boundary.allReopenedAfterBoundary)],
+          ...(disk.lockUnlock ? [['disk: proper-lockfile lockSync + unlockSync', ...dist(disk.lockUnlock)]] : []),
           ['disk: mkdir + rmdir (the lock)', ...dist(disk.mkdirRmdir)],
           ['disk: write + rename (the state)', ...dist(disk.writeRename)],
           ['disk: create + unlink (a new file)', ...dist(disk.createUnlink)],

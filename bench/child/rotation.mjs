@@ -1,20 +1,22 @@
 // One of four timberlock processes measuring what a rotation costs the event loop.
 //
-// Every callback of the event loop (timer, immediate, I/O completion, promise continuation) is timed
-// with async_hooks. A rotation runs its system calls off the event loop, so what it blocks the loop
-// for is the longest callback while it is under way:
+// Every turn of the event loop (a timer, immediate or I/O callback with the promise jobs and nextTick
+// callbacks that run right after it) is timed with async_hooks, with the part of it the thread spent
+// waiting for a CPU. A rotation takes and releases its lock on the event loop and makes its other
+// system calls on libuv's pool, so what it blocks the loop for is the longest turn while it is under way:
 // forced:   writes 20 lines every ms and, every 2–8 ms, calls rotate() (after flushSync() and a turn of
-//           the loop, so no batch of lines is in the figure); per call, the longest callback from the
-//           call until its promise settled, the time until it settled, and the process's CPU time.
+//           the loop, so no batch of lines is in the figure); per call, the longest turn from the call
+//           until its promise settled, the time until it settled, and the process's CPU time.
 //           Runs until it won `target` rotations or `runMs` passed. Between the calls: windows as long
-//           without a rotation (control), and windows as long in which one callback computes for
+//           without a rotation (control), and windows as long in which one turn computes for
 //           KNOWN_BLOCK_MS (calibration: what this machine reports for a block of known length).
 // boundary: writes 20 lines every ms to a file rotating every `frequency` ms; per boundary, the
-//           longest callback from the boundary until the file switched to the new period ('open',
+//           longest turn from the boundary until the file switched to the new period ('open',
 //           stamped with the wall clock, so run.mjs can tell how long after each boundary every
 //           process was writing to the new file).
 // Usage: node rotation.mjs <forced|boundary> <dir> <writer tag> <runMs> <target or frequency>
 import { createHook } from 'node:async_hooks';
+import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { distUrl } from '../lib/destinations.mjs';
@@ -31,37 +33,79 @@ const file = createRotatingFile({
   timeZone: 'UTC',
 });
 
-// Event-loop callbacks: how long each one ran; `window` collects the longest one while it is open.
-// Callbacks nest (a promise continuation inside an I/O callback): only the outermost is timed.
+/**
+ * How long the main thread has been runnable but waiting for a CPU, in ms (Linux: the second field of
+ * /proc/<pid>/task/<tid>/schedstat, brought up to date whenever the thread gets a CPU back, so exact at
+ * any moment the thread runs). Its first field, the time on a CPU, only moves at scheduler ticks and
+ * switches, too coarsely for sub-millisecond callbacks: not used. Null where there is no schedstat.
+ */
+const readCpuWait = (() => {
+  let fd;
+  try {
+    fd = fs.openSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'r');
+  } catch {
+    return null;
+  }
+  const buf = Buffer.alloc(96);
+  return () => Number(buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0)).split(' ')[1]) / 1e6;
+})();
+
+// What the event loop is blocked for is a turn: one callback (a timer, an immediate, an I/O completion)
+// and the process.nextTick callbacks and promise jobs that run right after it, before the loop goes on.
+// async_hooks reports each of those jobs as a callback of its own, so they are added up here: a turn
+// starts with a callback that is not such a job and lasts until the last job after it ended.
+// `window` collects the longest turn while it is open, and how much of it the thread spent waiting for
+// a CPU (another thread or process had both).
+const JOBS = new Set(['PROMISE', 'TickObject']);
+const jobIds = new Set();
 let depth = 0;
-let callbackStart = 0;
-/** { longest: ms, callbacks: n } while a rotation is measured, else null. */
+let turnStart = 0;
+let cpuWaitAtTurnStart = null;
+/** { longest: ms, waitingForCpu: ms of it or null } while a rotation is measured, else null. */
 let window = null;
 createHook({
-  before() {
-    if (depth++ === 0) callbackStart = performance.now();
+  init(id, type) {
+    if (JOBS.has(type)) jobIds.add(id);
   },
-  after() {
+  before(id) {
+    if (depth++ > 0 || jobIds.has(id)) return;
+    turnStart = performance.now();
+    cpuWaitAtTurnStart = readCpuWait?.() ?? null; // always: a window may open inside this turn
+  },
+  after(id) {
+    jobIds.delete(id);
     if (--depth > 0 || !window) return;
-    window.longest = Math.max(window.longest, performance.now() - callbackStart);
-    window.callbacks++;
+    countTurn(window);
   },
 }).enable();
 
-/** One entry per boundary: { ms: longest callback from the boundary to the switch, archived } */
+/** Count the turn under way, up to now, into the window `w`. */
+function countTurn(w) {
+  const wall = performance.now() - turnStart;
+  if (wall <= w.longest) return;
+  w.longest = wall;
+  w.waitingForCpu = cpuWaitAtTurnStart === null ? null : readCpuWait() - cpuWaitAtTurnStart;
+}
+
+/** A measuring window (see countTurn). */
+function openWindow(extra = {}) {
+  return { longest: 0, waitingForCpu: null, ...extra };
+}
+
+/** One entry per boundary: { ms: longest turn from the boundary to the switch, waitingForCpu, archived } */
 const taskBlocksMs = [];
 const opens = [];
 let archives = 0;
 file.on('open', (event) => {
   opens.push({ at: wallNow(), periodStart: event.periodStart, ino: event.ino });
   if (mode !== 'boundary' || !window || window.control) return;
-  // The callback that switched is still running: count it up to now.
-  const longest = Math.max(window.longest, performance.now() - callbackStart);
-  taskBlocksMs.push({ ms: longest, archived: false });
+  // The turn that switched is still under way: count it up to now.
+  countTurn(window);
+  taskBlocksMs.push({ ms: window.longest, waitingForCpu: window.waitingForCpu, archived: false });
   lastWindowMs = performance.now() - window.opened;
   window = null;
 });
-// 'rotate' follows 'open' in the same callback when this process made the archive.
+// 'rotate' follows 'open' in the same turn when this process made the archive.
 file.on('rotate', (event) => {
   if (!event.archive) return;
   archives++;
@@ -70,12 +114,14 @@ file.on('rotate', (event) => {
 });
 /** The same measurement over windows without a rotation: what the machine and the writer cost alone. */
 const control = [];
-/** Forced mode: the longest callback of windows holding one callback that computes for KNOWN_BLOCK_MS. */
+const controlCpuWait = [];
+/** Forced mode: the longest turn of windows holding one turn that computes for KNOWN_BLOCK_MS. */
 const calibration = [];
+const calibrationCpuWait = [];
 const KNOWN_BLOCK_MS = 0.3;
 let lastWindowMs = 0;
 /**
- * Boundary mode: open a window at every boundary (the first timer callback after it); half a period
+ * Boundary mode: open a window at every boundary (the first timer turn after it); half a period
  * later, a control window as long as the last boundary's.
  */
 function watchBoundaries(frequency) {
@@ -85,15 +131,16 @@ function watchBoundaries(frequency) {
     const now = Date.now();
     if (window?.control && performance.now() - window.opened >= lastWindowMs) {
       control.push(window.longest);
+      controlCpuWait.push(window.waitingForCpu);
       window = null;
     }
     if (now >= nextBoundary) {
       nextBoundary += frequency;
       controlAt = nextBoundary - frequency / 2;
-      window = { longest: 0, callbacks: 0, opened: performance.now(), control: false };
+      window = openWindow({ opened: performance.now(), control: false });
     } else if (now >= controlAt && !window && lastWindowMs > 0) {
       controlAt = Infinity;
-      window = { longest: 0, callbacks: 0, opened: performance.now(), control: true };
+      window = openWindow({ opened: performance.now(), control: true });
     }
   };
 }
@@ -118,6 +165,7 @@ const won = [];
 const busy = [];
 const wonCpu = [];
 const wonLatency = [];
+const wonCpuWait = [];
 if (mode === 'forced') {
   const target = Number(param);
   while (won.length < target && Date.now() < stopAt) {
@@ -128,35 +176,38 @@ if (mode === 'forced') {
     // median rotation so far.
     const length = wonLatency.toSorted((a, b) => a - b)[wonLatency.length >> 1];
     if (wonLatency.length > 0 && control.length < won.length) {
-      window = { longest: 0, callbacks: 0 };
+      window = openWindow();
       await sleep(length);
       control.push(window.longest);
+      controlCpuWait.push(window.waitingForCpu);
       window = null;
       continue;
     }
     if (wonLatency.length > 0 && calibration.length < control.length) {
-      window = { longest: 0, callbacks: 0 };
+      window = openWindow();
       await nextTurn();
       const until = performance.now() + KNOWN_BLOCK_MS;
-      while (performance.now() < until); // a callback that computes, without I/O, for KNOWN_BLOCK_MS
+      while (performance.now() < until); // a turn that computes, without I/O, for KNOWN_BLOCK_MS
       await sleep(Math.max(0, length - KNOWN_BLOCK_MS));
       calibration.push(window.longest);
+      calibrationCpuWait.push(window.waitingForCpu);
       window = null;
       continue;
     }
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    window = { longest: 0, callbacks: 0 };
-    const pending = file.rotate();
-    const syncPart = performance.now() - t0; // the caller's own callback goes on after this
-    const ok = await pending;
-    const longest = Math.max(window.longest, syncPart);
+    window = openWindow();
+    // rotate()'s synchronous part counts with this turn.
+    const ok = await file.rotate();
+    const longest = window.longest;
+    const waitingForCpu = window.waitingForCpu;
     window = null;
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     (ok ? won : busy).push(longest);
     if (ok) {
       wonLatency.push(ms);
+      wonCpuWait.push(waitingForCpu);
       wonCpu.push((cpu.user + cpu.system) / 1000);
     }
   }
@@ -166,7 +217,24 @@ if (mode === 'forced') {
 clearInterval(writer);
 await file.close();
 process.send(
-  { tag, written: seq, won, wonCpu, wonLatency, control, calibration, knownBlockMs: KNOWN_BLOCK_MS, busy, archives, opens, taskBlocksMs, stats: file.stats() },
+  {
+    tag,
+    written: seq,
+    won,
+    wonCpu,
+    wonLatency,
+    wonCpuWait,
+    control,
+    controlCpuWait,
+    calibration,
+    calibrationCpuWait,
+    knownBlockMs: KNOWN_BLOCK_MS,
+    busy,
+    archives,
+    opens,
+    taskBlocksMs,
+    stats: file.stats(),
+  },
   () => process.disconnect(),
 );
 

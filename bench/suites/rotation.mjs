@@ -1,16 +1,19 @@
 // Rotation cost, with timberlock only (the peers rotate asynchronously or not at all across processes).
 //
 // forced:   4 processes write and call rotate() every few ms until they won `target` rotations each;
-//           the block is the longest event-loop callback while a call was under way.
+//           the block is the longest event-loop turn (a callback and the promise jobs after it) while
+//           a call was under way, and the part of it the process waited for a CPU.
 //           All these archives belong to one period (.0, .1, .2 … names), as with rotate() on SIGHUP
 //           or size rolls; the figures are split by how many archives the period already had.
 // boundary: 4 processes write to a file rotating every `frequency` ms: per boundary, when every
-//           process was writing to the new file, and the longest event-loop callback of each process
+//           process was writing to the new file, and the longest event-loop turn of each process
 //           from the boundary until it wrote to the new file.
-// disk:     what the rotation's kinds of system calls cost on this disk right now (the floor).
+// disk:     what the rotation's kinds of system calls cost on this disk right now (the floor), and
+//           proper-lockfile's lockSync + unlockSync, which a rotation calls on the event loop.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import { logFiles, verify } from '../lib/lines.mjs';
 import { runGroup } from '../lib/spawn.mjs';
 import { distribution, median, sum } from '../lib/stats.mjs';
@@ -19,7 +22,7 @@ import { fmt } from '../lib/table.mjs';
 export async function rotationCost(ctx, { processes, forced, boundary, diskSamples }) {
   const disk = diskFloor(ctx, diskSamples);
   ctx.progress(
-    `rotation disk floor: mkdir+rmdir p50 ${us(disk.mkdirRmdir.p50)} p99 ${us(disk.mkdirRmdir.p99)}, ` +
+    `rotation disk floor: lockSync+unlockSync p50 ${us(disk.lockUnlock.p50)} p99 ${us(disk.lockUnlock.p99)}, mkdir+rmdir p50 ${us(disk.mkdirRmdir.p50)} p99 ${us(disk.mkdirRmdir.p99)}, ` +
       `write+rename p50 ${us(disk.writeRename.p50)} p99 ${us(disk.writeRename.p99)}, ` +
       `create+unlink p50 ${us(disk.createUnlink.p50)} p99 ${us(disk.createUnlink.p99)}`,
   );
@@ -49,11 +52,14 @@ async function forcedRotations(ctx, processes, { target, runMs }) {
     rotations: won.length,
     archives: sum(results.map((r) => r.archives)),
     block: distribution(won),
+    blockCpuWait: cpuWaitOf(won, results.flatMap((r) => r.wonCpuWait ?? [])),
     cpu: distribution(wonCpu),
     latency: distribution(results.flatMap((r) => r.wonLatency)),
     control: distribution(results.flatMap((r) => r.control ?? [])),
+    controlCpuWait: cpuWaitOf(results.flatMap((r) => r.control ?? []), results.flatMap((r) => r.controlCpuWait ?? [])),
     knownBlockMs: results[0]?.knownBlockMs,
     calibration: distribution(results.flatMap((r) => r.calibration ?? [])),
+    calibrationCpuWait: cpuWaitOf(results.flatMap((r) => r.calibration ?? []), results.flatMap((r) => r.calibrationCpuWait ?? [])),
     blockFirstFifth: distribution(early),
     blockLastFifth: distribution(late),
     busyAttempts: distribution(results.flatMap((r) => r.busy)),
@@ -99,6 +105,10 @@ async function boundaryRotations(ctx, processes, { frequency, runMs }) {
     boundariesNotReopenedByAll: missing,
     allReopenedAfterBoundary: distribution(allReopened),
     rotatorTaskBlock: distribution(tasks.filter((t) => t.archived).map((t) => t.ms)),
+    rotatorTaskBlockCpuWait: cpuWaitOf(
+      tasks.filter((t) => t.archived).map((t) => t.ms),
+      tasks.filter((t) => t.archived).map((t) => t.waitingForCpu),
+    ),
     followerTaskBlock: distribution(tasks.filter((t) => !t.archived).map((t) => t.ms)),
     control: distribution(results.flatMap((r) => r.control ?? [])),
     lateLines: sum(results.map((r) => r.stats.lateLines)),
@@ -106,9 +116,20 @@ async function boundaryRotations(ctx, processes, { frequency, runMs }) {
   };
   ctx.progress(
     `rotation boundary: ${boundaries.length} boundaries, all processes on the new file after p50 ${ms(result.allReopenedAfterBoundary.p50)} ` +
-      `p99 ${ms(result.allReopenedAfterBoundary.p99)} max ${ms(result.allReopenedAfterBoundary.max)}; rotator's callback p99 ${ms(result.rotatorTaskBlock.p99)} (load ${load1.toFixed(1)})`,
+      `p99 ${ms(result.allReopenedAfterBoundary.p99)} max ${ms(result.allReopenedAfterBoundary.max)}; rotator's longest turn p99 ${ms(result.rotatorTaskBlock.p99)} (load ${load1.toFixed(1)})`,
   );
   return result;
+}
+
+/**
+ * The part of each longest turn (`blocks`, ms) that the thread spent runnable but waiting for a CPU
+ * (`waits`, one per block, from the children's schedstat): its distribution, and that of each block
+ * without it, which is what the block would have been had a CPU been free whenever the event loop
+ * could run. Null where a wait is unknown (no schedstat: not Linux).
+ */
+function cpuWaitOf(blocks, waits) {
+  if (blocks.length === 0 || waits.length !== blocks.length || waits.some((w) => w === null)) return null;
+  return { waiting: distribution(waits), lessWaiting: distribution(blocks.map((block, i) => block - waits[i])) };
 }
 
 /** p50/p99 of the syscall sequences a rotation is made of, in this run's directory. */
@@ -127,6 +148,12 @@ function diskFloor(ctx, samples) {
   };
   const result = {
     samples,
+    // As the rotation takes its lock: tried once, the lock directory named, no realpath.
+    lockUnlock: time(() => {
+      const options = { lockfilePath: path.join(dir, 'a.lock'), realpath: false, retries: 0, stale: 5000 };
+      lockfile.lockSync(file, options);
+      lockfile.unlockSync(file, options);
+    }),
     mkdirRmdir: time(() => {
       fs.mkdirSync(path.join(dir, 'lock'));
       fs.rmdirSync(path.join(dir, 'lock'));
