@@ -321,8 +321,8 @@ export class RotatingFile extends EventEmitter {
    */
   private endOfProcess(): void {
     this.flushSync();
-    // Only the lock holder writes the temp file. The name carries the pid, which the worker threads of
-    // this process share: without the lock, the file could be another thread's, mid-rotation.
+    // Only the lock holder writes the temp file. Its name is this thread's, which other files of this
+    // thread share: without the lock, it could be another file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;
     try {
       fs.unlinkSync(stateTempPath(this.target.statePath));

@@ -51,7 +51,7 @@ export interface ActiveFile {
 }
 
 /** Test-only pause points inside the critical section (see test/fixtures). Not public API. */
-export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-header' | 'before-state';
+export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-header' | 'before-state' | 'state-written';
 
 interface TestHooks {
   at?: (step: RotationStep, target: string) => void;
@@ -73,11 +73,12 @@ function* readState(statePath: string): Io<RotationState | null> {
   return text === null ? null : parseState(text);
 }
 
-/** Write the state atomically: a temp file of this process, renamed over the old state. */
-function* writeState(statePath: string, state: RotationState, mode: number): Io<void> {
-  const temp = stateTempPath(statePath);
-  yield* io.writeFile(temp, stateText(state), mode);
-  yield* io.rename(temp, statePath);
+/** Write the state atomically: a temp file of this thread, renamed over the old state. */
+function* writeState(target: RotationTarget, state: RotationState): Io<void> {
+  const temp = stateTempPath(target.statePath);
+  yield* io.writeFile(temp, stateText(state), target.mode);
+  testHook('state-written', target.path);
+  yield* io.rename(temp, target.statePath);
 }
 
 /**
@@ -182,7 +183,7 @@ function* recordState(target: RotationTarget, state: RotationState): Io<void> {
   if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
   const sameFile = existing !== null && existing.ino === state.ino && existing.periodStart === state.periodStart;
   if (sameFile && (existing.emptySize ?? 0) >= (state.emptySize ?? 0)) return;
-  yield* writeState(target.statePath, state, target.mode);
+  yield* writeState(target, state);
 }
 
 /** The period the file on disk belongs to: from the state when it describes this inode, else from its mtime. */

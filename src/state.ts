@@ -2,6 +2,7 @@
  * The state sidecar (`.<name>.state`): which period the active file belongs to and its inode.
  * Written only under the rotation lock, read by everyone.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 
 /** Contents of the state file. */
@@ -46,15 +47,23 @@ export function parseState(text: string): RotationState | null {
 /**
  * The state is written atomically: this text goes to a temp file next to it (`stateTempPath`), which is
  * then renamed over the old state. A crash before the rename leaves the old state and a stray temp file
- * (replaced by this process's next write; names are per process); after the rename the state is complete.
+ * (archive maintenance removes it once stale); after the rename the state is complete.
  */
 export function stateText(state: RotationState): string {
   return JSON.stringify({ ...state, pid: process.pid, writtenAt: Date.now() }) + '\n';
 }
 
-/** The temp file this process writes a new state to before renaming it over `statePath`. */
+/**
+ * What makes this thread's state temp names its own: the pid, for whoever reads the directory, and a random
+ * token, because the pid alone is shared by the worker threads of a process and, on a shared volume, by
+ * containers that each have their own pid namespace. When two threads or processes hold the lock at once
+ * (one that stalled past staleMs and the one that took over), neither writes or renames the other's temp file.
+ */
+const TEMP_TOKEN = `${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** The temp file this thread writes a new state to before renaming it over `statePath`. */
 export function stateTempPath(statePath: string): string {
-  return `${statePath}.${process.pid}.tmp`;
+  return `${statePath}.${TEMP_TOKEN}.tmp`;
 }
 
 /**
@@ -63,5 +72,6 @@ export function stateTempPath(statePath: string): string {
  */
 export function isStateTempName(activeName: string, name: string): boolean {
   const prefix = `.${activeName}.state.`;
-  return name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length));
+  // `<pid>.tmp`: the names of versions before the random token.
+  return name.startsWith(prefix) && /^\d+(?:-[0-9a-f]{8})?\.tmp$/.test(name.slice(prefix.length));
 }

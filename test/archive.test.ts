@@ -374,8 +374,8 @@ describe('repair of an interrupted run', () => {
   it('removes a state temp file a killed process left once it is older than staleMs, and never the state', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
-    const stale = '.app.log.state.999999.tmp';
-    const fresh = '.app.log.state.999998.tmp';
+    const stale = '.app.log.state.999999-0a1b2c3d.tmp';
+    const fresh = '.app.log.state.999998-0a1b2c3d.tmp';
     for (const name of [stale, fresh, '.app.log.state']) fs.writeFileSync(path.join(dir, name), '{"periodStart":0,"ino":1}\n');
     for (const name of [stale, '.app.log.state']) setAge(path.join(dir, name), 10 * DAY);
 

@@ -14,6 +14,7 @@ import { RotatingFile, TimberlockOptionError, createRotatingFile, type ArchiveEv
 import { archiveName, defaultDateFormat } from '../src/naming.js';
 import { normalizeOptions } from '../src/options.js';
 import { compressionTempName } from '../src/retention.js';
+import { stateTempPath } from '../src/state.js';
 import type { Frequency } from '../src/types.js';
 
 const HOOKS = Symbol.for('timberlock.testHooks');
@@ -130,7 +131,7 @@ describe('names that could leave the log directory', () => {
       inside(options.name);
       inside(`.${options.name}.state`);
       inside(`.${options.name}.lock`);
-      inside(`.${options.name}.state.${process.pid}.tmp`);
+      inside(path.basename(stateTempPath(path.join(dir, `.${options.name}.state`))));
       inside(`.${options.name}.archive.lock`);
       for (const dateFormat of formats) {
         for (const timeZone of ['UTC', 'Asia/Kolkata', 'America/St_Johns']) {

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, planMaintenance, recognizeListing, type ArchiveFile, type RetentionPolicy } from '../src/retention.js';
+import { stateTempPath } from '../src/state.js';
 
 const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC' };
 const DAY = 86_400_000;
@@ -247,9 +249,20 @@ describe('recognizeListing', () => {
     expect(listing.temps).toEqual([temp]);
   });
 
-  it('recognises the state temp files of this active file, and no other', () => {
-    const names = ['.app.log.state.4242.tmp', '.app.log.state', '.app.log.state.tmp', '.app.log.state.42x.tmp', '.other.log.state.4242.tmp', 'app.log.state.4242.tmp'];
-    expect(recognizeListing(scheme, names).temps).toEqual(['.app.log.state.4242.tmp']);
+  it('recognises the state temp files of this active file (with and without the random token), and no other', () => {
+    const ours = ['.app.log.state.4242-0a1b2c3d.tmp', '.app.log.state.4242.tmp'];
+    const others = [
+      '.app.log.state',
+      '.app.log.state.tmp',
+      '.app.log.state.42x.tmp',
+      '.app.log.state.4242-0A1B2C3D.tmp',
+      '.app.log.state.4242-0a1b2c.tmp',
+      '.app.log.state.4242-0a1b2c3d.tmp.x',
+      '.other.log.state.4242-0a1b2c3d.tmp',
+      'app.log.state.4242.tmp',
+    ];
+    expect(recognizeListing(scheme, [...ours, ...others]).temps).toEqual(ours);
+    expect(recognizeListing(scheme, [path.basename(stateTempPath(path.join('/logs', '.app.log.state')))]).temps).toHaveLength(1);
   });
 
   it('recognises archives of an active file without an extension', () => {

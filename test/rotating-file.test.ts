@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent } from '../src/index.js';
+import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
 const files: RotatingFile[] = [];
@@ -648,7 +649,7 @@ describe('RotatingFile rotations off the event loop', () => {
     file.on('error', () => {});
     file.write('one');
     await file.flush();
-    fs.mkdirSync(path.join(dir, `.app.log.state.${process.pid}.tmp`)); // the state's temp file cannot be written
+    fs.mkdirSync(stateTempPath(path.join(dir, '.app.log.state'))); // the state's temp file cannot be written
     const before = openDescriptors();
     for (let i = 0; i < 5; i++) expect(await file.rotate()).toBe(false);
     expect(openDescriptors()).toBe(before);
