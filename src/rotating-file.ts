@@ -321,8 +321,8 @@ export class RotatingFile extends EventEmitter {
    */
   private endOfProcess(): void {
     this.flushSync();
-    // Only the lock holder writes the temp file. Its name is this thread's, which other files of this
-    // thread share: without the lock, it could be another file's, mid-rotation.
+    // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
+    // thread on the same path: without the lock, it could be that file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;
     try {
       fs.unlinkSync(stateTempPath(this.target.statePath));

@@ -57,7 +57,10 @@ export function stateText(state: RotationState): string {
  * What makes this thread's state temp names its own: the pid, for whoever reads the directory, and a random
  * token, because the pid alone is shared by the worker threads of a process and, on a shared volume, by
  * containers that each have their own pid namespace. When two threads or processes hold the lock at once
- * (one that stalled past staleMs and the one that took over), neither writes or renames the other's temp file.
+ * (one that stalled past staleMs and the one that took over), neither writes or renames the other's temp
+ * file. Two files on one path in one thread (a pino destination and a winston transport, say) share the
+ * name; both hold the lock only if the thread itself stalled past staleMs and a rotation of the one that
+ * held it was still under way on the thread pool when the other took it.
  */
 const TEMP_TOKEN = `${process.pid}-${randomBytes(4).toString('hex')}`;
 
