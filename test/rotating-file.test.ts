@@ -557,6 +557,22 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['tuesday']);
   });
 
+  it('with sync: true too, holds a line written inside the settle margin for the new file, and flushSync() writes it there', () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true, settleMs: 50 }, { now: () => now }));
+    file.write('monday');
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // 10 ms after the boundary, inside the 50 ms margin
+    file.write('tuesday');
+    expect(file.stats().bufferedLines).toBe(1);
+    expect(visible(dir)).toEqual(['app.log']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['monday']);
+    file.flushSync();
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['monday']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['tuesday']);
+    expect(file.stats().lateLines).toBe(0);
+  });
+
   it('keeps lines written while rotate() runs for the new file: none lands in the archive', async () => {
     const dir = tempDir();
     const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }));
