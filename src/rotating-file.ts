@@ -442,6 +442,9 @@ export class RotatingFile extends EventEmitter {
     this.flushSync();
     this.clearTimers();
     await this.archives?.stop();
+    // Lines written while a maintenance run was being stopped: the flush they queued would find the
+    // file closed. Nothing can be written between this and the end of close().
+    this.flushSync();
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);

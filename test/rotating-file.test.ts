@@ -682,6 +682,31 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['after']);
   });
 
+  it('close() writes the lines logged while it waits for archive maintenance to stop', async () => {
+    const dir = tempDir();
+    // Old archives to compress, so that a maintenance run is under way when close() stops it.
+    for (let day = 1; day <= 20; day++) {
+      const archive = path.join(dir, `app.2026-10-${String(day).padStart(2, '0')}.log`);
+      fs.writeFileSync(archive, `${'x'.repeat(200)}\n`.repeat(2000));
+      fs.utimesSync(archive, new Date(Date.UTC(2026, 9, day)), new Date(Date.UTC(2026, 9, day)));
+    }
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', compress: { delayMs: 0 } }));
+    await vi.waitFor(() => expect(fs.readdirSync(dir).some((name) => name.endsWith('.tmp'))).toBe(true), { timeout: 5000, interval: 1 });
+    const closed = file.close();
+    let written = 0;
+    let writtenWhileClosing = 0;
+    let done = false;
+    void closed.then(() => (done = true));
+    while (!done) {
+      if (file.status === 'closing') writtenWhileClosing++;
+      file.write(`line ${written++}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(writtenWhileClosing).toBeGreaterThan(0); // the case under test happened
+    expect(file.stats().bufferedLines).toBe(0);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`));
+  });
+
   it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {
     const dir = tempDir();
     const before = openDescriptors();
