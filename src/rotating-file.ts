@@ -63,6 +63,8 @@ export interface RotatingFileInternals {
 }
 
 let exitHookInstalled = false;
+/** Set once this thread's 'exit' flush has run: no later turn of the event loop will write anything. */
+let exiting = false;
 
 /**
  * Once per process: flush every open file on 'exit'. Also keep SIGXFSZ harmless: Node ignores it (a
@@ -82,6 +84,7 @@ function installProcessHooks(): void {
  * RotatingFile.endOfProcess). For process 'exit'.
  */
 export function flushAllOpenFiles(): void {
+  exiting = true; // from now on write() writes at once: an app's 'exit' listener may still log
   // On exit a signal context can still be open (a hook that called process.exit()): close it, so that
   // its buffered lines are drained into their files and the files may do I/O again.
   endSignalContextForExit();
@@ -268,7 +271,8 @@ export class RotatingFile extends EventEmitter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
-    if (this.retryTimer === null) {
+    if (exiting) this.flushSync();
+    else if (this.retryTimer === null) {
       if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
     }
@@ -445,6 +449,7 @@ export class RotatingFile extends EventEmitter {
     // Lines written while a maintenance run was being stopped: the flush they queued would find the
     // file closed. Nothing can be written between this and the end of close().
     this.flushSync();
+    this.dropUnwritten();
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);
@@ -478,7 +483,7 @@ export class RotatingFile extends EventEmitter {
 
   /** Counters since this RotatingFile was created. */
   stats(): RotatingFileStats {
-    return { ...this.counters, bufferedLines: this.bufferedLineCount(), bufferedBytes: this.pendingBytes };
+    return { ...this.counters, bufferedLines: this.linesInMemory(), bufferedBytes: this.pendingBytes };
   }
 
   /** The current lifecycle state. */
@@ -491,6 +496,27 @@ export class RotatingFile extends EventEmitter {
 
   private bufferedLineCount(): number {
     return this.pending.length - this.head;
+  }
+
+  /** Lines in memory, each line of a short write's rest (one chunk of the buffer) counted. */
+  private linesInMemory(): number {
+    const rest = this.pending[this.head];
+    if (rest === undefined || rest !== this.shortWriteRest) return this.bufferedLineCount();
+    let lines = 0;
+    for (const byte of rest) if (byte === NEWLINE) lines++;
+    return this.bufferedLineCount() - 1 + lines;
+  }
+
+  /** Lines still in memory when the file closes (its writes kept failing) are lost: count and report them. */
+  private dropUnwritten(): void {
+    const lines = this.linesInMemory();
+    if (lines === 0) return;
+    // First the warning: what a listener logs on it goes the same way, counted with the rest.
+    this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before it closed`, { lines });
+    this.counters.droppedLines += this.linesInMemory();
+    this.pending = [];
+    this.head = 0;
+    this.pendingBytes = 0;
   }
 
   private queueFlush(): void {
@@ -527,7 +553,11 @@ export class RotatingFile extends EventEmitter {
           late = force ? 'rotation-under-way' : 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
-          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
+          if (this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
+          if (this.fd === null) {
+            this.appendWithoutFile();
+            break;
+          }
           late = 'fallback';
         }
         if (this.bufferedLineCount() === 0) break;
@@ -557,6 +587,29 @@ export class RotatingFile extends EventEmitter {
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * No descriptor yet (start-up while another process holds the lock) and the lines cannot wait any
+   * longer (close, exit, flushSync(), fallbackMs): append them to the active name as it is, creating it
+   * if it is missing, without the lock, and count them as late. The descriptor is closed again: the
+   * file's period is unknown, so the next lines wait for a file of their own as before.
+   */
+  private appendWithoutFile(): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
+    } catch (err) {
+      this.reportError(err as Error, 'write');
+      return;
+    }
+    this.fd = fd;
+    try {
+      while (this.bufferedLineCount() > 0 && this.writeBatch('fallback'));
+    } finally {
+      this.fd = null;
+      closeQuietly(fd);
+    }
   }
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
@@ -591,14 +644,7 @@ export class RotatingFile extends EventEmitter {
       this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
       return false;
     }
-    // Late: written to the previous period's file on purpose (fallback), or the write returned after the
-    // settle margin and the active name has moved on, so it may have landed after the rename, where a
-    // follower of the active name never reads it (a write stalled in the kernel, or this process was
-    // descheduled between its boundary check and its write).
-    if (late) this.noteLate(end - this.head, late);
-    else if (this.now() >= this.period.next + this.options.settleMs && statOrNull(this.path)?.ino !== this.ino) {
-      this.noteLate(end - this.head, 'after-rename');
-    }
+    const lines = end - this.head;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
     this.counters.bytes += written;
@@ -608,6 +654,15 @@ export class RotatingFile extends EventEmitter {
       this.pending[--this.head] = rest;
       this.shortWriteRest = rest;
       this.pendingBytes += rest.length;
+    }
+    // Late: written to the previous period's file on purpose (fallback), or the write returned after the
+    // settle margin and the active name has moved on, so it may have landed after the rename, where a
+    // follower of the active name never reads it (a write stalled in the kernel, or this process was
+    // descheduled between its boundary check and its write). Told only now that the lines written are off
+    // the buffer: a 'warning' listener that logs must not find them there (relieveOverCap would drop them).
+    if (late) this.noteLate(lines, late);
+    else if (this.now() >= this.period.next + this.options.settleMs && statOrNull(this.path)?.ino !== this.ino) {
+      this.noteLate(lines, 'after-rename');
     }
     if (this.errorEpisode) this.endErrorEpisode();
     return true;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RotatingFile, createRotatingFile, type RotateEvent } from '../src/index.js';
+import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
 import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
@@ -707,6 +707,52 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`));
   });
 
+  describe('with no file yet: another process has held the lock since start-up', () => {
+    function startWithLockHeld(extra: Partial<RotatingFileOptions> = {}): { dir: string; file: RotatingFile } {
+      const dir = tempDir();
+      fs.mkdirSync(path.join(dir, '.app.log.lock')); // fresh, and staleMs is far away
+      const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', lock: { staleMs: 60_000 }, ...extra }));
+      file.on('warning', () => {});
+      for (let i = 0; i < 5; i++) file.write(`line ${i}`);
+      expect(file.status).toBe('waiting');
+      return { dir, file };
+    }
+    const lines = ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'];
+
+    it('flushSync() appends the lines to the active name as it is, counted as late', () => {
+      const { dir, file } = startWithLockHeld();
+      file.flushSync();
+      expect(readLines(path.join(dir, 'app.log'))).toEqual(lines);
+      expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 5, droppedLines: 0 });
+      expect(file.status).toBe('waiting'); // the next lines still wait for a file of their own
+    });
+
+    it('close() writes them after fallbackMs, counted as late', async () => {
+      const { dir, file } = startWithLockHeld({ fallbackMs: 300 });
+      await file.close();
+      expect(readLines(path.join(dir, 'app.log'))).toEqual(lines);
+      expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 5, droppedLines: 0 });
+    });
+  });
+
+  it("a 'warning' listener that logs while lines go late over maxBufferBytes drops nothing that was written", () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+    const options = { path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024 };
+    const file = track(new RotatingFile(options, { now: () => now }));
+    file.on('warning', (warning: { code: string }) => file.write(`warning ${warning.code}`));
+    file.write('first');
+    file.flushSync();
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // the boundary comes while another process holds the lock
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    for (let i = 0; i < 40; i++) file.write(`line ${String(i).padStart(3, '0')} ${'y'.repeat(40)}`); // 2,000 bytes > the cap
+    file.flushSync();
+    const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
+    expect(onDisk).toHaveLength(40);
+    expect(file.stats().droppedLines).toBe(0);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
   it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {
     const dir = tempDir();
     const before = openDescriptors();
@@ -726,8 +772,9 @@ describe('RotatingFile rotations off the event loop', () => {
 const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
 
 /** The exit-writer fixture writing 200 lines of 100 bytes under `ulimit -f 8` (8 KiB), then reporting. */
-function writeUnderFileSizeLimit(log: string, listen: boolean): SpawnSyncReturns<string> {
-  const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then: 'report', listen });
+function writeUnderFileSizeLimit(log: string, listen: boolean, then: 'report' | 'close' = 'report'): SpawnSyncReturns<string> {
+  // close() waits at most fallbackMs for lines that cannot be written.
+  const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then, listen, fallbackMs: then === 'close' ? 300 : undefined });
   return spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -744,6 +791,15 @@ describe('RotatingFile in a process that ends', () => {
     expect(lines[19_999]).toBe('line 19999');
   });
 
+  for (const then of ['exit', 'end'] as const) {
+    it(`writes a line an app's 'exit' listener logs after timberlock's own exit flush (${then === 'exit' ? 'process.exit()' : 'the event loop ran out'})`, () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      execFileSync(process.execPath, [fixture, JSON.stringify({ path: log, lines: 3, then, exitListener: true })], { timeout: 30_000 });
+      expect(readLines(log)).toEqual(['line 0', 'line 1', 'line 2', 'from the exit listener']);
+    });
+  }
+
   it('turns write errors into error events and keeps the data (EFBIG under ulimit -f)', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -754,6 +810,20 @@ describe('RotatingFile in a process that ends', () => {
     expect(report.errorCodes).toEqual(['EFBIG']);
     expect(report.stats.bufferedLines).toBeGreaterThan(0); // kept, not dropped
     expect(report.stats.droppedLines).toBe(0);
+  });
+
+  it('close() while writes fail counts every line it could not write as dropped (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, true, 'close');
+    expect(out.status, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    expect(report.status).toBe('closed');
+    expect(report.stats.bufferedLines).toBe(0);
+    // The file ends inside a line (the limit cut a write short): that line counts as not written.
+    const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
+    expect(report.stats.droppedLines).toBeGreaterThan(0);
+    expect(wholeLines + report.stats.droppedLines).toBe(200);
   });
 
   it('does not crash a process that has no error listener', () => {
