@@ -145,6 +145,16 @@ describe('RotatingFileTransport with winston', () => {
       expect(errorLines[0]).toMatchObject(mode === 'crash' ? { level: 'error', exception: true } : { level: 'error', rejection: true });
       expect(String(errorLines[0]?.stack)).toContain('winston-child.mjs');
     }, 90_000);
+
+    it(`goes on logging after ${what} with exitOnError: false`, async () => {
+      const file = path.join(dir, 'app.log');
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 100, exitOnError: false })], { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const stats = JSON.parse(/STATS (.*)/.exec(result.stdout)?.[1] ?? '{}');
+      expect(stats.transports).toBe(1); // still in the logger
+      const report = checkJsonLog(dir, { w0: 200 }); // the 100 lines after the error too
+      expect(report.ok, formatJsonLogReport(report)).toBe(true);
+    }, 90_000);
   }
 
   it('rotates once per boundary when two loggers in two processes share one path', async () => {

@@ -67,10 +67,24 @@ export class RotatingFileTransport extends TransportStream {
     setImmediate(() => this.emit('logged', info));
     callback();
     if (this.isEnding()) {
-      // winston's exception/rejection handler is waiting for 'finish' before it exits the process:
-      // put the line on disk now and let it go.
+      // winston's exception/rejection handler marks its transports as ending and, when it is about to
+      // exit the process, waits for 'finish': put the line on disk now and let it go. When it is not
+      // exiting (exitOnError false), 'finish' would unpipe this transport from the logger and every later
+      // entry would be lost: the mark is cleared instead.
       this.file.flushSync();
-      this.emit('finish');
+      if (this.winstonExits(info)) this.emit('finish');
+      else (this as unknown as { _ending?: boolean })._ending = false;
+    }
+  }
+
+  /** Whether the logger exits after this exception or rejection entry, as winston decides it (exitOnError). */
+  private winstonExits(info: Info): boolean {
+    const exitOnError = (this as unknown as { parent?: { exitOnError?: unknown } }).parent?.exitOnError;
+    if (typeof exitOnError !== 'function') return exitOnError !== false;
+    try {
+      return Boolean((exitOnError as (err: unknown) => unknown)((info as { error?: unknown }).error));
+    } catch {
+      return true;
     }
   }
 
