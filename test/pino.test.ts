@@ -171,6 +171,29 @@ describe('timberlock/pino', () => {
     await closed;
   });
 
+  it("the transport target's end() writes lines held at a boundary at once, not after fallbackMs: pino's worker waits 10 s at most", async () => {
+    const periodMs = 1000;
+    const file = path.join(dir, 'app.log');
+    // staleMs 60 s: fallbackMs is 62 s, far beyond the 10 s pino's worker waits for 'close' on exit.
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC', frequency: periodMs, settleMs: 20, lock: { staleMs: 60_000 } });
+    stream.write('{"seq":0}\n');
+    await stream.flush();
+    const boundary = Math.ceil((Date.now() + 100) / periodMs) * periodMs;
+    await sleepUntil(boundary - 50);
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock across the boundary
+    await sleepUntil(boundary + 50);
+    stream.write('{"seq":1}\n{"seq":2}\n');
+    const closed = once(stream, 'close');
+    stream.end();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => (timer = setTimeout(() => resolve('still open after 9 s'), 9000)));
+    const outcome = await Promise.race([closed.then(() => 'closed'), deadline]);
+    clearTimeout(timer);
+    expect(outcome).toBe('closed');
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"seq":0}\n{"seq":1}\n{"seq":2}\n'); // in the old file, late
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
   it('the transport target keeps a chunk that ends mid-line until a later chunk brings the newline, and writes an unterminated last line on end()', async () => {
     const file = path.join(dir, 'app.log');
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC' });

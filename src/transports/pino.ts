@@ -89,6 +89,10 @@ export class PinoTransportStream extends EventEmitter {
     this.state = 'ending';
     const rest = this.lines.rest();
     if (rest !== '') this.file.write(rest);
+    // pino's worker (thread-stream) waits 10 s for 'close', then terminates this thread with whatever is
+    // still in memory. close() would wait up to fallbackMs (staleMs + 2 s) for lines held at a boundary:
+    // write them now, to the file being left if its successor is not there yet (counted as late).
+    this.file.flushSync();
     this.file.close().then(
       () => this.finish(null),
       (err: Error) => this.finish(err),
