@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 export type Op =
   | { kind: 'stat'; path: string }
   | { kind: 'readText'; path: string }
+  | { kind: 'readdir'; path: string }
   | { kind: 'writeFile'; path: string; text: string; mode: number }
   | { kind: 'open'; path: string; flags: number; mode: number }
   | { kind: 'fstat'; fd: number }
@@ -29,6 +30,9 @@ export function* stat(path: string): Io<fs.Stats | null> {
 }
 export function* readText(path: string): Io<string | null> {
   return (yield { kind: 'readText', path }) as string | null;
+}
+export function* readdir(path: string): Io<string[]> {
+  return (yield { kind: 'readdir', path }) as string[];
 }
 export function* writeFile(path: string, text: string, mode: number): Io<void> {
   yield { kind: 'writeFile', path, text, mode };
@@ -93,6 +97,7 @@ type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>;
 const later = {
   stat: promisify(fs.stat),
   readFile: promisify(fs.readFile),
+  readdir: promisify(fs.readdir),
   writeFile: promisify(fs.writeFile),
   open: promisify(fs.open),
   fstat: promisify(fs.fstat),
@@ -113,6 +118,7 @@ const CALLS: { [K in Op['kind']]: { sync(op: OpOf<K>): unknown; async(op: OpOf<K
     sync: (op) => missingAsNull(() => fs.readFileSync(op.path, 'utf8')),
     async: (op) => missingAsNull(later.readFile(op.path, 'utf8')),
   },
+  readdir: { sync: (op) => fs.readdirSync(op.path), async: (op) => later.readdir(op.path) },
   writeFile: {
     sync: (op) => fs.writeFileSync(op.path, op.text, { mode: op.mode }),
     async: (op) => later.writeFile(op.path, op.text, { mode: op.mode }),

@@ -102,6 +102,22 @@ export function archiveNamesOf(scheme: NameScheme, periodStart: number): (index:
   return (index) => `${stem}.${date}${index > 0 ? `.${index}` : ''}${ext}`;
 }
 
+/**
+ * The index of `name` if it is an archive of the period starting at `periodStart` (plain or compressed),
+ * else null: a cheap test by the period's own date text, for scanning a directory listing.
+ */
+export function archiveIndexesOf(scheme: NameScheme, periodStart: number): (name: string) => number | null {
+  const { stem, ext } = splitActiveName(scheme.activeName);
+  const prefix = `${stem}.${formatPeriod(periodStart, scheme.dateFormat, scheme.timeZone)}`;
+  return (name) => {
+    const plain = name.endsWith(GZIP_SUFFIX) ? name.slice(0, -GZIP_SUFFIX.length) : name;
+    if (!plain.startsWith(prefix) || !plain.endsWith(ext)) return null;
+    const middle = plain.slice(prefix.length, plain.length - ext.length);
+    if (middle === '') return 0;
+    return /^\.[1-9]\d*$/.test(middle) ? Number(middle.slice(1)) : null;
+  };
+}
+
 /** What {@link parseArchiveName} reads from an archive name. */
 export interface ParsedArchive {
   /** Start (epoch ms) of the period the archive belongs to. */

@@ -207,6 +207,7 @@ export class RotatingFile extends EventEmitter {
       timeZone,
       scheme: { activeName: name, dateFormat, timeZone },
       archiveHint: { periodStart: Number.NaN, next: 0 },
+      deletesArchives: this.options.maxFiles !== null || this.options.maxAgeMs !== null,
       header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now),
     };
     this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as io from './io.js';
 import type { Io } from './io.js';
-import { archiveNamesOf, type NameScheme } from './naming.js';
+import { archiveIndexesOf, archiveNamesOf, type NameScheme } from './naming.js';
 import { periodOf } from './schedule.js';
 import { parseState, stateText, stateTempPath, type RotationState } from './state.js';
 import type { Frequency } from './types.js';
@@ -31,9 +31,14 @@ export interface RotationTarget {
   header: ((periodStart: number) => string) | null;
   /**
    * Where this process expects the next free archive index of a period (it used the one before): probing
-   * starts there instead of at 0, so the n-th size roll of a period does not cost n failed links.
+   * starts there, so the n-th size roll of a period does not cost n failed links or a directory listing.
    */
   archiveHint: { periodStart: number; next: number };
+  /**
+   * Retention (maxFiles, maxAge) deletes archives, which frees their names: the next index is then taken
+   * from the directory, one past the highest of the period, never a freed lower one (see nextIndexOnDisk).
+   */
+  deletesArchives: boolean;
 }
 
 /** The descriptor a process ends up with, and what was done to get it. */
@@ -247,6 +252,7 @@ function* archiveActive(target: RotationTarget, ino: number, filePeriodStart: nu
   const nameOf = archiveNamesOf(target.scheme, filePeriodStart);
   const hint = target.archiveHint;
   let index = hint.periodStart === filePeriodStart ? hint.next : 0;
+  if (target.deletesArchives) index = Math.max(index, yield* nextIndexOnDisk(target, filePeriodStart));
   for (; archive === null; index++) {
     const candidate = path.join(target.dir, nameOf(index));
     if (yield* io.stat(`${candidate}.gz`)) continue; // taken by a compressed archive
@@ -278,6 +284,22 @@ function* archiveActive(target: RotationTarget, ino: number, filePeriodStart: nu
   }
   target.archiveHint = { periodStart: filePeriodStart, next: index };
   return yield* unlinkActive(target, ino, archive);
+}
+
+/**
+ * One past the highest archive index of the period on disk (plain or compressed), 0 without any: never
+ * a lower index that retention (maxFiles, maxAge) freed. Retention keeps the newest archives by period
+ * and index, so an archive given a freed index would look like the oldest of its period and be the next
+ * one deleted. (Another process's rolls make this process's hint stale too: it is no guide here.)
+ */
+function* nextIndexOnDisk(target: RotationTarget, periodStart: number): Io<number> {
+  const indexOf = archiveIndexesOf(target.scheme, periodStart);
+  let next = 0;
+  for (const name of yield* io.readdir(target.dir)) {
+    const index = indexOf(name);
+    if (index !== null && index >= next) next = index + 1;
+  }
+  return next;
 }
 
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {

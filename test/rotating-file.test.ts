@@ -143,6 +143,23 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['a']);
   });
 
+  it('with retention, archives a file one past the highest index of its period on disk, never under an index retention freed', () => {
+    const dir = tempDir();
+    // What retention (maxFiles: 3) left of a period's earlier size rolls: .0 to .6 are gone.
+    for (const name of ['app.2026-11-25.7.log', 'app.2026-11-25.8.log.gz', 'app.2026-11-25.9.log', 'app.2026-11-24.12.log']) {
+      fs.writeFileSync(path.join(dir, name), 'older\n');
+    }
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxFiles: 3 }, { now: () => now }));
+    file.write('newest');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('next day');
+    file.flushSync();
+    expect(readLines(path.join(dir, 'app.2026-11-25.10.log'))).toEqual(['newest']);
+    expect(fs.existsSync(path.join(dir, 'app.2026-11-25.log'))).toBe(false);
+  });
+
   it('rotate() archives the current file with the next free index of its period', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
