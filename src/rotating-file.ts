@@ -562,7 +562,12 @@ export class RotatingFile extends EventEmitter {
           late = 'fallback';
         }
         if (this.bufferedLineCount() === 0) break;
-        if (this.options.maxSize !== null && late === null && this.checkSize(now, sync)) continue;
+        if (this.options.maxSize !== null && late === null) {
+          const size = this.checkSize(now, sync, force);
+          if (size === 'rolling') continue;
+          if (size === 'wait') break;
+          if (size === 'late') late = 'after-rename';
+        }
         if (!this.writeBatch(late)) break;
       }
     } finally {
@@ -838,29 +843,40 @@ export class RotatingFile extends EventEmitter {
   /**
    * With maxSize, right before each batch: if another process rolled the file, follow it (so lines
    * never go to a renamed file); if the file reached maxSize, roll it — off the event loop unless `sync`.
-   * Returns true when the roll was started in the background (the batch waits for its file). A busy
-   * lock just means someone else is rolling or rotating: the batch goes to the current file.
+   * 'write': go on with the batch; 'rolling': a roll started in the background (the batch waits for its
+   * file); 'wait': another process's roll is not complete yet (a retry is scheduled); 'late': write it to
+   * the rolled file all the same, counted as late. A busy lock just means someone else is rolling or
+   * rotating: the batch goes to the current file.
    */
-  private checkSize(now: number, sync: boolean): boolean {
+  private checkSize(now: number, sync: boolean, force: boolean): 'write' | 'rolling' | 'wait' | 'late' {
     try {
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
         const followed = runSync(followActive(this.target, this.period.start));
-        if (followed) this.adopt(followed);
-        return false;
+        if (followed) {
+          this.adopt(followed);
+          return 'write';
+        }
+        // Rolled, and its successor is not complete yet (no active name, or no state naming it): the batch
+        // waits for it as at a boundary. Lines that cannot wait go to the rolled file, counted as late.
+        // (An active name that someone else deleted or replaced is the check timer's: it reopens.)
+        if (this.waitingSince === 0) this.waitingSince = now;
+        if (this.waitedTooLong(now, force)) return 'late';
+        this.scheduleRetry(LOCK_RETRY_MS, true);
+        return 'wait';
       }
-      if (current.size < (this.options.maxSize as number) || now < this.rollBusyUntil) return false;
+      if (current.size < (this.options.maxSize as number) || now < this.rollBusyUntil) return 'write';
       const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };
       if (this.inBackground(sync)) {
         void this.startRotation(period.start, roll);
-        return true;
+        return 'rolling';
       }
       this.rotateHere(period.start, roll);
     } catch (err) {
       this.reportError(err as Error, 'size roll');
     }
-    return false;
+    return 'write';
   }
 
   /**

@@ -160,6 +160,33 @@ describe('RotatingFile, one process', () => {
     expect(fs.existsSync(path.join(dir, 'app.2026-11-25.log'))).toBe(false);
   });
 
+  it('with maxSize, a batch written while another process rolls the file (between its unlink and its create) waits for the new file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const now = Date.UTC(2026, 10, 25, 12);
+    const options = { path: log, timeZone: 'UTC', maxSize: 1024, sync: true } as const;
+    const writer = track(new RotatingFile(options, { now: () => now }));
+    const roller = track(new RotatingFile(options, { now: () => now }));
+    writer.write('before the roll');
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[key] = {
+      at(step: string) {
+        if (step !== 'before-create') return;
+        hooks[key] = undefined;
+        writer.write('during the roll'); // sync: true, so it is written now, unless it waits
+      },
+    };
+    try {
+      expect(await roller.rotate()).toBe(true);
+    } finally {
+      hooks[key] = undefined;
+    }
+    await vi.waitFor(() => expect(readLines(log)).toEqual(['during the roll']), { timeout: 5000, interval: 5 });
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll']);
+    expect(writer.stats().lateLines).toBe(0);
+  });
+
   it('rotate() archives the current file with the next free index of its period', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
