@@ -114,7 +114,8 @@ export function archiveIndexesOf(scheme: NameScheme, periodStart: number): (name
     if (!plain.startsWith(prefix) || !plain.endsWith(ext)) return null;
     const middle = plain.slice(prefix.length, plain.length - ext.length);
     if (middle === '') return 0;
-    return /^\.[1-9]\d*$/.test(middle) ? Number(middle.slice(1)) : null;
+    // At most 15 digits: an index stays a safe integer that counting up from it can pass.
+    return /^\.[1-9]\d{0,14}$/.test(middle) ? Number(middle.slice(1)) : null;
   };
 }
 

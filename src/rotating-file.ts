@@ -865,6 +865,7 @@ export class RotatingFile extends EventEmitter {
         this.scheduleRetry(LOCK_RETRY_MS, true);
         return 'wait';
       }
+      this.waitingSince = 0; // the file is current (a wait above may have found it away for a moment)
       if (current.size < (this.options.maxSize as number) || now < this.rollBusyUntil) return 'write';
       const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };

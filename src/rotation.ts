@@ -172,7 +172,7 @@ export function* rotateUnderLock(target: RotationTarget, periodStart: number, ro
     return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
-  const archive = yield* archiveActive(target, current.ino, filePeriodStart);
+  const archive = yield* archiveActive(target, current, filePeriodStart);
   // Step 3 and 4: new active file, then the state that tells everyone about it.
   return yield* createActive(target, Math.max(periodStart, filePeriodStart), archive, filePeriodStart);
 }
@@ -247,12 +247,17 @@ export function* takeActive(target: RotationTarget, periodStart: number): Io<Act
  * rotator finds the archive name taken by the same inode and only unlinks. Returns the archive path,
  * or null when another holder archived this inode meanwhile.
  */
-function* archiveActive(target: RotationTarget, ino: number, filePeriodStart: number): Io<string | null> {
+function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStart: number): Io<string | null> {
+  const { ino } = active;
   let archive: string | null = null;
   const nameOf = archiveNamesOf(target.scheme, filePeriodStart);
   const hint = target.archiveHint;
   let index = hint.periodStart === filePeriodStart ? hint.next : 0;
-  if (target.deletesArchives) index = Math.max(index, yield* nextIndexOnDisk(target, filePeriodStart));
+  if (target.deletesArchives) {
+    const onDisk = yield* nextIndexOnDisk(target, filePeriodStart, active);
+    if (onDisk === 'linked') return yield* unlinkActive(target, ino, null); // a holder stopped after its link
+    index = Math.max(index, onDisk);
+  }
   for (; archive === null; index++) {
     const candidate = path.join(target.dir, nameOf(index));
     if (yield* io.stat(`${candidate}.gz`)) continue; // taken by a compressed archive
@@ -287,17 +292,26 @@ function* archiveActive(target: RotationTarget, ino: number, filePeriodStart: nu
 }
 
 /**
- * One past the highest archive index of the period on disk (plain or compressed), 0 without any: never
+ * One past the highest archive index of the period on disk (plain or compressed), 0 without any, or
+ * 'linked' when an archive name of the period already holds the active file: never
  * a lower index that retention (maxFiles, maxAge) freed. Retention keeps the newest archives by period
  * and index, so an archive given a freed index would look like the oldest of its period and be the next
  * one deleted. (Another process's rolls make this process's hint stale too: it is no guide here.)
  */
-function* nextIndexOnDisk(target: RotationTarget, periodStart: number): Io<number> {
+function* nextIndexOnDisk(target: RotationTarget, periodStart: number, active: fs.Stats): Io<number | 'linked'> {
   const indexOf = archiveIndexesOf(target.scheme, periodStart);
   let next = 0;
+  const plainNames: string[] = [];
   for (const name of yield* io.readdir(target.dir)) {
     const index = indexOf(name);
-    if (index !== null && index >= next) next = index + 1;
+    if (index === null) continue;
+    if (index >= next) next = index + 1;
+    if (!name.endsWith('.gz')) plainNames.push(name);
+  }
+  // A second name on the active file: a holder that crashed or stalled between its link and its unlink
+  // gave it an archive name already (probing from a lower index finds that as EEXIST on the same inode).
+  if (active.nlink > 1) {
+    for (const name of plainNames) if ((yield* io.stat(path.join(target.dir, name)))?.ino === active.ino) return 'linked';
   }
   return next;
 }

@@ -160,6 +160,35 @@ describe('RotatingFile, one process', () => {
     expect(fs.existsSync(path.join(dir, 'app.2026-11-25.log'))).toBe(false);
   });
 
+  it('with retention, a rotation that finds the active file already linked to an archive name only unlinks it (no second archive)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', maxFiles: 3 }, { now: () => now }));
+    file.write('a');
+    file.flushSync();
+    fs.linkSync(log, path.join(dir, 'app.2026-11-25.log')); // a holder that stopped between its link and its unlink
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('b');
+    file.flushSync();
+    expect(visible(dir)).toEqual(['app.2026-11-25.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['a']);
+    expect(readLines(log)).toEqual(['b']);
+  });
+
+  it('with retention, a stray name with an index too large to count from does not stop the rotation', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'app.2026-11-25.1764115200000000000.log'), 'stray\n');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxFiles: 3 }, { now: () => now }));
+    file.write('a');
+    file.flushSync();
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('b');
+    file.flushSync();
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['a']);
+  });
+
   it('with maxSize, a batch written while another process rolls the file (between its unlink and its create) waits for the new file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
