@@ -31,7 +31,8 @@ export interface RotationTarget {
   header: ((periodStart: number) => string) | null;
   /**
    * Where this process expects the next free archive index of a period (it used the one before): probing
-   * starts there, so the n-th size roll of a period does not cost n failed links or a directory listing.
+   * starts there, so the n-th size roll of a period does not cost n failed links. With retention the
+   * directory decides instead (see deletesArchives): another process's rolls can make this hint stale.
    */
   archiveHint: { periodStart: number; next: number };
   /**
