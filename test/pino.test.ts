@@ -171,7 +171,31 @@ describe('timberlock/pino', () => {
     await closed;
   });
 
-  it("the transport target's end() writes lines held at a boundary at once, not after fallbackMs: pino's worker waits 10 s at most", async () => {
+  it("the transport target's end() lets lines held at a boundary wait for the new file while another process rotates", async () => {
+    const periodMs = 1000;
+    const file = path.join(dir, 'app.log');
+    const lockDir = path.join(dir, '.app.log.lock');
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC', frequency: periodMs, settleMs: 20 });
+    stream.write('{"seq":0}\n');
+    await stream.flush();
+    const boundary = Math.ceil((Date.now() + 100) / periodMs) * periodMs;
+    await sleepUntil(boundary - 50);
+    fs.mkdirSync(lockDir); // another process is rotating across the boundary
+    await sleepUntil(boundary + 50);
+    stream.write('{"seq":1}\n{"seq":2}\n');
+    const closed = once(stream, 'close');
+    stream.end();
+    await sleepUntil(boundary + 150);
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"seq":0}\n'); // held, not written to the file being left
+    fs.rmdirSync(lockDir); // that rotation is done: the next attempt takes the lock and rotates
+    await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"seq":1}\n{"seq":2}\n');
+    const archives = fs.readdirSync(dir).filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, archives[0] as string), 'utf8')).toBe('{"seq":0}\n');
+  });
+
+  it("the transport target's end() writes lines held at a boundary within 3 s, not after fallbackMs: pino's worker waits 10 s at most", async () => {
     const periodMs = 1000;
     const file = path.join(dir, 'app.log');
     // staleMs 60 s: fallbackMs is 62 s, far beyond the 10 s pino's worker waits for 'close' on exit.
@@ -180,7 +204,7 @@ describe('timberlock/pino', () => {
     await stream.flush();
     const boundary = Math.ceil((Date.now() + 100) / periodMs) * periodMs;
     await sleepUntil(boundary - 50);
-    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock across the boundary
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock across the boundary, and on
     await sleepUntil(boundary + 50);
     stream.write('{"seq":1}\n{"seq":2}\n');
     const closed = once(stream, 'close');

@@ -17,6 +17,12 @@ export type PinoTransportOptions = RotatingFileOptions;
 const PINO_KEYS = ['$context', 'pinoWillSendConfig'] as const;
 
 /**
+ * How long end() lets lines held at a boundary wait for the new period's file before writing them to
+ * the file being left: well inside the 10 s pino's worker gives the transport to close on exit.
+ */
+const END_WAIT_MS = 3000;
+
+/**
  * The pino transport target. pino runs it in a worker thread when given
  * `pino.transport({ target: 'timberlock/pino', options })`; `options` are those of createRotatingFile.
  *
@@ -90,13 +96,23 @@ export class PinoTransportStream extends EventEmitter {
     const rest = this.lines.rest();
     if (rest !== '') this.file.write(rest);
     // pino's worker (thread-stream) waits 10 s for 'close', then terminates this thread with whatever is
-    // still in memory. close() would wait up to fallbackMs (staleMs + 2 s) for lines held at a boundary:
-    // write them now, to the file being left if its successor is not there yet (counted as late).
-    this.file.flushSync();
-    this.file.close().then(
-      () => this.finish(null),
-      (err: Error) => this.finish(err),
-    );
+    // still in memory. close() would wait up to fallbackMs (staleMs + 2 s) for lines held at a boundary.
+    // They wait END_WAIT_MS at most for the new file (another process's rotation takes milliseconds),
+    // then go to the file being left (counted as late).
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, END_WAIT_MS);
+    });
+    Promise.race([this.file.flush(), waited])
+      .then(() => {
+        clearTimeout(timer);
+        this.file.flushSync();
+        return this.file.close();
+      })
+      .then(
+        () => this.finish(null),
+        (err: Error) => this.finish(err),
+      );
     return this;
   }
 
