@@ -164,9 +164,14 @@ export class RotatingFile extends EventEmitter {
   private rollBusyUntil = 0;
   private closing: Promise<void> | null = null;
   /** Lines dropped in the current full-disk episode, reported by a marker line once writes work. */
-  private drops: { lines: number; first: number; last: number } | null = null;
+  private drops: { lines: number; first: number; last: number; causes: Set<string> } | null = null;
   /** The unwritten rest of a short write: it must be the next bytes written, so it is never dropped. */
   private shortWriteRest: Buffer | null = null;
+  /**
+   * The file a short write cut a line in, kept open after a switch to another file: the rest of that line
+   * goes there (completeTornLine), never to the new file.
+   */
+  private restFd: number | null = null;
   /** The last drop marker queued: kept in the buffer until written, even past maxBufferBytes. */
   private unwrittenMarker: string | null = null;
   /** Compression and retention runs; null when no archive policy is set. */
@@ -451,6 +456,8 @@ export class RotatingFile extends EventEmitter {
     // file closed. Nothing can be written between this and the end of close().
     this.flushSync();
     this.dropUnwritten();
+    if (this.restFd !== null) closeQuietly(this.restFd);
+    this.restFd = null;
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);
@@ -620,6 +627,7 @@ export class RotatingFile extends EventEmitter {
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
   private writeBatch(late: LateReason | null): boolean {
+    if (this.restFd !== null && this.pending[this.head] === this.shortWriteRest) return this.completeTornLine(this.restFd);
     const fd = this.fd as number;
     let end = this.head;
     let size = 0;
@@ -645,9 +653,7 @@ export class RotatingFile extends EventEmitter {
     try {
       written = typeof data === 'string' ? fs.writeSync(fd, data) : fs.writeSync(fd, data);
     } catch (err) {
-      this.reportError(err as Error, 'write');
-      this.scheduleRetry(this.errorDelay, false);
-      this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+      this.writeFailed(err as Error);
       return false;
     }
     const lines = end - this.head;
@@ -674,6 +680,52 @@ export class RotatingFile extends EventEmitter {
     return true;
   }
 
+  private writeFailed(err: Error): void {
+    this.reportError(err, 'write');
+    this.scheduleRetry(this.errorDelay, false);
+    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+  }
+
+  /**
+   * A short write cut a line in `fd`, and this process has switched files since: the rest of that line
+   * goes to `fd` too, so that no line is split across two files. The whole lines after it in the rest
+   * stay in the buffer for the current file. When `fd` cannot grow any more (EFBIG: a file size limit),
+   * that line cannot be completed anywhere: it is counted as dropped and the file keeps its beginning,
+   * unterminated. Returns false when writing failed and a retry is scheduled.
+   */
+  private completeTornLine(fd: number): boolean {
+    const rest = this.pending[this.head] as Buffer;
+    const end = rest.indexOf(NEWLINE) + 1 || rest.length;
+    let written: number;
+    try {
+      written = fs.writeSync(fd, rest, 0, end);
+      this.counters.bytes += written;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EFBIG') {
+        this.writeFailed(err as Error);
+        return false;
+      }
+      this.reportError(err as Error, 'write');
+      this.countDropped(
+        1,
+        'a file size limit cut a line short',
+        `Dropping a line a file size limit (EFBIG) cut short in the previous file of ${this.path}: it cannot be completed there`,
+      );
+      written = end;
+    }
+    this.pendingBytes -= written;
+    if (written < end) {
+      this.pending[this.head] = this.shortWriteRest = rest.subarray(written);
+      return true;
+    }
+    closeQuietly(fd);
+    this.restFd = null;
+    // The whole lines after it go to the current file, still ahead of everything else.
+    if (end < rest.length) this.pending[this.head] = this.shortWriteRest = rest.subarray(end);
+    else this.pending[this.head++] = '';
+    return true;
+  }
+
   /** Over maxBufferBytes: write to whatever file is open rather than grow without bound. */
   private relieveOverCap(): void {
     // Waiting for a boundary or a lock: write wherever possible rather than grow. During a write-error
@@ -696,17 +748,28 @@ export class RotatingFile extends EventEmitter {
     }
     for (let i = kept.length - 1; i >= 0; i--) this.pending[--this.head] = kept[i] as Chunk;
     if (dropped === 0) return;
-    this.counters.droppedLines += dropped;
+    this.countDropped(
+      dropped,
+      'the buffer was full',
+      `Dropping the oldest lines: ${this.path} cannot be written and ${this.options.maxBufferBytes} bytes are buffered`,
+    );
+  }
+
+  /**
+   * Count lines lost to a failing disk. They join the current drop episode, which a marker line reports
+   * once writes work again (saying `cause`); the first drop of an episode is also a DROPPED_LINES warning.
+   */
+  private countDropped(lines: number, cause: string, message: string): void {
+    this.counters.droppedLines += lines;
     const now = this.now();
     if (this.drops) {
-      this.drops.lines += dropped;
+      this.drops.lines += lines;
       this.drops.last = now;
+      this.drops.causes.add(cause);
       return;
     }
-    this.drops = { lines: dropped, first: now, last: now };
-    this.warn('DROPPED_LINES', `Dropping the oldest lines: ${this.path} cannot be written and ${this.options.maxBufferBytes} bytes are buffered`, {
-      lines: dropped,
-    });
+    this.drops = { lines, first: now, last: now, causes: new Set([cause]) };
+    this.warn('DROPPED_LINES', message, { lines });
   }
 
   /** Chunks relieveOverCap never drops: the rest of a short write and the drop marker. */
@@ -719,7 +782,7 @@ export class RotatingFile extends EventEmitter {
     const drops = this.drops;
     if (!drops) return;
     this.drops = null;
-    const marker = `timberlock: ${drops.lines} line(s) dropped between ${new Date(drops.first).toISOString()} and ${new Date(drops.last).toISOString()}: ${this.path} could not be written and the buffer was full\n`;
+    const marker = `timberlock: ${drops.lines} line(s) dropped between ${new Date(drops.first).toISOString()} and ${new Date(drops.last).toISOString()}: ${this.path} could not be written and ${[...drops.causes].join(' and ')}\n`;
     // Behind the rest of a short write, if one waits: that must be the very next bytes written.
     const at = this.pending[this.head] === this.shortWriteRest ? this.head + 1 : this.head;
     this.pending.splice(at, 0, marker);
@@ -968,7 +1031,11 @@ export class RotatingFile extends EventEmitter {
     this.lateEpisode = false;
     this.missingSince = 0;
     if (this.state === 'waiting') this.state = 'open';
-    if (old !== null && old !== fd) closeQuietly(old);
+    if (old !== null && old !== fd) {
+      // A line a short write cut in the old file is completed there (completeTornLine).
+      if (this.restFd === null && this.pending[this.head] === this.shortWriteRest) this.restFd = old;
+      else closeQuietly(old);
+    }
     this.armBoundaryTimer();
     const event: OpenEvent = { path: this.path, ino, periodStart };
     this.notify('open', event);

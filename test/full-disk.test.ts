@@ -61,6 +61,7 @@ interface Message {
   message?: string;
   details?: { lines?: number; first?: number; last?: number };
   written?: number;
+  archive?: string | null;
   stats?: Record<string, number>;
   maxBufferedBytes?: number;
   failedWrites?: { at: number; code: string }[];
@@ -138,8 +139,8 @@ function smallDisk(): { dir: string; log: string } {
 }
 
 /** 100 lines of 100 B every 5 ms, about 2 MB/s: a few hundred KiB of free space are gone in a fraction of a second. */
-function startWriter(log: string): Writer {
-  return new Writer({ path: log, maxBufferBytes: MAX_BUFFER_BYTES, highWaterMark: HIGH_WATER_MARK, lineBytes: LINE_BYTES, linesPerTick: 100, tickMs: 5 });
+function startWriter(log: string, more: Record<string, unknown> = {}): Writer {
+  return new Writer({ path: log, maxBufferBytes: MAX_BUFFER_BYTES, highWaterMark: HIGH_WATER_MARK, lineBytes: LINE_BYTES, linesPerTick: 100, tickMs: 5, ...more });
 }
 
 /** Fill the file system of dir up to `leaveFree` bytes with the file `name`. */
@@ -160,7 +161,7 @@ interface LogContents {
   seen: Map<number, number>;
 }
 
-function readLog(file: string): LogContents {
+function readLog(file: string, lineBytes = LINE_BYTES): LogContents {
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   const malformed: string[] = [];
   if (lines.pop() !== '') malformed.push('(no newline at the end of the file)');
@@ -169,7 +170,7 @@ function readLog(file: string): LogContents {
   for (const line of lines) {
     if (MARKER.test(line)) continue;
     const match = /^d (\d+) x+$/.exec(line);
-    if (!match || line.length !== LINE_BYTES - 1) malformed.push(line.slice(0, 120));
+    if (!match || line.length !== lineBytes - 1) malformed.push(line.slice(0, 120));
     else seen.set(Number(match[1]), (seen.get(Number(match[1])) ?? 0) + 1);
   }
   return { markers, malformed, seen };
@@ -299,6 +300,55 @@ describe('a full disk (2 MiB tmpfs)', () => {
       expect(errorEvents).toHaveLength(2);
       expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
       expect(missing.length).toBe(stats.droppedLines);
+    },
+    60_000,
+  );
+  it.skipIf(cannotMount !== null)(
+    'completes a line the full disk cut short in the file it began in, when that file is rotated before space comes back',
+    async () => {
+      // 101-byte lines: the disk fills up at a page boundary (4 KiB), and none of the first 100 pages ends
+      // where a line does, so the write that fills it leaves a line cut short.
+      const lineBytes = 101;
+      const periodMs = 1000;
+      const { dir, log } = smallDisk();
+      fillDisk(dir, 'filler', 256 * KiB);
+      const writer = startWriter(log, { lineBytes, frequency: periodMs });
+      await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
+      const cutAt = fs.statSync(log).size;
+      expect(cutAt % lineBytes).not.toBe(0);
+      // The disk stays full across a boundary: the rotation cannot complete (its state file cannot be
+      // written) and is retried; once space is back it renames the file, and the line's rest is still due.
+      const boundary = Math.ceil((Date.now() + 1) / periodMs) * periodMs;
+      await new Promise((resolve) => setTimeout(resolve, boundary + 100 - Date.now()));
+      fs.rmSync(path.join(dir, 'filler'));
+      const rotated = await writer.waitFor((m) => m.type === 'rotate' && typeof m.archive === 'string', RETRY_MAX_MS + 5_000, 'the rotation');
+      writer.child.send({ type: 'stop' });
+      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
+      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+
+      const stats = result.stats as Record<string, number>;
+      const archive = rotated.archive as string;
+      const logs = path.dirname(log);
+      const files = fs.readdirSync(logs).filter((name) => !name.startsWith('.')).map((name) => path.join(logs, name));
+      const seen = new Map<number, number>();
+      const malformed: string[] = [];
+      for (const file of files) {
+        const contents = readLog(file, lineBytes);
+        malformed.push(...contents.malformed.map((line) => `${path.basename(file)}: ${line}`));
+        for (const [seq, n] of contents.seen) seen.set(seq, (seen.get(seq) ?? 0) + n);
+      }
+      const cutSeq = Math.floor(cutAt / lineBytes);
+      const archiveLines = fs.readFileSync(archive, 'utf8').split('\n');
+      console.log(
+        `full disk across a rotation: cut at byte ${cutAt} (line d ${cutSeq}), archive ${fs.statSync(archive).size} B, ` +
+          `files ${files.map((f) => path.basename(f)).join(' ')}, written ${result.written}, dropped ${stats.droppedLines}, malformed ${JSON.stringify(malformed.slice(0, 2))}`,
+      );
+      // The cut line is whole, in the archive, right where it began.
+      expect(archiveLines[cutSeq]).toBe(`d ${cutSeq} `.padEnd(lineBytes - 1, 'x'));
+      expect(malformed).toEqual([]);
+      expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+      expect(missingOf(seen, result.written as number).length).toBe(stats.droppedLines);
     },
     60_000,
   );

@@ -845,9 +845,14 @@ describe('RotatingFile rotations off the event loop', () => {
 const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
 
 /** The exit-writer fixture writing 200 lines of 100 bytes under `ulimit -f 8` (8 KiB), then reporting. */
-function writeUnderFileSizeLimit(log: string, listen: boolean, then: 'report' | 'close' = 'report'): SpawnSyncReturns<string> {
+function writeUnderFileSizeLimit(
+  log: string,
+  listen: boolean,
+  then: 'report' | 'close' | 'rotate' = 'report',
+  more: Record<string, unknown> = {},
+): SpawnSyncReturns<string> {
   // close() waits at most fallbackMs for lines that cannot be written.
-  const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then, listen, fallbackMs: then === 'close' ? 300 : undefined });
+  const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then, listen, fallbackMs: then === 'close' ? 300 : undefined, ...more });
   return spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -897,6 +902,28 @@ describe('RotatingFile in a process that ends', () => {
     const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
     expect(report.stats.droppedLines).toBeGreaterThan(0);
     expect(wholeLines + report.stats.droppedLines).toBe(200);
+  });
+
+  it('drops and counts a line a file size limit cut short, rather than finish it in the next file (EFBIG under ulimit -f)', () => {
+    // 120 lines of 100 B against a limit of 8 KiB: line 81 is cut at byte 8192. Its file can take no more
+    // bytes; after the rotation the other lines go to the new file, and that line's rest must not.
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 120, frequency: 500 });
+    expect(out.status, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    expect(report.archived).toBe(true);
+    const line = (i: number): string => `line ${i}`.padEnd(99, '.');
+    const archives = fs.readdirSync(dir).filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    const archived = fs.readFileSync(path.join(dir, archives[0] as string), 'utf8');
+    expect(archived.length).toBe(8192);
+    expect(archived).toBe(Array.from({ length: 82 }, (_, i) => `${line(i)}\n`).join('').slice(0, 8192)); // ends inside line 81
+    const active = readLines(log);
+    expect(active.slice(0, -1)).toEqual(Array.from({ length: 38 }, (_, i) => line(82 + i)));
+    expect(active.at(-1)).toMatch(/^timberlock: 1 line\(s\) dropped between .* could not be written and a file size limit cut a line short$/);
+    expect(report.stats.droppedLines).toBe(1);
+    expect(report.warnings).toContain('DROPPED_LINES');
   });
 
   it('does not crash a process that has no error listener', () => {
