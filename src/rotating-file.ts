@@ -167,8 +167,10 @@ export class RotatingFile extends EventEmitter {
   private drops: { lines: number; first: number; last: number; causes: Set<string> } | null = null;
   /** The unwritten rest of a short write: it must be the next bytes written, so it is never dropped. */
   private shortWriteRest: Buffer | null = null;
+  /** The short write's rest while it begins inside a line (the write stopped in the middle of one). */
+  private tornRest: Buffer | null = null;
   /**
-   * The file a short write cut a line in, kept open after a switch to another file: the rest of that line
+   * The file a short write cut a line in, kept open after a switch to another file: the end of that line
    * goes there (completeTornLine), never to the new file.
    */
   private restFd: number | null = null;
@@ -621,13 +623,15 @@ export class RotatingFile extends EventEmitter {
       while (this.bufferedLineCount() > 0 && this.writeBatch('fallback'));
     } finally {
       this.fd = null;
-      closeQuietly(fd);
+      // A line a short write cut here is completed here, whatever file is opened next (completeTornLine).
+      if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = fd;
+      else closeQuietly(fd);
     }
   }
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
   private writeBatch(late: LateReason | null): boolean {
-    if (this.restFd !== null && this.pending[this.head] === this.shortWriteRest) return this.completeTornLine(this.restFd);
+    if (this.restFd !== null && this.pending[this.head] === this.tornRest) return this.completeTornLine(this.restFd);
     const fd = this.fd as number;
     let end = this.head;
     let size = 0;
@@ -657,15 +661,20 @@ export class RotatingFile extends EventEmitter {
       return false;
     }
     const lines = end - this.head;
+    const wasTorn = this.pending[this.head] === this.tornRest;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
     this.counters.bytes += written;
     if (written < bytes) {
       // A short write (disk nearly full): the rest of these lines must be the very next bytes written.
-      const rest = toBuffer(data).subarray(written);
+      const buffer = toBuffer(data);
+      const rest = buffer.subarray(written);
       this.pending[--this.head] = rest;
       this.shortWriteRest = rest;
+      this.tornRest = (written === 0 ? wasTorn : buffer[written - 1] !== NEWLINE) ? rest : null;
       this.pendingBytes += rest.length;
+    } else if (wasTorn) {
+      this.tornRest = null;
     }
     // Late: written to the previous period's file on purpose (fallback), or the write returned after the
     // settle margin and the active name has moved on, so it may have landed after the rename, where a
@@ -687,42 +696,51 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * A short write cut a line in `fd`, and this process has switched files since: the rest of that line
+   * A short write cut a line in `fd`, and this process has switched files since: the end of that line
    * goes to `fd` too, so that no line is split across two files. The whole lines after it in the rest
-   * stay in the buffer for the current file. When `fd` cannot grow any more (EFBIG: a file size limit),
-   * that line cannot be completed anywhere: it is counted as dropped and the file keeps its beginning,
-   * unterminated. Returns false when writing failed and a retry is scheduled.
+   * stay in the buffer for the current file. A full disk (ENOSPC, EDQUOT) is waited for like any failed
+   * write; any other error means `fd` will take no more (EFBIG: a file size limit): that line cannot be
+   * completed anywhere, so it is counted as dropped and the file keeps its beginning, unterminated.
+   * Returns false when writing failed and a retry is scheduled.
    */
   private completeTornLine(fd: number): boolean {
     const rest = this.pending[this.head] as Buffer;
     const end = rest.indexOf(NEWLINE) + 1 || rest.length;
     let written: number;
+    let refused: string | null = null;
     try {
       written = fs.writeSync(fd, rest, 0, end);
       this.counters.bytes += written;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EFBIG') {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
         this.writeFailed(err as Error);
         return false;
       }
-      this.reportError(err as Error, 'write');
-      this.countDropped(
-        1,
-        'a file size limit cut a line short',
-        `Dropping a line a file size limit (EFBIG) cut short in the previous file of ${this.path}: it cannot be completed there`,
-      );
+      this.counters.errors++;
+      refused = code;
       written = end;
     }
     this.pendingBytes -= written;
     if (written < end) {
-      this.pending[this.head] = this.shortWriteRest = rest.subarray(written);
-      return true;
+      this.pending[this.head] = this.shortWriteRest = this.tornRest = rest.subarray(written);
+    } else {
+      closeQuietly(fd);
+      this.restFd = null;
+      this.tornRest = null;
+      // The whole lines after it go to the current file, still ahead of everything else.
+      if (end < rest.length) this.pending[this.head] = this.shortWriteRest = rest.subarray(end);
+      else this.pending[this.head++] = '';
     }
-    closeQuietly(fd);
-    this.restFd = null;
-    // The whole lines after it go to the current file, still ahead of everything else.
-    if (end < rest.length) this.pending[this.head] = this.shortWriteRest = rest.subarray(end);
-    else this.pending[this.head++] = '';
+    if (refused !== null) {
+      this.countDropped(
+        1,
+        `a line cut short could not be completed (${refused})`,
+        `Dropping a line a short write cut in the previous file of ${this.path}: that file refuses its end (${refused})`,
+      );
+    }
+    // The file that failed is left behind: the next failure is a new episode, and the drop marker goes to the current file.
+    if (this.errorEpisode) this.endErrorEpisode();
     return true;
   }
 
@@ -1033,7 +1051,7 @@ export class RotatingFile extends EventEmitter {
     if (this.state === 'waiting') this.state = 'open';
     if (old !== null && old !== fd) {
       // A line a short write cut in the old file is completed there (completeTornLine).
-      if (this.restFd === null && this.pending[this.head] === this.shortWriteRest) this.restFd = old;
+      if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = old;
       else closeQuietly(old);
     }
     this.armBoundaryTimer();

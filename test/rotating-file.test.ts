@@ -921,9 +921,34 @@ describe('RotatingFile in a process that ends', () => {
     expect(archived).toBe(Array.from({ length: 82 }, (_, i) => `${line(i)}\n`).join('').slice(0, 8192)); // ends inside line 81
     const active = readLines(log);
     expect(active.slice(0, -1)).toEqual(Array.from({ length: 38 }, (_, i) => line(82 + i)));
-    expect(active.at(-1)).toMatch(/^timberlock: 1 line\(s\) dropped between .* could not be written and a file size limit cut a line short$/);
+    expect(active.at(-1)).toMatch(/^timberlock: 1 line\(s\) dropped between .* could not be written and a line cut short could not be completed \(EFBIG\)$/);
     expect(report.stats.droppedLines).toBe(1);
     expect(report.warnings).toContain('DROPPED_LINES');
+  });
+
+  it('drops nothing when a file size limit stops a write exactly at a line end and the file rotates (EFBIG under ulimit -f)', () => {
+    // 100 lines of 128 B against 8 KiB: the limit falls right after line 63, so no line is cut.
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 100, lineBytes: 128, frequency: 500 });
+    expect(out.status, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    const line = (i: number): string => `line ${i}`.padEnd(127, '.');
+    const archives = fs.readdirSync(dir).filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(readLines(path.join(dir, archives[0] as string))).toEqual(Array.from({ length: 64 }, (_, i) => line(i)));
+    expect(readLines(log)).toEqual(Array.from({ length: 36 }, (_, i) => line(64 + i)));
+    expect(report.stats.droppedLines).toBe(0);
+  });
+
+  it('writes the drop marker to the new file when the line a file size limit cut was the last one (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 82, frequency: 500 });
+    expect(out.status, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    expect(report.stats.droppedLines).toBe(1);
+    expect(readLines(log)).toEqual([expect.stringMatching(/^timberlock: 1 line\(s\) dropped between .* \(EFBIG\)$/)]);
   });
 
   it('does not crash a process that has no error listener', () => {
