@@ -517,16 +517,27 @@ export class RotatingFile extends EventEmitter {
     return this.bufferedLineCount() - 1 + lines;
   }
 
-  /** Lines still in memory when the file closes (its writes kept failing) are lost: count and report them. */
+  /**
+   * Lines still in memory when the file closes (its writes kept failing) are lost: count and report them.
+   * A drop marker among them is no line of the app's: the lines it reports were counted when dropped.
+   */
   private dropUnwritten(): void {
-    const lines = this.linesInMemory();
-    if (lines === 0) return;
-    // First the warning: what a listener logs on it goes the same way, counted with the rest.
-    this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before it closed`, { lines });
-    this.counters.droppedLines += this.linesInMemory();
+    if (this.bufferedLineCount() === 0) return;
+    const lines = this.appLinesInMemory();
+    if (lines > 0) {
+      // First the warning: what a listener logs on it goes the same way, counted with the rest.
+      this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before it closed`, { lines });
+      this.counters.droppedLines += this.appLinesInMemory();
+    }
     this.pending = [];
     this.head = 0;
     this.pendingBytes = 0;
+  }
+
+  /** linesInMemory(), less a drop marker not written yet. */
+  private appLinesInMemory(): number {
+    const marker = this.unwrittenMarker !== null && this.pending.indexOf(this.unwrittenMarker, this.head) !== -1;
+    return this.linesInMemory() - (marker ? 1 : 0);
   }
 
   private queueFlush(): void {

@@ -304,6 +304,43 @@ describe('a full disk (2 MiB tmpfs)', () => {
     60_000,
   );
   it.skipIf(cannotMount !== null)(
+    'close() on a disk that is full again counts the lines it could not write, not the drop marker waiting among them',
+    async () => {
+      const { dir, log } = smallDisk();
+      fs.writeFileSync(path.join(dir, 'small'), Buffer.alloc(8 * KiB));
+      fillDisk(dir, 'filler', 256 * KiB);
+      // close() waits fallbackMs at most for lines it cannot write.
+      const writer = startWriter(log, { fallbackMs: 500 });
+      const isMarker = (m: Message): boolean => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first !== undefined;
+      await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
+      await writer.waitFor((m) => m.type === 'warning' && m.code === 'DROPPED_LINES', 5_000, 'the first dropped lines');
+      // 8 KiB come back: a short write ends the episode and queues the marker behind the rest of the cut
+      // line; the next write finds the disk full again, and so does close().
+      fs.rmSync(path.join(dir, 'small'));
+      const marker = await writer.waitFor(isMarker, RETRY_MAX_MS + 2_000, 'the marker to be queued');
+      await writer.waitFor((m) => m.type === 'error' && (m.at as number) >= (marker.at as number), 5_000, 'the second episode');
+      writer.child.send({ type: 'stop' });
+      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
+      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+
+      const stats = result.stats as Record<string, number>;
+      const contents = fs.readFileSync(log, 'utf8');
+      const wholeLines = contents.split('\n').slice(0, -1);
+      const seqs = new Set(wholeLines.map((line) => Number(/^d (\d+) x+$/.exec(line)?.[1])).filter((seq) => !Number.isNaN(seq)));
+      const missing = missingOf(new Map([...seqs].map((seq) => [seq, 1])), result.written as number);
+      console.log(
+        `full disk at close: written ${result.written}, whole lines on disk ${seqs.size}, missing ${missing.length}, droppedLines ${stats.droppedLines}, ` +
+          `markers on disk ${wholeLines.filter((line) => MARKER.test(line)).length}`,
+      );
+      expect(wholeLines.filter((line) => MARKER.test(line))).toEqual([]); // it never reached the disk
+      expect(stats.bufferedLines).toBe(0);
+      expect(stats.droppedLines).toBe(missing.length);
+    },
+    60_000,
+  );
+
+  it.skipIf(cannotMount !== null)(
     'completes a line the full disk cut short in the file it began in, when that file is rotated before space comes back',
     async () => {
       // 101-byte lines: the disk fills up at a page boundary (4 KiB), and none of the first 100 pages ends
