@@ -909,7 +909,7 @@ describe('RotatingFile in a process that ends', () => {
     // bytes; after the rotation the other lines go to the new file, and that line's rest must not.
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 120, frequency: 500 });
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 120 });
     expect(out.status, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
     expect(report.archived).toBe(true);
@@ -930,7 +930,7 @@ describe('RotatingFile in a process that ends', () => {
     // 100 lines of 128 B against 8 KiB: the limit falls right after line 63, so no line is cut.
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 100, lineBytes: 128, frequency: 500 });
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 100, lineBytes: 128 });
     expect(out.status, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
     const line = (i: number): string => `line ${i}`.padEnd(127, '.');
@@ -944,7 +944,7 @@ describe('RotatingFile in a process that ends', () => {
   it('writes the drop marker to the new file when the line a file size limit cut was the last one (EFBIG under ulimit -f)', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 82, frequency: 500 });
+    const out = writeUnderFileSizeLimit(log, true, 'rotate', { lines: 82 });
     expect(out.status, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
     expect(report.stats.droppedLines).toBe(1);
