@@ -190,7 +190,7 @@ describe('a full disk (2 MiB tmpfs)', () => {
     async () => {
       const { dir, log } = smallDisk();
       fillDisk(dir, 'filler', 256 * KiB);
-      const writer = startWriter(log);
+      const writer = startWriter(log, { stopAfterMarkers: 1 });
       const firstError = await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
       const firstDrop = await writer.waitFor((m) => m.type === 'warning' && m.code === 'DROPPED_LINES', 5_000, 'the first dropped lines');
       // Keep the disk full for a while to watch the retries, then make room.
@@ -267,7 +267,7 @@ describe('a full disk (2 MiB tmpfs)', () => {
       const { dir, log } = smallDisk();
       fs.writeFileSync(path.join(dir, 'small'), Buffer.alloc(8 * KiB));
       fillDisk(dir, 'filler', 256 * KiB);
-      const writer = startWriter(log);
+      const writer = startWriter(log, { stopAfterMarkers: 2 });
       const isMarker = (m: Message): boolean => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first !== undefined;
       const isFirstDrop = (m: Message): boolean => m.type === 'warning' && m.code === 'DROPPED_LINES' && m.details?.first === undefined;
       await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
@@ -349,7 +349,7 @@ describe('a full disk (2 MiB tmpfs)', () => {
       const periodMs = 1000;
       const { dir, log } = smallDisk();
       fillDisk(dir, 'filler', 256 * KiB);
-      const writer = startWriter(log, { lineBytes, frequency: periodMs });
+      const writer = startWriter(log, { lineBytes, frequency: periodMs, stopAfterMarkers: 1 });
       await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
       const cut = fs.statSync(log);
       expect(cut.size % lineBytes).not.toBe(0);
@@ -357,9 +357,10 @@ describe('a full disk (2 MiB tmpfs)', () => {
       // written) and is retried; once space is back it renames the file, and the line's end is still due.
       const boundary = Math.ceil((Date.now() + 1) / periodMs) * periodMs;
       await new Promise((resolve) => setTimeout(resolve, boundary + 100 - Date.now()));
+      // No rotation can archive the file before space is back: the one that does comes after this.
+      const freeingAt = Date.now();
       fs.rmSync(path.join(dir, 'filler'));
-      const freedAt = Date.now();
-      await writer.waitFor((m) => m.type === 'rotate' && typeof m.archive === 'string' && (m.at as number) >= freedAt, RETRY_MAX_MS + 5_000, 'the rotation');
+      await writer.waitFor((m) => m.type === 'rotate' && typeof m.archive === 'string' && (m.at as number) >= freeingAt, RETRY_MAX_MS + 5_000, 'the rotation');
       writer.child.send({ type: 'stop' });
       const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
       await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
