@@ -43,6 +43,8 @@ export interface WriterResult {
   rotates: (ReportedRotate & { at: number })[];
   opens: { ino: number; periodStart: number; at: number }[];
   sighups: number[];
+  /** The longest the writer's event loop was late for a timer, from 'go' to close(). */
+  maxLoopDelayMs: number;
   stats: Record<string, number>;
   warnings: { code: string; message: string; details?: unknown; at: number }[];
   errors: { name?: string; code?: string; message: string; at: number }[];
