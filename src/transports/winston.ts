@@ -26,6 +26,8 @@ export interface RotatingFileTransportOptions
 /** What winston hands to log(): the info object with its symbol-keyed fields. */
 type Info = Record<string | symbol, unknown>;
 
+type Listener = (...args: unknown[]) => void;
+
 /**
  * A winston transport that writes each entry's formatted line (`info[MESSAGE]`, produced by the
  * logger's or the transport's format) to a timberlock {@link RotatingFile}: one active file shared by
@@ -37,7 +39,8 @@ type Info = Record<string | symbol, unknown>;
  * Shutdown: `logger.end()` ends the transport, which flushes and closes the file; the logger's
  * 'finish' event therefore means every line is on disk. When winston handles an uncaught exception
  * or an unhandled rejection (`handleExceptions` / `handleRejections`), the error line is written
- * synchronously and 'finish' is emitted at once, so the process exits without winston's 3 s wait.
+ * synchronously and the handler is told at once that the transport is done, so the process exits
+ * without winston's 3 s wait (or, with `exitOnError: false`, goes on logging through this transport).
  *
  * I/O problems never reach winston: the file keeps the data and retries, and reports on `file`
  * ('error', 'warning' events, `stats()`), or as a process warning when nobody listens there.
@@ -47,6 +50,11 @@ type Info = Record<string | symbol, unknown>;
 export class RotatingFileTransport extends TransportStream {
   /** The rotating file this transport writes to; listen here for 'rotate', 'warning', 'error'. */
   readonly file: RotatingFile;
+  /**
+   * Set when winston's exception or rejection handler marks this transport as ending (`_ending = true`):
+   * the 'finish' and 'error' listeners it had then. The handler adds one of each right after, and logs.
+   */
+  private endingSince: { finish: Set<Listener>; error: Set<Listener> } | null = null;
 
   constructor(options: RotatingFileTransportOptions) {
     if (options === null || typeof options !== 'object') {
@@ -55,6 +63,13 @@ export class RotatingFileTransport extends TransportStream {
     const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = options;
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
+    Object.defineProperty(this, '_ending', {
+      configurable: true,
+      get: () => this.endingSince !== null,
+      set: (ending: boolean) => {
+        this.endingSince = ending ? { finish: new Set(this.listenersOf('finish')), error: new Set(this.listenersOf('error')) } : null;
+      },
+    });
   }
 
   /**
@@ -66,26 +81,31 @@ export class RotatingFileTransport extends TransportStream {
     this.file.write(typeof line === 'string' ? line : fallbackLine(info));
     setImmediate(() => this.emit('logged', info));
     callback();
-    if (this.isEnding()) {
-      // winston's exception/rejection handler marks its transports as ending and, when it is about to
-      // exit the process, waits for 'finish': put the line on disk now and let it go. When it is not
-      // exiting (exitOnError false), 'finish' would unpipe this transport from the logger and every later
-      // entry would be lost: the mark is cleared instead.
-      this.file.flushSync();
-      if (this.winstonExits(info)) this.emit('finish');
-      else (this as unknown as { _ending?: boolean })._ending = false;
+    if (this.endingSince) this.handOverToWinston(this.endingSince);
+  }
+
+  /**
+   * winston's exception/rejection handler marked this transport as ending, added a 'finish' and an
+   * 'error' listener, and logged the error entry: it waits for 'finish' to exit the process (when
+   * `exitOnError` says so; otherwise it waits in vain, and its listeners stay). The entry goes to disk
+   * now, then the handler's own 'finish' listener is called and its 'error' listener removed. Emitting
+   * 'finish' itself would also unpipe this transport from the logger, which loses every later entry
+   * when winston does not exit. Whether it exits stays winston's decision alone.
+   */
+  private handOverToWinston(since: { finish: Set<Listener>; error: Set<Listener> }): void {
+    this.endingSince = null;
+    this.file.flushSync();
+    for (const listener of this.listenersOf('error')) if (!since.error.has(listener)) this.removeListener('error', listener);
+    for (const listener of this.listenersOf('finish')) {
+      if (since.finish.has(listener)) continue;
+      this.removeListener('finish', listener);
+      listener.call(this);
     }
   }
 
-  /** Whether the logger exits after this exception or rejection entry, as winston decides it (exitOnError). */
-  private winstonExits(info: Info): boolean {
-    const exitOnError = (this as unknown as { parent?: { exitOnError?: unknown } }).parent?.exitOnError;
-    if (typeof exitOnError !== 'function') return exitOnError !== false;
-    try {
-      return Boolean((exitOnError as (err: unknown) => unknown)((info as { error?: unknown }).error));
-    } catch {
-      return true;
-    }
+  /** The listeners of `event` as registered (once() wrappers included, which remove themselves when called). */
+  private listenersOf(event: 'finish' | 'error'): Listener[] {
+    return this.rawListeners(event) as Listener[];
   }
 
   /** Runs on `transport.end()` (from `logger.end()`): flush every line to disk and close the file. */
@@ -105,10 +125,6 @@ export class RotatingFileTransport extends TransportStream {
     void this.file.close();
   }
 
-  /** Set by winston's exception and rejection handlers on the transports they wait for. */
-  private isEnding(): boolean {
-    return (this as unknown as { _ending?: boolean })._ending === true;
-  }
 }
 
 /** A line for an entry that no finalizing format (json, simple, printf …) has turned into text. */
