@@ -60,6 +60,11 @@ export interface RotatingFileInternals {
   now?: () => number;
   /** Stands in for os.hostname() and process.pid in `{hostname}` / `{pid}` path tokens. */
   identity?: { hostname: string; pid: number };
+  /**
+   * close() waits at most this long (never longer than fallbackMs) for lines that wait for a new file or
+   * for a failing disk. The pino transport's: pino's worker gives the transport 10 s to close on exit.
+   */
+  closeWaitMs?: number;
 }
 
 let exitHookInstalled = false;
@@ -125,6 +130,8 @@ export class RotatingFile extends EventEmitter {
   private readonly target: RotationTarget;
   private readonly lock: RotationLock;
   private readonly now: () => number;
+  /** How long close() waits for lines held for a new file or a failing disk: fallbackMs, or less (RotatingFileInternals). */
+  private readonly closeWaitMs: number;
 
   private state: FileState = 'waiting';
   private fd: number | null = null;
@@ -204,6 +211,7 @@ export class RotatingFile extends EventEmitter {
     this.options = normalizeOptions(options, internals.identity ?? { hostname: os.hostname(), pid: process.pid });
     this.path = this.options.path;
     this.now = internals.now ?? Date.now;
+    this.closeWaitMs = Math.min(this.options.fallbackMs, internals.closeWaitMs ?? Infinity);
     const { dir, name, path: file, mode, frequency, timeZone, dateFormat } = this.options;
     this.target = {
       path: file,
@@ -445,7 +453,7 @@ export class RotatingFile extends EventEmitter {
   private async closeNow(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise((resolve) => {
-      timer = setTimeout(resolve, this.options.fallbackMs);
+      timer = setTimeout(resolve, this.closeWaitMs);
     });
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);

@@ -5,6 +5,7 @@
  * The child processes (test/fixtures/pino-child.mjs) import the built package by name, so `npm test`
  * builds it first; pino resolves the target 'timberlock/pino' through the package's exports map.
  */
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,7 @@ import { killChildren, runNode } from './helpers/child.js';
 import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/pino-child.mjs', import.meta.url));
+const TARGET_END_CHILD = fileURLToPath(new URL('./fixtures/pino-target-end.mjs', import.meta.url));
 /** The built transport target, as pino's worker loads it (`npm test` builds first). */
 const BUILT_TARGET = fileURLToPath(new URL('../dist/pino.js', import.meta.url));
 
@@ -216,6 +218,23 @@ describe('timberlock/pino', () => {
     expect(outcome).toBe('closed');
     expect(fs.readFileSync(file, 'utf8')).toBe('{"seq":0}\n{"seq":1}\n{"seq":2}\n'); // in the old file, late
     fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
+  it("the transport target's end() closes within 3 s while writes fail, not after fallbackMs (EFBIG under ulimit -f)", () => {
+    // staleMs 60 s: fallbackMs is 62 s. The file can take 4 KiB; 100 lines of 100 B cannot all go.
+    const file = path.join(dir, 'app.log');
+    const config = JSON.stringify({ path: file, lines: 100, staleMs: 60_000 });
+    const out = spawnSync('bash', ['-c', `ulimit -f 4 && exec "${process.execPath}" "${TARGET_END_CHILD}" '${config}'`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(out.status, out.stderr).toBe(0);
+    const closedMs = Number(/CLOSED (\d+)/.exec(out.stdout)?.[1]);
+    expect(closedMs).toBeGreaterThanOrEqual(2900); // it did wait for the disk
+    expect(closedMs).toBeLessThan(9000); // well inside the 10 s pino's worker waits
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text.length).toBe(4096); // the limit cut a line: only the lines before it are whole
+    expect(text.split('\n').slice(0, -1)).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`.padEnd(99, '.')));
   });
 
   it('the transport target keeps a chunk that ends mid-line until a later chunk brings the newline, and writes an unterminated last line on end()', async () => {

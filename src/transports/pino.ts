@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { LineCutter } from '../line-cutter.js';
-import { RotatingFile, createRotatingFile } from '../rotating-file.js';
+import { RotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
 
 /** Options of the pino transport target: exactly those of `createRotatingFile`. */
@@ -17,8 +17,10 @@ export type PinoTransportOptions = RotatingFileOptions;
 const PINO_KEYS = ['$context', 'pinoWillSendConfig'] as const;
 
 /**
- * How long end() lets lines held at a boundary wait for the new period's file before writing them to
- * the file being left: well inside the 10 s pino's worker gives the transport to close on exit.
+ * How long end() lets lines held at a boundary wait for the new period's file (another process's
+ * rotation takes milliseconds), or a failing disk for its writes, before the file closes: well inside
+ * the 10 s pino's worker gives the transport to close on exit. Lines held at a boundary then go to the
+ * file being left (counted as late); lines a failing disk refused are counted as dropped.
  */
 const END_WAIT_MS = 3000;
 
@@ -36,7 +38,7 @@ const END_WAIT_MS = 3000;
 export default async function timberlockTransport(options: PinoTransportOptions): Promise<PinoTransportStream> {
   const fileOptions: Record<string, unknown> = { ...options };
   for (const key of PINO_KEYS) delete fileOptions[key];
-  return new PinoTransportStream(createRotatingFile(fileOptions as unknown as RotatingFileOptions));
+  return new PinoTransportStream(new RotatingFile(fileOptions as unknown as RotatingFileOptions, { closeWaitMs: END_WAIT_MS }));
 }
 
 /**
@@ -96,23 +98,11 @@ export class PinoTransportStream extends EventEmitter {
     const rest = this.lines.rest();
     if (rest !== '') this.file.write(rest);
     // pino's worker (thread-stream) waits 10 s for 'close', then terminates this thread with whatever is
-    // still in memory. close() would wait up to fallbackMs (staleMs + 2 s) for lines held at a boundary.
-    // They wait END_WAIT_MS at most for the new file (another process's rotation takes milliseconds),
-    // then go to the file being left (counted as late).
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, END_WAIT_MS);
-    });
-    Promise.race([this.file.flush(), waited])
-      .then(() => {
-        clearTimeout(timer);
-        this.file.flushSync();
-        return this.file.close();
-      })
-      .then(
-        () => this.finish(null),
-        (err: Error) => this.finish(err),
-      );
+    // still in memory: this file's close() waits END_WAIT_MS at most, not fallbackMs (staleMs + 2 s).
+    this.file.close().then(
+      () => this.finish(null),
+      (err: Error) => this.finish(err),
+    );
     return this;
   }
 
