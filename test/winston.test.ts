@@ -147,19 +147,30 @@ describe('RotatingFileTransport with winston', () => {
       expect(String(errorLines[0]?.stack)).toContain('winston-child.mjs');
     }, 90_000);
 
-    const twelve = mode === 'crash' ? '12 uncaught exceptions' : '12 unhandled rejections';
-    it(`calls an exitOnError function once for each of ${twelve}, and leaves none of winston's listeners behind`, async () => {
+    for (const alsoHandler of [false, true]) {
+      const twelve = (mode === 'crash' ? '12 uncaught exceptions' : '12 unhandled rejections') + (alsoHandler ? `, the transport also among the logger's ${mode === 'crash' ? 'exception' : 'rejection'}Handlers` : '');
+      it(`calls an exitOnError function once for each of ${twelve}, and leaves none of winston's listeners behind`, async () => {
+        const file = path.join(dir, 'app.log');
+        const config = { mode, path: file, lines: 100, exitOnError: 'count-false', exceptions: 12, alsoHandler };
+        const result = await runNode([CHILD, JSON.stringify(config)], { timeoutMs: 60_000 });
+        expect(result.code, result.stderr).toBe(0);
+        const stats = JSON.parse(/STATS (.*)/.exec(result.stdout)?.[1] ?? '{}');
+        expect(stats.exitOnErrorCalls).toBe(12); // winston's own calls, one per exception
+        expect(stats.listeners).toEqual(stats.listenersBefore); // winston's handler listeners are not left behind
+        expect(stats.warnings).not.toContain('MaxListenersExceededWarning');
+        const report = checkJsonLog(dir, { w0: 200 });
+        expect(report.ok, formatJsonLogReport(report)).toBe(true);
+      }, 90_000);
+    }
+
+    it(`exits at once after ${what} when the transport is also among the logger's ${mode === 'crash' ? 'exception' : 'rejection'}Handlers`, async () => {
+      // winston then marks it as ending twice, and waits for both marks.
       const file = path.join(dir, 'app.log');
-      const config = { mode, path: file, lines: 100, exitOnError: 'count-false', exceptions: 12 };
-      const result = await runNode([CHILD, JSON.stringify(config)], { timeoutMs: 60_000 });
-      expect(result.code, result.stderr).toBe(0);
-      const stats = JSON.parse(/STATS (.*)/.exec(result.stdout)?.[1] ?? '{}');
-      expect(stats.exitOnErrorCalls).toBe(12); // winston's own calls, one per exception
-      expect(stats.listeners).toEqual(stats.listenersBefore); // winston's handler listeners are not left behind
-      expect(stats.warnings).not.toContain('MaxListenersExceededWarning');
-      expect(stats.transports).toBe(1);
-      const report = checkJsonLog(dir, { w0: 200 });
-      expect(report.ok, formatJsonLogReport(report)).toBe(true);
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 10, alsoHandler: true })], { timeoutMs: 60_000 });
+      const exitMs = Number(/EXITING (\d+)/.exec(result.stdout)?.[1]) - Number(/THROW (\d+)/.exec(result.stdout)?.[1]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(exitMs).toBeLessThan(2000); // not winston's 3 s wait
+      expect(checkJsonLog(dir, { w0: 10 }).ok).toBe(true);
     }, 90_000);
 
     it(`goes on logging after ${what} with exitOnError: false`, async () => {

@@ -28,6 +28,12 @@ type Info = Record<string | symbol, unknown>;
 
 type Listener = (...args: unknown[]) => void;
 
+/** A winston handler's listeners on this transport, as registered (once() wrappers). */
+interface HandlerListeners {
+  finish: Listener[];
+  error: Listener[];
+}
+
 /**
  * A winston transport that writes each entry's formatted line (`info[MESSAGE]`, produced by the
  * logger's or the transport's format) to a timberlock {@link RotatingFile}: one active file shared by
@@ -51,10 +57,12 @@ export class RotatingFileTransport extends TransportStream {
   /** The rotating file this transport writes to; listen here for 'rotate', 'warning', 'error'. */
   readonly file: RotatingFile;
   /**
-   * Set when winston's exception or rejection handler marks this transport as ending (`_ending = true`):
-   * the 'finish' and 'error' listeners it had then. The handler adds one of each right after, and logs.
+   * The 'finish' and 'error' listeners that winston's exception and rejection handlers added when they
+   * marked this transport as ending (`_ending = true`); null when none is waiting. See handOverToWinston.
    */
-  private endingSince: { finish: Set<Listener>; error: Set<Listener> } | null = null;
+  private handlerListeners: HandlerListeners | null = null;
+  /** While a handler is marking: the listeners there were before it; what it adds is the difference. */
+  private listenersBeforeMark: HandlerListeners | null = null;
 
   constructor(options: RotatingFileTransportOptions) {
     if (options === null || typeof options !== 'object') {
@@ -63,11 +71,17 @@ export class RotatingFileTransport extends TransportStream {
     const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = options;
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
+    // A handler sets `_ending`, adds its two listeners and logs the crash entry, all in one synchronous
+    // run (twice when this transport is both among the logger's transports and its exception handlers).
     Object.defineProperty(this, '_ending', {
       configurable: true,
-      get: () => this.endingSince !== null,
+      get: () => this.handlerListeners !== null,
       set: (ending: boolean) => {
-        this.endingSince = ending ? { finish: new Set(this.listenersOf('finish')), error: new Set(this.listenersOf('error')) } : null;
+        if (!ending) return;
+        this.handlerListeners ??= { finish: [], error: [] };
+        if (this.listenersBeforeMark) return;
+        this.listenersBeforeMark = { finish: this.listenersOf('finish'), error: this.listenersOf('error') };
+        queueMicrotask(() => this.collectHandlerListeners());
       },
     });
   }
@@ -81,23 +95,33 @@ export class RotatingFileTransport extends TransportStream {
     this.file.write(typeof line === 'string' ? line : fallbackLine(info));
     setImmediate(() => this.emit('logged', info));
     callback();
-    if (this.endingSince) this.handOverToWinston(this.endingSince);
+    this.collectHandlerListeners();
+    if (this.handlerListeners && (info.exception === true || info.rejection === true)) this.handOverToWinston(this.handlerListeners);
+  }
+
+  /** The listeners added since a handler began marking this transport are the handler's. */
+  private collectHandlerListeners(): void {
+    const before = this.listenersBeforeMark;
+    if (!before || !this.handlerListeners) return;
+    this.listenersBeforeMark = null;
+    for (const event of ['finish', 'error'] as const) {
+      for (const listener of this.listenersOf(event)) if (!before[event].includes(listener)) this.handlerListeners[event].push(listener);
+    }
   }
 
   /**
    * winston's exception/rejection handler marked this transport as ending, added a 'finish' and an
-   * 'error' listener, and logged the error entry: it waits for 'finish' to exit the process (when
+   * 'error' listener, and logged the crash entry: it waits for 'finish' to exit the process (when
    * `exitOnError` says so; otherwise it waits in vain, and its listeners stay). The entry goes to disk
    * now, then the handler's own 'finish' listener is called and its 'error' listener removed. Emitting
    * 'finish' itself would also unpipe this transport from the logger, which loses every later entry
    * when winston does not exit. Whether it exits stays winston's decision alone.
    */
-  private handOverToWinston(since: { finish: Set<Listener>; error: Set<Listener> }): void {
-    this.endingSince = null;
+  private handOverToWinston(listeners: HandlerListeners): void {
+    this.handlerListeners = null;
     this.file.flushSync();
-    for (const listener of this.listenersOf('error')) if (!since.error.has(listener)) this.removeListener('error', listener);
-    for (const listener of this.listenersOf('finish')) {
-      if (since.finish.has(listener)) continue;
+    for (const listener of listeners.error) this.removeListener('error', listener);
+    for (const listener of listeners.finish) {
       this.removeListener('finish', listener);
       listener.call(this);
     }
