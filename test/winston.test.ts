@@ -163,6 +163,18 @@ describe('RotatingFileTransport with winston', () => {
       }, 90_000);
     }
 
+    it(`lets the logger's other transports and the app's own listener have ${mode === 'crash' ? 'the exception' : 'the rejection'} before winston exits`, async () => {
+      const file = path.join(dir, 'app.log');
+      const result = await runNode([CHILD, JSON.stringify({ mode, path: file, lines: 10, witnesses: true })], { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(1);
+      const seen = result.stdout.split('\n').filter((line) => line.startsWith('WITNESS '));
+      // winston gives a second transport rejection entries, not exception entries (it lacks handleExceptions).
+      expect(seen).toEqual(
+        mode === 'crash' ? ['WITNESS app listener'] : ['WITNESS transport unhandledRejection: rejected in the child', 'WITNESS app listener'],
+      );
+      expect(checkJsonLog(dir, { w0: 10 }).ok).toBe(true);
+    }, 90_000);
+
     it(`exits at once after ${what} when the transport is also among the logger's ${mode === 'crash' ? 'exception' : 'rejection'}Handlers`, async () => {
       // winston then marks it as ending twice, and waits for both marks.
       const file = path.join(dir, 'app.log');

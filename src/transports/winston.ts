@@ -57,12 +57,15 @@ export class RotatingFileTransport extends TransportStream {
   /** The rotating file this transport writes to; listen here for 'rotate', 'warning', 'error'. */
   readonly file: RotatingFile;
   /**
-   * The 'finish' and 'error' listeners that winston's exception and rejection handlers added when they
-   * marked this transport as ending (`_ending = true`); null when none is waiting. See handOverToWinston.
+   * winston's exception and rejection handlers waiting for this transport to say it is done, whose crash
+   * entry did not come in the run that marked it (held up in its logger's pipe): oldest first.
    */
-  private handlerListeners: HandlerListeners | null = null;
-  /** While a handler is marking: the listeners there were before it; what it adds is the difference. */
-  private listenersBeforeMark: HandlerListeners | null = null;
+  private waitingHandlers: HandlerListeners[] = [];
+  /**
+   * The handlers that marked this transport in the current synchronous run, in order. The last one may
+   * still be adding listeners: `before` holds the listeners there were when it began, until it is closed.
+   */
+  private runMarks: { handler: HandlerListeners; before: HandlerListeners | null }[] = [];
 
   constructor(options: RotatingFileTransportOptions) {
     if (options === null || typeof options !== 'object') {
@@ -71,17 +74,17 @@ export class RotatingFileTransport extends TransportStream {
     const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = options;
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
-    // A handler sets `_ending`, adds its two listeners and logs the crash entry, all in one synchronous
-    // run (twice when this transport is both among the logger's transports and its exception handlers).
+    // A handler sets `_ending`, adds its two listeners and logs its crash entry, in one synchronous run
+    // (twice over when this transport is also among the logger's exception handlers; in turn when several
+    // loggers share it).
     Object.defineProperty(this, '_ending', {
       configurable: true,
-      get: () => this.handlerListeners !== null,
+      get: () => this.runMarks.length > 0 || this.waitingHandlers.length > 0,
       set: (ending: boolean) => {
         if (!ending) return;
-        this.handlerListeners ??= { finish: [], error: [] };
-        if (this.listenersBeforeMark) return;
-        this.listenersBeforeMark = { finish: this.listenersOf('finish'), error: this.listenersOf('error') };
-        queueMicrotask(() => this.collectHandlerListeners());
+        if (this.runMarks.length === 0) queueMicrotask(() => this.endRun());
+        this.closeLastMark();
+        this.runMarks.push({ handler: { finish: [], error: [] }, before: { finish: this.listenersOf('finish'), error: this.listenersOf('error') } });
       },
     });
   }
@@ -95,36 +98,48 @@ export class RotatingFileTransport extends TransportStream {
     this.file.write(typeof line === 'string' ? line : fallbackLine(info));
     setImmediate(() => this.emit('logged', info));
     callback();
-    this.collectHandlerListeners();
-    if (this.handlerListeners && (info.exception === true || info.rejection === true)) this.handOverToWinston(this.handlerListeners);
+    if (info.exception !== true && info.rejection !== true) return;
+    // A crash entry: of the last handler that marked this transport in this run, or else of the one
+    // that has waited longest.
+    this.closeLastMark();
+    const handler = this.runMarks.pop()?.handler ?? this.waitingHandlers.shift();
+    if (handler) this.handOverToWinston(handler);
   }
 
-  /** The listeners added since a handler began marking this transport are the handler's. */
-  private collectHandlerListeners(): void {
-    const before = this.listenersBeforeMark;
-    if (!before || !this.handlerListeners) return;
-    this.listenersBeforeMark = null;
+  /** The last handler of this run has added its listeners: the ones added since it began are its own. */
+  private closeLastMark(): void {
+    const mark = this.runMarks.at(-1);
+    if (!mark?.before) return;
     for (const event of ['finish', 'error'] as const) {
-      for (const listener of this.listenersOf(event)) if (!before[event].includes(listener)) this.handlerListeners[event].push(listener);
+      for (const listener of this.listenersOf(event)) if (!mark.before[event].includes(listener)) mark.handler[event].push(listener);
     }
+    mark.before = null;
+  }
+
+  /** The synchronous run is over: handlers whose crash entry has not come wait for it. */
+  private endRun(): void {
+    this.closeLastMark();
+    this.waitingHandlers.push(...this.runMarks.map((mark) => mark.handler));
+    this.runMarks = [];
   }
 
   /**
-   * winston's exception/rejection handler marked this transport as ending, added a 'finish' and an
-   * 'error' listener, and logged the crash entry: it waits for 'finish' to exit the process (when
+   * A winston exception/rejection handler marked this transport as ending, added a 'finish' and an
+   * 'error' listener, and logged its crash entry: it waits for 'finish' to exit the process (when
    * `exitOnError` says so; otherwise it waits in vain, and its listeners stay). The entry goes to disk
-   * now, then the handler's own 'finish' listener is called and its 'error' listener removed. Emitting
-   * 'finish' itself would also unpipe this transport from the logger, which loses every later entry
-   * when winston does not exit. Whether it exits stays winston's decision alone.
+   * now; the handler's 'error' listener is removed, and its 'finish' listener is removed and called on
+   * the next turn, once the logger's other transports have had the entry and the process's other
+   * crash listeners have run (winston exits from it). Emitting 'finish' itself would also unpipe this
+   * transport from the logger, which loses every later entry when winston does not exit. Whether it
+   * exits stays winston's decision alone.
    */
-  private handOverToWinston(listeners: HandlerListeners): void {
-    this.handlerListeners = null;
+  private handOverToWinston(handler: HandlerListeners): void {
     this.file.flushSync();
-    for (const listener of listeners.error) this.removeListener('error', listener);
-    for (const listener of listeners.finish) {
-      this.removeListener('finish', listener);
-      listener.call(this);
-    }
+    for (const listener of handler.error) this.removeListener('error', listener);
+    for (const listener of handler.finish) this.removeListener('finish', listener);
+    setImmediate(() => {
+      for (const listener of handler.finish) listener.call(this);
+    });
   }
 
   /** The listeners of `event` as registered (once() wrappers included, which remove themselves when called). */
