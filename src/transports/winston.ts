@@ -45,8 +45,9 @@ interface HandlerListeners {
  * Shutdown: `logger.end()` ends the transport, which flushes and closes the file; the logger's
  * 'finish' event therefore means every line is on disk. When winston handles an uncaught exception
  * or an unhandled rejection (`handleExceptions` / `handleRejections`), the error line is written
- * synchronously and the handler is told at once that the transport is done, so the process exits
- * without winston's 3 s wait (or, with `exitOnError: false`, goes on logging through this transport).
+ * synchronously and the handler is told on the next turn of the event loop that the transport is done,
+ * so the process exits without winston's 3 s wait (or, with `exitOnError: false`, goes on logging
+ * through this transport).
  *
  * I/O problems never reach winston: the file keeps the data and retries, and reports on `file`
  * ('error', 'warning' events, `stats()`), or as a process warning when nobody listens there.
