@@ -642,10 +642,17 @@ export class RotatingFile extends EventEmitter {
       while (this.bufferedLineCount() > 0 && this.writeBatch('fallback'));
     } finally {
       this.fd = null;
-      // A line a short write cut here is completed here, whatever file is opened next (completeTornLine).
-      if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = fd;
-      else closeQuietly(fd);
+      this.letGo(fd);
     }
+  }
+
+  /**
+   * Close a descriptor this file no longer writes to, unless a short write cut a line in it: then it stays
+   * open until that line's end is written there (completeTornLine), whatever file is written next.
+   */
+  private letGo(fd: number): void {
+    if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = fd;
+    else closeQuietly(fd);
   }
 
   /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
@@ -1068,11 +1075,7 @@ export class RotatingFile extends EventEmitter {
     this.lateEpisode = false;
     this.missingSince = 0;
     if (this.state === 'waiting') this.state = 'open';
-    if (old !== null && old !== fd) {
-      // A line a short write cut in the old file is completed there (completeTornLine).
-      if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = old;
-      else closeQuietly(old);
-    }
+    if (old !== null && old !== fd) this.letGo(old);
     this.armBoundaryTimer();
     const event: OpenEvent = { path: this.path, ino, periodStart };
     this.notify('open', event);
