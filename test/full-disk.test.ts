@@ -101,6 +101,22 @@ class Writer extends EventEmitter {
     });
   }
 
+  /** Tell the writer to stop; its result once it has closed the file and exited. */
+  async stop(): Promise<Message> {
+    this.child.send({ type: 'stop' });
+    const result = await this.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (!this.exit) return;
+        this.off('change', check);
+        resolve();
+      };
+      this.on('change', check);
+      check();
+    });
+    return result;
+  }
+
   /** The first message matching `predicate`, as soon as it arrives; rejects at the deadline or if the writer exits first. */
   waitFor(predicate: (m: Message) => boolean, timeoutMs: number, what: string): Promise<Message> {
     return new Promise((resolve, reject) => {
@@ -202,9 +218,7 @@ describe('a full disk (2 MiB tmpfs)', () => {
         RETRY_MAX_MS + 2_000,
         'writing to resume with a marker line',
       );
-      writer.child.send({ type: 'stop' });
-      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
-      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
+      const result = await writer.stop();
       expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null }); // no crash, no unhandled rejection
 
       const stats = result.stats as Record<string, number>;
@@ -280,10 +294,8 @@ describe('a full disk (2 MiB tmpfs)', () => {
       const secondDrop = await writer.waitFor((m) => isFirstDrop(m) && (m.at as number) >= (firstMarker.at as number), 5_000, 'drops in the second episode');
       fs.rmSync(path.join(dir, 'filler'));
       await writer.waitFor((m) => isMarker(m) && (m.at as number) >= (secondDrop.at as number), RETRY_MAX_MS + 2_000, 'the second marker');
-      writer.child.send({ type: 'stop' });
-      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
-      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
-      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+      const result = await writer.stop();
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null }); // no crash, no unhandled rejection
 
       const stats = result.stats as Record<string, number>;
       const { markers, malformed, seen } = readLog(log);
@@ -319,10 +331,8 @@ describe('a full disk (2 MiB tmpfs)', () => {
       fs.rmSync(path.join(dir, 'small'));
       const marker = await writer.waitFor(isMarker, RETRY_MAX_MS + 2_000, 'the marker to be queued');
       await writer.waitFor((m) => m.type === 'error' && (m.at as number) >= (marker.at as number), 5_000, 'the second episode');
-      writer.child.send({ type: 'stop' });
-      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
-      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
-      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+      const result = await writer.stop();
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null }); // no crash, no unhandled rejection
 
       const stats = result.stats as Record<string, number>;
       const contents = fs.readFileSync(log, 'utf8');
@@ -361,10 +371,8 @@ describe('a full disk (2 MiB tmpfs)', () => {
       const freeingAt = Date.now();
       fs.rmSync(path.join(dir, 'filler'));
       await writer.waitFor((m) => m.type === 'rotate' && typeof m.archive === 'string' && (m.at as number) >= freeingAt, RETRY_MAX_MS + 5_000, 'the rotation');
-      writer.child.send({ type: 'stop' });
-      const result = await writer.waitFor((m) => m.type === 'result', 15_000, 'the writer to close');
-      await new Promise((resolve) => (writer.exit ? resolve(undefined) : writer.once('change', resolve)));
-      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null });
+      const result = await writer.stop();
+      expect(writer.exit, writer.stderr).toEqual({ code: 0, signal: null }); // no crash, no unhandled rejection
 
       const stats = result.stats as Record<string, number>;
       const logs = path.dirname(log);
