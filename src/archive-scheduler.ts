@@ -1,6 +1,7 @@
 /**
  * When archive maintenance (compression, retention) runs for one RotatingFile: shortly after this
- * process archived a file, at start-up (to catch up on what a dead process left), and every minute.
+ * process archived a file, when an archive a run had to leave has settled, at start-up (to catch up on
+ * what a dead process left), and every minute.
  * One run at a time per file; runs never block the write path.
  */
 import { maintainArchives, type ArchiveTarget, type MaintenanceResult } from './archive.js';
@@ -74,6 +75,8 @@ export class ArchiveScheduler {
         this.onResult(result);
         // The holder may have listed the directory before this process's archive settled: look again.
         if (result.skipped === 'locked') this.runSoon(SKIPPED_RETRY_MS);
+        // An archive left because it changed too recently (a straggler wrote to it) is done when it settles.
+        else if (result.settlesAt !== null) this.runSoon(Math.max(0, result.settlesAt - this.now()) + DELAY_MARGIN_MS);
       })
       .catch((err: Error) => this.onFailure(err)) // only a malformed policy rejects; never leave it unhandled
       .finally(() => {

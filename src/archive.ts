@@ -71,6 +71,8 @@ export interface MaintenanceResult {
   removed: string[];
   /** Leftovers of an interrupted run that were removed: stale temp files, and originals whose `.gz` was verified. */
   repaired: string[];
+  /** When an archive this run left because it changed too recently will have settled (epoch ms); null if none. */
+  settlesAt: number | null;
   /** 'locked': another process (or another call in this one) holds the archive lock; nothing was done. */
   skipped: 'locked' | null;
   /** True when `signal` stopped the run before it had done everything it planned. */
@@ -138,7 +140,7 @@ const CHUNK_BYTES = 64 * 1024;
  * 4. delete, then gzip, what {@link planMaintenance} says (oldest first);
  * 5. release the lock.
  *
- * `now` is the clock compared with file mtimes (default `Date.now`). `signal` stops the run between
+ * `now` is the clock compared with the files' times (default `Date.now`). `signal` stops the run between
  * chunks and between files: the compression in progress deletes its temp file and no `.gz` appears.
  *
  * Never rejects for I/O problems: they are collected in `errors`, and each failed file is left as it was
@@ -157,7 +159,7 @@ export async function maintainArchives(
 
 /** One maintenance run: the lock it holds and what it has done so far. */
 class MaintenanceRun {
-  readonly result: MaintenanceResult = { compressed: [], removed: [], repaired: [], skipped: null, aborted: false, errors: [] };
+  readonly result: MaintenanceResult = { compressed: [], removed: [], repaired: [], settlesAt: null, skipped: null, aborted: false, errors: [] };
   private compromised = false;
 
   constructor(
@@ -182,6 +184,7 @@ class MaintenanceRun {
         if (!listing) return;
         const files = first ? await this.repair(listing) : listing.archives;
         const plan = planMaintenance(files, this.target.policy, this.now());
+        this.result.settlesAt = plan.settlesAt;
         for (const name of plan.remove) {
           if (this.shouldStop()) return;
           await this.removeArchive(name);
@@ -278,7 +281,10 @@ class MaintenanceRun {
         // An archive that has another name too is the active file of a rotation that stopped between its
         // link and its unlink (the process ended there). The next rotation finishes it: compressed or
         // deleted now, while the active name still grows, its lines would be archived twice.
-        if (stats !== null && stats.nlink === 1) listing.archives.push({ ...archive, mtimeMs: stats.mtimeMs });
+        if (stats === null || stats.nlink !== 1) return;
+        // A plain archive's ctime tells when it got its archive name (see rule 1 in retention.ts); nobody
+        // writes to a `.gz`, which has its original's mtime.
+        listing.archives.push({ ...archive, changedMs: archive.compressed ? stats.mtimeMs : Math.max(stats.mtimeMs, stats.ctimeMs) });
       }),
       ...recognized.temps.map(async (name) => {
         const stats = await this.regularFile(name);

@@ -8,8 +8,10 @@
  * restart, after a gap, and in whichever process runs it.
  *
  * Rules, in the order they apply:
- * 1. **Grace delay.** A file whose mtime is less than `delayMs` before `now` (or in the future) is never
- *    touched: a straggler that still holds the old descriptor may append to it.
+ * 1. **Grace delay.** A file that changed less than `delayMs` before `now` (or in the future) is never
+ *    touched: a straggler that still holds the old descriptor may append to it. A change is a write
+ *    (mtime) or the link or rename that gave the file its archive name (ctime): a file that had been idle
+ *    for a day is just as exposed right after its rotation.
  * 2. **One archive, one or two names.** `app.<date>.<n>.log` and `app.<date>.<n>.log.gz` are the same
  *    archive; both names exist at once only when a compression was interrupted and could not be repaired.
  *    Such an archive counts once and is never compressed again (its `.gz` name is taken).
@@ -32,8 +34,8 @@ export interface ArchiveFile {
   index: number;
   /** Whether the name ends in `.gz`. */
   compressed: boolean;
-  /** Last modification (epoch ms), from stat. */
-  mtimeMs: number;
+  /** Last change (epoch ms): the later of its mtime and its ctime, from stat (see rule 1). */
+  changedMs: number;
 }
 
 /** What to keep and what to compress. */
@@ -42,7 +44,7 @@ export interface RetentionPolicy {
   maxFiles: number | null;
   /** Delete archives whose period started more than this many ms before now; null = no age limit. */
   maxAgeMs: number | null;
-  /** Files modified less than this many ms ago are neither compressed nor deleted. */
+  /** Files changed less than this many ms ago are neither compressed nor deleted. */
   delayMs: number;
   /** gzip plain archives. */
   compress: boolean;
@@ -52,11 +54,13 @@ export interface RetentionPolicy {
 export interface MaintenancePlan {
   compress: string[];
   remove: string[];
+  /** When the first file left only because it changed too recently will have settled (epoch ms); null if none. */
+  settlesAt: number | null;
 }
 
 /**
  * Which archives to gzip and which to delete at time `now` (epoch ms). Never plans anything for a file
- * younger than `policy.delayMs` by mtime; `maxFiles` keeps the newest archives by (periodStart, index);
+ * that changed less than `policy.delayMs` ago; `maxFiles` keeps the newest archives by (periodStart, index);
  * `maxAgeMs` deletes archives whose period started before `now - maxAgeMs`; a file planned for deletion
  * is not also compressed, and a plain file whose `.gz` is in the listing is never compressed. Names
  * appear in the order they should be handled: oldest archive first.
@@ -73,8 +77,13 @@ export function planMaintenance(files: readonly ArchiveFile[], policy: Retention
     if (policy.maxAgeMs !== null && archive.periodStart < now - policy.maxAgeMs) expired.add(archive);
   });
 
-  const isSettled = (file: ArchiveFile): boolean => Number.isFinite(file.mtimeMs) && now - file.mtimeMs >= policy.delayMs;
-  const plan: MaintenancePlan = { compress: [], remove: [] };
+  const plan: MaintenancePlan = { compress: [], remove: [], settlesAt: null };
+  const isSettled = (file: ArchiveFile): boolean => {
+    if (!Number.isFinite(file.changedMs)) return false;
+    if (now - file.changedMs >= policy.delayMs) return true;
+    plan.settlesAt = Math.min(plan.settlesAt ?? Infinity, file.changedMs + policy.delayMs);
+    return false;
+  };
   // Oldest first: deleting frees space before compressing uses some, and an interrupted run has done
   // the work that matters most.
   for (const archive of [...archives].reverse()) {

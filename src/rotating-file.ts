@@ -231,11 +231,14 @@ export class RotatingFile extends EventEmitter {
     this.prepareDirectory();
     // The first date formatting in a process loads time-zone data (tens of ms): do it here, not under the lock.
     archiveName(this.target.scheme, periodOf(this.now(), frequency, timeZone).start, 0);
-    const { compress, maxFiles, maxAgeMs, archiveDelayMs, staleMs } = this.options;
+    const { compress, maxFiles, maxAgeMs, archiveDelayMs, checkIntervalMs, staleMs } = this.options;
+    // A process that did not rotate notices a rotate() at its next active-name check and appends to the
+    // archive until then: no archive is gzipped or deleted within two checks of getting its name.
+    const delayMs = Math.max(archiveDelayMs, 2 * checkIntervalMs);
     this.archives =
       compress || maxFiles !== null || maxAgeMs !== null
         ? new ArchiveScheduler(
-            { dir, activeName: name, scheme: this.target.scheme, mode, staleMs, policy: { compress, maxFiles, maxAgeMs, delayMs: archiveDelayMs } },
+            { dir, activeName: name, scheme: this.target.scheme, mode, staleMs, policy: { compress, maxFiles, maxAgeMs, delayMs } },
             this.now,
             (result) => this.reportMaintenance(result),
             (err) => this.warn('ARCHIVE_ERROR', `Archive maintenance of ${file} failed: ${err.message}`),

@@ -70,4 +70,33 @@ describe('archive policy in the writer', () => {
     while (archives().length > 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(archives().length).toBe(2);
   });
+
+  it('never gzips an archive within two checkIntervalMs of its rotate(): another process appends to it until its next check', async () => {
+    const { dir, file: rotator } = setup({ frequency: 'daily', checkIntervalMs: 1000, compress: { delayMs: 0 } });
+    const straggler = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: 'daily', timeZone: 'UTC', checkIntervalMs: 1000 });
+    files.push(straggler);
+    const reopened: number[] = [];
+    straggler.on('rotate', () => reopened.push(Date.now()));
+    straggler.write('straggler 0');
+    rotator.write('rotator 0');
+    const compressed = collectArchiveEvents(rotator, (e) => e.some((x) => x.type === 'compressed'));
+    expect(await rotator.rotate()).toBe(true);
+    const rotatedAt = Date.now();
+    // The straggler goes on writing to the archive until its next check (within 1 s), then to the new file.
+    let seq = 1;
+    const writing = setInterval(() => straggler.write(`straggler ${seq++}`), 20);
+    await compressed;
+    const compressedAt = Date.now();
+    clearInterval(writing);
+    await Promise.all([straggler.close(), rotator.close()]);
+
+    expect(reopened.length).toBe(1);
+    expect(compressedAt - rotatedAt).toBeGreaterThanOrEqual(2000);
+    const lines: string[] = [];
+    for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('app.'))) {
+      const raw = fs.readFileSync(path.join(dir, name));
+      lines.push(...(name.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString().split('\n').filter((l) => l.startsWith('straggler ')));
+    }
+    expect(lines.map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b)).toEqual(Array.from({ length: seq }, (_, i) => i));
+  });
 });

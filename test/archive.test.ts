@@ -70,7 +70,7 @@ function target(dir: string, policy: Partial<RetentionPolicy> = {}, staleMs = 20
     scheme,
     mode: 0o640,
     staleMs,
-    policy: { maxFiles: null, maxAgeMs: null, delayMs: 1000, compress: true, ...policy },
+    policy: { maxFiles: null, maxAgeMs: null, delayMs: 0, compress: true, ...policy },
   };
 }
 
@@ -97,6 +97,13 @@ function writeArchive(
   setAge(path.join(dir, name), ageMs);
   return { name, lines };
 }
+
+/**
+ * The clock of the runs in this process. Every archive here got its name just now (its ctime, which the
+ * grace delay counts from, as it does from the mtime): it may lie within the current millisecond, which
+ * Date.now() rounds down. With the tests' delayMs of 0, a millisecond later it is settled.
+ */
+const justAfter = (): number => Date.now() + 1;
 
 function setAge(file: string, ageMs: number): void {
   const time = new Date(Date.now() - ageMs);
@@ -176,7 +183,7 @@ describe('compression', () => {
     add(4, Buffer.from('no final newline'));
     const mtimes = new Map([...originals.keys()].map((name) => [name, fs.statSync(path.join(dir, name)).mtimeMs]));
 
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
 
     expect(result.errors).toEqual([]);
     expect(result.skipped).toBeNull();
@@ -195,7 +202,9 @@ describe('compression', () => {
 
   it('touches nothing it did not name: young archives, the active file, locks, state, foreign files, look-alikes', async () => {
     const dir = tempDir();
-    const young = writeArchive(dir, 1, 10, { ageMs: 0 });
+    // The run's clock is 6 s ahead, so that every archive got its name longer than the 5 s delay before it.
+    const sixSecondsLater = (): number => Date.now() + 6000;
+    const young = writeArchive(dir, 1, 10, { ageMs: -2000 }); // written 4 s before the run's clock
     const old = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
     for (const name of ['app.log', '.app.log.state', 'other.2026-01-01.log', 'app.2026-01-01.log.bak', 'notes.txt', '.app.2026-01-01.log.gz.tmp']) {
       fs.writeFileSync(path.join(dir, name), `${name}\n`);
@@ -207,7 +216,7 @@ describe('compression', () => {
     fs.symlinkSync(path.join(dir, 'elsewhere.txt'), path.join(dir, archiveName(scheme, today - 4 * DAY, 0))); // a symlink with one
     const before = snapshot(dir);
 
-    const result = await maintainArchives(target(dir, { maxFiles: 0, maxAgeMs: 1000, delayMs: 5000 }));
+    const result = await maintainArchives(target(dir, { maxFiles: 0, maxAgeMs: 1000, delayMs: 5000 }), sixSecondsLater);
 
     expect(result.errors).toEqual([]);
     expect(result.removed).toEqual([old.name]); // the only settled file of ours
@@ -218,6 +227,16 @@ describe('compression', () => {
     expect(after[young.name]).toBeDefined();
   });
 
+  it('leaves an archive that just got its name for the delay, however long ago it was written (a straggler may append)', async () => {
+    const dir = tempDir();
+    const idle = writeArchive(dir, 1, 10, { ageMs: 3_600_000 }); // written an hour ago, renamed just now
+    const policy = { maxFiles: 0, delayMs: 5000 };
+
+    expect(await maintainArchives(target(dir, policy), justAfter)).toMatchObject({ errors: [], compressed: [], removed: [] });
+    const sixSecondsLater = (): number => Date.now() + 6000;
+    expect(await maintainArchives(target(dir, policy), sixSecondsLater)).toMatchObject({ errors: [], removed: [idle.name] });
+  });
+
   it('leaves alone an archive that is also the active file (a rotation stopped between its link and unlink)', async () => {
     const dir = tempDir();
     const halfWay = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
@@ -225,10 +244,10 @@ describe('compression', () => {
     const settled = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
 
     // Compressed or deleted now, its lines would be archived again by the rotation that finishes it.
-    const compressing = await maintainArchives(target(dir));
+    const compressing = await maintainArchives(target(dir), justAfter);
     expect(compressing.errors).toEqual([]);
     expect(compressing.compressed).toEqual([{ from: settled.name, to: `${settled.name}.gz` }]);
-    const deleting = await maintainArchives(target(dir, { maxFiles: 0 }));
+    const deleting = await maintainArchives(target(dir, { maxFiles: 0 }), justAfter);
     expect(deleting.errors).toEqual([]);
     expect(deleting.removed).toEqual([`${settled.name}.gz`]);
     expect(fs.readdirSync(dir).sort()).toEqual(['app.log', halfWay.name].sort());
@@ -247,14 +266,14 @@ describe('compression', () => {
       },
     };
 
-    const result = await maintainArchives(target(dir), Date.now, controller.signal);
+    const result = await maintainArchives(target(dir), justAfter, controller.signal);
 
     expect(chunks).toBe(2); // it went no further than the chunk after the abort
     expect(result).toMatchObject({ aborted: true, compressed: [], errors: [] });
     expect(snapshot(dir)).toEqual(before);
 
     delete (globalThis as Record<symbol, unknown>)[HOOKS];
-    const again = await maintainArchives(target(dir));
+    const again = await maintainArchives(target(dir), justAfter);
     expect(again.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
     expectEveryLineOnce(dir, [written]);
   });
@@ -263,7 +282,7 @@ describe('compression', () => {
     const dir = tempDir();
     writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
     const before = snapshot(dir);
-    const result = await maintainArchives(target(dir), Date.now, AbortSignal.abort());
+    const result = await maintainArchives(target(dir), justAfter, AbortSignal.abort());
     expect(result).toMatchObject({ aborted: true, skipped: null, compressed: [], removed: [], repaired: [], errors: [] });
     expect(snapshot(dir)).toEqual(before);
   });
@@ -279,7 +298,7 @@ describe('compression', () => {
         if (step === 'gzip-chunk' && ++chunks === 1) fs.appendFileSync(original, 'late line\n');
       },
     };
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
     expect(result.compressed).toEqual([]);
     expect(result.errors.map((e) => [e.code, e.path])).toEqual([['ERR_TIMBERLOCK_ARCHIVE_CHANGED', original]]);
     expect(fs.readdirSync(dir)).toEqual([written.name]); // no .gz, no temp file
@@ -295,14 +314,14 @@ describe('compression', () => {
         if (step === 'gzip-before-unlink') fs.appendFileSync(original, 'late line\n');
       },
     };
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
     expect(result.compressed).toEqual([]);
     expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_CHANGED']);
     expect(fs.readFileSync(original, 'utf8')).toContain('late line\n');
     expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).toString()).toBe(`${written.lines.join('\n')}\n`);
     // Later runs do not take the .gz for a finished compression: the original has more.
     delete (globalThis as Record<symbol, unknown>)[HOOKS];
-    expect((await maintainArchives(target(dir))).errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
+    expect((await maintainArchives(target(dir), justAfter)).errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
     expect(fs.existsSync(original)).toBe(true);
   });
 
@@ -310,7 +329,7 @@ describe('compression', () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
     fs.mkdirSync(path.join(dir, `${written.name}.gz`)); // not a regular file, so not "ours", but the name is taken
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
     expect(result.compressed).toEqual([]);
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatchObject({ code: 'ERR_TIMBERLOCK_ARCHIVE_IO', step: 'compress', path: path.join(dir, `${written.name}.gz`) });
@@ -330,7 +349,7 @@ describe('retention on disk', () => {
     fs.writeFileSync(path.join(dir, oldGz), zlib.gzipSync('gone\n'));
     setAge(path.join(dir, oldGz), 60_000);
 
-    const result = await maintainArchives(target(dir, { maxFiles: 2 }));
+    const result = await maintainArchives(target(dir, { maxFiles: 2 }), justAfter);
 
     expect(result.errors).toEqual([]);
     expect(result.removed).toEqual([oldGz, old[1]?.name, old[0]?.name]); // oldest first
@@ -364,7 +383,7 @@ describe('repair of an interrupted run', () => {
     setAge(path.join(dir, staleTemp), 2001);
     setAge(path.join(dir, lookAlike), 10 * DAY);
 
-    const result = await maintainArchives(target(dir, { compress: false }, 2000));
+    const result = await maintainArchives(target(dir, { compress: false }, 2000), justAfter);
 
     expect(result.errors).toEqual([]);
     expect(result.repaired).toEqual([staleTemp]);
@@ -379,7 +398,7 @@ describe('repair of an interrupted run', () => {
     for (const name of [stale, fresh, '.app.log.state']) fs.writeFileSync(path.join(dir, name), '{"periodStart":0,"ino":1}\n');
     for (const name of [stale, '.app.log.state']) setAge(path.join(dir, name), 10 * DAY);
 
-    const result = await maintainArchives(target(dir, { compress: false }, 2000));
+    const result = await maintainArchives(target(dir, { compress: false }, 2000), justAfter);
 
     expect(result.errors).toEqual([]);
     expect(result.repaired).toEqual([stale]);
@@ -392,7 +411,7 @@ describe('repair of an interrupted run', () => {
     const original = path.join(dir, written.name);
     fs.writeFileSync(`${original}.gz`, zlib.gzipSync(fs.readFileSync(original)));
 
-    const result = await maintainArchives(target(dir, { compress: false }));
+    const result = await maintainArchives(target(dir, { compress: false }), justAfter);
 
     expect(result.errors).toEqual([]);
     expect(result.repaired).toEqual([written.name]);
@@ -414,7 +433,7 @@ describe('repair of an interrupted run', () => {
       const before = snapshot(dir);
 
       for (let run = 0; run < 2; run++) {
-        const result = await maintainArchives(target(dir));
+        const result = await maintainArchives(target(dir), justAfter);
         expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
         expect(result.errors[0]?.path).toBe(original);
         expect(result).toMatchObject({ repaired: [], compressed: [] }); // and never compressed over the .gz
@@ -432,13 +451,13 @@ describe('locking and errors', () => {
     const release = await lockfile.lock(path.join(dir, 'holder'), { lockfilePath: archiveLockPath(dir, 'app.log'), realpath: false, retries: 0 });
     try {
       const before = snapshot(dir);
-      const result = await maintainArchives(target(dir, { maxFiles: 1 }));
-      expect(result).toEqual({ compressed: [], removed: [], repaired: [], skipped: 'locked', aborted: false, errors: [] });
+      const result = await maintainArchives(target(dir, { maxFiles: 1 }), justAfter);
+      expect(result).toEqual({ compressed: [], removed: [], repaired: [], settlesAt: null, skipped: 'locked', aborted: false, errors: [] });
       expect(snapshot(dir)).toEqual(before);
     } finally {
       await release();
     }
-    const result = await maintainArchives(target(dir, { maxFiles: 1 }));
+    const result = await maintainArchives(target(dir, { maxFiles: 1 }), justAfter);
     expect(result).toMatchObject({ skipped: null, removed: [archiveName(scheme, today - 2 * DAY, 0)] });
   });
 
@@ -446,7 +465,7 @@ describe('locking and errors', () => {
     const dir = tempDir();
     writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // a rotation in progress does not stop maintenance
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
     expect(result.compressed).toHaveLength(1);
     expect(fs.existsSync(archiveLockPath(dir, 'app.log'))).toBe(false);
     expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(true);
@@ -454,7 +473,7 @@ describe('locking and errors', () => {
 
   it('reports a missing directory as an error with a code, and does not throw', async () => {
     const dir = path.join(tempDir(), 'missing');
-    const result = await maintainArchives(target(dir));
+    const result = await maintainArchives(target(dir), justAfter);
     expect(result.skipped).toBeNull();
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatchObject({ code: 'ERR_TIMBERLOCK_ARCHIVE_IO', step: 'lock', path: archiveLockPath(dir, 'app.log') });
@@ -504,7 +523,7 @@ describe('a maintenance process killed at each step', () => {
     const results: MaintenanceResult[] = [];
     const deadline = Date.now() + ms;
     for (;;) {
-      const result = await maintainArchives(target(dir));
+      const result = await maintainArchives(target(dir), justAfter);
       results.push(result);
       expect(result.errors).toEqual([]);
       if (result.skipped === null && plainIn(dir).length === 0 && tempsIn(dir).length === 0) return results;
@@ -567,7 +586,7 @@ describe('a maintenance process killed at each step', () => {
       if (step === 'archive-locked') {
         // A second process meanwhile: the held lock makes it skip, without touching anything.
         const before = snapshot(dir);
-        expect(await maintainArchives(target(dir))).toMatchObject({ skipped: 'locked', compressed: [], removed: [], repaired: [] });
+        expect(await maintainArchives(target(dir), justAfter)).toMatchObject({ skipped: 'locked', compressed: [], removed: [], repaired: [] });
         expect(snapshot(dir)).toEqual(before);
       }
 

@@ -13,7 +13,7 @@ const day = (n: number): number => Date.UTC(2026, 10, 25) - n * DAY;
 /** An archive of day `daysAgo`, index `index`, last written `ageMs` before NOW. */
 function archive(daysAgo: number, { index = 0, compressed = false, ageMs = DAY } = {}): ArchiveFile {
   const periodStart = day(daysAgo);
-  return { name: archiveName(scheme, periodStart, index, compressed), periodStart, index, compressed, mtimeMs: NOW - ageMs };
+  return { name: archiveName(scheme, periodStart, index, compressed), periodStart, index, compressed, changedMs: NOW - ageMs };
 }
 
 const policy = (overrides: Partial<RetentionPolicy>): RetentionPolicy => ({
@@ -29,11 +29,11 @@ const names = (files: ArchiveFile[]): string[] => files.map((file) => file.name)
 describe('planMaintenance', () => {
   it('plans nothing without limits and without compression', () => {
     const files = [archive(1), archive(2), archive(3, { compressed: true })];
-    expect(planMaintenance(files, policy({}), NOW)).toEqual({ compress: [], remove: [] });
+    expect(planMaintenance(files, policy({}), NOW)).toEqual({ compress: [], remove: [], settlesAt: null });
   });
 
   it('plans nothing for an empty listing', () => {
-    expect(planMaintenance([], policy({ maxFiles: 1, maxAgeMs: DAY, compress: true }), NOW)).toEqual({ compress: [], remove: [] });
+    expect(planMaintenance([], policy({ maxFiles: 1, maxAgeMs: DAY, compress: true }), NOW)).toEqual({ compress: [], remove: [], settlesAt: null });
   });
 
   describe('maxFiles', () => {
@@ -95,7 +95,7 @@ describe('planMaintenance', () => {
 
     it('judges age by the period in the name, not by mtime', () => {
       // Written long ago but named for yesterday (copied back from a backup): kept.
-      const files = [{ ...archive(1), mtimeMs: NOW - 100 * DAY }];
+      const files = [{ ...archive(1), changedMs: NOW - 100 * DAY }];
       expect(planMaintenance(files, policy({ maxAgeMs: 2 * DAY }), NOW).remove).toEqual([]);
     });
 
@@ -133,9 +133,20 @@ describe('planMaintenance', () => {
       expect(planMaintenance([young, settled], policy({ compress: true, delayMs: 5000 }), NOW).compress).toEqual([settled.name]);
     });
 
+    it('says when the first file it left for the delay will have settled, so that the caller can come back then', () => {
+      const files = [archive(1, { ageMs: 10 }), archive(2, { ageMs: 3000 }), archive(3, { ageMs: 6000 })];
+      expect(planMaintenance(files, policy({ compress: true, delayMs: 5000 }), NOW)).toEqual({
+        compress: [archive(3, { ageMs: 6000 }).name],
+        remove: [],
+        settlesAt: NOW - 3000 + 5000,
+      });
+      // Nothing left to do for a young file: no time to come back.
+      expect(planMaintenance(files, policy({ delayMs: 5000 }), NOW).settlesAt).toBeNull();
+    });
+
     it('treats a file modified in the future (clock skew) as young', () => {
       const future = archive(2, { ageMs: -60_000 });
-      expect(planMaintenance([future], policy({ compress: true, maxFiles: 0 }), NOW)).toEqual({ compress: [], remove: [] });
+      expect(planMaintenance([future], policy({ compress: true, maxFiles: 0 }), NOW)).toEqual({ compress: [], remove: [], settlesAt: NOW + 60_000 + 5000 });
     });
 
     it('counts a young archive towards maxFiles even though it is not deleted yet', () => {
@@ -273,8 +284,8 @@ describe('recognizeListing', () => {
 
   it('feeds planMaintenance only names of this scheme', () => {
     const listing = recognizeListing(scheme, ['app.log', 'other.2026-11-20.log', archiveName(scheme, day(5), 0), 'app.2026-11-20.log.old']);
-    const files = listing.archives.map((a) => ({ ...a, mtimeMs: NOW - DAY }));
-    expect(planMaintenance(files, policy({ maxFiles: 0, compress: true }), NOW)).toEqual({ compress: [], remove: [archiveName(scheme, day(5), 0)] });
+    const files = listing.archives.map((a) => ({ ...a, changedMs: NOW - DAY }));
+    expect(planMaintenance(files, policy({ maxFiles: 0, compress: true }), NOW)).toEqual({ compress: [], remove: [archiveName(scheme, day(5), 0)], settlesAt: null });
   });
 });
 
