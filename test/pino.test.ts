@@ -105,13 +105,31 @@ describe('timberlock/pino', () => {
     const stream = await target({
       path: path.join(dir, 'app.log'),
       timeZone: 'UTC',
-      ...({ $context: { threadStreamVersion: '4' }, pinoWillSendConfig: true } as object),
+      ...({ $context: { threadStreamVersion: '4' }, pinoWillSendConfig: true, levels: { info: 30, audit: 35 }, dedupe: true } as object),
     });
     stream.end('{"msg":"one"}\n{"msg":"two"}\n');
     await new Promise((resolve) => stream.on('close', resolve));
     expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n');
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(TimberlockOptionError);
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(/timeZone.*"Mars\/Olympus"/);
+  });
+
+  it("takes a logger's custom levels through the worker transport (pino passes them to the target as `levels`)", async () => {
+    const file = path.join(dir, 'app.log');
+    const logger = pino({ customLevels: { audit: 35 }, transport: { target: BUILT_TARGET, options: { path: file, timeZone: 'UTC' } } });
+    const transport = logger[pino.symbols.streamSym] as unknown as ReturnType<typeof pino.transport>;
+    transportsInUse.add(transport);
+    const failed = new Promise((resolve) => transport.once('error', resolve));
+    const closed = once(transport, 'close');
+    logger.audit('audit entry');
+    logger.info('info entry');
+    transport.end();
+    await Promise.race([closed, failed.then((err) => Promise.reject(err as Error))]);
+    const entries = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(entries.map(({ level, msg }) => [level, msg])).toEqual([
+      [35, 'audit entry'],
+      [30, 'info entry'],
+    ]);
   });
 
   it("keeps a line longer than the worker's 4 MiB shared buffer whole, between the lines logged before and after it", async () => {

@@ -13,8 +13,12 @@ import type { RotatingFileOptions } from '../types.js';
 /** Options of the pino transport target: exactly those of `createRotatingFile`. */
 export type PinoTransportOptions = RotatingFileOptions;
 
-/** Keys pino's thread-stream adds to a target's options; they are not file options. */
-const PINO_KEYS = ['$context', 'pinoWillSendConfig'] as const;
+/**
+ * Keys pino adds to a target's options; they are not file options. `levels` comes with a logger's
+ * `customLevels` (or `pino.transport({ levels })`), `dedupe` with `pino.transport({ dedupe })`: the
+ * lines arrive already serialized, so neither changes what this target writes.
+ */
+const PINO_KEYS = ['$context', 'pinoWillSendConfig', 'levels', 'dedupe'] as const;
 
 /**
  * How long end() lets lines held at a boundary wait for the new period's file (another process's
