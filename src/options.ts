@@ -168,13 +168,16 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
       `(proper-lockfile silently raises anything below ${MIN_STALE_MS} to ${MIN_STALE_MS}; the upper bound keeps ` +
       `the default fallbackMs, staleMs + ${FALLBACK_AFTER_STALE_MS}, within the longest Node.js timer delay)`,
   );
+  // The old file is renamed settleMs after a boundary: at or after the next one, it never would be.
+  const maxSettleMs = typeof frequency === 'number' ? Math.min(MAX_SETTLE_MS, frequency - 1) : MAX_SETTLE_MS;
   const settleMs = optionalInteger(
     'settleMs',
     options.settleMs,
     typeof frequency === 'number' ? Math.min(DEFAULT_SETTLE_MS, Math.floor(frequency / 4)) : DEFAULT_SETTLE_MS,
     0,
-    MAX_SETTLE_MS,
-    `an integer number of milliseconds from 0 to ${MAX_SETTLE_MS}`,
+    maxSettleMs,
+    `an integer number of milliseconds from 0 to ${maxSettleMs}` +
+      (maxSettleMs < MAX_SETTLE_MS ? ` (less than the period, frequency ${String(frequency)} ms)` : ''),
   );
   const minFallbackMs = settleMs + FALLBACK_AFTER_SETTLE_MS;
   const fallbackMs = optionalInteger(
@@ -357,14 +360,9 @@ function checkFrequency(value: unknown): Frequency {
     return value;
   }
   const names = FREQUENCY_NAMES.map((name) => `'${name}'`).join(', ');
-  throw new TimberlockOptionError(
-    'frequency',
-    value,
-    withNumberHint(
-      `${names} or a period as an integer number of milliseconds from ${MIN_PERIOD_MS} to ${MAX_PERIOD_MS} (366 days)`,
-      value,
-    ),
-  );
+  const allowed = `${names} or a period as an integer number of milliseconds from ${MIN_PERIOD_MS} to ${MAX_PERIOD_MS} (366 days)`;
+  const named = typeof value === 'string' ? FREQUENCY_NAMES.find((name) => name === value.trim().toLowerCase()) : undefined;
+  throw new TimberlockOptionError('frequency', value, named ? `${allowed}; did you mean '${named}'?` : withNumberHint(allowed, value));
 }
 
 /** `timeZone`: 'local', 'UTC' or an IANA name the runtime knows. */
@@ -501,5 +499,5 @@ function optionalInteger(
 
 /** Says plainly that a string such as '5000' is not accepted where a number is expected. */
 function withNumberHint(allowed: string, value: unknown): string {
-  return typeof value === 'string' ? `${allowed}; a number, not a string` : allowed;
+  return typeof value === 'string' && /^\s*[-+]?(\d|\.\d)/.test(value) ? `${allowed}; a number, not a string` : allowed;
 }

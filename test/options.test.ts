@@ -236,6 +236,7 @@ describe('normalizeOptions', () => {
     ['negative settleMs', { path: 'app.log', settleMs: -1 }, 'settleMs', -1],
     ['settleMs above 10000', { path: 'app.log', settleMs: 10_001 }, 'settleMs', 10_001],
     ['settleMs a bigint', { path: 'app.log', settleMs: 25n }, 'settleMs', 25n],
+    ['settleMs as long as a period in ms (the rename would never come)', { path: 'app.log', frequency: 1000, settleMs: 1000 }, 'settleMs', 1000],
     ['fallbackMs below settleMs + 100', { path: 'app.log', settleMs: 500, fallbackMs: 599 }, 'fallbackMs', 599],
     ['fallbackMs not an integer', { path: 'app.log', fallbackMs: 7000.5 }, 'fallbackMs', 7000.5],
     ['checkIntervalMs below 50', { path: 'app.log', checkIntervalMs: 49 }, 'checkIntervalMs', 49],
@@ -290,6 +291,18 @@ describe('normalizeOptions', () => {
     ]) {
       expect(optionError(input).message).toContain('a number, not a string');
     }
+  });
+
+  it('says why settleMs must be shorter than a period given in ms, and takes one just shorter', () => {
+    expect(optionError({ path: 'app.log', frequency: 1000, settleMs: 5000 }).message).toContain('from 0 to 999 (less than the period, frequency 1000 ms)');
+    expect(normalizeOptions({ path: 'app.log', frequency: 1000, settleMs: 999 }).settleMs).toBe(999);
+  });
+
+  it('suggests the frequency name for a wrongly cased one, without asking for a number', () => {
+    const error = optionError({ path: 'app.log', frequency: 'Daily' });
+    expect(error.message).toContain("did you mean 'daily'?");
+    expect(error.message).not.toContain('a number, not a string');
+    expect(optionError({ path: 'app.log', frequency: 'yearly' }).message).not.toContain('a number, not a string');
   });
 
   it('explains that proper-lockfile clamps lock.staleMs below 2000', () => {
