@@ -22,7 +22,7 @@ import { tz } from '@date-fns/tz';
 // Subpath imports: the 'date-fns' root pulls in every function, which costs seconds of start-up as ESM on Node 22/24.
 import { format } from 'date-fns/format';
 import { parse } from 'date-fns/parse';
-import { isValidTimeZone, zoneOffsetMinutes } from './schedule.js';
+import { isValidTimeZone, periodOf, zoneOffsetMinutes } from './schedule.js';
 import type { Frequency } from './types.js';
 
 /** Suffix of a compressed archive. */
@@ -73,6 +73,8 @@ export interface NameScheme {
   dateFormat: string;
   /** `'local'`, `'UTC'` or an IANA name; the zone `<date>` is written in. */
   timeZone: string;
+  /** The periods the archives belong to: a name is ours only if its date is the start of one. */
+  frequency: Frequency;
 }
 
 /**
@@ -162,10 +164,21 @@ export function parseArchiveName(scheme: NameScheme, fileName: string): ParsedAr
         // date-fns refuses the scheme's format or zone (dateFormatProblem reports why): no name is ours.
         return null;
       }
-      if (periodStart !== null) return { periodStart, index, compressed };
+      // Only the start of a period is ever named: another date in this format is not ours (with `t`, a
+      // file such as `app.1.log`, one second after the epoch).
+      if (periodStart !== null && isPeriodStart(periodStart, scheme)) return { periodStart, index, compressed };
     }
   }
   return null;
+}
+
+/** Whether `t` is the start of one of the scheme's periods. */
+function isPeriodStart(t: number, scheme: NameScheme): boolean {
+  try {
+    return periodOf(t, scheme.frequency, scheme.timeZone).start === t;
+  } catch {
+    return false; // an instant the zone's data cannot place in a period (ERR_TIMBERLOCK_PERIOD): not ours
+  }
 }
 
 /**
@@ -177,12 +190,19 @@ export function parseArchiveName(scheme: NameScheme, fileName: string): ParsedAr
  * year before it (a format without the year would make every archive look decades old to retention).
  * The reason is a short lower-case phrase meant to follow "this one: ". Never throws.
  */
-export function dateFormatProblem(dateFormat: string, timeZone: string): string | null {
+export function dateFormatProblem(dateFormat: string, timeZone: string, frequency?: Frequency): string | null {
   if (typeof dateFormat !== 'string') return 'it is not a string';
   if (dateFormat === '') return 'it is empty';
   if (!isValidTimeZone(timeZone)) return `the time zone ${JSON.stringify(timeZone)} is not valid`;
   const protectedToken = findProtectedToken(dateFormat);
   if (protectedToken !== null) return protectedToken;
+  const problem = sampleProblem(dateFormat, timeZone);
+  if (problem !== null || frequency === undefined) return problem;
+  return periodProblem(dateFormat, timeZone, frequency);
+}
+
+/** The checks of {@link dateFormatProblem} on the sample instants. */
+function sampleProblem(dateFormat: string, timeZone: string): string | null {
   for (const sample of SAMPLE_INSTANTS) {
     let text: string;
     try {
@@ -194,7 +214,7 @@ export function dateFormatProblem(dateFormat: string, timeZone: string): string 
     if (problem !== null) return `${problem} (e.g. ${JSON.stringify(text)})`;
     let readBack: number | null;
     try {
-      readBack = readPeriodStart(text, { activeName: '', dateFormat, timeZone });
+      readBack = readPeriodStart(text, { dateFormat, timeZone });
     } catch (error) {
       return `date-fns cannot parse it back: ${error instanceof Error ? error.message : String(error)}`;
     }
@@ -202,6 +222,29 @@ export function dateFormatProblem(dateFormat: string, timeZone: string): string 
     if (readBack > sample || readBack < sample - MAX_PERIOD_MS) {
       const readAs = new Date(readBack).toISOString();
       return `${JSON.stringify(text)} does not identify the period it names (it reads back as ${readAs})`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Why names in `dateFormat` do not tell the periods of `frequency` apart, or null: the name of each sample
+ * instant's period must read back as exactly that period's start. `yyyy-mm-dd` (minutes for months) gives
+ * the days of every month one name, `yyyy-MM-dd` gives every hour of a day one name: such names would also
+ * tell retention (maxAge, maxFiles) that a new archive started long ago, and it would be deleted.
+ */
+function periodProblem(dateFormat: string, timeZone: string, frequency: Frequency): string | null {
+  const every = typeof frequency === 'number' ? `${frequency} ms` : frequency;
+  for (const sample of SAMPLE_INSTANTS) {
+    const start = periodOf(sample, frequency, timeZone).start;
+    const text = formatPeriod(start, dateFormat, timeZone);
+    const readBack = readPeriodStart(text, { dateFormat, timeZone });
+    if (readBack !== start) {
+      const readAs = readBack === null ? 'nothing' : new Date(readBack).toISOString();
+      return (
+        `it does not tell ${every} periods apart: ${JSON.stringify(text)} names the period starting ` +
+        `${new Date(start).toISOString()} but reads back as ${readAs}`
+      );
     }
   }
   return null;
@@ -290,7 +333,7 @@ const OFFSET_CHANGE_WINDOW_MS = 3 * 3_600_000;
  *   shows as `01+1100`. So if the parsed instant does not format back, the offset changes within a few hours
  *   of it are tried instead; the same repairs a wall time without offset that date-fns moved out of a gap.
  */
-function readPeriodStart(dateText: string, scheme: NameScheme): number | null {
+function readPeriodStart(dateText: string, scheme: Pick<NameScheme, 'dateFormat' | 'timeZone'>): number | null {
   const { dateFormat, timeZone } = scheme;
   const parseZone = hasOffsetToken(dateFormat) ? 'UTC' : timeZone;
   const parsed =

@@ -387,7 +387,7 @@ function checkDateFormat(value: unknown, frequency: Frequency, timeZone: string)
       "a non-empty string of date-fns format tokens, e.g. 'yyyy-MM-dd'",
     );
   }
-  const problem = dateFormatProblem(value, timeZone);
+  const problem = dateFormatProblem(value, timeZone, frequency);
   if (problem !== null) {
     throw new TimberlockOptionError(
       'dateFormat',

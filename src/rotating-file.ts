@@ -220,7 +220,7 @@ export class RotatingFile extends EventEmitter {
       mode,
       frequency,
       timeZone,
-      scheme: { activeName: name, dateFormat, timeZone },
+      scheme: { activeName: name, dateFormat, timeZone, frequency },
       archiveHint: { periodStart: Number.NaN, next: 0 },
       deletesArchives: this.options.maxFiles !== null || this.options.maxAgeMs !== null,
       header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now),

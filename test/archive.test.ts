@@ -15,7 +15,7 @@ import { compressionTempName, recognizeListing, type RetentionPolicy } from '../
 
 const repo = path.resolve(import.meta.dirname, '..');
 const fixture = path.join(import.meta.dirname, 'fixtures', 'archive-child.mjs');
-const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC' };
+const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' };
 const DAY = 86_400_000;
 const today = Math.floor(Date.now() / DAY) * DAY;
 const HOOKS = Symbol.for('timberlock.testHooks');

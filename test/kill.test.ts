@@ -22,7 +22,7 @@ const STALE_MS = 2000;
 const WRITERS = ['a', 'b', 'c'];
 // 'state-written': the new state is in the victim's temp file, not yet renamed over the state.
 const STEPS = ['locked', 'before-link', 'before-unlink', 'before-create', 'before-state', 'state-written'] as const;
-const SCHEME = { activeName: 'app.log', dateFormat: defaultDateFormat(PERIOD_MS), timeZone: 'UTC' };
+const SCHEME = { activeName: 'app.log', dateFormat: defaultDateFormat(PERIOD_MS), timeZone: 'UTC', frequency: PERIOD_MS };
 
 interface Message {
   type: string;

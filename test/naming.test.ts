@@ -15,10 +15,11 @@ const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai', 'Aus
 const FREQUENCIES: Frequency[] = ['monthly', 'weekly', 'daily', 'hourly', 'minutely', 5_000];
 
 
-const scheme = (timeZone: string, dateFormat = 'yyyy-MM-dd', activeName = 'app.log'): NameScheme => ({
+const scheme = (timeZone: string, dateFormat = 'yyyy-MM-dd', activeName = 'app.log', frequency: Frequency = 'daily'): NameScheme => ({
   activeName,
   dateFormat,
   timeZone,
+  frequency,
 });
 
 
@@ -126,7 +127,7 @@ describe('parseArchiveName round-trips archiveName', () => {
   for (const timeZone of ZONES) {
     for (const frequency of FREQUENCIES) {
       it(`${String(frequency)} periods of 2026 in ${timeZone}`, () => {
-        const names = scheme(timeZone, defaultDateFormat(frequency));
+        const names = scheme(timeZone, defaultDateFormat(frequency), 'app.log', frequency);
         const starts = sampledStarts(frequency, timeZone, SAMPLE_STEP[String(frequency)]!);
         if (frequency === 'daily') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 26 * HOUR));
         if (frequency === 'hourly') starts.push(...startsAroundOffsetChanges(frequency, timeZone, 3 * HOUR));
@@ -148,7 +149,7 @@ describe('parseArchiveName round-trips archiveName', () => {
   }
 
   it("reads back Lord Howe's half hours as the instant of the offset change", () => {
-    const hourly = scheme('Australia/Lord_Howe', defaultDateFormat('hourly'));
+    const hourly = scheme('Australia/Lord_Howe', defaultDateFormat('hourly'), 'app.log', 'hourly');
     // 2026-04-05 02:00+11:00 -> 01:30+10:30: the hour named 01+1030 starts at the change, 15:00Z.
     expect(archiveName(hourly, utc('2026-04-04T15:00:00Z'), 0)).toBe('app.2026-04-05T01+1030.log');
     expect(parseArchiveName(hourly, 'app.2026-04-05T01+1030.log')?.periodStart).toBe(utc('2026-04-04T15:00:00Z'));
@@ -167,13 +168,13 @@ describe('parseArchiveName round-trips archiveName', () => {
     const zone = 'America/St_Johns';
     const springForward = periodsBetween(utc('2005-04-03T01:00:00Z'), utc('2005-04-03T07:00:00Z'), 'hourly', zone);
     const fallBack = periodsBetween(utc('2005-10-30T01:00:00Z'), utc('2005-10-30T07:00:00Z'), 'hourly', zone);
-    const withOffset = scheme(zone, defaultDateFormat('hourly'));
+    const withOffset = scheme(zone, defaultDateFormat('hourly'), 'app.log', 'hourly');
     expect(archiveName(withOffset, utc('2005-04-03T03:31:00Z'), 0)).toBe('app.2005-04-03T01-0230.log');
     for (const { start } of [...springForward, ...fallBack]) {
       expect(parseArchiveName(withOffset, archiveName(withOffset, start, 0))?.periodStart, iso(start)).toBe(start);
     }
     // Without an offset the 01 of 2005-04-03 is a wall time in the gap, which date-fns moves to 02:00.
-    const withoutOffset = scheme(zone, "yyyy-MM-dd'T'HH");
+    const withoutOffset = scheme(zone, "yyyy-MM-dd'T'HH", 'app.log', 'hourly');
     for (const { start } of springForward) {
       expect(parseArchiveName(withoutOffset, archiveName(withoutOffset, start, 0))?.periodStart, iso(start)).toBe(start);
     }
@@ -208,15 +209,15 @@ describe('parseArchiveName round-trips archiveName', () => {
   });
 
   it('round-trips custom formats: ISO week with day, compact, dotted, timestamp', () => {
-    const cases: Array<[string, number]> = [
-      ["RRRR-'W'II-i", utc('2026-03-28T23:00:00Z')], // Berlin's 23-hour Sunday, day 7 of week 13
-      ["yyyyMMdd'T'HHmmxx", utc('2026-03-29T01:00:00Z')], // the first minute of summer time
-      ['yyyy.MM.dd.HH.mm.xx', utc('2026-10-25T01:00:00Z')], // the second 02:00
-      ['t', utc('2026-10-25T01:00:00Z')],
-      ["yyyy-MM-dd'T'HH-mm-ss-SSSxxx", utc('2026-10-25T00:59:59.999Z')],
+    const cases: Array<[string, number, Frequency]> = [
+      ["RRRR-'W'II-i", utc('2026-03-28T23:00:00Z'), 'daily'], // Berlin's 23-hour Sunday, day 7 of week 13
+      ["yyyyMMdd'T'HHmmxx", utc('2026-03-29T01:00:00Z'), 'minutely'], // the first minute of summer time
+      ['yyyy.MM.dd.HH.mm.xx', utc('2026-10-25T01:00:00Z'), 'hourly'], // the second 02:00
+      ['t', utc('2026-10-25T01:00:00Z'), 'hourly'],
+      ["yyyy-MM-dd'T'HH-mm-ss-SSSxxx", utc('2026-10-25T00:59:59.900Z'), 100],
     ];
-    for (const [dateFormat, at] of cases) {
-      const custom = scheme('Europe/Berlin', dateFormat);
+    for (const [dateFormat, at, frequency] of cases) {
+      const custom = scheme('Europe/Berlin', dateFormat, 'app.log', frequency);
       expect(parseArchiveName(custom, archiveName(custom, at, 2, true)), dateFormat).toEqual({
         periodStart: at,
         index: 2,
@@ -261,8 +262,21 @@ describe('parseArchiveName rejects names it did not make', () => {
 
   it("rejects another format's names and hourly names whose offset the zone never had", () => {
     expect(parseArchiveName(scheme('Europe/Berlin', 'yyyy-MM'), 'app.2026-01-01.log')).toBeNull();
-    const hourly = scheme('Europe/Berlin', defaultDateFormat('hourly'));
+    const hourly = scheme('Europe/Berlin', defaultDateFormat('hourly'), 'app.log', 'hourly');
     expect(parseArchiveName(hourly, 'app.2026-01-15T10+0500.log')).toBeNull();
+  });
+
+  it('rejects a date in the format that is not the start of a period (`t`: any number is a date)', () => {
+    const seconds = scheme('UTC', 't');
+    for (const name of ['app.1.log', 'app.2.log', 'app.20261125.log', `app.${utc('2026-11-25T13:00:00Z') / 1000}.log`]) {
+      expect(parseArchiveName(seconds, name), name).toBeNull();
+    }
+    expect(parseArchiveName(seconds, `app.${utc('2026-11-25T00:00:00Z') / 1000}.log`)?.periodStart).toBe(utc('2026-11-25T00:00:00Z'));
+    // A daily scheme does not take the name of an hour, nor an hourly one the name of a minute.
+    const minutes = "yyyy-MM-dd'T'HH-mm";
+    expect(parseArchiveName(scheme('UTC', minutes, 'app.log', 'hourly'), 'app.2026-11-25T13-00.log')).not.toBeNull();
+    expect(parseArchiveName(scheme('UTC', minutes, 'app.log', 'hourly'), 'app.2026-11-25T13-01.log')).toBeNull();
+    expect(parseArchiveName(scheme('UTC', minutes), 'app.2026-11-25T13-00.log')).toBeNull();
   });
 
   it('returns null, without throwing, for a scheme whose format date-fns refuses', () => {
@@ -315,6 +329,32 @@ describe('dateFormatProblem', () => {
       for (const timeZone of ZONES) {
         expect(dateFormatProblem(dateFormat, timeZone), `${dateFormat} ${timeZone}`).toBeNull();
       }
+    }
+  });
+
+  it.each([
+    ['yyyy-mm-dd', 'daily', /does not tell daily periods apart: "2026-00-25" names the period starting 2026-11-25T00:00:00.000Z but reads back as 2026-01-25/],
+    ["yyyy-MM-dd'T'hh", 'hourly', /does not tell hourly periods apart/],
+    ['yyyy-MM-dd', 'hourly', /does not tell hourly periods apart: "2026-11-25" names the period starting 2026-11-25T13:00:00.000Z/],
+    ['yyyy-MM', 'daily', /does not tell daily periods apart/],
+    ['yyyy', 'monthly', /does not tell monthly periods apart/],
+    ["RRRR-'W'II", 'daily', /does not tell daily periods apart/],
+    ["yyyy-MM-dd'T'HH-mm-ss", 500, /does not tell 500 ms periods apart/],
+  ] as Array<[string, Frequency, RegExp]>)('refuses %j for %j periods: names that do not tell the periods apart', (dateFormat, frequency, reason) => {
+    expect(dateFormatProblem(dateFormat, 'UTC', frequency)).toMatch(reason);
+  });
+
+  it('accepts, for each frequency, formats that tell its periods apart', () => {
+    const cases: Array<[string, Frequency]> = [
+      ['yyyy-MM-dd', 'daily'],
+      ['t', 'daily'],
+      ['yyyy-MM', 'monthly'],
+      ["RRRR-'W'II", 'weekly'],
+      ["yyyy-MM-dd'T'HHxx", 'hourly'],
+      ["yyyy-MM-dd'T'HH-mm-ss", 1000],
+    ];
+    for (const [dateFormat, frequency] of cases) {
+      for (const timeZone of ZONES) expect(dateFormatProblem(dateFormat, timeZone, frequency), `${dateFormat} ${String(frequency)} ${timeZone}`).toBeNull();
     }
   });
 

@@ -221,6 +221,8 @@ describe('normalizeOptions', () => {
     ["dateFormat producing '/'", { path: 'app.log', dateFormat: 'yyyy/MM/dd' }, 'dateFormat', 'yyyy/MM/dd'],
     ["dateFormat producing '..'", { path: 'app.log', dateFormat: "'..'" }, 'dateFormat', "'..'"],
     ['dateFormat empty', { path: 'app.log', dateFormat: '' }, 'dateFormat', ''],
+    ['dateFormat with minutes for months (every month one name)', { path: 'app.log', dateFormat: 'yyyy-mm-dd' }, 'dateFormat', 'yyyy-mm-dd'],
+    ['dateFormat of days for hourly files', { path: 'app.log', frequency: 'hourly', dateFormat: 'yyyy-MM-dd' }, 'dateFormat', 'yyyy-MM-dd'],
     ['dateFormat not a string', { path: 'app.log', dateFormat: 20261125 }, 'dateFormat', 20261125],
     ['sync not a boolean', { path: 'app.log', sync: 'yes' }, 'sync', 'yes'],
     ['mkdir not a boolean', { path: 'app.log', mkdir: 1 }, 'mkdir', 1],

@@ -117,7 +117,7 @@ describe('timberlock/pino', () => {
   it("takes a logger's custom levels through the worker transport (pino passes them to the target as `levels`)", async () => {
     const file = path.join(dir, 'app.log');
     const logger = pino({ customLevels: { audit: 35 }, transport: { target: BUILT_TARGET, options: { path: file, timeZone: 'UTC' } } });
-    const transport = logger[pino.symbols.streamSym] as unknown as ReturnType<typeof pino.transport>;
+    const transport = (logger as unknown as Record<symbol, ReturnType<typeof pino.transport>>)[pino.symbols.streamSym] as ReturnType<typeof pino.transport>;
     transportsInUse.add(transport);
     const failed = new Promise((resolve) => transport.once('error', resolve));
     const closed = once(transport, 'close');

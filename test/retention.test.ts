@@ -4,7 +4,7 @@ import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, planMaintenance, recognizeListing, type ArchiveFile, type RetentionPolicy } from '../src/retention.js';
 import { stateTempPath } from '../src/state.js';
 
-const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC' };
+const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' };
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 /** Start of the day `n` days before NOW's day. */

@@ -33,7 +33,7 @@ const SPAN_MS = 4_000;
  * processes on a small machine: taking the lock and one gzip with its fsyncs can each take hundreds of ms.
  */
 const RETENTION_LAG_MS = 4_000;
-const SCHEME: NameScheme = { activeName: 'app.log', dateFormat: defaultDateFormat(PERIOD_MS), timeZone: 'UTC' };
+const SCHEME: NameScheme = { activeName: 'app.log', dateFormat: defaultDateFormat(PERIOD_MS), timeZone: 'UTC', frequency: PERIOD_MS };
 
 interface WriterResult {
   writer: string;
