@@ -136,6 +136,8 @@ export class RotatingFile extends EventEmitter {
   private state: FileState = 'waiting';
   private fd: number | null = null;
   private ino = -1;
+  /** The active file's size without lines (its header's), as the state records it: it never rolls at that size. */
+  private emptySize = 0;
   private period: Period = { start: 0, next: 0 };
   /** The last period periodAt() computed (see there). */
   private lastPeriod: Period = { start: 0, next: 0 };
@@ -436,7 +438,7 @@ export class RotatingFile extends EventEmitter {
           runSync(openExisting(this.path)) ?? { fd: fs.openSync(this.path, APPEND_CREATE, this.options.mode), ino: 0 };
         if (opened.ino === 0) opened.ino = fs.fstatSync(opened.fd).ino;
         this.counters.reopens++;
-        this.switchTo(opened.fd, opened.ino, this.periodAt(this.now()).start);
+        this.switchTo(opened.fd, opened.ino, this.periodAt(this.now()).start, 0);
       }
     } catch (err) {
       this.reportError(err as Error, 'reopen');
@@ -976,7 +978,8 @@ export class RotatingFile extends EventEmitter {
         return 'wait';
       }
       this.waitingSince = 0; // the file is current (a wait above may have found it away for a moment)
-      if (current.size < (this.options.maxSize as number) || now < this.rollBusyUntil) return 'write';
+      // A file holding only its header is never rolled, however long the header (it would not be archived).
+      if (current.size < (this.options.maxSize as number) || current.size <= this.emptySize || now < this.rollBusyUntil) return 'write';
       const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };
       if (this.inBackground(sync)) {
@@ -1036,7 +1039,7 @@ export class RotatingFile extends EventEmitter {
   private adoptForeign(active: ActiveFile, warning: string | null): void {
     this.counters.reopens++;
     if (warning) this.warn('EXTERNAL_MOVE', warning);
-    this.switchTo(active.fd, active.ino, active.periodStart);
+    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize);
   }
 
   /** Switch to the descriptor the protocol produced and tell listeners. */
@@ -1044,7 +1047,7 @@ export class RotatingFile extends EventEmitter {
     const previous = this.period.start;
     const hadFile = this.fd !== null;
     const changed = active.ino !== this.ino;
-    this.switchTo(active.fd, active.ino, active.periodStart);
+    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize);
     if (active.action === 'archived') this.archives?.afterArchive();
     if (active.action === 'archived' || active.action === 'relabelled') this.counters.rotations++;
     else if (hadFile && changed) this.counters.reopens++;
@@ -1069,10 +1072,11 @@ export class RotatingFile extends EventEmitter {
     return this.lastPeriod;
   }
 
-  private switchTo(fd: number, ino: number, periodStart: number): void {
+  private switchTo(fd: number, ino: number, periodStart: number, emptySize: number): void {
     const old = this.fd;
     this.fd = fd;
     this.ino = ino;
+    this.emptySize = emptySize;
     this.period = this.periodAt(periodStart);
     this.waitingSince = 0;
     this.lateEpisode = false;

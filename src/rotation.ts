@@ -52,6 +52,8 @@ export interface ActiveFile {
    *  'relabelled': an empty file was moved into the new period; 'created': there was no file;
    *  'archived': this process moved the previous period's file to `archive`. */
   action: 'followed' | 'adopted' | 'relabelled' | 'created' | 'archived';
+  /** The file's size while it holds no lines (its header's), as the state records it; 0 if unknown. */
+  emptySize: number;
   archive: string | null;
   previousPeriodStart: number | null;
 }
@@ -129,7 +131,7 @@ export function* followActive(target: RotationTarget, periodStart: number): Io<A
   if (!current || current.ino !== state.ino) return null;
   const opened = yield* openExisting(target.path, state.ino);
   if (!opened) return null;
-  return { ...opened, periodStart: state.periodStart, action: 'followed', archive: null, previousPeriodStart: null };
+  return { ...opened, periodStart: state.periodStart, emptySize: state.emptySize ?? 0, action: 'followed', archive: null, previousPeriodStart: null };
 }
 
 /**
@@ -170,7 +172,7 @@ export function* rotateUnderLock(target: RotationTarget, periodStart: number, ro
     const size = described ? emptySize : yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
     testHook('before-state', target.path);
     yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize: size }));
-    return { ...opened, periodStart, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
+    return { ...opened, periodStart, emptySize: size, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
   // Step 2: give the file its archive name (never overwriting), then free the active name.
   const archive = yield* archiveActive(target, current, filePeriodStart);
@@ -202,15 +204,22 @@ function periodOfFile(target: RotationTarget, state: RotationState | null, curre
 function* adoptActive(target: RotationTarget, state: RotationState | null, current: fs.Stats, filePeriodStart: number): Io<ActiveFile> {
   const opened = yield* openExisting(target.path, current.ino);
   if (!opened) return yield* rotateUnderLock(target, filePeriodStart);
-  if (!state || state.ino !== opened.ino || state.periodStart !== filePeriodStart) yield* nameInState(target, opened, filePeriodStart);
-  return { ...opened, periodStart: filePeriodStart, action: 'adopted', archive: null, previousPeriodStart: null };
+  const emptySize =
+    !state || state.ino !== opened.ino || state.periodStart !== filePeriodStart
+      ? yield* nameInState(target, opened, filePeriodStart)
+      : (state.emptySize ?? 0);
+  return { ...opened, periodStart: filePeriodStart, emptySize, action: 'adopted', archive: null, previousPeriodStart: null };
 }
 
-/** Make the state name the file just opened as the active file of `periodStart`, its header first if it is still empty. */
-function* nameInState(target: RotationTarget, opened: { fd: number; ino: number }, periodStart: number): Io<void> {
+/**
+ * Make the state name the file just opened as the active file of `periodStart`, its header first if it is
+ * still empty. Returns the size it records for the file without lines (the header's, or 0).
+ */
+function* nameInState(target: RotationTarget, opened: { fd: number; ino: number }, periodStart: number): Io<number> {
   const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
   testHook('before-state', target.path);
   yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
+  return emptySize;
 }
 
 /**
@@ -237,9 +246,8 @@ export function* takeActive(target: RotationTarget, periodStart: number): Io<Act
   const opened = yield* openExisting(target.path, current.ino);
   if (!opened) return yield* takeActive(target, periodStart);
   const taken = { ...opened, action: 'adopted', archive: null, previousPeriodStart: null } as const;
-  if (state && state.ino === opened.ino) return { ...taken, periodStart: state.periodStart };
-  yield* nameInState(target, opened, periodStart);
-  return { ...taken, periodStart };
+  if (state && state.ino === opened.ino) return { ...taken, periodStart: state.periodStart, emptySize: state.emptySize ?? 0 };
+  return { ...taken, periodStart, emptySize: yield* nameInState(target, opened, periodStart) };
 }
 
 /**
@@ -348,12 +356,12 @@ function* createActive(target: RotationTarget, periodStart: number, archive: str
     fd = opened.fd;
     created = false;
   }
-  const ino = yield* closingOnError(fd, finishActive(target, fd, created, periodStart));
-  return { fd, ino, periodStart, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
+  const { ino, emptySize } = yield* closingOnError(fd, finishActive(target, fd, created, periodStart));
+  return { fd, ino, periodStart, emptySize, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
 }
 
-/** The new active file's header (if this call created it) and the state naming it. Returns its inode. */
-function* finishActive(target: RotationTarget, fd: number, created: boolean, periodStart: number): Io<number> {
+/** The new active file's header (if this call created it) and the state naming it. Returns its inode and that size. */
+function* finishActive(target: RotationTarget, fd: number, created: boolean, periodStart: number): Io<{ ino: number; emptySize: number }> {
   let emptySize = 0;
   // The header goes in before anyone else can know the file (the state does not name it yet) — unless a
   // process that took the lock over from this one (stalled past staleMs) already wrote one, or lines.
@@ -364,5 +372,5 @@ function* finishActive(target: RotationTarget, fd: number, created: boolean, per
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
   yield* recordState(target, { periodStart, ino, emptySize });
-  return ino;
+  return { ino, emptySize };
 }

@@ -281,6 +281,19 @@ describe('RotatingFile, one process', () => {
     expect(visible(dir)).toEqual([path.basename(first.archive as string), 'app.log']);
   });
 
+  it('with a header as long as maxSize, writes each line at once and rolls only files that hold lines', async () => {
+    const dir = tempDir();
+    const header = `# ${'h'.repeat(1100)}`;
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxSize: 1024, header: () => header }));
+    file.write('line 1');
+    await vi.waitFor(() => expect(readLines(path.join(dir, 'app.log'))).toEqual([header, 'line 1']), { timeout: 5000, interval: 20 });
+    file.write('line 2');
+    await vi.waitFor(() => expect(readLines(path.join(dir, 'app.log'))).toEqual([header, 'line 2']), { timeout: 5000, interval: 20 });
+    // The file holding only its header is not rolled again and again: one roll, for the file with line 1.
+    expect(file.stats()).toMatchObject({ rotations: 1, bufferedLines: 0 });
+    expect(visible(dir)).toHaveLength(2);
+  });
+
   it('rolls the active file by size within a period, numbering the parts in order', () => {
     const dir = tempDir();
     let now = Date.UTC(2026, 10, 25, 12);
