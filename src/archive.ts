@@ -461,12 +461,22 @@ class MaintenanceRun {
       try {
         testHook('gzip-start', original);
         const chunks = Readable.from(readChunks(source, () => this.shouldStop(), (bytes) => (size += bytes)), { highWaterMark: 1 });
+        // An error thrown here reaches pipeline()'s caller as an AbortError (it aborts the source first):
+        // the caller gets the error itself (ENOSPC, EIO …), or StopRun.
+        let failure: unknown = null;
         await pipeline(chunks, zlib.createGzip(), async (compressed: AsyncIterable<Buffer>) => {
-          for await (const chunk of compressed) {
-            await writeAll(sink, chunk);
-            testHook('gzip-chunk', original);
-            if (this.shouldStop()) throw new StopRun();
+          try {
+            for await (const chunk of compressed) {
+              await writeAll(sink, chunk);
+              testHook('gzip-chunk', original);
+              if (this.shouldStop()) throw new StopRun();
+            }
+          } catch (err) {
+            failure = err;
+            throw err;
           }
+        }).catch((err: unknown) => {
+          throw failure ?? err;
         });
         await sink.sync();
       } finally {

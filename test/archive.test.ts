@@ -491,8 +491,13 @@ describe('a maintenance process killed at each step', () => {
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   }
 
-  function startChild(config: Record<string, unknown>): Child {
-    const child = spawn(process.execPath, [fixture, JSON.stringify({ module: moduleUrl, ...config })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  /** The child runs with `fileSizeLimitKiB` as its file size limit (`ulimit -f`), if given. */
+  function startChild(config: Record<string, unknown>, fileSizeLimitKiB?: number): Child {
+    const args = [fixture, JSON.stringify({ module: moduleUrl, ...config })];
+    const child =
+      fileSizeLimitKiB === undefined
+        ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn('bash', ['-c', `ulimit -f ${fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     const lines: string[] = [];
     const waiters: Array<() => void> = [];
@@ -539,6 +544,20 @@ describe('a maintenance process killed at each step', () => {
     fs.writeFileSync(path.join(dir, 'app.log'), 'active\n');
     return { dir, written };
   }
+
+  it('reports a write that fails while gzipping as its own error (EFBIG under ulimit -f), not as an aborted operation', async () => {
+    const { dir } = setup();
+    const child = startChild({ target: target(dir) }, 64); // each .gz would be larger than 64 KiB
+    const result = JSON.parse((await child.line('result ', 20_000)).slice('result '.length)) as { compressed: unknown[]; errors: Array<{ code: string; step: string; message: string }> };
+    expect(result.compressed).toEqual([]);
+    expect(result.errors).toHaveLength(3);
+    for (const error of result.errors) {
+      expect(error).toMatchObject({ code: 'ERR_TIMBERLOCK_ARCHIVE_IO', step: 'compress' });
+      expect(error.message).toContain('EFBIG');
+    }
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toHaveLength(3);
+  });
 
   /** The archive a run handles first: the oldest. */
   const first = (written: Written[]): string => written[0]?.name ?? '';
