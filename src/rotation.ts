@@ -294,6 +294,12 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
       yield* io.unlink(candidate);
       return null;
     }
+    if (yield* io.stat(`${candidate}.gz`)) {
+      // Archive maintenance finished compressing the archive of this index between our look and our link
+      // (its plain name was free again): that index is taken. Our extra name goes, the next index is tried.
+      yield* io.unlink(candidate);
+      continue;
+    }
     archive = candidate;
   }
   target.archiveHint = { periodStart: filePeriodStart, next: index };

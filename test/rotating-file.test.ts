@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
 import { stateTempPath } from '../src/state.js';
@@ -214,6 +215,37 @@ describe('RotatingFile, one process', () => {
     await vi.waitFor(() => expect(readLines(log)).toEqual(['during the roll']), { timeout: 5000, interval: 5 });
     expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll']);
     expect(writer.stats().lateLines).toBe(0);
+  });
+
+  it('rotate() takes the next index when archive maintenance compresses the archive of its index under it', async () => {
+    const dir = tempDir();
+    const now = Date.UTC(2026, 10, 25, 12);
+    const old = path.join(dir, 'app.2026-11-25.log');
+    fs.writeFileSync(old, 'old\n');
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }, { now: () => now }));
+    file.write('new');
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[key] = {
+      at(step: string) {
+        if (step !== 'before-link') return;
+        hooks[key] = undefined;
+        // Between the rotation's look for `.gz` and its link: maintenance renames its gzip of the old
+        // archive into place and removes the original, freeing the plain name.
+        fs.writeFileSync(`${old}.gz`, zlib.gzipSync(fs.readFileSync(old)));
+        fs.unlinkSync(old);
+      },
+    };
+    const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+    try {
+      expect(await file.rotate()).toBe(true);
+    } finally {
+      hooks[key] = undefined;
+    }
+    expect((await rotated)[0].archive).toBe(path.join(dir, 'app.2026-11-25.1.log'));
+    expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log.gz', 'app.log']);
+    expect(zlib.gunzipSync(fs.readFileSync(`${old}.gz`)).toString()).toBe('old\n');
+    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['new']);
   });
 
   it('rotate() archives the current file with the next free index of its period', async () => {
