@@ -176,13 +176,20 @@ class MaintenanceRun {
       testHook('archive-locked', path.join(this.target.dir, this.target.activeName));
       // Plan again after each gzip: archives that settled or fell out of maxFiles meanwhile are deleted before
       // the next one, so retention never waits behind a backlog of compressions (seconds under load, during
-      // which every other process's run is skipped). Each archive is tried at most once per run, and only the
-      // first listing is repaired (later ones would take this run's own kept pairs for leftovers).
+      // which every other process's run is skipped). The directory is listed again once a second at most
+      // (a listing stats every archive); in between, the plan starts from the last listing and what this run
+      // did since. Each archive is tried at most once per run, and only the first listing is repaired (later
+      // ones would take this run's own kept pairs for leftovers).
       const tried = new Set<string>();
-      for (let first = true; ; first = false) {
-        const listing = await this.listArchives();
-        if (!listing) return;
-        const files = first ? await this.repair(listing) : listing.archives;
+      let files: ArchiveFile[] | null = null;
+      let listedAt = 0;
+      for (;;) {
+        if (files === null || this.now() - listedAt >= RELIST_MS) {
+          const listing = await this.listArchives();
+          if (!listing) return;
+          files = files === null ? await this.repair(listing) : listing.archives;
+          listedAt = this.now();
+        }
         const plan = planMaintenance(files, this.target.policy, this.now());
         this.result.settlesAt = plan.settlesAt;
         for (const name of plan.remove) {
@@ -193,10 +200,23 @@ class MaintenanceRun {
         if (next === undefined || this.shouldStop()) return;
         tried.add(next);
         await this.compressArchive(next);
+        files = this.doneSoFar(files);
       }
     } finally {
       this.releaseLock(release);
     }
+  }
+
+  /** `files` as they are after what this run removed and compressed. */
+  private doneSoFar(files: readonly ArchiveFile[]): ArchiveFile[] {
+    const removed = new Set(this.result.removed);
+    const compressed = new Map(this.result.compressed.map(({ from, to }) => [from, to]));
+    return files
+      .filter((file) => !removed.has(file.name))
+      .map((file) => {
+        const to = compressed.get(file.name);
+        return to === undefined ? file : { ...file, name: to, compressed: true };
+      });
   }
 
   /** True when the run must not start another step; records why. */
@@ -275,8 +295,9 @@ class MaintenanceRun {
     }
     const recognized = await recognizeCached(this.target, names);
     const listing: Listing = { archives: [], temps: [] };
-    await Promise.all([
-      ...recognized.archives.map(async (archive) => {
+    // A few stats at a time: thousands issued at once cost the event loop hundreds of ms in one turn.
+    await runLimited(STATS_IN_FLIGHT, [
+      ...recognized.archives.map((archive) => async () => {
         const stats = await this.regularFile(archive.name);
         // An archive that has another name too is the active file of a rotation that stopped between its
         // link and its unlink (the process ended there). The next rotation finishes it: compressed or
@@ -286,7 +307,7 @@ class MaintenanceRun {
         // writes to a `.gz`, which has its original's mtime.
         listing.archives.push({ ...archive, changedMs: archive.compressed ? stats.mtimeMs : Math.max(stats.mtimeMs, stats.ctimeMs) });
       }),
-      ...recognized.temps.map(async (name) => {
+      ...recognized.temps.map((name) => async () => {
         const stats = await this.regularFile(name);
         if (stats !== null) listing.temps.push({ name, mtimeMs: stats.mtimeMs });
       }),
@@ -509,12 +530,18 @@ type Recognition = RecognizedListing['archives'][number] | 'temp' | 'other';
  */
 const recognitionCache = new Map<string, Map<string, Recognition>>();
 
-/** Names parsed per turn of the event loop, so a first run over a large directory does not stall writes. */
-const NAMES_PER_TURN = 64;
+/**
+ * How long names are parsed in one turn of the event loop before the run lets other callbacks run, so that
+ * a first run over a large directory does not stall writes (one name can take a millisecond).
+ */
+const PARSE_BUDGET_MS = 2;
+/** Names parsed between two looks at the clock. */
+const NAMES_PER_SLICE = 4;
 
 /** {@link recognizeListing} over `names`, from the cache where possible. */
 async function recognizeCached(target: ArchiveTarget, names: readonly string[]): Promise<RecognizedListing> {
-  const key = JSON.stringify([target.dir, target.scheme.activeName, target.scheme.dateFormat, target.scheme.timeZone]);
+  const { activeName, dateFormat, timeZone, frequency } = target.scheme;
+  const key = JSON.stringify([target.dir, activeName, dateFormat, timeZone, frequency]);
   const previous = recognitionCache.get(key);
   const current = new Map<string, Recognition>();
   const unknown = names.filter((name) => {
@@ -522,9 +549,13 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[]):
     if (known !== undefined) current.set(name, known);
     return known === undefined;
   });
-  for (let start = 0; start < unknown.length; start += NAMES_PER_TURN) {
-    if (start > 0) await yieldToEventLoop();
-    const slice = unknown.slice(start, start + NAMES_PER_TURN);
+  let turnStart = performance.now();
+  for (let start = 0; start < unknown.length; start += NAMES_PER_SLICE) {
+    if (performance.now() - turnStart >= PARSE_BUDGET_MS) {
+      await yieldToEventLoop();
+      turnStart = performance.now();
+    }
+    const slice = unknown.slice(start, start + NAMES_PER_SLICE);
     const found = recognizeListing(target.scheme, slice);
     for (const name of slice) current.set(name, 'other');
     for (const name of found.temps) current.set(name, 'temp');
@@ -537,6 +568,21 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[]):
     else if (recognition !== 'other') listing.archives.push(recognition);
   }
   return listing;
+}
+
+/** A run compressing a backlog lists the directory again after this long at the earliest. */
+const RELIST_MS = 1000;
+
+/** How many stats of a listing are in flight at once. */
+const STATS_IN_FLIGHT = 8;
+
+/** Run `tasks`, at most `limit` at a time. */
+async function runLimited(limit: number, tasks: ReadonlyArray<() => Promise<void>>): Promise<void> {
+  let next = 0;
+  const runNext = async (): Promise<void> => {
+    for (let task = tasks[next++]; task !== undefined; task = tasks[next++]) await task();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, runNext));
 }
 
 /** Thrown inside a compression to stop it (abort or lost lock); never leaves the run. */
