@@ -458,6 +458,11 @@ function checkAge(value: unknown): number | null {
   if (typeof value === 'number') ms = value;
   else if (typeof value === 'string') {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/i.exec(value);
+    // 'M' alone is taken for months as often as for minutes: with minutes, '6M' would delete all but the
+    // last six minutes of archives.
+    if (match?.[2] === 'M') {
+      throw new TimberlockOptionError('maxAge', value, `${allowed}; 'M' is ambiguous: write 'm' for minutes, or days for months ('180d')`);
+    }
     const unit = match ? AGE_UNITS[(match[2] as string).toLowerCase()] : undefined;
     if (match && unit) ms = Math.floor(Number(match[1]) * unit);
   }

@@ -307,6 +307,13 @@ describe('normalizeOptions', () => {
     expect(optionError({ path: 'app.log', frequency: 'yearly' }).message).not.toContain('a number, not a string');
   });
 
+  it("refuses maxAge in 'M', which could mean months or minutes, and says how to write either", () => {
+    const error = optionError({ path: 'app.log', maxAge: '6M' });
+    expect(error.option).toBe('maxAge');
+    expect(error.message).toContain("'M' is ambiguous: write 'm' for minutes, or days for months ('180d')");
+    expect(normalizeOptions({ path: 'app.log', maxAge: '6m' }).maxAgeMs).toBe(6 * 60_000);
+  });
+
   it('explains that proper-lockfile clamps lock.staleMs below 2000', () => {
     expect(optionError({ path: 'app.log', lock: { staleMs: 1999 } }).message).toMatch(/proper-lockfile.*2000/);
   });
