@@ -187,8 +187,12 @@ export class RotatingFile extends EventEmitter {
   private unwrittenMarker: string | null = null;
   /** Compression and retention runs; null when no archive policy is set. */
   private readonly archives: ArchiveScheduler | null;
-  /** Events raised while the constructor runs, delivered on the next tick. */
+  /**
+   * Events raised while the constructor runs, delivered on the next tick, so that listeners added right
+   * after it get them; or, in order, right before any later event (a rotate() in the same tick).
+   */
   private deferred: Array<() => void> | null = [];
+  private constructing = true;
   /** This file's id in the signal context's registry (signal-context.ts). */
   private readonly signalId: number;
 
@@ -255,9 +259,9 @@ export class RotatingFile extends EventEmitter {
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
     this.flushNow();
     this.startCheckTimer();
-    const deferred = this.deferred ?? [];
-    this.deferred = null;
-    if (deferred.length > 0) process.nextTick(() => deferred.forEach((deliver) => deliver()));
+    this.constructing = false;
+    if (this.deferred?.length === 0) this.deferred = null;
+    else process.nextTick(() => this.deliverDeferred());
   }
 
   /**
@@ -1223,8 +1227,8 @@ export class RotatingFile extends EventEmitter {
       `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
       { cause: err },
     );
-    if (this.deferred) this.deferred.push(() => this.raiseError(error));
-    else this.raiseError(error);
+    if (this.defer(() => this.raiseError(error))) return;
+    this.raiseError(error);
   }
 
   /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
@@ -1244,8 +1248,24 @@ export class RotatingFile extends EventEmitter {
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
   private notify(event: 'open' | 'rotate' | 'warning', payload: OpenEvent | RotateEvent | WarningEvent): void {
-    if (this.deferred) this.deferred.push(() => this.emit(event, payload));
-    else this.emit(event, payload);
+    if (this.defer(() => this.emit(event, payload))) return;
+    this.emit(event, payload);
+  }
+
+  /** While the constructor runs, keep `deliver` for later (true); after it, first deliver what was kept. */
+  private defer(deliver: () => void): boolean {
+    if (this.constructing) {
+      this.deferred?.push(deliver);
+      return true;
+    }
+    this.deliverDeferred();
+    return false;
+  }
+
+  private deliverDeferred(): void {
+    const deferred = this.deferred;
+    this.deferred = null;
+    for (const deliver of deferred ?? []) deliver();
   }
 
   private endErrorEpisode(): void {

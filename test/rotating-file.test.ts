@@ -248,6 +248,23 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['new']);
   });
 
+  it("delivers the constructor's events before those of a rotate() in the same tick, so the last 'open' names the active file", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log, timeZone: 'UTC', sync: true }));
+    const events: string[] = [];
+    file.on('open', (event) => events.push(`open ${event.ino}`));
+    file.on('rotate', (event) => events.push(`rotate ${path.basename(event.archive ?? '')}`));
+    const first = fs.statSync(log).ino;
+    file.write('one');
+    const rotated = file.rotate(); // sync: true, done and told before it returns
+    const second = fs.statSync(log).ino;
+    expect(events).toEqual([`open ${first}`, `open ${second}`, `rotate ${visible(dir).find((n) => n !== 'app.log')}`]);
+    expect(await rotated).toBe(true);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(events).toHaveLength(3); // the constructor's 'open' is not told twice
+  });
+
   it('rotate() archives the current file with the next free index of its period', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
