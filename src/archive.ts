@@ -71,7 +71,10 @@ export interface MaintenanceResult {
   removed: string[];
   /** Leftovers of an interrupted run that were removed: stale temp files, and originals whose `.gz` was verified. */
   repaired: string[];
-  /** When an archive this run left because it changed too recently will have settled (epoch ms); null if none. */
+  /**
+   * When an archive this run left because it changed too recently will have settled, or a temp file it left
+   * because it may still be written will be `staleMs` old (epoch ms); null if none.
+   */
   settlesAt: number | null;
   /** 'locked': another process (or another call in this one) holds the archive lock; nothing was done. */
   skipped: 'locked' | null;
@@ -160,6 +163,8 @@ export async function maintainArchives(
 /** One maintenance run: the lock it holds and what it has done so far. */
 class MaintenanceRun {
   readonly result: MaintenanceResult = { compressed: [], removed: [], repaired: [], settlesAt: null, skipped: null, aborted: false, errors: [] };
+  /** When the youngest temp file repair() left will be staleMs old; null if it left none. */
+  private tempsStaleAt: number | null = null;
   private compromised = false;
 
   constructor(
@@ -191,7 +196,7 @@ class MaintenanceRun {
           listedAt = this.now();
         }
         const plan = planMaintenance(files, this.target.policy, this.now());
-        this.result.settlesAt = plan.settlesAt;
+        this.result.settlesAt = earliest(plan.settlesAt, this.tempsStaleAt);
         for (const name of plan.remove) {
           if (this.shouldStop()) return;
           await this.removeArchive(name);
@@ -336,7 +341,11 @@ class MaintenanceRun {
    */
   private async repair(listing: Listing): Promise<ArchiveFile[]> {
     for (const temp of listing.temps) {
-      if (this.now() - temp.mtimeMs < this.target.staleMs) continue; // may still be written by a live holder
+      if (this.now() - temp.mtimeMs < this.target.staleMs) {
+        // May still be written by a live holder; one killed just now leaves it too, until it is stale.
+        this.tempsStaleAt = earliest(this.tempsStaleAt, temp.mtimeMs + this.target.staleMs);
+        continue;
+      }
       if (await this.unlinkIfPresent('repair', temp.name, 'remove the stale temp file')) this.result.repaired.push(temp.name);
     }
     const names = new Set(listing.archives.map((file) => file.name));
@@ -568,6 +577,11 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[]):
     else if (recognition !== 'other') listing.archives.push(recognition);
   }
   return listing;
+}
+
+/** The earlier of two times, either of which may be null (none). */
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** A run compressing a backlog lists the directory again after this long at the earliest. */

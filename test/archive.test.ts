@@ -388,6 +388,8 @@ describe('repair of an interrupted run', () => {
     expect(result.errors).toEqual([]);
     expect(result.repaired).toEqual([staleTemp]);
     expect(fs.readdirSync(dir).sort()).toEqual([freshTemp, lookAlike, written.name].sort());
+    // The run says when to come back for the temp file it kept (its writer may have died just now).
+    expect(result.settlesAt).toBe(fs.statSync(path.join(dir, freshTemp)).mtimeMs + 2000);
   });
 
   it('removes a state temp file a killed process left once it is older than staleMs, and never the state', async () => {
