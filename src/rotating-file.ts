@@ -451,6 +451,18 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
+   * As a Writable's end(): append `chunk` if one is given, then close(); `callback` is called once the file is
+   * closed. For code that ends its streams (pino.multistream().end(), stream pipelines).
+   */
+  end(chunk?: string | Uint8Array | (() => void), callback?: () => void): this {
+    if (typeof chunk === 'function') return this.end(undefined, chunk);
+    if (chunk !== undefined) this.write(chunk);
+    const closed = this.close();
+    if (callback) void closed.then(callback);
+    return this;
+  }
+
+  /**
    * Flush everything and close the descriptor. Lines that wait for the next period's file wait at most
    * `fallbackMs`, then go to the previous file (counted as late). Emits 'close'.
    */

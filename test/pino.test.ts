@@ -284,6 +284,19 @@ describe('timberlock/pino', () => {
     await closed;
   });
 
+  it('pino.multistream() takes destination() and a plain createRotatingFile(), and its end() closes both', async () => {
+    const { destination } = await import('../src/transports/pino.js');
+    const files = [path.join(dir, 'destination.log'), path.join(dir, 'plain.log')];
+    const streams = [destination({ path: files[0] as string, timeZone: 'UTC' }), createRotatingFile({ path: files[1] as string, timeZone: 'UTC' })];
+    const multi = pino.multistream(streams.map((stream) => ({ stream })));
+    const logger = pino({}, multi);
+    logger.info('to both');
+    const closed = Promise.all(streams.map((stream) => once(stream, 'close')));
+    multi.end();
+    await closed;
+    for (const file of files) expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({ level: 30, msg: 'to both' });
+  });
+
   it('a plain createRotatingFile() is taken by pino as its stream too, first or second argument', async () => {
     for (const [name, make] of [
       ['first', (f: RotatingFile) => pino(f)],
