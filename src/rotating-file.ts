@@ -1203,12 +1203,18 @@ export class RotatingFile extends EventEmitter {
     const { dir, path: file, mkdir } = this.options;
     const underFile = (): TimberlockOptionError =>
       new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
+    /** The path's own problems, as an option error; anything else (EACCES, EIO …) as it is. */
+    const pathError = (err: unknown): unknown => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EEXIST') return underFile(); // a directory further up is a file
+      if (code === 'ENAMETOOLONG') return new TimberlockOptionError('path', file, 'a path whose names are at most 255 bytes long, 4095 in all');
+      if (code === 'ELOOP') return new TimberlockOptionError('path', file, `a path whose directory ${dir} is not a loop of symbolic links`);
+      return err;
+    };
     try {
       if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'EEXIST') throw underFile();
-      throw err;
+      throw pathError(err);
     }
     let parent: fs.Stats | undefined;
     let existing: fs.Stats | undefined;
@@ -1216,8 +1222,7 @@ export class RotatingFile extends EventEmitter {
       parent = fs.statSync(dir, { throwIfNoEntry: false });
       existing = fs.lstatSync(file, { throwIfNoEntry: false });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw underFile(); // a directory further up is a file
-      throw err;
+      throw pathError(err);
     }
     if (!parent) throw new TimberlockOptionError('path', file, `a path in an existing directory (${dir} is missing and mkdir is false)`);
     if (!parent.isDirectory()) throw underFile();

@@ -340,6 +340,29 @@ describe('a path that is not a regular file in a directory', () => {
     });
   }
 
+  for (const mkdir of [true, false]) {
+    it(`is refused, as an option error naming it, when a name in it is too long (mkdir: ${mkdir})`, () => {
+      const dir = tempDir();
+      for (const file of [path.join(dir, 'd'.repeat(300), 'app.log'), path.join(dir, `${'f'.repeat(300)}.log`)]) {
+        const error = optionError(() => createRotatingFile({ path: file, mkdir }));
+        expect(error.option).toBe('path');
+        expect(error.message).toContain(file);
+        expect(error.message).toContain('at most 255 bytes');
+      }
+    });
+  }
+
+  it('is refused when its directory is a loop of symbolic links', () => {
+    const dir = tempDir();
+    fs.symlinkSync(path.join(dir, 'b'), path.join(dir, 'a'));
+    fs.symlinkSync(path.join(dir, 'a'), path.join(dir, 'b'));
+    for (const mkdir of [true, false]) {
+      const error = optionError(() => createRotatingFile({ path: path.join(dir, 'a', 'app.log'), mkdir }));
+      expect(error.option).toBe('path');
+      expect(error.message).toContain('loop of symbolic links');
+    }
+  });
+
   it('is refused when it names a directory', () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, 'app.log'));
