@@ -291,6 +291,8 @@ function textProblem(text: string): string | null {
   if (text.includes('\\')) return "it produces '\\'";
   if (text.includes('..')) return "it produces '..'";
   if (text.includes('\0')) return 'it produces a NUL character';
+  // A newline or tab in a file name breaks every tool that reads names line by line (ls, find, shippers' globs).
+  if (/[\x01-\x1f\x7f]/.test(text)) return 'it produces a control character (a newline, a tab …)';
   return null;
 }
 

@@ -310,6 +310,8 @@ describe('dateFormatProblem', () => {
     ['', /empty/],
     ["yyyy'\\'MM", /'\\'/],
     ["yyyy'\u0000'", /NUL/],
+    ["yyyy-MM-dd'\n'", /control character/],
+    ["yyyy'\t'MM", /control character/],
     ['P', /'\/'/],
     ['jjj', /cannot format/],
     ['zzzz', /cannot parse/],
