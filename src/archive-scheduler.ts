@@ -10,6 +10,8 @@ import { maintainArchives, type ArchiveTarget, type MaintenanceResult } from './
 const CATCH_UP_INTERVAL_MS = 60_000;
 /** A run skipped because another process held the archive lock tries again after this long. */
 const SKIPPED_RETRY_MS = 250;
+/** The longest delay a Node.js timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After the delay an archive must reach, wait this much more so it is surely old enough. */
 const DELAY_MARGIN_MS = 50;
 
@@ -29,7 +31,7 @@ export class ArchiveScheduler {
     private readonly onResult: (result: MaintenanceResult) => void,
     private readonly onFailure: (err: Error) => void,
   ) {
-    this.catchUp = setInterval(() => this.runSoon(0), Math.max(CATCH_UP_INTERVAL_MS, target.policy.delayMs));
+    this.catchUp = setInterval(() => this.runSoon(0), Math.min(Math.max(CATCH_UP_INTERVAL_MS, target.policy.delayMs), MAX_TIMER_MS));
     this.catchUp.unref();
   }
 
@@ -41,6 +43,7 @@ export class ArchiveScheduler {
   /** Run after `delayMs` (an earlier pending run wins). Timers do not keep the process alive. */
   runSoon(delayMs: number): void {
     if (this.stopped) return;
+    delayMs = Math.min(delayMs, MAX_TIMER_MS); // a longer delay would fire at once
     const at = this.now() + delayMs;
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
@@ -76,7 +79,11 @@ export class ArchiveScheduler {
         // The holder may have listed the directory before this process's archive settled: look again.
         if (result.skipped === 'locked') this.runSoon(SKIPPED_RETRY_MS);
         // An archive left because it changed too recently (a straggler wrote to it) is done when it settles.
-        else if (result.settlesAt !== null) this.runSoon(Math.max(0, result.settlesAt - this.now()) + DELAY_MARGIN_MS);
+        // (Not later than the catch-up run: a file dated far ahead by a wrong clock waits for that, and a
+        // delay beyond a timer's range would fire at once, again and again.)
+        else if (result.settlesAt !== null) {
+          this.runSoon(Math.min(Math.max(0, result.settlesAt - this.now()) + DELAY_MARGIN_MS, CATCH_UP_INTERVAL_MS));
+        }
       })
       .catch((err: Error) => this.onFailure(err)) // only a malformed policy rejects; never leave it unhandled
       .finally(() => {

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ArchiveScheduler } from '../src/archive-scheduler.js';
+import type { MaintenanceResult } from '../src/archive.js';
 import { createRotatingFile, type ArchiveEvent, type RotatingFile } from '../src/index.js';
 
 const dirs: string[] = [];
@@ -69,6 +71,35 @@ describe('archive policy in the writer', () => {
     const deadline = Date.now() + 20_000;
     while (archives().length > 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(archives().length).toBe(2);
+  });
+
+  it('waits for the catch-up run, not in a loop, for an archive dated weeks ahead by a wrong clock', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-policy-'));
+    dirs.push(dir);
+    const archive = path.join(dir, 'app.2026-11-25.log');
+    fs.writeFileSync(archive, 'line\n');
+    const weeksAhead = new Date(Date.now() + 40 * 86_400_000);
+    fs.utimesSync(archive, weeksAhead, weeksAhead);
+    const results: MaintenanceResult[] = [];
+    const scheduler = new ArchiveScheduler(
+      { dir, activeName: 'app.log', scheme: { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' }, mode: 0o640, staleMs: 2000, policy: { compress: true, maxFiles: null, maxAgeMs: null, delayMs: 0 } },
+      Date.now,
+      (result) => results.push(result),
+      (err) => {
+        throw err;
+      },
+    );
+    try {
+      scheduler.runSoon(0);
+      await vi.waitFor(() => expect(results).toHaveLength(1), { timeout: 5000, interval: 10 });
+      expect(results[0]?.settlesAt).toBe(weeksAhead.getTime());
+      // A rerun would come within milliseconds (a timer beyond its range fires at once); give it half a second.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(results).toHaveLength(1);
+      expect(fs.existsSync(archive)).toBe(true);
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   it('never gzips an archive within two checkIntervalMs of its rotate(): another process appends to it until its next check', async () => {

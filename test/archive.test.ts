@@ -204,7 +204,7 @@ describe('compression', () => {
     const dir = tempDir();
     // The run's clock is 6 s ahead, so that every archive got its name longer than the 5 s delay before it.
     const sixSecondsLater = (): number => Date.now() + 6000;
-    const young = writeArchive(dir, 1, 10, { ageMs: -2000 }); // written 4 s before the run's clock
+    const young = writeArchive(dir, 1, 10, { ageMs: -4500 }); // written 1.5 s before the run's clock
     const old = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
     for (const name of ['app.log', '.app.log.state', 'other.2026-01-01.log', 'app.2026-01-01.log.bak', 'notes.txt', '.app.2026-01-01.log.gz.tmp']) {
       fs.writeFileSync(path.join(dir, name), `${name}\n`);
