@@ -116,11 +116,14 @@ export class ArchiveError extends TimberlockError {
 /** Test-only pause points (see test/fixtures/archive-child.mjs). Not public API. */
 export type ArchiveStep = 'archive-locked' | 'gzip-start' | 'gzip-chunk' | 'gzip-before-rename' | 'gzip-before-unlink';
 
+/** A test-only point where nothing is left half-done: before an expired archive is looked at again. */
+type QuietStep = 'before-remove';
+
 interface TestHooks {
-  at?: (step: ArchiveStep, target: string) => void;
+  at?: (step: ArchiveStep | QuietStep, target: string) => void;
 }
 
-function testHook(step: ArchiveStep, target: string): void {
+function testHook(step: ArchiveStep | QuietStep, target: string): void {
   const hooks = (globalThis as Record<symbol, TestHooks | undefined>)[Symbol.for('timberlock.testHooks')];
   hooks?.at?.(step, target);
 }
@@ -197,9 +200,10 @@ class MaintenanceRun {
         }
         const plan = planMaintenance(files, this.target.policy, this.now());
         this.result.settlesAt = earliest(plan.settlesAt, this.tempsStaleAt);
+        const byName = new Map(files.map((file) => [file.name, file]));
         for (const name of plan.remove) {
           if (this.shouldStop()) return;
-          await this.removeArchive(name);
+          await this.removeArchive(byName.get(name) as ArchiveFile);
         }
         const next = plan.compress.find((name) => !tried.has(name));
         if (next === undefined || this.shouldStop()) return;
@@ -308,9 +312,7 @@ class MaintenanceRun {
         // link and its unlink (the process ended there). The next rotation finishes it: compressed or
         // deleted now, while the active name still grows, its lines would be archived twice.
         if (stats === null || stats.nlink !== 1) return;
-        // A plain archive's ctime tells when it got its archive name (see rule 1 in retention.ts); nobody
-        // writes to a `.gz`, which has its original's mtime.
-        listing.archives.push({ ...archive, changedMs: archive.compressed ? stats.mtimeMs : Math.max(stats.mtimeMs, stats.ctimeMs) });
+        listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats) });
       }),
       ...recognized.temps.map((name) => async () => {
         const stats = await this.regularFile(name);
@@ -389,9 +391,20 @@ class MaintenanceRun {
     return this.unlinkIfPresent('repair', name, 'remove the already compressed original');
   }
 
-  /** Step 4a: delete one archive. ENOENT counts as done (someone else deleted it). */
-  private async removeArchive(name: string): Promise<void> {
-    if (await this.unlinkIfPresent('remove', name, 'delete the expired archive')) this.result.removed.push(name);
+  /**
+   * Step 4a: delete one archive. ENOENT counts as done (someone else deleted it). The plan may come from a
+   * listing up to RELIST_MS old: an archive that changed since (a straggler wrote to it) waits for the delay.
+   */
+  private async removeArchive(file: ArchiveFile): Promise<void> {
+    testHook('before-remove', this.file(file.name));
+    const stats = await this.regularFile(file.name);
+    if (stats === null) return;
+    const settlesAt = changedMsOf(file, stats) + this.target.policy.delayMs;
+    if (this.now() < settlesAt) {
+      this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
+      return;
+    }
+    if (await this.unlinkIfPresent('remove', file.name, 'delete the expired archive')) this.result.removed.push(file.name);
   }
 
   /** unlink that treats ENOENT as "someone else did it" (returns false) and reports other errors. */
@@ -577,6 +590,14 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[]):
     else if (recognition !== 'other') listing.archives.push(recognition);
   }
   return listing;
+}
+
+/**
+ * When an archive last changed (see rule 1 in retention.ts): for a plain one the later of its mtime and its
+ * ctime, which tells when it got its archive name; nobody writes to a `.gz`, which has its original's mtime.
+ */
+function changedMsOf(archive: { compressed: boolean }, stats: fs.Stats): number {
+  return archive.compressed ? stats.mtimeMs : Math.max(stats.mtimeMs, stats.ctimeMs);
 }
 
 /** The earlier of two times, either of which may be null (none). */

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import lockfile from 'proper-lockfile';
 import { build } from 'tsup';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { archiveLockPath, maintainArchives, type ArchiveStep, type ArchiveTarget, type MaintenanceResult } from '../src/archive.js';
 import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, recognizeListing, type RetentionPolicy } from '../src/retention.js';
@@ -235,6 +235,27 @@ describe('compression', () => {
     expect(await maintainArchives(target(dir, policy), justAfter)).toMatchObject({ errors: [], compressed: [], removed: [] });
     const sixSecondsLater = (): number => Date.now() + 6000;
     expect(await maintainArchives(target(dir, policy), sixSecondsLater)).toMatchObject({ errors: [], removed: [idle.name] });
+  });
+
+  it('looks at an expired archive again before deleting it: one a straggler wrote to after the listing waits for the delay', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const file = path.join(dir, written.name);
+    // The run's clock is 3 s ahead and the delay 5 s: the archive, named 2 s ago, is settled when listed;
+    // a line appended just before the deletion makes it young again.
+    const named = fs.statSync(file).ctimeMs;
+    await vi.waitFor(() => expect(Date.now() - named).toBeGreaterThan(2100), { timeout: 5000, interval: 50 });
+    const threeSecondsLater = (): number => Date.now() + 3000;
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: string, at: string) {
+        if (step === 'before-remove' && at === file) fs.appendFileSync(file, 'straggler\n');
+      },
+    };
+    const result = await maintainArchives(target(dir, { maxFiles: 0, compress: false, delayMs: 5000 }), threeSecondsLater);
+
+    expect(result).toMatchObject({ errors: [], removed: [] });
+    expect(fs.readFileSync(file, 'utf8').endsWith('straggler\n')).toBe(true);
+    expect((result.settlesAt ?? 0) - fs.statSync(file).mtimeMs).toBeCloseTo(5000, 0);
   });
 
   it('leaves alone an archive that is also the active file (a rotation stopped between its link and unlink)', async () => {
