@@ -159,26 +159,38 @@ export function parseArchiveName(scheme: NameScheme, fileName: string): ParsedAr
       try {
         // Non-null only if the period start formats back to exactly dateText, so archiveName(scheme,
         // periodStart, index, compressed) is fileName: the candidates are cut from fileName that way.
-        periodStart = readPeriodStart(dateText, scheme);
+        periodStart = periodNamed(dateText, scheme);
       } catch {
         // date-fns refuses the scheme's format or zone (dateFormatProblem reports why): no name is ours.
         return null;
       }
-      // Only the start of a period is ever named: another date in this format is not ours (with `t`, a
-      // file such as `app.1.log`, one second after the epoch).
-      if (periodStart !== null && isPeriodStart(periodStart, scheme)) return { periodStart, index, compressed };
+      if (periodStart !== null) return { periodStart, index, compressed };
     }
   }
   return null;
 }
 
-/** Whether `t` is the start of one of the scheme's periods. */
-function isPeriodStart(t: number, scheme: NameScheme): boolean {
+/**
+ * The start of the period of the scheme's frequency whose name has the date `dateText`, or null. Only the
+ * start of a period is ever named, so another date in the format is not ours (with `t`, a file such as
+ * `app.1.log`, one second after the epoch). The instant the text reads as is the start of the span it
+ * names, which need not be the period's own start: periods given in ms are aligned to the epoch, not to
+ * the zone's midnight or hour (a UTC day is named by its start's date in Berlin, where it starts at 01:00).
+ * So the period that contains that instant, or the next one, is the one named.
+ */
+function periodNamed(dateText: string, scheme: NameScheme): number | null {
+  const read = readPeriodStart(dateText, scheme);
+  if (read === null) return null;
+  let period: { start: number; next: number };
   try {
-    return periodOf(t, scheme.frequency, scheme.timeZone).start === t;
+    period = periodOf(read, scheme.frequency, scheme.timeZone);
   } catch {
-    return false; // an instant the zone's data cannot place in a period (ERR_TIMBERLOCK_PERIOD): not ours
+    return null; // an instant the zone's data cannot place in a period (ERR_TIMBERLOCK_PERIOD): not ours
   }
+  for (const start of [period.start, period.next]) {
+    if (formatPeriod(start, scheme.dateFormat, scheme.timeZone) === dateText) return start;
+  }
+  return null;
 }
 
 /**
@@ -229,18 +241,18 @@ function sampleProblem(dateFormat: string, timeZone: string): string | null {
 
 /**
  * Why names in `dateFormat` do not tell the periods of `frequency` apart, or null: the name of each sample
- * instant's period must read back as exactly that period's start. `yyyy-mm-dd` (minutes for months) gives
- * the days of every month one name, `yyyy-MM-dd` gives every hour of a day one name: such names would also
- * tell retention (maxAge, maxFiles) that a new archive started long ago, and it would be deleted.
+ * instant's period must be read back as that period (see periodNamed). `yyyy-mm-dd` (minutes for months)
+ * gives the days of every month one name, `yyyy-MM-dd` gives every hour of a day one name: such names would
+ * also tell retention (maxAge, maxFiles) that a new archive started long ago, and it would be deleted.
  */
 function periodProblem(dateFormat: string, timeZone: string, frequency: Frequency): string | null {
   const every = typeof frequency === 'number' ? `${frequency} ms` : frequency;
   for (const sample of SAMPLE_INSTANTS) {
     const start = periodOf(sample, frequency, timeZone).start;
     const text = formatPeriod(start, dateFormat, timeZone);
-    const readBack = readPeriodStart(text, { dateFormat, timeZone });
+    const readBack = periodNamed(text, { activeName: '', dateFormat, timeZone, frequency });
     if (readBack !== start) {
-      const readAs = readBack === null ? 'nothing' : new Date(readBack).toISOString();
+      const readAs = readBack === null ? 'no period' : `the period starting ${new Date(readBack).toISOString()}`;
       return (
         `it does not tell ${every} periods apart: ${JSON.stringify(text)} names the period starting ` +
         `${new Date(start).toISOString()} but reads back as ${readAs}`

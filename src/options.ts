@@ -392,7 +392,7 @@ function checkDateFormat(value: unknown, frequency: Frequency, timeZone: string)
     throw new TimberlockOptionError(
       'dateFormat',
       value,
-      `date-fns format tokens whose output can be part of a file name, e.g. 'yyyy-MM-dd' (this one: ${problem})`,
+      `date-fns format tokens whose output can be part of a file name and names each period apart, e.g. '${defaultDateFormat(frequency)}' (this one: ${problem})`,
     );
   }
   return value;

@@ -266,6 +266,18 @@ describe('parseArchiveName rejects names it did not make', () => {
     expect(parseArchiveName(hourly, 'app.2026-01-15T10+0500.log')).toBeNull();
   });
 
+  it('reads the name of a period in ms that does not start at the zone\'s midnight or hour as that period', () => {
+    const utcDays = scheme('Europe/Berlin', 'yyyy-MM-dd', 'app.log', 86_400_000);
+    expect(archiveName(utcDays, utc('2026-11-25T00:00:00Z'), 0)).toBe('app.2026-11-25.log'); // 01:00 in Berlin
+    expect(parseArchiveName(utcDays, 'app.2026-11-25.log')?.periodStart).toBe(utc('2026-11-25T00:00:00Z'));
+    const utcDaysWest = scheme('America/New_York', 'yyyy-MM-dd', 'app.log', 86_400_000);
+    expect(archiveName(utcDaysWest, utc('2026-11-25T00:00:00Z'), 0)).toBe('app.2026-11-24.log'); // 19:00 the day before
+    expect(parseArchiveName(utcDaysWest, 'app.2026-11-24.log')?.periodStart).toBe(utc('2026-11-25T00:00:00Z'));
+    const utcHours = scheme('Asia/Kolkata', "yyyy-MM-dd'T'HHxx", 'app.log', 3_600_000);
+    expect(archiveName(utcHours, utc('2026-11-25T13:00:00Z'), 0)).toBe('app.2026-11-25T18+0530.log'); // 18:30
+    expect(parseArchiveName(utcHours, 'app.2026-11-25T18+0530.log')?.periodStart).toBe(utc('2026-11-25T13:00:00Z'));
+  });
+
   it('rejects a date in the format that is not the start of a period (`t`: any number is a date)', () => {
     const seconds = scheme('UTC', 't');
     for (const name of ['app.1.log', 'app.2.log', 'app.20261125.log', `app.${utc('2026-11-25T13:00:00Z') / 1000}.log`]) {
@@ -335,7 +347,7 @@ describe('dateFormatProblem', () => {
   });
 
   it.each([
-    ['yyyy-mm-dd', 'daily', /does not tell daily periods apart: "2026-00-25" names the period starting 2026-11-25T00:00:00.000Z but reads back as 2026-01-25/],
+    ['yyyy-mm-dd', 'daily', /does not tell daily periods apart: "2026-00-25" names the period starting 2026-11-25T00:00:00.000Z but reads back as the period starting 2026-01-25/],
     ["yyyy-MM-dd'T'hh", 'hourly', /does not tell hourly periods apart/],
     ['yyyy-MM-dd', 'hourly', /does not tell hourly periods apart: "2026-11-25" names the period starting 2026-11-25T13:00:00.000Z/],
     ['yyyy-MM', 'daily', /does not tell daily periods apart/],
@@ -354,6 +366,10 @@ describe('dateFormatProblem', () => {
       ["RRRR-'W'II", 'weekly'],
       ["yyyy-MM-dd'T'HHxx", 'hourly'],
       ["yyyy-MM-dd'T'HH-mm-ss", 1000],
+      // Periods in ms are aligned to the epoch: a UTC day starts at 01:00 in Berlin and is named by that date,
+      // a UTC hour starts at :30 in Kolkata and is named by its start's hour.
+      ['yyyy-MM-dd', 86_400_000],
+      ["yyyy-MM-dd'T'HHxx", 3_600_000],
     ];
     for (const [dateFormat, frequency] of cases) {
       for (const timeZone of ZONES) expect(dateFormatProblem(dateFormat, timeZone, frequency), `${dateFormat} ${String(frequency)} ${timeZone}`).toBeNull();
