@@ -269,7 +269,12 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
   }
   for (; archive === null; index++) {
     const candidate = path.join(target.dir, nameOf(index));
-    if (yield* io.stat(`${candidate}.gz`)) continue; // taken by a compressed archive
+    if (yield* io.stat(`${candidate}.gz`)) {
+      // Taken by a compressed archive. A plain name beside it that holds the active file is the extra name
+      // a holder gave it before it found the `.gz` (below) and stopped: it goes, it is no archive.
+      if (active.nlink > 1) yield* unlinkIfSame(candidate, ino);
+      continue;
+    }
     testHook('before-link', target.path);
     try {
       yield* io.link(target.path, candidate);
@@ -285,7 +290,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
         if (yield* io.stat(candidate)) continue;
         if ((yield* io.stat(target.path))?.ino !== ino) return null;
         yield* io.rename(target.path, candidate);
-        return candidate;
+        return yield* clearOfCompressed(target, candidate, nameOf, index);
       }
       throw err;
     }
@@ -297,7 +302,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
     if (yield* io.stat(`${candidate}.gz`)) {
       // Archive maintenance finished compressing the archive of this index between our look and our link
       // (its plain name was free again): that index is taken. Our extra name goes, the next index is tried.
-      yield* io.unlink(candidate);
+      yield* unlinkIfSame(candidate, ino);
       continue;
     }
     archive = candidate;
@@ -325,10 +330,41 @@ function* nextIndexOnDisk(target: RotationTarget, periodStart: number, active: f
   }
   // A second name on the active file: a holder that crashed or stalled between its link and its unlink
   // gave it an archive name already (probing from a lower index finds that as EEXIST on the same inode).
+  // Beside a `.gz` of its own index, that name is no archive (see archiveActive): it goes.
   if (active.nlink > 1) {
-    for (const name of plainNames) if ((yield* io.stat(path.join(target.dir, name)))?.ino === active.ino) return 'linked';
+    for (const name of plainNames) {
+      const file = path.join(target.dir, name);
+      if ((yield* io.stat(file))?.ino !== active.ino) continue;
+      if (!(yield* io.stat(`${file}.gz`))) return 'linked';
+      yield* unlinkIfSame(file, active.ino);
+    }
   }
   return next;
+}
+
+/** Unlink `file` if it still holds inode `ino` (a name this protocol gave, never someone else's file). */
+function* unlinkIfSame(file: string, ino: number): Io<void> {
+  if ((yield* io.stat(file))?.ino !== ino) return;
+  try {
+    yield* io.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
+  }
+}
+
+/**
+ * After renaming the active file to `archive` (no hard links), if archive maintenance compressed an archive
+ * to that name's `.gz` meanwhile, move ours on to the next free index. Returns where the archive is.
+ */
+function* clearOfCompressed(target: RotationTarget, archive: string, nameOf: (index: number) => string, index: number): Io<string> {
+  let current = archive;
+  for (let next = index + 1; yield* io.stat(`${current}.gz`); next++) {
+    const free = path.join(target.dir, nameOf(next));
+    if ((yield* io.stat(free)) || (yield* io.stat(`${free}.gz`))) continue;
+    yield* io.rename(current, free);
+    current = free;
+  }
+  return current;
 }
 
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {

@@ -248,6 +248,52 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['new']);
   });
 
+  for (const retention of [false, true]) {
+    it(`rotate() removes the extra name a holder that stopped gave the active file beside a .gz of that index${retention ? ' (with maxFiles)' : ''}`, async () => {
+      const dir = tempDir();
+      const now = Date.UTC(2026, 10, 25, 12);
+      const taken = path.join(dir, 'app.2026-11-25.log');
+      fs.writeFileSync(`${taken}.gz`, zlib.gzipSync('old\n'));
+      const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true, ...(retention ? { maxFiles: 10 } : {}) }, { now: () => now }));
+      file.write('new');
+      // A holder linked the active file to the name of index 0 after maintenance had compressed index 0,
+      // and stopped before it took that name away again.
+      fs.linkSync(path.join(dir, 'app.log'), taken);
+      const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+      expect(await file.rotate()).toBe(true);
+      const archive = path.join(dir, 'app.2026-11-25.1.log');
+      expect((await rotated)[0].archive).toBe(archive);
+      expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log.gz', 'app.log']);
+      expect(fs.statSync(archive).nlink).toBe(1); // archive maintenance leaves a file with two names alone
+      expect(readLines(archive)).toEqual(['new']);
+    });
+  }
+
+  it('rotate() on a file system without hard links (rename) takes the next index when maintenance compressed its index meanwhile', async () => {
+    const dir = tempDir();
+    const now = Date.UTC(2026, 10, 25, 12);
+    const taken = path.join(dir, 'app.2026-11-25.log');
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }, { now: () => now }));
+    file.write('new');
+    const link = vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    });
+    const rename = fs.renameSync;
+    const renamed = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      rename(from, to);
+      // Maintenance renames its gzip of an older archive of index 0 into place right after ours.
+      if (to === taken) fs.writeFileSync(`${taken}.gz`, zlib.gzipSync('old\n'));
+    });
+    try {
+      expect(await file.rotate()).toBe(true);
+    } finally {
+      link.mockRestore();
+      renamed.mockRestore();
+    }
+    expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log.gz', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['new']);
+  });
+
   it("delivers the constructor's events before those of a rotate() in the same tick, so the last 'open' names the active file", async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
