@@ -142,7 +142,7 @@ const CHUNK_BYTES = 64 * 1024;
  * 2. list the directory and keep only regular files that `parseArchiveName` recognises (never the active
  *    file, the locks, the state file, or anything else);
  * 3. repair what an interrupted run left: delete our temp files older than `staleMs`, delete an original
- *    whose `.gz` gunzips to exactly its bytes;
+ *    whose `.gz` gunzips to exactly its bytes, delete an extra name a stopped rotation left beside a `.gz`;
  * 4. delete, then gzip, what {@link planMaintenance} says (oldest first);
  * 5. release the lock.
  *
@@ -193,7 +193,8 @@ class MaintenanceRun {
       let listedAt = 0;
       for (;;) {
         if (files === null || this.now() - listedAt >= RELIST_MS) {
-          const listing = await this.listArchives();
+          let listing = await this.listArchives();
+          if (listing && files === null && (await this.removeExtraNames(listing))) listing = await this.listArchives();
           if (!listing) return;
           files = files === null ? await this.repair(listing) : listing.archives;
           listedAt = this.now();
@@ -303,15 +304,22 @@ class MaintenanceRun {
       return null;
     }
     const recognized = await recognizeCached(this.target, names);
-    const listing: Listing = { archives: [], temps: [] };
+    const listing: Listing = { archives: [], temps: [], extraNames: [] };
+    const compressedNames = new Set(recognized.archives.filter((archive) => archive.compressed).map((archive) => archive.name));
     // A few stats at a time: thousands issued at once cost the event loop hundreds of ms in one turn.
     await runLimited(STATS_IN_FLIGHT, [
       ...recognized.archives.map((archive) => async () => {
         const stats = await this.regularFile(archive.name);
         // An archive that has another name too is the active file of a rotation that stopped between its
         // link and its unlink (the process ended there). The next rotation finishes it: compressed or
-        // deleted now, while the active name still grows, its lines would be archived twice.
-        if (stats === null || stats.nlink !== 1) return;
+        // deleted now, while the active name still grows, its lines would be archived twice. Such a name
+        // beside a `.gz` of its own index is no archive at all: a rotation that found the index compressed
+        // after its link stopped before taking the link away (rotation.ts). It is removed in repair().
+        if (stats === null) return;
+        if (stats.nlink !== 1) {
+          if (!archive.compressed && compressedNames.has(`${archive.name}.gz`)) listing.extraNames.push({ name: archive.name, ino: stats.ino });
+          return;
+        }
         listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats) });
       }),
       ...recognized.temps.map((name) => async () => {
@@ -338,7 +346,23 @@ class MaintenanceRun {
   }
 
   /**
-   * Step 3: remove temp files older than staleMs (their writer is dead or lost the lock), and originals
+   * Step 3a: remove the extra names a stopped rotation left beside a `.gz` (see listArchives). True if it
+   * removed one: the archive under the other name is then a plain archive of its own, to be listed again.
+   */
+  private async removeExtraNames(listing: Listing): Promise<boolean> {
+    let removed = false;
+    for (const { name, ino } of listing.extraNames) {
+      const stats = await this.regularFile(name);
+      if (stats?.ino !== ino || stats.nlink < 2) continue; // never the last name of a file
+      if (!(await this.unlinkIfPresent('repair', name, 'remove the extra name'))) continue;
+      this.result.repaired.push(name);
+      removed = true;
+    }
+    return removed;
+  }
+
+  /**
+   * Step 3b: remove temp files older than staleMs (their writer is dead or lost the lock), and originals
    * whose `.gz` is verified to hold exactly their bytes. Returns the archives still on disk.
    */
   private async repair(listing: Listing): Promise<ArchiveFile[]> {
@@ -637,6 +661,8 @@ interface CompressedCopy {
 interface Listing {
   archives: ArchiveFile[];
   temps: Array<{ name: string; mtimeMs: number }>;
+  /** Plain names that are an extra name of another file, beside a `.gz` of their own (see listArchives). */
+  extraNames: Array<{ name: string; ino: number }>;
 }
 
 /** The file's bytes in chunks, stopping (by throwing) between chunks when `stop()` says so. */

@@ -272,7 +272,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
     if (yield* io.stat(`${candidate}.gz`)) {
       // Taken by a compressed archive. A plain name beside it that holds the active file is the extra name
       // a holder gave it before it found the `.gz` (below) and stopped: it goes, it is no archive.
-      if (active.nlink > 1) yield* unlinkIfSame(candidate, ino);
+      if (active.nlink > 1) yield* unlinkExtraName(candidate, ino);
       continue;
     }
     testHook('before-link', target.path);
@@ -290,7 +290,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
         if (yield* io.stat(candidate)) continue;
         if ((yield* io.stat(target.path))?.ino !== ino) return null;
         yield* io.rename(target.path, candidate);
-        return yield* clearOfCompressed(target, candidate, nameOf, index);
+        return candidate;
       }
       throw err;
     }
@@ -302,7 +302,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
     if (yield* io.stat(`${candidate}.gz`)) {
       // Archive maintenance finished compressing the archive of this index between our look and our link
       // (its plain name was free again): that index is taken. Our extra name goes, the next index is tried.
-      yield* unlinkIfSame(candidate, ino);
+      yield* unlinkExtraName(candidate, ino);
       continue;
     }
     archive = candidate;
@@ -336,15 +336,19 @@ function* nextIndexOnDisk(target: RotationTarget, periodStart: number, active: f
       const file = path.join(target.dir, name);
       if ((yield* io.stat(file))?.ino !== active.ino) continue;
       if (!(yield* io.stat(`${file}.gz`))) return 'linked';
-      yield* unlinkIfSame(file, active.ino);
+      yield* unlinkExtraName(file, active.ino);
     }
   }
   return next;
 }
 
-/** Unlink `file` if it still holds inode `ino` (a name this protocol gave, never someone else's file). */
-function* unlinkIfSame(file: string, ino: number): Io<void> {
-  if ((yield* io.stat(file))?.ino !== ino) return;
+/**
+ * Unlink `file` if it is an extra name of inode `ino`: it still holds that inode, and the inode has another
+ * name (the active name, or its archive's). Never the last name of anything.
+ */
+function* unlinkExtraName(file: string, ino: number): Io<void> {
+  const stats = yield* io.stat(file);
+  if (stats?.ino !== ino || stats.nlink < 2) return;
   try {
     yield* io.unlink(file);
   } catch (err) {
@@ -352,20 +356,6 @@ function* unlinkIfSame(file: string, ino: number): Io<void> {
   }
 }
 
-/**
- * After renaming the active file to `archive` (no hard links), if archive maintenance compressed an archive
- * to that name's `.gz` meanwhile, move ours on to the next free index. Returns where the archive is.
- */
-function* clearOfCompressed(target: RotationTarget, archive: string, nameOf: (index: number) => string, index: number): Io<string> {
-  let current = archive;
-  for (let next = index + 1; yield* io.stat(`${current}.gz`); next++) {
-    const free = path.join(target.dir, nameOf(next));
-    if ((yield* io.stat(free)) || (yield* io.stat(`${free}.gz`))) continue;
-    yield* io.rename(current, free);
-    current = free;
-  }
-  return current;
-}
 
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {
   testHook('before-unlink', target.path);

@@ -428,6 +428,26 @@ describe('repair of an interrupted run', () => {
     expect(fs.readdirSync(dir).sort()).toEqual(['.app.log.state', fresh, written.name].sort());
   });
 
+  it('removes the extra name a stopped rotation left beside a .gz, then handles the archive under its other name', async () => {
+    const dir = tempDir();
+    const compressed = writeArchive(dir, 1, 10, { ageMs: 3_600_000, tag: 'old' });
+    fs.writeFileSync(path.join(dir, `${compressed.name}.gz`), zlib.gzipSync(fs.readFileSync(path.join(dir, compressed.name))));
+    fs.unlinkSync(path.join(dir, compressed.name));
+    // A rotation linked the next archive to the compressed index's plain name, found the .gz, and stopped;
+    // the next rotator archived the file under index 1.
+    const next = writeArchive(dir, 1, 10, { index: 1, ageMs: 3_600_000, tag: 'next' });
+    fs.linkSync(path.join(dir, next.name), path.join(dir, compressed.name));
+
+    const result = await maintainArchives(target(dir), justAfter);
+
+    expect(result.errors).toEqual([]);
+    expect(result.repaired).toEqual([compressed.name]);
+    expect(result.compressed).toEqual([{ from: next.name, to: `${next.name}.gz` }]);
+    expect(fs.readdirSync(dir).sort()).toEqual([`${compressed.name}.gz`, `${next.name}.gz`].sort());
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${next.name}.gz`))).toString()).toBe(next.lines.map((l) => `${l}\n`).join(''));
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${compressed.name}.gz`))).toString()).toBe(compressed.lines.map((l) => `${l}\n`).join(''));
+  });
+
   it('removes an original whose .gz gunzips to exactly its bytes', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });

@@ -6,6 +6,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
+import { runSync, type Io } from '../src/io.js';
+import { archiveName } from '../src/naming.js';
+import { rotateUnderLock, type RotationTarget } from '../src/rotation.js';
+import { periodOf } from '../src/schedule.js';
 import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
@@ -269,29 +273,52 @@ describe('RotatingFile, one process', () => {
     });
   }
 
-  it('rotate() on a file system without hard links (rename) takes the next index when maintenance compressed its index meanwhile', async () => {
+  it("a rotation working from a look taken before another holder finished never removes the name that has become an archive's only one", () => {
     const dir = tempDir();
-    const now = Date.UTC(2026, 10, 25, 12);
-    const taken = path.join(dir, 'app.2026-11-25.log');
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }, { now: () => now }));
-    file.write('new');
-    const link = vi.spyOn(fs, 'linkSync').mockImplementation(() => {
-      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
-    });
-    const rename = fs.renameSync;
-    const renamed = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
-      rename(from, to);
-      // Maintenance renames its gzip of an older archive of index 0 into place right after ours.
-      if (to === taken) fs.writeFileSync(`${taken}.gz`, zlib.gzipSync('old\n'));
-    });
-    try {
-      expect(await file.rotate()).toBe(true);
-    } finally {
-      link.mockRestore();
-      renamed.mockRestore();
+    const log = path.join(dir, 'app.log');
+    const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
+    const today = periodOf(Date.now(), 'daily', 'UTC');
+    const archive = path.join(dir, archiveName(scheme, today.start, 0));
+    fs.writeFileSync(log, 'kept\n');
+    fs.linkSync(log, archive); // holder A gave the active file its archive name, and stalled
+    const target: RotationTarget = {
+      path: log,
+      dir,
+      statePath: path.join(dir, '.app.log.state'),
+      mode: 0o640,
+      frequency: 'daily',
+      timeZone: 'UTC',
+      scheme,
+      header: null,
+      archiveHint: { periodStart: Number.NaN, next: 0 },
+      deletesArchives: false,
+    };
+    // Holder B rotates at the next boundary, one system call at a time.
+    const steps = rotateUnderLock(target, today.next);
+    let finished = false;
+    let next = steps.next();
+    while (!next.done) {
+      const op = next.value;
+      let result: unknown;
+      let failure: unknown = null;
+      try {
+        result = runSync((function* (): Io<unknown> { return yield op; })());
+      } catch (err) {
+        failure = err;
+      }
+      if (!finished && op.kind === 'stat' && op.path === log) {
+        // B has seen the active file with two names. A finishes: the active name goes to a new file; then
+        // maintenance compresses A's archive but keeps the plain file, which a straggler wrote to meanwhile.
+        finished = true;
+        fs.unlinkSync(log);
+        fs.writeFileSync(log, '');
+        fs.writeFileSync(`${archive}.gz`, zlib.gzipSync('kept\n'));
+        fs.appendFileSync(archive, 'straggler\n');
+      }
+      next = failure === null ? steps.next(result) : steps.throw(failure);
     }
-    expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log.gz', 'app.log']);
-    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['new']);
+    fs.closeSync(next.value.fd);
+    expect(fs.readFileSync(archive, 'utf8')).toBe('kept\nstraggler\n');
   });
 
   it("delivers the constructor's events before those of a rotate() in the same tick, so the last 'open' names the active file", async () => {
