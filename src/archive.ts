@@ -306,18 +306,18 @@ class MaintenanceRun {
     const recognized = await recognizeCached(this.target, names);
     const listing: Listing = { archives: [], temps: [], extraNames: [] };
     const compressedNames = new Set(recognized.archives.filter((archive) => archive.compressed).map((archive) => archive.name));
+    /** Plain archive names of files with more than one name, by inode. */
+    const namesOf = new Map<number, string[]>();
     // A few stats at a time: thousands issued at once cost the event loop hundreds of ms in one turn.
     await runLimited(STATS_IN_FLIGHT, [
       ...recognized.archives.map((archive) => async () => {
         const stats = await this.regularFile(archive.name);
         // An archive that has another name too is the active file of a rotation that stopped between its
         // link and its unlink (the process ended there). The next rotation finishes it: compressed or
-        // deleted now, while the active name still grows, its lines would be archived twice. Such a name
-        // beside a `.gz` of its own index is no archive at all: a rotation that found the index compressed
-        // after its link stopped before taking the link away (rotation.ts). It is removed in repair().
+        // deleted now, while the active name still grows, its lines would be archived twice.
         if (stats === null) return;
         if (stats.nlink !== 1) {
-          if (!archive.compressed && compressedNames.has(`${archive.name}.gz`)) listing.extraNames.push({ name: archive.name, ino: stats.ino });
+          if (!archive.compressed) namesOf.set(stats.ino, [...(namesOf.get(stats.ino) ?? []), archive.name]);
           return;
         }
         listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats) });
@@ -327,6 +327,15 @@ class MaintenanceRun {
         if (stats !== null) listing.temps.push({ name, mtimeMs: stats.mtimeMs });
       }),
     ]);
+    // A plain name beside a `.gz` of its own index is no archive: a rotation that found the index compressed
+    // after its link stopped before taking the link away (rotation.ts). When the same file also has an
+    // archive name without a `.gz`, that one is its archive and this one an extra name, removed by
+    // removeExtraNames(). (A name whose other name is a backup's, or the active name, stays.)
+    for (const [ino, names] of namesOf) {
+      const kept = names.find((name) => !compressedNames.has(`${name}.gz`));
+      if (kept === undefined) continue;
+      for (const name of names) if (compressedNames.has(`${name}.gz`)) listing.extraNames.push({ name, ino, other: kept });
+    }
     return listing;
   }
 
@@ -351,9 +360,11 @@ class MaintenanceRun {
    */
   private async removeExtraNames(listing: Listing): Promise<boolean> {
     let removed = false;
-    for (const { name, ino } of listing.extraNames) {
-      const stats = await this.regularFile(name);
-      if (stats?.ino !== ino || stats.nlink < 2) continue; // never the last name of a file
+    for (const { name, ino, other } of listing.extraNames) {
+      if (this.shouldStop()) break;
+      // As listed still: the file's archive name holds it, and the `.gz` is there.
+      const [stats, archive, compressed] = await Promise.all([this.regularFile(name), this.regularFile(other), this.regularFile(`${name}.gz`)]);
+      if (stats?.ino !== ino || archive?.ino !== ino || compressed === null) continue;
       if (!(await this.unlinkIfPresent('repair', name, 'remove the extra name'))) continue;
       this.result.repaired.push(name);
       removed = true;
@@ -661,8 +672,11 @@ interface CompressedCopy {
 interface Listing {
   archives: ArchiveFile[];
   temps: Array<{ name: string; mtimeMs: number }>;
-  /** Plain names that are an extra name of another file, beside a `.gz` of their own (see listArchives). */
-  extraNames: Array<{ name: string; ino: number }>;
+  /**
+   * Plain names beside a `.gz` of their own whose file has another archive name here (see listArchives),
+   * with that name.
+   */
+  extraNames: Array<{ name: string; ino: number; other: string }>;
 }
 
 /** The file's bytes in chunks, stopping (by throwing) between chunks when `stop()` says so. */

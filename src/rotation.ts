@@ -281,7 +281,9 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') {
-        if ((yield* io.stat(candidate))?.ino === ino) return yield* unlinkActive(target, ino, null); // a second holder did it
+        // The name holds our file already: a second holder linked it, unless a `.gz` of the index sits beside
+        // it, which makes it an extra name (see below) for that holder to take away, not the archive.
+        if ((yield* io.stat(candidate))?.ino === ino && !(yield* io.stat(`${candidate}.gz`))) return yield* unlinkActive(target, ino, null);
         continue;
       }
       if (code === 'ENOENT') return null; // the active name vanished: another holder moved it
@@ -294,7 +296,9 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
       }
       throw err;
     }
-    if ((yield* io.stat(candidate))?.ino !== ino) {
+    const linked = yield* io.stat(candidate);
+    if (linked === null) continue; // our link is gone already (a holder that took over saw a `.gz` beside it)
+    if (linked.ino !== ino) {
       // The active name held a newer file by the time we linked: undo our extra name, someone rotated.
       yield* io.unlink(candidate);
       return null;

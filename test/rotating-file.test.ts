@@ -6,10 +6,6 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
-import { runSync, type Io } from '../src/io.js';
-import { archiveName } from '../src/naming.js';
-import { rotateUnderLock, type RotationTarget } from '../src/rotation.js';
-import { periodOf } from '../src/schedule.js';
 import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
@@ -272,54 +268,6 @@ describe('RotatingFile, one process', () => {
       expect(readLines(archive)).toEqual(['new']);
     });
   }
-
-  it("a rotation working from a look taken before another holder finished never removes the name that has become an archive's only one", () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
-    const today = periodOf(Date.now(), 'daily', 'UTC');
-    const archive = path.join(dir, archiveName(scheme, today.start, 0));
-    fs.writeFileSync(log, 'kept\n');
-    fs.linkSync(log, archive); // holder A gave the active file its archive name, and stalled
-    const target: RotationTarget = {
-      path: log,
-      dir,
-      statePath: path.join(dir, '.app.log.state'),
-      mode: 0o640,
-      frequency: 'daily',
-      timeZone: 'UTC',
-      scheme,
-      header: null,
-      archiveHint: { periodStart: Number.NaN, next: 0 },
-      deletesArchives: false,
-    };
-    // Holder B rotates at the next boundary, one system call at a time.
-    const steps = rotateUnderLock(target, today.next);
-    let finished = false;
-    let next = steps.next();
-    while (!next.done) {
-      const op = next.value;
-      let result: unknown;
-      let failure: unknown = null;
-      try {
-        result = runSync((function* (): Io<unknown> { return yield op; })());
-      } catch (err) {
-        failure = err;
-      }
-      if (!finished && op.kind === 'stat' && op.path === log) {
-        // B has seen the active file with two names. A finishes: the active name goes to a new file; then
-        // maintenance compresses A's archive but keeps the plain file, which a straggler wrote to meanwhile.
-        finished = true;
-        fs.unlinkSync(log);
-        fs.writeFileSync(log, '');
-        fs.writeFileSync(`${archive}.gz`, zlib.gzipSync('kept\n'));
-        fs.appendFileSync(archive, 'straggler\n');
-      }
-      next = failure === null ? steps.next(result) : steps.throw(failure);
-    }
-    fs.closeSync(next.value.fd);
-    expect(fs.readFileSync(archive, 'utf8')).toBe('kept\nstraggler\n');
-  });
 
   it("delivers the constructor's events before those of a rotate() in the same tick, so the last 'open' names the active file", async () => {
     const dir = tempDir();

@@ -1,0 +1,161 @@
+/**
+ * A rotation links the active file to an archive name; when archive maintenance has just compressed an
+ * older archive of that index, a `.gz` of the name is already there, and the link is an extra name to take
+ * away again. These tests run a rotation one system call at a time (rotateUnderLock, each call through
+ * runSync) and, between two calls, let another holder or a maintenance run act: no interleaving may lose
+ * the active file's lines, fail the rotation, or remove a name that is not an extra one.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { maintainArchives, type ArchiveTarget } from '../src/archive.js';
+import { runSync, type Io, type Op } from '../src/io.js';
+import { archiveName } from '../src/naming.js';
+import { rotateUnderLock, type ActiveFile, type RotationTarget } from '../src/rotation.js';
+import { periodOf } from '../src/schedule.js';
+
+const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(): { dir: string; log: string; next: number; indexZero: string; rotation: RotationTarget; maintenance: ArchiveTarget } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-extra-'));
+  dirs.push(dir);
+  const log = path.join(dir, 'app.log');
+  const today = periodOf(Date.now(), 'daily', 'UTC');
+  return {
+    dir,
+    log,
+    next: today.next,
+    indexZero: path.join(dir, archiveName(scheme, today.start, 0)),
+    rotation: {
+      path: log,
+      dir,
+      statePath: path.join(dir, '.app.log.state'),
+      mode: 0o640,
+      frequency: 'daily',
+      timeZone: 'UTC',
+      scheme,
+      header: null,
+      archiveHint: { periodStart: Number.NaN, next: 0 },
+      deletesArchives: false,
+    },
+    maintenance: { dir, activeName: 'app.log', scheme, mode: 0o640, staleMs: 10_000, policy: { maxFiles: null, maxAgeMs: null, delayMs: 0, compress: true } },
+  };
+}
+
+/** The maintenance runs' clock: an hour ahead, so that every archive here is settled. */
+const hourLater = (): number => Date.now() + 3_600_000;
+
+/** Run the rotation to the next boundary; `after` is called after each system call with it and its result. */
+async function rotate(target: RotationTarget, periodStart: number, after: (op: Op, result: unknown) => Promise<void> | void): Promise<ActiveFile> {
+  const steps = rotateUnderLock(target, periodStart);
+  let next = steps.next();
+  while (!next.done) {
+    const op = next.value;
+    let result: unknown;
+    let failure: unknown = null;
+    try {
+      result = runSync((function* (): Io<unknown> {
+        return yield op;
+      })());
+    } catch (err) {
+      failure = err;
+    }
+    await after(op, result);
+    next = failure === null ? steps.next(result) : steps.throw(failure);
+  }
+  fs.closeSync(next.value.fd);
+  return next.value;
+}
+
+/** Every line of every file in `dir` (gunzipped), and the names. */
+function contents(dir: string): { names: string[]; lines: string[] } {
+  const names = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort();
+  const lines = names.flatMap((name) => {
+    const raw = fs.readFileSync(path.join(dir, name));
+    return (name.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString().split('\n').filter(Boolean);
+  });
+  return { names, lines };
+}
+
+describe('an extra name beside a .gz', () => {
+  it("a rotation working from a look taken before another holder finished never removes the name that has become an archive's only one", async () => {
+    const { log, next, indexZero, rotation } = setup();
+    fs.writeFileSync(log, 'kept\n');
+    fs.linkSync(log, indexZero); // holder A gave the active file its archive name, and stalled
+    let finished = false;
+    await rotate(rotation, next, (op) => {
+      if (finished || op.kind !== 'stat' || op.path !== log) return;
+      // This rotation has seen the active file with two names. A finishes: the active name goes to a new
+      // file; then maintenance compresses A's archive but keeps the plain file, which a straggler wrote to.
+      finished = true;
+      fs.unlinkSync(log);
+      fs.writeFileSync(log, '');
+      fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('kept\n'));
+      fs.appendFileSync(indexZero, 'straggler\n');
+    });
+    expect(fs.readFileSync(indexZero, 'utf8')).toBe('kept\nstraggler\n');
+  });
+
+  it('a holder that stalled links the active file to a compressed index while another rotates: the rotation does not take that name for its archive, maintenance leaves it, no line is lost', async () => {
+    const { dir, log, next, indexZero, rotation, maintenance } = setup();
+    fs.writeFileSync(log, 'lines of the period\n');
+    let stage = 'look';
+    const active = await rotate(rotation, next, async (op) => {
+      if (stage === 'look' && op.kind === 'stat' && op.path === `${indexZero}.gz`) {
+        // After this rotation's look (no .gz): maintenance finishes compressing the old archive of index 0,
+        // and the holder this one took the lock from, stalled before its link, links the active file there.
+        stage = 'link';
+        fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('old archive of index 0\n'));
+        fs.linkSync(log, indexZero);
+      } else if (stage === 'link' && op.kind === 'link') {
+        stage = 'maintain';
+        await maintainArchives(maintenance, hourLater); // while the active name still holds the file
+      }
+    });
+    expect(active.archive).toBe(path.join(dir, archiveName(scheme, periodOf(Date.now(), 'daily', 'UTC').start, 1)));
+    const after = contents(dir);
+    expect(after.lines).toContain('lines of the period');
+    // The other holder's link is left: only the maintenance run after this rotation takes it away.
+    const cleanup = await maintainArchives(maintenance, hourLater);
+    expect(cleanup.repaired).toEqual([path.basename(indexZero)]);
+    expect(contents(dir).lines.filter((line) => line === 'lines of the period')).toHaveLength(1);
+  });
+
+  it('a maintenance run right after the link does not make the rotation fail', async () => {
+    const { dir, log, next, indexZero, rotation, maintenance } = setup();
+    fs.writeFileSync(log, 'lines\n');
+    let stage = 'look';
+    const active = await rotate(rotation, next, async (op) => {
+      if (stage === 'look' && op.kind === 'stat' && op.path === `${indexZero}.gz`) {
+        stage = 'link';
+        fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('old\n')); // maintenance compressed index 0 meanwhile
+      } else if (stage === 'link' && op.kind === 'link') {
+        stage = 'done';
+        await maintainArchives(maintenance, hourLater);
+      }
+    });
+    expect(active.action).toBe('archived');
+    expect(contents(dir).lines.filter((line) => line === 'lines')).toHaveLength(1);
+  });
+
+  it("maintenance never removes a plain archive beside its .gz because a backup hard-linked it", async () => {
+    const { dir, indexZero, maintenance } = setup();
+    const backup = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-backup-'));
+    dirs.push(backup);
+    fs.writeFileSync(indexZero, 'new data, not in the gz\n');
+    fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('old data\n'));
+    fs.linkSync(indexZero, path.join(backup, path.basename(indexZero))); // a hard-link snapshot (rsnapshot, cp -al)
+
+    const result = await maintainArchives(maintenance, hourLater);
+
+    expect(result.repaired).toEqual([]);
+    expect(fs.readFileSync(indexZero, 'utf8')).toBe('new data, not in the gz\n');
+  });
+});
