@@ -299,8 +299,10 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
     const linked = yield* io.stat(candidate);
     if (linked === null) continue; // our link is gone already (a holder that took over saw a `.gz` beside it)
     if (linked.ino !== ino) {
-      // The active name held a newer file by the time we linked: undo our extra name, someone rotated.
-      yield* io.unlink(candidate);
+      // The active name held a newer file by the time we linked: someone rotated (this holder stalled and
+      // lost the lock). Undo our link while it is an extra name of that file; once the active name has
+      // moved on, another holder may have taken this name for that file's archive: it stays.
+      if ((yield* io.stat(target.path))?.ino === linked.ino) yield* unlinkExtraName(candidate, linked.ino);
       return null;
     }
     if (yield* io.stat(`${candidate}.gz`)) {

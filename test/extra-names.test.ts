@@ -53,8 +53,13 @@ function setup(): { dir: string; log: string; next: number; indexZero: string; r
 const hourLater = (): number => Date.now() + 3_600_000;
 
 /** Run the rotation to the next boundary; `after` is called after each system call with it and its result. */
-async function rotate(target: RotationTarget, periodStart: number, after: (op: Op, result: unknown) => Promise<void> | void): Promise<ActiveFile> {
-  const steps = rotateUnderLock(target, periodStart);
+async function rotate(
+  target: RotationTarget,
+  periodStart: number,
+  after: (op: Op, result: unknown) => Promise<void> | void,
+  roll: 'force' | null = null,
+): Promise<ActiveFile> {
+  const steps = rotateUnderLock(target, periodStart, roll);
   let next = steps.next();
   while (!next.done) {
     const op = next.value;
@@ -72,6 +77,11 @@ async function rotate(target: RotationTarget, periodStart: number, after: (op: O
   }
   fs.closeSync(next.value.fd);
   return next.value;
+}
+
+/** Another holder's forced rotation (rotate(), a size roll), all at once, with its own index hint. */
+function rotateAtOnce(target: RotationTarget, periodStart: number): void {
+  fs.closeSync(runSync(rotateUnderLock({ ...target, archiveHint: { periodStart: Number.NaN, next: 0 } }, periodStart, 'force')).fd);
 }
 
 /** Every line of every file in `dir` (gunzipped), and the names. */
@@ -157,5 +167,64 @@ describe('an extra name beside a .gz', () => {
 
     expect(result.repaired).toEqual([]);
     expect(fs.readFileSync(indexZero, 'utf8')).toBe('new data, not in the gz\n');
+  });
+});
+
+describe('a holder that stalled before its link, which then names a newer active file', () => {
+  it('leaves the name once another holder made it that file\'s archive (retention: it probed from the disk)', async () => {
+    const { dir, log, rotation } = setup();
+    const today = periodOf(Date.now(), 'daily', 'UTC').start;
+    // This holder's last archive of the period had index 4; retention has deleted them all since.
+    const stalled = { ...rotation, deletesArchives: true, archiveHint: { periodStart: today, next: 5 } };
+    const five = path.join(dir, archiveName(scheme, today, 5));
+    fs.writeFileSync(log, 'first\n');
+    let stage = 'look';
+    await rotate(
+      stalled,
+      today,
+      (op) => {
+        if (stage === 'look' && op.kind === 'stat' && op.path === `${five}.gz`) {
+          // It stalls before its link; the holder that took the lock over archives the file, a new one fills.
+          stage = 'link';
+          rotateAtOnce(stalled, today);
+          fs.appendFileSync(log, 'second\n');
+        } else if (stage === 'link' && op.kind === 'link') {
+          // Its link named the new active file .5; the next holder rolls that file and finds it named so.
+          stage = 'done';
+          rotateAtOnce(stalled, today);
+        }
+      },
+      'force',
+    );
+    expect(contents(dir).lines.sort()).toEqual(['first', 'second']);
+  });
+
+  it('does not fail when the next holder removed its link, an extra name beside a .gz, first', async () => {
+    const { dir, log, indexZero, rotation } = setup();
+    const today = periodOf(Date.now(), 'daily', 'UTC').start;
+    fs.writeFileSync(log, 'first\n');
+    let stage = 'look';
+    const active = await rotate(
+      rotation,
+      today,
+      (op) => {
+        if (stage === 'look' && op.kind === 'stat' && op.path === `${indexZero}.gz`) {
+          // It stalls before its link; the holder that took over archives the file at index 0, maintenance
+          // compresses that, and a new file fills.
+          stage = 'link';
+          rotateAtOnce(rotation, today);
+          fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('first\n'));
+          fs.unlinkSync(indexZero);
+          fs.appendFileSync(log, 'second\n');
+        } else if (stage === 'link' && op.kind === 'stat' && op.path === indexZero) {
+          // It sees its link names another file; the next holder rolls that file and removes the link first.
+          stage = 'done';
+          rotateAtOnce(rotation, today);
+        }
+      },
+      'force',
+    );
+    expect(active.archive).toBeNull();
+    expect(contents(dir).lines.sort()).toEqual(['first', 'second']);
   });
 });
