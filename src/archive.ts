@@ -69,7 +69,10 @@ export interface MaintenanceResult {
   compressed: Array<{ from: string; to: string }>;
   /** Archives deleted by retention. */
   removed: string[];
-  /** Leftovers of an interrupted run that were removed: stale temp files, and originals whose `.gz` was verified. */
+  /**
+   * Leftovers of an interrupted run or rotation that were removed: stale temp files, originals whose `.gz`
+   * was verified, and extra names beside a `.gz`.
+   */
   repaired: string[];
   /**
    * When an archive this run left because it changed too recently will have settled, or a temp file it left

@@ -362,7 +362,6 @@ function* unlinkExtraName(file: string, ino: number): Io<void> {
   }
 }
 
-
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {
   testHook('before-unlink', target.path);
   // Re-check right before the destructive step: never unlink a newer active file.
