@@ -1244,8 +1244,7 @@ export class RotatingFile extends EventEmitter {
       `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
       { cause: err },
     );
-    if (this.defer(() => this.raiseError(error))) return;
-    this.raiseError(error);
+    this.tell(() => this.raiseError(error));
   }
 
   /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
@@ -1265,18 +1264,17 @@ export class RotatingFile extends EventEmitter {
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
   private notify(event: 'open' | 'rotate' | 'warning', payload: OpenEvent | RotateEvent | WarningEvent): void {
-    if (this.defer(() => this.emit(event, payload))) return;
-    this.emit(event, payload);
+    this.tell(() => this.emit(event, payload));
   }
 
-  /** While the constructor runs, keep `deliver` for later (true); after it, first deliver what was kept. */
-  private defer(deliver: () => void): boolean {
+  /** Raise an event now, after any the constructor kept; while the constructor runs, keep it for later. */
+  private tell(deliver: () => void): void {
     if (this.constructing) {
       this.deferred?.push(deliver);
-      return true;
+      return;
     }
     this.deliverDeferred();
-    return false;
+    deliver();
   }
 
   private deliverDeferred(): void {
