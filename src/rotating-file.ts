@@ -14,6 +14,7 @@ import {
   followActive,
   openExisting,
   rotateUnderLock,
+  stageNext,
   statOrNull,
   takeActive,
   type ActiveFile,
@@ -53,7 +54,14 @@ export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 type Chunk = string | Uint8Array;
 
 /** Why lines went to a file that may no longer carry the active name (see noteLate). */
-type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way';
+type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished';
+
+/** The file a process announced last ('rotate' compares with it): its period, inode, and whether there was one. */
+interface Announced {
+  periodStart: number;
+  ino: number;
+  hadFile: boolean;
+}
 
 /** Internal knobs for tests: an injectable clock. Not part of the public API. */
 export interface RotatingFileInternals {
@@ -165,6 +173,18 @@ export class RotatingFile extends EventEmitter {
   private reopenUntil = 0;
   private missingSince = 0;
   /**
+   * The open file is the new period's staged file (see stageNext): written to, but not under the active
+   * name yet. publishTimer, settleMs after its boundary, sees that it gets the name. `stagedFrom` is the
+   * file this process wrote to before, for the 'rotate' event that publication brings; `stagedLines` the
+   * lines written to the staged file, reported if it does not get the active name after all.
+   */
+  private staged = false;
+  private stagedFrom: Announced = { periodStart: 0, ino: -1, hadFile: false };
+  private stagedLines = 0;
+  private publishTimer: NodeJS.Timeout | null = null;
+  /** The period start whose file this process tried to stage (once per boundary). */
+  private stagingTried = Number.NaN;
+  /**
    * A rotation, size roll or follow running off the event loop (see startRotation). Nothing is written
    * while it runs: the lines wait for the file it produces.
    */
@@ -223,6 +243,7 @@ export class RotatingFile extends EventEmitter {
       path: file,
       dir,
       statePath: path.join(dir, `.${name}.state`),
+      stagedPath: path.join(dir, `.${name}.next`),
       mode,
       frequency,
       timeZone,
@@ -310,13 +331,14 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * Resolve once everything written so far has reached the kernel (or was dropped and counted).
-   * `callback`, if given, is called then too (pino's `logger.flush(cb)` passes one).
+   * Resolve once everything written so far has reached the kernel (or was dropped and counted), in the
+   * file under its name: lines written to the new period's file before it has the active name (settleMs
+   * after a boundary) are flushed once it has it. `callback`, if given, is called then too (pino's
+   * `logger.flush(cb)` passes one).
    */
   flush(callback?: (error?: Error | null) => void): Promise<void> {
     this.flushNow();
-    const flushed =
-      this.bufferedLineCount() === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    const flushed = this.flushed() ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
     if (callback) void flushed.then(() => callback(null));
     return flushed;
   }
@@ -350,6 +372,7 @@ export class RotatingFile extends EventEmitter {
    */
   private endOfProcess(): void {
     this.flushSync();
+    this.publishNow();
     // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
     // thread on the same path: without the lock, it could be that file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;
@@ -481,6 +504,7 @@ export class RotatingFile extends EventEmitter {
     while (this.inFlight) await this.inFlight; // its file must be adopted (or closed) before ours closes
     this.state = 'closing';
     this.flushSync();
+    this.publishNow();
     this.clearTimers();
     await this.archives?.stop();
     // Lines written while a maintenance run was being stopped: the flush they queued would find the
@@ -630,12 +654,17 @@ export class RotatingFile extends EventEmitter {
       this.pending = [];
       this.head = 0;
       this.pendingBytes = 0;
-      this.resolveFlushWaiters();
+      if (!this.staged) this.resolveFlushWaiters();
     }
     if (this.needDrain && this.pendingBytes <= this.options.highWaterMark) {
       this.needDrain = false;
       process.nextTick(() => this.emit('drain'));
     }
+  }
+
+  /** Nothing in memory, and the file written to has its name (see flush()). */
+  private flushed(): boolean {
+    return this.bufferedLineCount() === 0 && !this.staged;
   }
 
   private resolveFlushWaiters(): void {
@@ -708,6 +737,7 @@ export class RotatingFile extends EventEmitter {
       return false;
     }
     const lines = end - this.head;
+    if (this.staged) this.stagedLines += lines;
     const wasTorn = this.pending[this.head] === this.tornRest;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
@@ -870,9 +900,17 @@ export class RotatingFile extends EventEmitter {
     // Give writes issued just before the boundary time to land before the rename.
     const settleUntil = period.start + this.options.settleMs;
     if (this.inBackground(sync)) {
-      // The usual case, a boundary passed while the file is open: off the event loop.
-      if (now < settleUntil) this.scheduleRetry(settleUntil - now, true);
-      else void this.startRotation(period.start, null);
+      // The usual case, a boundary passed while the file is open: off the event loop. Within the settle
+      // margin the new file is made under the staged name (once per boundary), so lines need not wait for it.
+      if (now >= settleUntil) {
+        void this.startRotation(period.start, null);
+      } else if (this.stagingTried !== period.start && this.options.settleMs < this.options.staleMs) {
+        // Not when settleMs >= staleMs: two processes could then stage at once (see stageNext).
+        this.stagingTried = period.start;
+        void this.startRotation(period.start, 'stage');
+      } else {
+        this.scheduleRetry(settleUntil - now, true);
+      }
       return false;
     }
     // Start-up, exit and graceful shutdown: now, on this thread.
@@ -904,16 +942,20 @@ export class RotatingFile extends EventEmitter {
    * The lock itself is taken and released on this thread, one mkdir and one rmdir: a process that
    * ends at any moment then leaves no lock directory behind (see RotationLock.tryAcquire).
    */
-  private startRotation(periodStart: number, roll: RollRequest): Promise<'done' | 'busy' | 'failed'> {
+  private startRotation(periodStart: number, roll: RollRequest | 'stage'): Promise<'done' | 'busy' | 'failed' | 'declined'> {
     if (this.inFlight) return Promise.resolve('busy'); // one at a time (callers look before they start one)
     if (this.waitingSince === 0) this.waitingSince = this.now();
-    const run = async (): Promise<ActiveFile | null> => {
-      if (roll === null) {
+    const stage = roll === 'stage';
+    // A boundary follows another process's file; not the staged file this process has open (it publishes it).
+    const follow = (roll === null || stage) && !this.staged;
+    const run = async (): Promise<ActiveFile | 'busy' | 'declined'> => {
+      if (follow) {
         const followed = await runAsync(followActive(this.target, periodStart));
         if (followed) return followed;
       }
-      if (!this.lock.tryAcquire()) return null;
+      if (!this.lock.tryAcquire()) return 'busy';
       try {
+        if (stage) return (await runAsync(stageNext(this.target, periodStart))) ?? 'declined';
         return await runAsync(rotateUnderLock(this.target, periodStart, roll));
       } finally {
         this.lock.release();
@@ -921,20 +963,32 @@ export class RotatingFile extends EventEmitter {
     };
     const outcome = run().then(
       (active) => {
-        if (!active) return 'busy' as const;
+        if (active === 'busy' || active === 'declined') return active;
         if (this.state === 'closed') closeQuietly(active.fd);
         else this.adopt(active);
         return 'done' as const;
       },
       (err: unknown) => {
         if (roll === null) this.rotationFailed(err as Error, 'rotate');
-        else this.reportError(err as Error, roll === 'force' ? 'rotate' : 'size roll');
+        else this.reportError(err as Error, roll === 'force' || stage ? 'rotate' : 'size roll');
         return 'failed' as const;
       },
     );
     const inFlight = outcome.then((result) => {
       if (this.inFlight === inFlight) this.inFlight = null;
-      if (result !== 'done' && roll !== null) this.waitingSince = 0; // the lines go on to the current file
+      if (stage) {
+        // Not staged: the lines wait for the rotation settleMs after the boundary (the lock busy: another
+        // process is staging the file; look again shortly).
+        if (result === 'busy') {
+          this.counters.lockAttemptsLost++;
+          this.stagingTried = Number.NaN;
+        }
+        if (result !== 'done') {
+          this.scheduleRetry(result === 'busy' ? LOCK_RETRY_MS : Math.max(1, periodStart + this.options.settleMs - this.now()), true);
+          return;
+        }
+      }
+      if (result !== 'done' && roll !== null && !stage) this.waitingSince = 0; // the lines go on to the current file
       if (result === 'busy') {
         this.counters.lockAttemptsLost++;
         if (roll === null) {
@@ -977,6 +1031,7 @@ export class RotatingFile extends EventEmitter {
    * rotating: the batch goes to the current file.
    */
   private checkSize(now: number, sync: boolean, force: boolean): 'write' | 'rolling' | 'wait' | 'late' {
+    if (this.staged) return 'write'; // rolled once it has the active name
     try {
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
@@ -1047,34 +1102,59 @@ export class RotatingFile extends EventEmitter {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
+      unpublished: `${lines} line(s) written to the new period's file staged for ${this.path}, which did not get the active name (a lock holder stalled past staleMs): the next rotation archives it`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }
 
   /** Switch to a file someone else put under the active name (takeActive, or followed): a reopen. */
   private adoptForeign(active: ActiveFile, warning: string | null): void {
-    this.counters.reopens++;
     if (warning) this.warn('EXTERNAL_MOVE', warning);
-    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize);
+    if (active.published) {
+      // Taking it gave a staged file the active name first, and archived the file that had it: a rotation.
+      this.adopt(active);
+      return;
+    }
+    this.counters.reopens++;
+    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize, active.staged);
   }
 
   /** Switch to the descriptor the protocol produced and tell listeners. */
   private adopt(active: ActiveFile): void {
-    const previous = this.period.start;
-    const hadFile = this.fd !== null;
-    const changed = active.ino !== this.ino;
-    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize);
+    // A staged file is announced ('rotate', counters) when it gets the active name, not when it is opened.
+    let from: Announced = this.staged ? this.stagedFrom : { periodStart: this.period.start, ino: this.ino, hadFile: this.fd !== null };
+    const { published } = active;
+    if (published) {
+      this.announce(published.archive, published.periodStart, published.previousPeriodStart, from.hadFile);
+      from = { periodStart: published.periodStart, ino: published.ino, hadFile: true };
+    }
+    this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize, active.staged);
+    if (active.staged) return;
+    const changed = active.ino !== from.ino;
     if (active.action === 'archived') this.archives?.afterArchive();
     if (active.action === 'archived' || active.action === 'relabelled') this.counters.rotations++;
-    else if (hadFile && changed) this.counters.reopens++;
-    if (active.action === 'archived' || (hadFile && (changed || active.periodStart !== previous))) {
+    else if (from.hadFile && changed) this.counters.reopens++;
+    if (active.action === 'archived' || (from.hadFile && (changed || active.periodStart !== from.periodStart))) {
       const event: RotateEvent = {
         archive: active.archive,
         periodStart: active.periodStart,
-        previousPeriodStart: active.previousPeriodStart ?? previous,
+        previousPeriodStart: active.previousPeriodStart ?? from.periodStart,
       };
       this.notify('rotate', event);
     }
+  }
+
+  /** A rotation this process saw happen: `archive` is the one it made, null if another process made it. */
+  private announce(archive: string | null, periodStart: number, previousPeriodStart: number, hadFile: boolean): void {
+    if (archive) {
+      this.archives?.afterArchive();
+      this.counters.rotations++;
+    } else if (hadFile) {
+      this.counters.reopens++;
+    }
+    if (!archive && !hadFile) return;
+    const event: RotateEvent = { archive, periodStart, previousPeriodStart };
+    this.notify('rotate', event);
   }
 
   /**
@@ -1088,8 +1168,17 @@ export class RotatingFile extends EventEmitter {
     return this.lastPeriod;
   }
 
-  private switchTo(fd: number, ino: number, periodStart: number, emptySize: number): void {
+  /** `staged`: see the field. The 'open' event is not repeated for the staged file once it is published. */
+  private switchTo(fd: number, ino: number, periodStart: number, emptySize: number, staged = false): void {
     const old = this.fd;
+    const wasStaged = this.staged;
+    const published = wasStaged && !staged && ino === this.ino;
+    if (staged && !wasStaged) {
+      this.stagedFrom = { periodStart: this.period.start, ino: this.ino, hadFile: old !== null };
+      this.stagedLines = 0;
+    } else if (wasStaged && !staged && !published && this.stagedLines > 0) {
+      this.noteLate(this.stagedLines, 'unpublished');
+    }
     this.fd = fd;
     this.ino = ino;
     this.emptySize = emptySize;
@@ -1100,6 +1189,10 @@ export class RotatingFile extends EventEmitter {
     if (this.state === 'waiting') this.state = 'open';
     if (old !== null && old !== fd) this.letGo(old);
     this.armBoundaryTimer();
+    this.staged = staged;
+    this.armPublishTimer();
+    if (wasStaged && this.flushed()) this.resolveFlushWaiters();
+    if (published) return;
     const event: OpenEvent = { path: this.path, ino, periodStart };
     this.notify('open', event);
   }
@@ -1132,6 +1225,72 @@ export class RotatingFile extends EventEmitter {
     this.boundaryTimer.unref();
   }
 
+  /** While the open file is staged: settleMs after its boundary (now, if that has passed), see that it is published. */
+  private armPublishTimer(): void {
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
+    if (this.staged) this.retryPublish(this.period.start + this.options.settleMs - this.now());
+  }
+
+  private retryPublish(delayMs: number): void {
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    // Kept alive like the boundary wait before it: flush() waits for the publication.
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = null;
+      this.publish();
+    }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
+  }
+
+  /**
+   * The staged file should have the active name by now: if another process gave it, say so; else give it
+   * here, off the event loop (the lock busy: another process is at it, look again shortly).
+   */
+  private publish(): void {
+    if (!this.staged || this.state === 'closed' || this.state === 'closing') return;
+    if (this.inFlight) {
+      this.retryPublish(LOCK_RETRY_MS);
+      return;
+    }
+    try {
+      if (statOrNull(this.path)?.ino === this.ino) {
+        this.notePublished();
+        return;
+      }
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+    }
+    if (!this.inBackground(false)) {
+      this.publishNow();
+      if (this.staged) this.retryPublish(LOCK_RETRY_MS);
+      return;
+    }
+    void this.startRotation(this.period.start, null).then((result) => {
+      if (!this.staged) return;
+      this.waitingSince = 0; // lines waited for this attempt only, not for a new file
+      this.retryPublish(result === 'busy' ? LOCK_RETRY_MS : this.errorDelay);
+    });
+  }
+
+  /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */
+  private publishNow(): void {
+    if (!this.staged || this.inFlight) return;
+    try {
+      if (statOrNull(this.path)?.ino === this.ino) this.notePublished();
+      else this.rotateHere(this.period.start, null);
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+    }
+  }
+
+  /** Another process gave the staged file the active name: from now on it is this process's active file. */
+  private notePublished(): void {
+    this.staged = false;
+    this.waitingSince = 0;
+    if (this.flushed()) this.resolveFlushWaiters();
+    this.armPublishTimer();
+    this.announce(null, this.period.start, this.stagedFrom.periodStart, this.stagedFrom.hadFile);
+  }
+
   /** Every checkIntervalMs: has someone moved or deleted the active file? */
   private startCheckTimer(): void {
     this.checkTimer = setInterval(() => this.checkActiveName(), this.options.checkIntervalMs);
@@ -1139,7 +1298,8 @@ export class RotatingFile extends EventEmitter {
   }
 
   private checkActiveName(): void {
-    if (this.fd === null || this.flushing || this.inFlight) return;
+    // A staged file is not under the active name yet: its publish timer looks after it.
+    if (this.fd === null || this.flushing || this.inFlight || this.staged) return;
     try {
       const current = statOrNull(this.path);
       if (current && current.ino === this.ino) return;
@@ -1185,9 +1345,9 @@ export class RotatingFile extends EventEmitter {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.retryTimer, this.boundaryTimer, this.reopenTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.retryTimer, this.boundaryTimer, this.reopenTimer, this.publishTimer]) if (timer) clearTimeout(timer);
     if (this.checkTimer) clearInterval(this.checkTimer);
-    this.retryTimer = this.boundaryTimer = this.checkTimer = this.reopenTimer = null;
+    this.retryTimer = this.boundaryTimer = this.checkTimer = this.reopenTimer = this.publishTimer = null;
   }
 
   // ---------------------------------------------------------------------------------------------

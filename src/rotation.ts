@@ -13,16 +13,21 @@ import * as io from './io.js';
 import type { Io } from './io.js';
 import { archiveIndexesOf, archiveNamesOf, type NameScheme } from './naming.js';
 import { periodOf } from './schedule.js';
-import { parseState, stateText, stateTempPath, type RotationState } from './state.js';
+import { parseState, stateText, stateTempPath, type RotationState, type StagedFile } from './state.js';
 import type { Frequency } from './types.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+
+/** How many files that appear under the active name publishStaged archives before it gives up (see there). */
+const PUBLISH_ROUNDS = 3;
 
 /** Everything the protocol needs to know about one log path. */
 export interface RotationTarget {
   path: string;
   dir: string;
   statePath: string;
+  /** Where the next period's file is made at its boundary, before it gets the active name (see stageNext). */
+  stagedPath: string;
   mode: number;
   frequency: Frequency;
   timeZone: string;
@@ -56,10 +61,22 @@ export interface ActiveFile {
   emptySize: number;
   archive: string | null;
   previousPeriodStart: number | null;
+  /** True: the file is the next period's, still under the staged name; the active name gets it settleMs after its boundary. */
+  staged?: boolean;
+  /** This call gave a staged file the active name first (see publishStaged): that was a rotation too. */
+  published?: Publication;
+}
+
+/** A staged file given the active name, and the archive this made of the file that had it. */
+export interface Publication {
+  ino: number;
+  periodStart: number;
+  archive: string | null;
+  previousPeriodStart: number;
 }
 
 /** Test-only pause points inside the critical section (see test/fixtures). Not public API. */
-export type RotationStep = 'locked' | 'before-link' | 'before-unlink' | 'before-create' | 'before-header' | 'before-state' | 'state-written';
+export type RotationStep = 'locked' | 'before-publish' | 'before-link' | 'before-unlink' | 'before-create' | 'before-header' | 'before-state' | 'state-written';
 
 interface TestHooks {
   at?: (step: RotationStep, target: string) => void;
@@ -122,16 +139,151 @@ function* closingOnError<T>(fd: number, steps: Io<T>): Io<T> {
 
 /**
  * Without the lock: if the state says the active file already belongs to a period starting at or
- * after `periodStart` and the active name still holds that inode, open it. Null otherwise.
+ * after `periodStart` and the active name still holds that inode, open it; else, if it names a staged file
+ * of such a period, open that (under whichever name it has by now). Null otherwise.
  */
 export function* followActive(target: RotationTarget, periodStart: number): Io<ActiveFile | null> {
   const state = yield* readState(target.statePath);
-  if (!state || state.periodStart < periodStart) return null;
+  if (!state) return null;
+  if (state.periodStart < periodStart) return state.next && state.next.periodStart >= periodStart ? yield* followStaged(target, state.next) : null;
   const current = yield* io.stat(target.path);
   if (!current || current.ino !== state.ino) return null;
   const opened = yield* openExisting(target.path, state.ino);
   if (!opened) return null;
   return { ...opened, periodStart: state.periodStart, emptySize: state.emptySize ?? 0, action: 'followed', archive: null, previousPeriodStart: null };
+}
+
+/** Open the staged file `next`: under the staged name, or under the active name if it was published meanwhile. */
+function* followStaged(target: RotationTarget, next: StagedFile): Io<ActiveFile | null> {
+  const followed = { periodStart: next.periodStart, emptySize: next.emptySize, action: 'followed', archive: null, previousPeriodStart: null } as const;
+  const staged = yield* openExisting(target.stagedPath, next.ino);
+  if (staged) return { ...staged, ...followed, staged: true };
+  const published = yield* openExisting(target.path, next.ino);
+  return published && { ...published, ...followed };
+}
+
+/**
+ * Under the lock, between a boundary and settleMs after it: make the file of the period starting at
+ * `periodStart` under the staged name, with its header, and a state naming it, so that every process can
+ * write the new period's lines at once while the old file keeps the active name (writes issued before the
+ * boundary land in it before its rename; publishStaged does the rest). Null when there is nothing to
+ * stage: the state does not describe the active file, the file has no lines (it is relabelled, not
+ * archived), or an earlier staged file is still waiting for its publication.
+ * The writer stages only within settleMs of the boundary, and only with settleMs < staleMs: a holder can
+ * lose the lock only staleMs after it took it, so two processes never stage at once. A stager that
+ * stalls past staleMs can still write its state in the middle of the rotation of the holder that took
+ * over, which then writes its own over it: the staged file is then a stray (see setAsideStray).
+ */
+export function* stageNext(target: RotationTarget, periodStart: number): Io<ActiveFile | null> {
+  const followed = yield* followActive(target, periodStart);
+  if (followed) return followed;
+  const state = yield* readState(target.statePath);
+  const current = yield* io.stat(target.path);
+  if (!state || state.next || !current || current.ino !== state.ino || state.periodStart >= periodStart) return null;
+  if (current.size <= (state.emptySize ?? 0)) return null;
+  const stray = yield* io.stat(target.stagedPath);
+  if (stray) yield* setAsideStray(target, stray);
+  let fd: number;
+  try {
+    fd = yield* io.open(target.stagedPath, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null; // a holder that took over made one
+    throw err;
+  }
+  const ino = (yield* closingOnError(fd, io.fstat(fd))).ino;
+  const emptySize = yield* closingOnError(fd, headerIfEmpty(target, fd, periodStart));
+  testHook('before-state', target.path);
+  const next = { periodStart, ino, emptySize };
+  if (!(yield* closingOnError(fd, recordStaged(target, state, next)))) {
+    // The state changed meanwhile (this holder stalled past staleMs): nobody knows this file; it goes.
+    yield* io.close(fd);
+    if ((yield* io.stat(target.stagedPath))?.ino === ino) yield* unlinkQuietly(target.stagedPath);
+    return null;
+  }
+  return { fd, ino, periodStart, emptySize, action: 'created', archive: null, previousPeriodStart: state.periodStart, staged: true };
+}
+
+/** Add `next` to the state, if the state and the active name are still what stageNext found. */
+function* recordStaged(target: RotationTarget, found: RotationState, next: StagedFile): Io<boolean> {
+  const state = yield* readState(target.statePath);
+  if (!state || state.next || state.periodStart !== found.periodStart || state.ino !== found.ino) return false;
+  if ((yield* io.stat(target.path))?.ino !== found.ino) return false;
+  yield* writeState(target, { ...state, next });
+  return true;
+}
+
+/**
+ * Under the lock: give the staged file the state names the active name, archiving the file that holds it
+ * (whatever it is: the previous period's file, or one that logrotate or an operator put there). Every
+ * rotation starts with this, so that a staged file is published even if the process that made it stopped.
+ * Returns the archive made, or null when there was nothing to publish.
+ */
+export function* publishStaged(target: RotationTarget): Io<Publication | null> {
+  const state = yield* readState(target.statePath);
+  const staged = yield* io.stat(target.stagedPath);
+  if (!state?.next) {
+    if (staged) yield* setAsideStray(target, staged);
+    return null;
+  }
+  const { next } = state;
+  const published: RotationState = { periodStart: next.periodStart, ino: next.ino, emptySize: next.emptySize };
+  let current = yield* io.stat(target.path);
+  if (staged?.ino !== next.ino) {
+    // Published already by a holder that stopped before its state, or gone (deleted by hand): the state
+    // forgets it. Which file the active name holds is then decided as if nothing had been staged.
+    if (staged) yield* setAsideStray(target, staged);
+    yield* writeState(target, current?.ino === next.ino ? published : { periodStart: state.periodStart, ino: state.ino, emptySize: state.emptySize ?? 0 });
+    return null;
+  }
+  let archive: string | null = null;
+  // More than one round only when a file appears under the active name between the archiving and the link
+  // (a holder that took over from this one, logrotate's create): that file is archived in turn.
+  for (let round = 0; current?.ino !== next.ino; round++) {
+    if (round === PUBLISH_ROUNDS) throw new Error(`${target.path} kept getting new files while ${target.stagedPath} was being given its name`);
+    if (current) archive = (yield* archiveActive(target, current, periodOfFile(target, state, current))) ?? archive;
+    testHook('before-publish', target.path);
+    try {
+      yield* io.link(target.stagedPath, target.path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+        // No hard links on this file system: rename, after checking the name is free (we hold the lock).
+        if (!(yield* io.stat(target.path))) yield* io.rename(target.stagedPath, target.path);
+      } else if (code === 'ENOENT') {
+        // The staged name is gone: a holder that took over published the file. The state says the rest.
+        return null;
+      } else if (code !== 'EEXIST') {
+        throw err;
+      }
+    }
+    current = yield* io.stat(target.path);
+  }
+  yield* unlinkExtraName(target.stagedPath, next.ino);
+  yield* recordState(target, published);
+  return { ino: next.ino, periodStart: next.periodStart, archive, previousPeriodStart: state.periodStart };
+}
+
+/**
+ * A file under the staged name that the state does not name. Its maker stopped before writing the state
+ * (it holds a header at most), or stalled past staleMs and wrote its state in the middle of the rotation
+ * of the holder that took over, which then wrote its own over it: processes may have written lines to it.
+ * It is archived under the period its mtime falls in, like a file without state; only an empty one goes.
+ */
+function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
+  if (stray.size > 0) {
+    yield* archiveActive({ ...target, path: target.stagedPath }, stray, periodOf(stray.mtimeMs, target.frequency, target.timeZone).start);
+  } else {
+    const again = yield* io.stat(target.stagedPath);
+    if (again?.ino === stray.ino && again.size === 0) yield* unlinkQuietly(target.stagedPath);
+  }
+}
+
+function* unlinkQuietly(file: string): Io<void> {
+  try {
+    yield* io.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
+  }
 }
 
 /**
@@ -154,6 +306,13 @@ function wantsRoll(roll: RollRequest, current: fs.Stats): boolean {
  */
 export function* rotateUnderLock(target: RotationTarget, periodStart: number, roll: RollRequest = null): Io<ActiveFile> {
   testHook('locked', target.path);
+  const published = yield* publishStaged(target);
+  const active = yield* rotateOnDisk(target, periodStart, roll);
+  return published ? { ...active, published } : active;
+}
+
+/** rotateUnderLock, once no staged file waits for its publication. */
+function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRequest): Io<ActiveFile> {
   // Step 1: re-read state and inode; the decision is made from the disk, never from memory.
   const state = yield* readState(target.statePath);
   const current = yield* io.stat(target.path);
@@ -239,12 +398,19 @@ function* headerIfEmpty(target: RotationTarget, fd: number, periodStart: number)
  * that the other processes follow it as they follow a rotation. A missing file is created.
  */
 export function* takeActive(target: RotationTarget, periodStart: number): Io<ActiveFile> {
+  // Lines of the new period are in a staged file: it gets the active name, whatever file holds it is archived.
+  const published = yield* publishStaged(target);
+  const active = yield* takeAsItIs(target, periodStart);
+  return published ? { ...active, published } : active;
+}
+
+function* takeAsItIs(target: RotationTarget, periodStart: number): Io<ActiveFile> {
   // A file the state describes keeps its period; any other belongs to `periodStart`, the period of now.
   const state = yield* readState(target.statePath);
   const current = yield* io.stat(target.path);
   if (!current) return yield* createActive(target, periodStart, null, null);
   const opened = yield* openExisting(target.path, current.ino);
-  if (!opened) return yield* takeActive(target, periodStart);
+  if (!opened) return yield* takeAsItIs(target, periodStart);
   const taken = { ...opened, action: 'adopted', archive: null, previousPeriodStart: null } as const;
   if (state && state.ino === opened.ino) return { ...taken, periodStart: state.periodStart, emptySize: state.emptySize ?? 0 };
   return { ...taken, periodStart, emptySize: yield* nameInState(target, opened, periodStart) };

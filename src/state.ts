@@ -13,6 +13,19 @@ export interface RotationState {
   ino: number;
   /** Size of the file when it holds no line yet (its header line, if any). Absent: 0. */
   emptySize?: number;
+  /**
+   * The next period's file, made at its boundary under the staged name (`.<name>.next`) so that lines of
+   * the new period can be written at once, while the active file keeps its name for settleMs more. Absent
+   * once that file is under the active name (see rotation.ts, stageNext and publishStaged).
+   */
+  next?: StagedFile;
+}
+
+/** A file made ahead of its publication under the active name. */
+export interface StagedFile {
+  periodStart: number;
+  ino: number;
+  emptySize: number;
 }
 
 /**
@@ -36,7 +49,12 @@ export function parseState(text: string): RotationState | null {
     const data = JSON.parse(text) as Partial<RotationState>;
     if (Number.isFinite(data.periodStart) && Number.isFinite(data.ino)) {
       const emptySize = Number.isFinite(data.emptySize) ? (data.emptySize as number) : 0;
-      return { periodStart: data.periodStart as number, ino: data.ino as number, emptySize };
+      const state: RotationState = { periodStart: data.periodStart as number, ino: data.ino as number, emptySize };
+      const next = data.next as Partial<StagedFile> | undefined;
+      if (next && Number.isFinite(next.periodStart) && Number.isFinite(next.ino)) {
+        state.next = { periodStart: next.periodStart as number, ino: next.ino as number, emptySize: Number.isFinite(next.emptySize) ? (next.emptySize as number) : 0 };
+      }
+      return state;
     }
   } catch {
     // Not JSON: the file was written by something else. Treated like a missing state, as documented above.

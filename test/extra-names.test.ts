@@ -37,6 +37,7 @@ function setup(): { dir: string; log: string; next: number; indexZero: string; r
       path: log,
       dir,
       statePath: path.join(dir, '.app.log.state'),
+      stagedPath: path.join(dir, '.app.log.next'),
       mode: 0o640,
       frequency: 'daily',
       timeZone: 'UTC',

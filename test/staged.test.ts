@@ -1,0 +1,406 @@
+/**
+ * The staged file: at a boundary, the next period's file is made under `.app.log.next` so that lines of the
+ * new period are written at once; settleMs later it gets the active name and the old file its archive name.
+ * The protocol steps are driven directly (runSync, one system call at a time where another holder acts in
+ * between); the writer is tested with real files and, for a process child after staging, a real process.
+ */
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRotatingFile, type RotatingFile, type RotateEvent } from '../src/index.js';
+import { runSync, type Io, type Op } from '../src/io.js';
+import { archiveName } from '../src/naming.js';
+import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, type RotationTarget } from '../src/rotation.js';
+import { periodOf } from '../src/schedule.js';
+import { readState } from '../src/state.js';
+import { killChildren, runNode } from './helpers/child.js';
+
+const STAGE_AND_DIE = fileURLToPath(new URL('./fixtures/stage-and-die.mjs', import.meta.url));
+const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
+const DAY = 86_400_000;
+const dirs: string[] = [];
+const files: RotatingFile[] = [];
+
+afterEach(async () => {
+  killChildren();
+  for (const file of files.splice(0)) await file.close();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-staged-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A directory whose active file, of today, holds `lines`; the target names it with the header 'H <day>'. */
+function setup(lines: string): { dir: string; log: string; staged: string; today: number; next: number; target: RotationTarget } {
+  const dir = tempDir();
+  const log = path.join(dir, 'app.log');
+  const today = periodOf(Date.now(), 'daily', 'UTC').start;
+  const target: RotationTarget = {
+    path: log,
+    dir,
+    statePath: path.join(dir, '.app.log.state'),
+    stagedPath: path.join(dir, '.app.log.next'),
+    mode: 0o640,
+    frequency: 'daily',
+    timeZone: 'UTC',
+    scheme,
+    header: (periodStart) => `H ${new Date(periodStart).toISOString().slice(0, 10)}\n`,
+    archiveHint: { periodStart: Number.NaN, next: 0 },
+    deletesArchives: false,
+  };
+  const active = runSync(rotateUnderLock(target, today));
+  fs.writeSync(active.fd, lines);
+  fs.closeSync(active.fd);
+  return { dir, log, staged: target.stagedPath, today, next: today + DAY, target };
+}
+
+const archiveOf = (dir: string, periodStart: number, index = 0): string => path.join(dir, archiveName(scheme, periodStart, index));
+const read = (file: string): string => fs.readFileSync(file, 'utf8');
+const ino = (file: string): number | undefined => fs.statSync(file, { throwIfNoEntry: false })?.ino;
+const dayOf = (periodStart: number): string => new Date(periodStart).toISOString().slice(0, 10);
+
+/** Stage the next period's file and write `lines` to it, as the processes following it would. */
+function stageWith(target: RotationTarget, periodStart: number, lines: string): ActiveFile {
+  const staged = runSync(stageNext(target, periodStart));
+  if (!staged) throw new Error('nothing staged');
+  fs.writeSync(staged.fd, lines);
+  fs.closeSync(staged.fd);
+  return staged;
+}
+
+/** A protocol call run one system call at a time, so that another holder's calls can go in between. */
+class Stepper<T> {
+  private next: IteratorResult<Op, T>;
+  constructor(private readonly steps: Io<T>) {
+    this.next = steps.next();
+  }
+
+  /** Run system calls until the next one matches `until` (not run yet) or the call ends. Returns whether it matched. */
+  runUntil(until: (op: Op) => boolean): boolean {
+    while (!this.next.done) {
+      if (until(this.next.value)) return true;
+      this.step();
+    }
+    return false;
+  }
+
+  finish(): T {
+    this.runUntil(() => false);
+    return (this.next as IteratorReturnResult<T>).value;
+  }
+
+  private step(): void {
+    const op = this.next.value as Op;
+    try {
+      const result = runSync((function* (): Io<unknown> {
+        return yield op;
+      })());
+      this.next = this.steps.next(result);
+    } catch (err) {
+      this.next = this.steps.throw(err);
+    }
+  }
+}
+
+describe('the staging protocol', () => {
+  it('stageNext makes the next period\'s file under the staged name, with its header and a state naming it; the active name keeps the old file', () => {
+    const { log, staged, today, next, target } = setup('old line\n');
+    const oldIno = ino(log);
+    const file = runSync(stageNext(target, next));
+    expect(file).not.toBeNull();
+    fs.closeSync(file!.fd);
+    expect(file).toMatchObject({ periodStart: next, staged: true, previousPeriodStart: today, emptySize: `H ${dayOf(next)}\n`.length });
+    expect(ino(staged)).toBe(file!.ino);
+    expect(read(staged)).toBe(`H ${dayOf(next)}\n`);
+    expect(ino(log)).toBe(oldIno);
+    expect(read(log)).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(readState(target.statePath)).toEqual({ periodStart: today, ino: oldIno, emptySize: `H ${dayOf(today)}\n`.length, next: { periodStart: next, ino: file!.ino, emptySize: file!.emptySize } });
+  });
+
+  it('followActive opens the staged file for the new period, and the active name once it was published', () => {
+    const { log, today, next, target } = setup('old line\n');
+    const staged = stageWith(target, next, 'new line\n');
+    const followed = runSync(followActive(target, next));
+    fs.closeSync(followed!.fd);
+    expect(followed).toMatchObject({ ino: staged.ino, periodStart: next, staged: true });
+    // Processes still in the old period are not sent to it.
+    const stillOld = runSync(followActive(target, today));
+    fs.closeSync(stillOld!.fd);
+    expect(stillOld).toMatchObject({ ino: ino(log), periodStart: today });
+    fs.closeSync(runSync(rotateUnderLock(target, next)).fd);
+    const afterPublication = runSync(followActive(target, next));
+    fs.closeSync(afterPublication!.fd);
+    expect(afterPublication).toMatchObject({ ino: staged.ino, periodStart: next });
+    expect(afterPublication!.staged).toBeUndefined();
+  });
+
+  it('the rotation after the settle margin archives the old file and gives the staged file the active name, lines and all', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const file = stageWith(target, next, 'new line\n');
+    const active = runSync(rotateUnderLock(target, next));
+    fs.closeSync(active.fd);
+    expect(active).toMatchObject({ ino: file.ino, periodStart: next, published: { ino: file.ino, periodStart: next, archive: archiveOf(dir, today), previousPeriodStart: today } });
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
+    expect(fs.existsSync(staged)).toBe(false);
+    expect(readState(target.statePath)).toEqual({ periodStart: next, ino: file.ino, emptySize: file.emptySize });
+  });
+
+  it('a staged file whose maker stopped before publishing it is published by the next rotation, even a period later: no line is lost', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    stageWith(target, next, 'new line\n');
+    const active = runSync(rotateUnderLock(target, next + DAY));
+    fs.closeSync(active.fd);
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(archiveOf(dir, next))).toBe(`H ${dayOf(next)}\nnew line\n`);
+    expect(read(log)).toBe(`H ${dayOf(next + DAY)}\n`);
+    expect(fs.existsSync(staged)).toBe(false);
+  });
+
+  it('nothing is staged for a file without lines (it is relabelled at the settle margin), nor while an earlier staged file waits', () => {
+    const empty = setup('');
+    expect(runSync(stageNext(empty.target, empty.next))).toBeNull();
+    expect(fs.existsSync(empty.staged)).toBe(false);
+    const { next, target } = setup('old line\n');
+    stageWith(target, next, 'new line\n');
+    expect(runSync(stageNext(target, next + DAY))).toBeNull();
+  });
+
+  it('a file that logrotate put under the active name meanwhile is archived, not overwritten, and the staged file gets the name', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    stageWith(target, next, 'new line\n');
+    fs.renameSync(log, `${log}.1`); // logrotate's rename and create, and a reopened process's line
+    fs.writeFileSync(log, 'line in the file logrotate created\n');
+    const active = runSync(takeActive(target, next));
+    fs.closeSync(active.fd);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
+    expect(read(`${log}.1`)).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(archiveOf(dir, today))).toBe('line in the file logrotate created\n');
+    expect(fs.existsSync(staged)).toBe(false);
+  });
+
+  it('a staged file the state does not name (its maker stopped before the state) is replaced by the next staging', () => {
+    const { staged, next, target } = setup('old line\n');
+    fs.writeFileSync(staged, ''); // its maker stopped before the header, even
+    const file = runSync(stageNext(target, next));
+    fs.closeSync(file!.fd);
+    expect(ino(staged)).toBe(file!.ino);
+    expect(read(staged)).toBe(`H ${dayOf(next)}\n`);
+    expect(readState(target.statePath)?.next?.ino).toBe(file!.ino);
+  });
+
+  it('a stager that stalled while another holder rotated leaves no staged file behind and stages nothing', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const stager = new Stepper(stageNext(target, next));
+    expect(stager.runUntil((op) => op.kind === 'write')).toBe(true); // right before its header
+    fs.closeSync(runSync(rotateUnderLock({ ...target }, next)).fd); // the holder that took the lock over
+    expect(stager.finish()).toBeNull();
+    expect(fs.existsSync(staged)).toBe(false);
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(log)).toBe(`H ${dayOf(next)}\n`);
+    expect(readState(target.statePath)?.next).toBeUndefined();
+  });
+
+  it('a publisher that stalled before its link while another holder published: the file is published once, no line lost or doubled', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const file = stageWith(target, next, 'new line\n');
+    const publisher = new Stepper(rotateUnderLock(target, next));
+    expect(publisher.runUntil((op) => op.kind === 'link' && op.from === staged)).toBe(true);
+    fs.closeSync(runSync(rotateUnderLock({ ...target }, next)).fd); // the holder that took the lock over
+    fs.appendFileSync(log, 'written after the publication\n');
+    const active = publisher.finish();
+    fs.closeSync(active.fd);
+    expect(active.ino).toBe(file.ino);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\nwritten after the publication\n`);
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort()).toEqual([path.basename(archiveOf(dir, today)), 'app.log']);
+    expect(fs.existsSync(staged)).toBe(false);
+  });
+  it('a stager that stalled past staleMs writes its state in the middle of the rotation of the holder that took over: lines written to its file end up in an archive', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const stager = new Stepper(stageNext(target, next));
+    expect(stager.runUntil((op) => op.kind === 'rename')).toBe(true); // checked the state, about to write it
+    const takeover = new Stepper(rotateUnderLock({ ...target }, next));
+    expect(takeover.runUntil((op) => op.kind === 'open' && op.path === log)).toBe(true); // archived the old file, about to create the new one
+    const stagedFile = stager.finish(); // the stalled stager resumes: its state names its staged file
+    expect(stagedFile).not.toBeNull();
+    fs.writeSync(stagedFile!.fd, 'line in the staged file\n');
+    fs.closeSync(stagedFile!.fd);
+    const active = takeover.finish(); // its state names the new active file, and no staged file
+    fs.writeSync(active.fd, 'line in the active file\n');
+    fs.closeSync(active.fd);
+    expect(readState(target.statePath)?.next).toBeUndefined();
+    // The holder that took over found the staged file that no state named yet and archived it (or the next
+    // rotation, here rotate(), does): the lines written to it are in that archive.
+    fs.closeSync(runSync(rotateUnderLock(target, next, 'force')).fd);
+    expect(fs.existsSync(staged)).toBe(false);
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect(lines.sort()).toEqual(['H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(today), 'line in the active file', 'line in the staged file', 'old line'].sort());
+  });
+});
+
+describe('a RotatingFile at a boundary', () => {
+  const periodMs = 2000;
+  const settleMs = 1000;
+
+  function open(dir: string): RotatingFile {
+    const file = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: periodMs, timeZone: 'UTC', settleMs });
+    files.push(file);
+    return file;
+  }
+
+  /** Resolves just after the next boundary that is at least 200 ms away. */
+  async function nextBoundary(): Promise<number> {
+    const boundary = Math.ceil((Date.now() + 200) / periodMs) * periodMs;
+    await new Promise((resolve) => setTimeout(resolve, boundary + 10 - Date.now()));
+    return boundary;
+  }
+
+  /** A file with a line before the next boundary and one just after it, staged (the line is in `.app.log.next`). */
+  async function stagedAfterBoundary(dir: string): Promise<{ file: RotatingFile; boundary: number }> {
+    const file = open(dir);
+    file.write('before\n');
+    await file.flush();
+    const boundary = await nextBoundary();
+    file.write('after\n');
+    await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('after\n'), { timeout: settleMs / 2, interval: 5 });
+    return { file, boundary };
+  }
+
+  it('writes the lines logged just after a boundary to the staged file at once; settleMs later they are in the active file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+    expect(read(log)).toBe('before\n'); // the old file keeps the active name until the settle margin
+    const [event] = await rotated;
+    expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs);
+    expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
+    expect(read(event.archive!)).toBe('before\n');
+    expect(read(log)).toBe('after\n');
+    expect(fs.existsSync(path.join(dir, '.app.log.next'))).toBe(false);
+    expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lateLines: 0 });
+  });
+
+  it('a second file on the path follows the staged file and reports the rotation once, without the archive', async () => {
+    const dir = tempDir();
+    const first = open(dir);
+    const second = open(dir);
+    first.write('first before\n');
+    second.write('second before\n');
+    await Promise.all([first.flush(), second.flush()]);
+    const boundary = await nextBoundary();
+    const events: Array<[string, RotateEvent]> = [];
+    first.on('rotate', (event: RotateEvent) => events.push(['first', event]));
+    second.on('rotate', (event: RotateEvent) => events.push(['second', event]));
+    first.write('first after\n');
+    second.write('second after\n');
+    await Promise.all([first.flush(), second.flush()]);
+    await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 5000, interval: 5 });
+    expect(events.filter(([, event]) => event.archive !== null)).toHaveLength(1);
+    for (const [, event] of events) expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
+    expect(read(path.join(dir, 'app.log')).split('\n').filter(Boolean).sort()).toEqual(['first after', 'second after']);
+    expect(first.stats().rotations + second.stats().rotations).toBe(1);
+    expect(first.stats().reopens + second.stats().reopens).toBe(1);
+  });
+
+  it('a file opened while a staged file waits writes to it, and announces no rotation of a file it never had', async () => {
+    const dir = tempDir();
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const late = open(dir);
+    const lateEvents: RotateEvent[] = [];
+    late.on('rotate', (event: RotateEvent) => lateEvents.push(event));
+    late.write('from the file opened late\n');
+    await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('after\nfrom the file opened late\n'), { timeout: settleMs / 2, interval: 5 });
+    const [event] = (await once(file, 'rotate')) as [RotateEvent];
+    expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
+    await late.flush(); // resolves once the staged file has the active name
+    expect(read(path.join(dir, 'app.log'))).toBe('after\nfrom the file opened late\n');
+    expect(lateEvents).toEqual([]);
+    expect(late.stats()).toMatchObject({ rotations: 0, reopens: 0 });
+  });
+
+  it('rotate() within the settle margin reports both archives it makes: the old period\'s and the staged file\'s', async () => {
+    const dir = tempDir();
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const events: RotateEvent[] = [];
+    file.on('rotate', (event: RotateEvent) => events.push(event));
+    expect(await file.rotate()).toBe(true);
+    expect(events.map((event) => [event.previousPeriodStart, event.periodStart, read(event.archive!)])).toEqual([
+      [boundary - periodMs, boundary, 'before\n'],
+      [boundary, boundary, 'after\n'],
+    ]);
+    expect(file.stats().rotations).toBe(2);
+  });
+
+  it('reopen() within the settle margin gives the staged file the active name and reports the archive of the file that had it', async () => {
+    const dir = tempDir();
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+    file.reopen();
+    const [event] = await rotated;
+    expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
+    expect(read(event.archive!)).toBe('before\n');
+    expect(read(path.join(dir, 'app.log'))).toBe('after\n');
+    expect(file.stats().rotations).toBe(1);
+  });
+
+  it('close() within the settle margin gives the staged file the active name', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file } = await stagedAfterBoundary(dir);
+    await file.close();
+    expect(read(log)).toBe('after\n');
+    expect(fs.existsSync(path.join(dir, '.app.log.next'))).toBe(false);
+  });
+
+  it('lines a process wrote to the staged file before it was killed are published by another process', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = open(dir); // idle over the boundary: its boundary timer finds the staged file
+    file.write('survivor before\n');
+    await file.flush();
+    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'kill' })], { timeoutMs: 20_000 });
+    expect(child.signal, child.stderr).toBe('SIGKILL');
+    const { boundary } = JSON.parse(child.stdout) as { boundary: number };
+    expect(read(path.join(dir, '.app.log.next'))).toBe('child after\n');
+    const [event] = (await once(file, 'rotate')) as [RotateEvent];
+    expect(event.periodStart).toBe(boundary);
+    expect(event.archive).not.toBeNull();
+    expect(read(log)).toBe('child after\n');
+    expect(read(event.archive!)).toBe('survivor before\n');
+  });
+
+  it('a process that exits within the settle margin gives its staged file the active name on the way out', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(log, 'before\n');
+    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'exit' })], { timeoutMs: 20_000 });
+    expect(child.code, child.stderr).toBe(0);
+    const { boundary } = JSON.parse(child.stdout) as { boundary: number };
+    expect(child.exitedAt).toBeLessThan(boundary + settleMs);
+    expect(read(log)).toBe('child after\n');
+    expect(fs.existsSync(path.join(dir, '.app.log.next'))).toBe(false);
+    const archives = fs.readdirSync(dir).filter((name) => !name.startsWith('.') && name !== 'app.log');
+    expect(archives.map((name) => read(path.join(dir, name)))).toEqual(['before\n']);
+  });
+
+  it('flush() in the settle margin keeps the process alive until the staged file has the active name', async () => {
+    // The process has nothing else to do: the publication timer itself must keep it running.
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(log, 'before\n');
+    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'flush' })], { timeoutMs: 20_000 });
+    expect(child.code, child.stderr).toBe(0);
+    const { boundary, flushedAt, closed } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { boundary: number; flushedAt: number; closed: boolean };
+    expect(closed).toBe(true);
+    expect(flushedAt).toBeGreaterThanOrEqual(boundary + settleMs);
+    expect(read(log)).toBe('child after\n');
+  });
+});
