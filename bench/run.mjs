@@ -300,7 +300,7 @@ function printTables(r) {
           ['  rotate() that found the lock busy', ...dist(forced.busyAttempts)],
           [`boundary (${boundary.frequency} ms): rotating process's longest turn`, ...dist(boundary.rotatorTaskBlock)],
           ...cpuWaitRows(boundary.rotatorTaskBlockCpuWait),
-          ['  other processes\' longest turn (reopen)', ...dist(boundary.followerTaskBlock)],
+          ['  other processes\' longest turn (they follow)', ...dist(boundary.followerTaskBlock)],
           ['  same-length windows mid-period', ...(boundary.control ? dist(boundary.control) : ['', '', '', ''])],
           ['  boundary → every process on the new file', ...dist(boundary.allReopenedAfterBoundary)],
           ...(disk.lockUnlock ? [['disk: proper-lockfile lockSync + unlockSync', ...dist(disk.lockUnlock)]] : []),

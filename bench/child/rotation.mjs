@@ -11,9 +11,10 @@
 //           without a rotation (control), and windows as long in which one turn computes for
 //           KNOWN_BLOCK_MS (calibration: what this machine reports for a block of known length).
 // boundary: writes 20 lines every ms to a file rotating every `frequency` ms; per boundary, the
-//           longest turn from the boundary until the file switched to the new period ('open',
-//           stamped with the wall clock, so run.mjs can tell how long after each boundary every
-//           process was writing to the new file).
+//           longest turn from the boundary until the new period's file had the active name ('rotate':
+//           the file is staged first, and gets the name settleMs later), and when the process switched
+//           to the new period's file ('open', stamped with the wall clock, so run.mjs can tell how
+//           long after each boundary every process was writing to the new file).
 // Usage: node rotation.mjs <forced|boundary> <dir> <writer tag> <runMs> <target or frequency>
 import { createHook } from 'node:async_hooks';
 import fs from 'node:fs';
@@ -100,25 +101,21 @@ function openWindow(extra = {}) {
   return { longest: 0, waitingForCpu: null, ...extra };
 }
 
-/** One entry per boundary: { ms: longest turn from the boundary to the switch, waitingForCpu, archived } */
+/** One entry per boundary: { ms: longest turn from the boundary to the rotation, waitingForCpu, archived } */
 const taskBlocksMs = [];
 const opens = [];
 let archives = 0;
 file.on('open', (event) => {
   opens.push({ at: wallNow(), periodStart: event.periodStart, ino: event.ino });
+});
+file.on('rotate', (event) => {
+  if (event.archive) archives++;
   if (mode !== 'boundary' || !window || window.control) return;
-  // The turn that switched is still under way: count it up to now.
+  // The turn that rotated is still under way: count it up to now.
   countTurn(window);
-  taskBlocksMs.push({ ms: window.longest, waitingForCpu: window.waitingForCpu, archived: false });
+  taskBlocksMs.push({ ms: window.longest, waitingForCpu: window.waitingForCpu, archived: event.archive !== null });
   lastWindowMs = performance.now() - window.opened;
   window = null;
-});
-// 'rotate' follows 'open' in the same turn when this process made the archive.
-file.on('rotate', (event) => {
-  if (!event.archive) return;
-  archives++;
-  const last = taskBlocksMs.at(-1);
-  if (mode === 'boundary' && last) last.archived = true;
 });
 /** The same measurement over windows without a rotation: what the machine and the writer cost alone. */
 const control = [];
