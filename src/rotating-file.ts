@@ -1031,8 +1031,11 @@ export class RotatingFile extends EventEmitter {
    * rotating: the batch goes to the current file.
    */
   private checkSize(now: number, sync: boolean, force: boolean): 'write' | 'rolling' | 'wait' | 'late' {
-    if (this.staged) return 'write'; // rolled once it has the active name
     try {
+      // A staged file is rolled once it has the active name; from then on, a roll by another process is
+      // followed before this batch, as for any active file.
+      if (this.staged && (now < this.period.start + this.options.settleMs || statOrNull(this.path)?.ino !== this.ino)) return 'write';
+      if (this.staged) this.notePublished();
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
         const followed = runSync(followActive(this.target, this.period.start));
