@@ -181,6 +181,8 @@ export class RotatingFile extends EventEmitter {
   private staged = false;
   private stagedFrom: Announced = { periodStart: 0, ino: -1, hadFile: false };
   private stagedLines = 0;
+  /** Giving the staged file the active name failed (an 'error' said why): flush() no longer waits for it. */
+  private publishFailing = false;
   private publishTimer: NodeJS.Timeout | null = null;
   /** The period start whose file this process tried to stage (once per boundary). */
   private stagingTried = Number.NaN;
@@ -654,7 +656,7 @@ export class RotatingFile extends EventEmitter {
       this.pending = [];
       this.head = 0;
       this.pendingBytes = 0;
-      if (!this.staged) this.resolveFlushWaiters();
+      if (this.flushed()) this.resolveFlushWaiters();
     }
     if (this.needDrain && this.pendingBytes <= this.options.highWaterMark) {
       this.needDrain = false;
@@ -664,7 +666,7 @@ export class RotatingFile extends EventEmitter {
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
   private flushed(): boolean {
-    return this.bufferedLineCount() === 0 && !this.staged;
+    return this.bufferedLineCount() === 0 && (!this.staged || this.publishFailing);
   }
 
   private resolveFlushWaiters(): void {
@@ -1105,7 +1107,7 @@ export class RotatingFile extends EventEmitter {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
-      unpublished: `${lines} line(s) written to the new period's file staged for ${this.path}, which did not get the active name (a lock holder stalled past staleMs): the next rotation archives it`,
+      unpublished: `${lines} line(s) were written to the new period's file staged for ${this.path}, and this process did not see that file get the active name (another process archived it first, or a lock holder stalled past staleMs): the lines are in an archive, or will be after the next rotation`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }
@@ -1128,6 +1130,7 @@ export class RotatingFile extends EventEmitter {
     let from: Announced = this.staged ? this.stagedFrom : { periodStart: this.period.start, ino: this.ino, hadFile: this.fd !== null };
     const { published } = active;
     if (published) {
+      if (published.ino === this.ino) this.stagedLines = 0; // this process's staged file: its lines are under the active name
       this.announce(published.archive, published.periodStart, published.previousPeriodStart, from.hadFile);
       from = { periodStart: published.periodStart, ino: published.ino, hadFile: true };
     }
@@ -1176,6 +1179,7 @@ export class RotatingFile extends EventEmitter {
     const old = this.fd;
     const wasStaged = this.staged;
     const published = wasStaged && !staged && ino === this.ino;
+    if (staged !== wasStaged) this.publishFailing = false;
     if (staged && !wasStaged) {
       this.stagedFrom = { periodStart: this.period.start, ino: this.ino, hadFile: old !== null };
       this.stagedLines = 0;
@@ -1237,11 +1241,12 @@ export class RotatingFile extends EventEmitter {
 
   private retryPublish(delayMs: number): void {
     if (this.publishTimer) clearTimeout(this.publishTimer);
-    // Kept alive like the boundary wait before it: flush() waits for the publication.
+    // Kept alive like the boundary wait before it: flush() waits for the publication (unless it failed).
     this.publishTimer = setTimeout(() => {
       this.publishTimer = null;
       this.publish();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
+    if (this.publishFailing) this.publishTimer.unref();
   }
 
   /**
@@ -1263,25 +1268,38 @@ export class RotatingFile extends EventEmitter {
       this.reportError(err as Error, 'rotate');
     }
     if (!this.inBackground(false)) {
-      this.publishNow();
-      if (this.staged) this.retryPublish(LOCK_RETRY_MS);
+      const result = this.publishNow();
+      if (this.staged) this.publishAgain(result);
       return;
     }
     void this.startRotation(this.period.start, null).then((result) => {
       if (!this.staged) return;
       this.waitingSince = 0; // lines waited for this attempt only, not for a new file
-      this.retryPublish(result === 'busy' ? LOCK_RETRY_MS : this.errorDelay);
+      this.publishAgain(result);
     });
   }
 
+  /** The staged file is still not published: try again soon (lock busy), or after the error back-off. */
+  private publishAgain(result: 'done' | 'busy' | 'failed' | 'declined'): void {
+    if (result === 'failed' && !this.publishFailing) {
+      // The lines written so far are in the kernel, in the staged file: flush() does not wait for a
+      // publication that keeps failing, nor does the retry keep the process alive.
+      this.publishFailing = true;
+      if (this.flushed()) this.resolveFlushWaiters();
+    }
+    this.retryPublish(result === 'failed' ? this.errorDelay : LOCK_RETRY_MS);
+  }
+
   /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */
-  private publishNow(): void {
-    if (!this.staged || this.inFlight) return;
+  private publishNow(): 'done' | 'busy' | 'failed' {
+    if (!this.staged || this.inFlight) return 'busy';
     try {
-      if (statOrNull(this.path)?.ino === this.ino) this.notePublished();
-      else this.rotateHere(this.period.start, null);
+      if (statOrNull(this.path)?.ino !== this.ino) return this.rotateHere(this.period.start, null) ? 'done' : 'busy';
+      this.notePublished();
+      return 'done';
     } catch (err) {
-      this.reportError(err as Error, 'rotate');
+      this.rotationFailed(err as Error, 'rotate');
+      return 'failed';
     }
   }
 

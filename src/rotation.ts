@@ -341,13 +341,20 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
 
 /**
  * Write the state unless a newer one already describes the active file: a holder that stalled past
- * staleMs must not turn the clock back for the process that took over from it. Nor is a state rewritten
- * that already says the same about this file, knowing a header at least as long (the process that took
- * over wrote the header of the file the stalled one had created).
+ * staleMs must not turn the clock back for the process that took over from it, nor drop the staged file
+ * a later one named. Nor is a state rewritten that already says the same about this file, knowing a
+ * header at least as long (the process that took over wrote the header of the file the stalled one had
+ * created).
  */
 function* recordState(target: RotationTarget, state: RotationState): Io<void> {
   const existing = yield* readState(target.statePath);
   if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
+  // A staged file of a later period, staged while this holder stalled past staleMs: the state keeps naming
+  // it, so that it is published (see publishStaged), not set aside as a stray.
+  const next = existing?.next;
+  if (next && !state.next && next.ino !== state.ino && next.periodStart > state.periodStart && (yield* io.stat(target.stagedPath))?.ino === next.ino) {
+    state = { ...state, next };
+  }
   const sameFile = existing !== null && existing.ino === state.ino && existing.periodStart === state.periodStart;
   if (sameFile && (existing.emptySize ?? 0) >= (state.emptySize ?? 0)) return;
   yield* writeState(target, state);

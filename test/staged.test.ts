@@ -243,6 +243,23 @@ describe('the staging protocol', () => {
     const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
     expect(lines.sort()).toEqual(['H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(today), 'line in the active file', 'line in the staged file', 'old line'].sort());
   });
+  it('a holder that stalled since before the boundary and writes its state after the staging keeps the staged file named: it is published', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force')); // a size roll, or rotate()
+    expect(roller.runUntil((op) => op.kind === 'link')).toBe(true); // it stalls before its link
+    const stagedFile = stageWith(target, next, 'new line\n'); // the lock went stale: another process stages
+    const rolled = roller.finish(); // the stalled holder resumes: archives the old file, makes a new one
+    fs.writeSync(rolled.fd, 'line in the rolled file\n');
+    fs.closeSync(rolled.fd);
+    expect(readState(target.statePath)?.next?.ino).toBe(stagedFile.ino);
+    const active = runSync(rotateUnderLock(target, next));
+    fs.closeSync(active.fd);
+    expect(active.ino).toBe(stagedFile.ino);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
+    expect(fs.existsSync(staged)).toBe(false);
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(archiveOf(dir, today, 1))).toBe(`H ${dayOf(today)}\nline in the rolled file\n`);
+  });
 });
 
 describe('a RotatingFile at a boundary', () => {
@@ -255,12 +272,15 @@ describe('a RotatingFile at a boundary', () => {
     return file;
   }
 
-  /** Resolves just after the next boundary that is at least 200 ms away. */
+  /** Resolves just after the next boundary (what was written before is in the period before it). */
   async function nextBoundary(): Promise<number> {
-    const boundary = Math.ceil((Date.now() + 200) / periodMs) * periodMs;
+    const boundary = Math.floor(Date.now() / periodMs) * periodMs + periodMs;
     await new Promise((resolve) => setTimeout(resolve, boundary + 10 - Date.now()));
     return boundary;
   }
+
+  /** Resolves just after the next boundary, so that a child process started now has most of a period ahead of it. */
+  const periodBegun = nextBoundary;
 
   /** A file with a line before the next boundary and one just after it, staged (the line is in `.app.log.next`). */
   async function stagedAfterBoundary(dir: string): Promise<{ file: RotatingFile; boundary: number }> {
@@ -338,7 +358,7 @@ describe('a RotatingFile at a boundary', () => {
       [boundary - periodMs, boundary, 'before\n'],
       [boundary, boundary, 'after\n'],
     ]);
-    expect(file.stats().rotations).toBe(2);
+    expect(file.stats()).toMatchObject({ rotations: 2, lateLines: 0 });
   });
 
   it('reopen() within the settle margin gives the staged file the active name and reports the archive of the file that had it', async () => {
@@ -353,6 +373,35 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats().rotations).toBe(1);
   });
 
+  it('when giving the staged file the active name fails, flush() resolves with the lines in the staged file, and a later attempt publishes it', async () => {
+    const dir = tempDir();
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[key] = {
+      at(step: string) {
+        if (step === 'before-publish') throw Object.assign(new Error('EACCES: permission denied (simulated)'), { code: 'EACCES' });
+      },
+    };
+    try {
+      await file.flush();
+      expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs);
+      expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
+      expect(read(path.join(dir, '.app.log.next'))).toBe('after\n');
+    } finally {
+      hooks[key] = undefined;
+    }
+    const [event] = (await once(file, 'rotate')) as [RotateEvent];
+    expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
+    expect(read(path.join(dir, 'app.log'))).toBe('after\n');
+    // The failed attempt had archived the old file already (the simulated failure came after that step).
+    const archives = fs.readdirSync(dir).filter((name) => !name.startsWith('.') && name !== 'app.log');
+    expect(archives.map((name) => read(path.join(dir, name)))).toEqual(['before\n']);
+    expect(file.stats().lateLines).toBe(0);
+  });
+
   it('close() within the settle margin gives the staged file the active name', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -365,6 +414,7 @@ describe('a RotatingFile at a boundary', () => {
   it('lines a process wrote to the staged file before it was killed are published by another process', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
+    await periodBegun(); // the child picks the next boundary, which ends the period of 'survivor before'
     const file = open(dir); // idle over the boundary: its boundary timer finds the staged file
     file.write('survivor before\n');
     await file.flush();
@@ -382,6 +432,7 @@ describe('a RotatingFile at a boundary', () => {
   it('a process that exits within the settle margin gives its staged file the active name on the way out', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
+    await periodBegun(); // the child picks the next boundary, which ends the period of 'before'
     fs.writeFileSync(log, 'before\n');
     const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'exit' })], { timeoutMs: 20_000 });
     expect(child.code, child.stderr).toBe(0);
@@ -397,6 +448,7 @@ describe('a RotatingFile at a boundary', () => {
     // The process has nothing else to do: the publication timer itself must keep it running.
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
+    await periodBegun(); // the child picks the next boundary, which ends the period of 'before'
     fs.writeFileSync(log, 'before\n');
     const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'flush' })], { timeoutMs: 20_000 });
     expect(child.code, child.stderr).toBe(0);
