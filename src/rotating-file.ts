@@ -1035,8 +1035,14 @@ export class RotatingFile extends EventEmitter {
   private checkSize(now: number, sync: boolean, force: boolean): 'write' | 'rolling' | 'wait' | 'late' {
     try {
       // A staged file is rolled once it has the active name; from then on, a roll by another process is
-      // followed before this batch, as for any active file.
-      if (this.staged && (now < this.period.start + this.options.settleMs || statOrNull(this.path)?.ino !== this.ino)) return 'write';
+      // followed before this batch, as for any active file. Past settleMs without the name (not published
+      // yet, or published and rolled away already), the batch waits for the publication or the follow.
+      if (this.staged && now < this.period.start + this.options.settleMs) return 'write';
+      if (this.staged && statOrNull(this.path)?.ino !== this.ino) {
+        this.publish();
+        this.scheduleRetry(LOCK_RETRY_MS, true);
+        return 'wait';
+      }
       if (this.staged) this.notePublished();
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
@@ -1179,7 +1185,7 @@ export class RotatingFile extends EventEmitter {
     const old = this.fd;
     const wasStaged = this.staged;
     const published = wasStaged && !staged && ino === this.ino;
-    if (staged !== wasStaged) this.publishFailing = false;
+    if (staged !== wasStaged || ino !== this.ino) this.publishFailing = false;
     if (staged && !wasStaged) {
       this.stagedFrom = { periodStart: this.period.start, ino: this.ino, hadFile: old !== null };
       this.stagedLines = 0;

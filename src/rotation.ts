@@ -270,7 +270,10 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
  * It is archived under the period its mtime falls in, like a file without state; only an empty one goes.
  */
 function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
-  if (stray.size > 0) {
+  if ((yield* io.stat(target.path))?.ino === stray.ino) {
+    // A publication stopped between its link and the removal of the staged name: only that name goes.
+    yield* unlinkExtraName(target.stagedPath, stray.ino);
+  } else if (stray.size > 0) {
     yield* archiveActive({ ...target, path: target.stagedPath }, stray, periodOf(stray.mtimeMs, target.frequency, target.timeZone).start);
   } else {
     const again = yield* io.stat(target.stagedPath);
@@ -350,9 +353,10 @@ function* recordState(target: RotationTarget, state: RotationState): Io<void> {
   const existing = yield* readState(target.statePath);
   if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
   // A staged file of a later period, staged while this holder stalled past staleMs: the state keeps naming
-  // it, so that it is published (see publishStaged), not set aside as a stray.
+  // it, so that it is published (see publishStaged), not set aside as a stray. (Even when this holder found
+  // it under the active name already: a publication stopped half-way, which publishStaged completes.)
   const next = existing?.next;
-  if (next && !state.next && next.ino !== state.ino && next.periodStart > state.periodStart && (yield* io.stat(target.stagedPath))?.ino === next.ino) {
+  if (next && !state.next && next.periodStart > state.periodStart && (yield* io.stat(target.stagedPath))?.ino === next.ino) {
     state = { ...state, next };
   }
   const sameFile = existing !== null && existing.ino === state.ino && existing.periodStart === state.periodStart;

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRotatingFile, type RotatingFile, type RotateEvent } from '../src/index.js';
+import { createRotatingFile, RotatingFile, type RotateEvent } from '../src/index.js';
 import { runSync, type Io, type Op } from '../src/io.js';
-import { archiveName } from '../src/naming.js';
+import { archiveName, defaultDateFormat } from '../src/naming.js';
 import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, type RotationTarget } from '../src/rotation.js';
 import { periodOf } from '../src/schedule.js';
 import { readState } from '../src/state.js';
@@ -260,6 +260,26 @@ describe('the staging protocol', () => {
     expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
     expect(read(archiveOf(dir, today, 1))).toBe(`H ${dayOf(today)}\nline in the rolled file\n`);
   });
+  it('a stalled holder that finds the staged file under the active name (its publisher stopped after the link) leaves it one file, published under its own period', () => {
+    const { dir, log, staged, today, next, target } = setup('old line\n');
+    const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force'));
+    expect(roller.runUntil((op) => op.kind === 'link')).toBe(true); // stalls before its link
+    const stagedFile = stageWith(target, next, 'new line\n');
+    const publisher = new Stepper(rotateUnderLock({ ...target }, next));
+    // The publisher stops (SIGKILL) right after linking the staged file to the active name.
+    expect(publisher.runUntil((op) => op.kind === 'unlink' && op.path === staged)).toBe(true);
+    const rolled = roller.finish(); // finds the staged file under the active name and takes it
+    expect(rolled.ino).toBe(stagedFile.ino);
+    fs.writeSync(rolled.fd, 'line by the stalled holder\n');
+    fs.closeSync(rolled.fd);
+    const active = runSync(rotateUnderLock(target, next));
+    fs.closeSync(active.fd);
+    expect(active).toMatchObject({ ino: stagedFile.ino, periodStart: next });
+    expect(fs.existsSync(staged)).toBe(false);
+    expect(fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort()).toEqual([path.basename(archiveOf(dir, today)), 'app.log']);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\nline by the stalled holder\n`);
+    expect(fs.statSync(log).nlink).toBe(1);
+  });
 });
 
 describe('a RotatingFile at a boundary', () => {
@@ -400,6 +420,34 @@ describe('a RotatingFile at a boundary', () => {
     const archives = fs.readdirSync(dir).filter((name) => !name.startsWith('.') && name !== 'app.log');
     expect(archives.map((name) => read(path.join(dir, name)))).toEqual(['before\n']);
     expect(file.stats().lateLines).toBe(0);
+  });
+
+  it('with maxSize, a batch after the settle margin does not go to a staged file that another process published and rolled away', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const boundary = Math.floor(Date.now() / periodMs) * periodMs + 100 * periodMs; // on a clock of this test's own
+    let now = boundary - 500;
+    const options = { path: log, frequency: periodMs, timeZone: 'UTC', settleMs } as const;
+    const stager = new RotatingFile(options, { now: () => now });
+    const writer = new RotatingFile({ ...options, sync: true, maxSize: '1MB' }, { now: () => now });
+    files.push(stager, writer);
+    stager.write('stager before\n');
+    writer.write('writer before\n');
+    await stager.flush();
+    now = boundary + 10;
+    stager.write('stager after\n'); // stages the new file
+    await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\n'), { timeout: 5000, interval: 5 });
+    writer.write('writer after\n'); // sync: true, so written now, to the staged file
+    expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\nwriter after\n');
+    // Another process publishes the staged file and rolls it (rotate(), a size roll) before this one looks.
+    const scheme = { activeName: 'app.log', dateFormat: defaultDateFormat(periodMs), timeZone: 'UTC', frequency: periodMs };
+    const other: RotationTarget = { ...options, dir, statePath: path.join(dir, '.app.log.state'), stagedPath: path.join(dir, '.app.log.next'), mode: 0o640, scheme, header: null, archiveHint: { periodStart: Number.NaN, next: 0 }, deletesArchives: false };
+    const rolled = runSync(rotateUnderLock(other, boundary, 'force'));
+    fs.closeSync(rolled.fd);
+    now = boundary + settleMs + 5;
+    writer.write('writer late\n');
+    await vi.waitFor(() => expect(read(log)).toBe('writer late\n'), { timeout: 5000, interval: 5 });
+    expect(read(path.join(dir, archiveName(scheme, boundary, 0)))).toBe('stager after\nwriter after\n');
   });
 
   it('close() within the settle margin gives the staged file the active name', async () => {
