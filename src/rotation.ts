@@ -18,6 +18,11 @@ import type { Frequency } from './types.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
+/** link(2) failed because this file system has no hard links (the callers rename instead, after a check). */
+function noHardLinks(code: string | undefined): boolean {
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV';
+}
+
 /** How many files that appear under the active name publishStaged archives before it gives up (see there). */
 const PUBLISH_ROUNDS = 3;
 
@@ -246,7 +251,7 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
       yield* io.link(target.stagedPath, target.path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+      if (noHardLinks(code)) {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (!(yield* io.stat(target.path))) yield* io.rename(target.stagedPath, target.path);
       } else if (code === 'ENOENT') {
@@ -281,6 +286,7 @@ function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
   }
 }
 
+/** Unlink `file`; already gone (ENOENT: another holder did it) is fine. */
 function* unlinkQuietly(file: string): Io<void> {
   try {
     yield* io.unlink(file);
@@ -464,7 +470,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
         continue;
       }
       if (code === 'ENOENT') return null; // the active name vanished: another holder moved it
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+      if (noHardLinks(code)) {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (yield* io.stat(candidate)) continue;
         if ((yield* io.stat(target.path))?.ino !== ino) return null;
@@ -531,24 +537,13 @@ function* nextIndexOnDisk(target: RotationTarget, periodStart: number, active: f
  */
 function* unlinkExtraName(file: string, ino: number): Io<void> {
   const stats = yield* io.stat(file);
-  if (stats?.ino !== ino || stats.nlink < 2) return;
-  try {
-    yield* io.unlink(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
-  }
+  if (stats?.ino === ino && stats.nlink >= 2) yield* unlinkQuietly(file);
 }
 
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {
   testHook('before-unlink', target.path);
   // Re-check right before the destructive step: never unlink a newer active file.
-  if ((yield* io.stat(target.path))?.ino === ino) {
-    try {
-      yield* io.unlink(target.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: another holder did it
-    }
-  }
+  if ((yield* io.stat(target.path))?.ino === ino) yield* unlinkQuietly(target.path);
   return archive;
 }
 
