@@ -1037,13 +1037,15 @@ export class RotatingFile extends EventEmitter {
       // A staged file is rolled once it has the active name; from then on, a roll by another process is
       // followed before this batch, as for any active file. Past settleMs without the name (not published
       // yet, or published and rolled away already), the batch waits for the publication or the follow.
-      if (this.staged && now < this.period.start + this.options.settleMs) return 'write';
-      if (this.staged && statOrNull(this.path)?.ino !== this.ino) {
-        this.publish();
-        this.scheduleRetry(LOCK_RETRY_MS, true);
-        return 'wait';
+      if (this.staged) {
+        if (now < this.period.start + this.options.settleMs) return 'write';
+        if (statOrNull(this.path)?.ino !== this.ino) {
+          this.publish();
+          this.scheduleRetry(LOCK_RETRY_MS, true);
+          return 'wait';
+        }
+        this.notePublished();
       }
-      if (this.staged) this.notePublished();
       const current = statOrNull(this.path);
       if (!current || current.ino !== this.ino) {
         const followed = runSync(followActive(this.target, this.period.start));
@@ -1265,6 +1267,11 @@ export class RotatingFile extends EventEmitter {
       this.retryPublish(LOCK_RETRY_MS);
       return;
     }
+    if (!this.inBackground(false)) {
+      const result = this.publishNow();
+      if (this.staged) this.publishAgain(result);
+      return;
+    }
     try {
       if (statOrNull(this.path)?.ino === this.ino) {
         this.notePublished();
@@ -1272,11 +1279,6 @@ export class RotatingFile extends EventEmitter {
       }
     } catch (err) {
       this.reportError(err as Error, 'rotate');
-    }
-    if (!this.inBackground(false)) {
-      const result = this.publishNow();
-      if (this.staged) this.publishAgain(result);
-      return;
     }
     void this.startRotation(this.period.start, null).then((result) => {
       if (!this.staged) return;

@@ -16,7 +16,7 @@ import { archiveName, defaultDateFormat } from '../src/naming.js';
 import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, type RotationTarget } from '../src/rotation.js';
 import { periodOf } from '../src/schedule.js';
 import { readState } from '../src/state.js';
-import { killChildren, runNode } from './helpers/child.js';
+import { killChildren, runNode, type ChildResult } from './helpers/child.js';
 
 const STAGE_AND_DIE = fileURLToPath(new URL('./fixtures/stage-and-die.mjs', import.meta.url));
 const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
@@ -302,6 +302,16 @@ describe('a RotatingFile at a boundary', () => {
   /** Resolves just after the next boundary, so that a child process started now has most of a period ahead of it. */
   const periodBegun = nextBoundary;
 
+  /** A log holding 'before' of this period, and a child (stage-and-die.mjs) that stages the next one and ends as `end` says. */
+  async function childAfterBoundary(end: 'exit' | 'flush'): Promise<{ dir: string; log: string; child: ChildResult }> {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    await periodBegun(); // the child picks the next boundary, which ends the period of 'before'
+    fs.writeFileSync(log, 'before\n');
+    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end })], { timeoutMs: 20_000 });
+    return { dir, log, child };
+  }
+
   /** A file with a line before the next boundary and one just after it, staged (the line is in `.app.log.next`). */
   async function stagedAfterBoundary(dir: string): Promise<{ file: RotatingFile; boundary: number }> {
     const file = open(dir);
@@ -478,11 +488,7 @@ describe('a RotatingFile at a boundary', () => {
   });
 
   it('a process that exits within the settle margin gives its staged file the active name on the way out', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    await periodBegun(); // the child picks the next boundary, which ends the period of 'before'
-    fs.writeFileSync(log, 'before\n');
-    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'exit' })], { timeoutMs: 20_000 });
+    const { dir, log, child } = await childAfterBoundary('exit');
     expect(child.code, child.stderr).toBe(0);
     const { boundary } = JSON.parse(child.stdout) as { boundary: number };
     expect(child.exitedAt).toBeLessThan(boundary + settleMs);
@@ -494,11 +500,7 @@ describe('a RotatingFile at a boundary', () => {
 
   it('flush() in the settle margin keeps the process alive until the staged file has the active name', async () => {
     // The process has nothing else to do: the publication timer itself must keep it running.
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    await periodBegun(); // the child picks the next boundary, which ends the period of 'before'
-    fs.writeFileSync(log, 'before\n');
-    const child = await runNode([STAGE_AND_DIE, JSON.stringify({ path: log, periodMs, settleMs, end: 'flush' })], { timeoutMs: 20_000 });
+    const { log, child } = await childAfterBoundary('flush');
     expect(child.code, child.stderr).toBe(0);
     const { boundary, flushedAt, closed } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { boundary: number; flushedAt: number; closed: boolean };
     expect(closed).toBe(true);
