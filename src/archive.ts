@@ -32,9 +32,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import lockfile from 'proper-lockfile';
 import { TimberlockError } from './errors.js';
-import { lockFileSystem } from './lock.js';
+import { lockOnce } from './lock.js';
 import type { NameScheme } from './naming.js';
 import {
   compressionTempName,
@@ -261,12 +260,10 @@ class MaintenanceRun {
     try {
       // The locked "file" must differ from the rotation lock's (the active path): proper-lockfile keeps one
       // registry entry per locked path and process, and two locks on one path would overwrite each other.
-      return lockfile.lockSync(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
+      return lockOnce(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
         lockfilePath: lockPath,
         realpath: false,
-        fs: lockFileSystem,
         stale: this.target.staleMs,
-        retries: 0,
         onCompromised: (err: Error) => {
           this.compromised = true;
           this.fail(

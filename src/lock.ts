@@ -7,7 +7,7 @@ import lockfile from 'proper-lockfile';
 /**
  * The file system calls proper-lockfile makes for timberlock's locks. Locks are only ever taken and
  * released through its synchronous API (see {@link RotationLock.tryAcquire}), which calls the `…Sync`
- * methods, its refreshes included. Three changes:
+ * methods, its refreshes included. Four changes:
  * - lock directories are created with mode 0o700, so no umask can make one world-writable (anyone able to
  *   put a file into a lock directory could keep it from ever being removed);
  * - a time in the future given to utimes becomes now. On every lockSync (the sync API does not keep its
@@ -22,9 +22,18 @@ import lockfile from 'proper-lockfile';
  *   A path is marked when a stat or utimes finds it gone, and unmarked by the next successful mkdir of it.
  *   A mark left by a refresh that found our lock gone, or by a look at another holder's lock that had just
  *   been released, is taken by the next rmdir of that path, which may be the removal of a stale lock: that
- *   removal is skipped, the try answers "busy", and the next try removes it.
+ *   removal is skipped, the try answers "busy", and the next try removes it;
+ * - the removal of a stale lock is exclusive (see removeStale): proper-lockfile's own let two processes that
+ *   found the lock stale at once both take it.
  */
 const vanishedLocks = new Set<string>();
+
+/**
+ * The lock that a lockSync of ours is taking, until its mkdir succeeds: an rmdir of that path meanwhile is
+ * proper-lockfile removing the lock it found stale (see removeStale). Locks are taken synchronously, so
+ * one at a time per thread.
+ */
+let taking: { dir: string; staleMs: number } | null = null;
 
 /** Run a stat or utimes of `file`; a lock found gone is marked (see above). */
 function watchVanish<T>(file: fs.PathLike, call: () => T): T {
@@ -46,12 +55,15 @@ export const lockFileSystem = {
     return watchVanish(file, () => fs.statSync(file));
   },
   rmdirSync(dir: fs.PathLike): void {
-    if (!skipRemoval(dir)) fs.rmdirSync(dir);
+    if (taking !== null && taking.dir === String(dir)) removeStale(taking.dir, taking.staleMs);
+    else if (!skipRemoval(dir)) fs.rmdirSync(dir);
   },
   realpathSync: fs.realpathSync,
   mkdirSync(dir: fs.PathLike): void {
     fs.mkdirSync(dir, { mode: 0o700 });
     vanishedLocks.delete(String(dir));
+    // Ours now: an rmdir of it from here on is proper-lockfile giving it up after a failed probe.
+    if (taking !== null && taking.dir === String(dir)) taking = null;
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
@@ -64,6 +76,79 @@ function notAhead(mtime: fs.TimeLike): Date | null {
   const now = Date.now();
   if (!(mtime instanceof Date) || mtime.getTime() <= now) return null;
   return new Date(now % 1000 === 0 ? now - 1 : now);
+}
+
+/**
+ * proper-lockfile's lockSync, tried once, on lockFileSystem (so a stale lock is removed by removeStale).
+ * Returns its release function; throws ELOCKED when another process holds the lock or is taking it over.
+ */
+export function lockOnce(file: string, options: lockfile.LockOptions & { lockfilePath: string; stale: number }): () => void {
+  taking = { dir: options.lockfilePath, staleMs: options.stale };
+  try {
+    return lockfile.lockSync(file, { ...options, fs: lockFileSystem, retries: 0 });
+  } finally {
+    taking = null;
+  }
+}
+
+/**
+ * Remove the lock `dir`, which proper-lockfile found stale (not refreshed for staleMs: its holder died or
+ * stalled), before its mkdir takes it. proper-lockfile's own removal looks and removes in two calls:
+ * processes that found the lock stale at once each removed it, and one late by a moment removed the lock
+ * another had just taken in its place; both then held it (2 runs in 32 of three processes waiting for a
+ * holder stalled past staleMs: two of them took the lock within the same millisecond). Here the removal
+ * is made holding the takeover directory `dir.takeover`, after a fresh look that the lock is still stale;
+ * a process that finds the takeover directory taken, or the lock fresh, answers busy and tries again
+ * later, like one that finds the lock held. What a process that dies after a step (SIGKILL; nothing else
+ * stops it within these synchronous calls) leaves behind is said at each step.
+ */
+function removeStale(dir: string, staleMs: number): void {
+  if (skipRemoval(dir)) throw lockBusy(dir); // not ours to remove (see vanishedLocks)
+  const guard = `${dir}.takeover`;
+  // 1. Take the takeover directory. Left behind: the first taker to find it staleMs old removes it.
+  try {
+    fs.mkdirSync(guard, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    removeAbandoned(guard, staleMs);
+    throw lockBusy(dir);
+  }
+  try {
+    // 2. Look again, and remove the lock if it is still stale. Left behind: the lock is gone, the takeover
+    //    directory as in step 1; the next taker's mkdir takes the lock.
+    const lock = fs.statSync(dir, { throwIfNoEntry: false });
+    if (lock === undefined) return; // its holder released it meanwhile
+    if (!isStale(lock, staleMs)) throw lockBusy(dir); // another taker replaced it meanwhile
+    removeQuietly(dir);
+  } finally {
+    // 3. Let go of the takeover directory; proper-lockfile's mkdir follows.
+    removeQuietly(guard);
+  }
+}
+
+/** A takeover directory left by a taker killed in removeStale goes once it is staleMs old. */
+function removeAbandoned(guard: string, staleMs: number): void {
+  const stats = fs.statSync(guard, { throwIfNoEntry: false });
+  if (stats !== undefined && isStale(stats, staleMs)) removeQuietly(guard);
+}
+
+/** As proper-lockfile judges a lock: not refreshed within the last staleMs. */
+function isStale(stats: fs.Stats, staleMs: number): boolean {
+  return stats.mtime.getTime() < Date.now() - staleMs;
+}
+
+/** rmdir; already gone (ENOENT: another process removed it) is fine. */
+function removeQuietly(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** The error proper-lockfile throws for a lock that is held. */
+function lockBusy(dir: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`Lock file ${dir} is already being held, or being taken over`), { code: 'ELOCKED' });
 }
 
 /** A lock that is tried once and never waited for. */
@@ -133,7 +218,7 @@ export function createRotationLock(
     tryAcquire() {
       if (held) return false; // one holder per lock object: no reentrancy
       try {
-        lockfile.lockSync(target, options);
+        lockOnce(target, options);
       } catch (err) {
         return busy(err);
       }

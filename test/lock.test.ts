@@ -88,6 +88,58 @@ describe('rotation lock', () => {
     expect(othersLock()).toBe(ino);
   });
 
+  it('answers "busy" and leaves the new lock alone when another taker replaced the stale lock after proper-lockfile judged it stale', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    // Another process that found the lock stale at the same moment removes it and takes its own right
+    // after proper-lockfile's stat of the old one: a removal on that stat alone would remove the new lock.
+    const statSync = fs.statSync;
+    let theirs: number | null = null;
+    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
+      const stats = statSync(file, options);
+      if (file === lockPath && theirs === null) {
+        fs.rmdirSync(lockPath);
+        fs.mkdirSync(lockPath); // the other process's lock, dated now
+        theirs = statSync(lockPath).ino;
+      }
+      return stats;
+    }) as typeof fs.statSync);
+
+    expect(lock.tryAcquire()).toBe(false);
+    expect(theirs).not.toBeNull();
+    expect(lock.held).toBe(false);
+    expect(statSync(lockPath).ino).toBe(theirs);
+    expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
+  });
+
+  it('answers "busy" while another process is taking the stale lock over (its takeover directory is fresh)', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    fs.mkdirSync(`${lockPath}.takeover`);
+    const ino = fs.statSync(lockPath).ino;
+
+    expect(lock.tryAcquire()).toBe(false);
+    expect(fs.statSync(lockPath).ino).toBe(ino);
+    expect(fs.existsSync(`${lockPath}.takeover`)).toBe(true);
+  });
+
+  it('removes a takeover directory left by a taker killed in the middle once it is staleMs old, then takes the stale lock', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    fs.mkdirSync(`${lockPath}.takeover`);
+    ageLock(`${lockPath}.takeover`, 3000);
+
+    expect(lock.tryAcquire()).toBe(false); // the taker that left it might still run: not this time
+    expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
+    expect(lock.tryAcquire()).toBe(true);
+    expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(2000);
+    lock.release();
+    expect(fs.existsSync(lockPath)).toBe(false);
+  });
+
   it('reports a compromise of the lock it holds (taken from it) and no longer counts it as held', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
     dirs.push(dir);
