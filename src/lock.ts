@@ -24,9 +24,32 @@ import lockfile from 'proper-lockfile';
  *   been released, is taken by the next rmdir of that path, which may be the removal of a stale lock: that
  *   removal is skipped, the try answers "busy", and the next try removes it;
  * - the removal of a stale lock is exclusive (see removeStale): proper-lockfile's own let two processes that
- *   found the lock stale at once both take it.
+ *   found the lock stale at once both take it;
+ * - a release removes the lock directory only if it is still the one this thread made (its inode and birth
+ *   time): a holder that stalled past staleMs, woke and released before its refresh timer could tell it
+ *   the lock was taken over, removed the lock of the process that took it over.
  */
 const vanishedLocks = new Set<string>();
+
+/** A directory as made: its inode and birth time (inode numbers are reused). */
+interface DirIdentity {
+  ino: number;
+  birthtimeMs: number;
+}
+
+/** The lock directories this thread made and holds, by path. */
+const made = new Map<string, DirIdentity>();
+/** Locks whose release found another process's lock directory in their place (see RotationLock.release). */
+const takenOver = new Set<string>();
+
+function identityOf(dir: string): DirIdentity | null {
+  const stats = fs.statSync(dir, { throwIfNoEntry: false });
+  return stats === undefined ? null : { ino: stats.ino, birthtimeMs: stats.birthtimeMs };
+}
+
+function sameDir(a: DirIdentity | null, b: DirIdentity | null): boolean {
+  return a !== null && b !== null && a.ino === b.ino && a.birthtimeMs === b.birthtimeMs;
+}
 
 /**
  * The lock that a lockSync of ours is taking, until its mkdir succeeds: an rmdir of that path meanwhile is
@@ -55,15 +78,32 @@ export const lockFileSystem = {
     return watchVanish(file, () => fs.statSync(file));
   },
   rmdirSync(dir: fs.PathLike): void {
-    if (taking !== null && taking.dir === String(dir)) removeStale(taking.dir, taking.staleMs);
-    else if (!skipRemoval(dir)) fs.rmdirSync(dir);
+    const lock = String(dir);
+    if (taking !== null && taking.dir === lock) {
+      removeStale(taking.dir, taking.staleMs);
+      return;
+    }
+    // A release, or proper-lockfile giving the lock up after a failed probe: only our own directory goes.
+    const ours = made.get(lock);
+    made.delete(lock);
+    if (skipRemoval(lock)) return;
+    if (ours !== undefined && !sameDir(identityOf(lock), ours)) {
+      takenOver.add(lock); // gone, or another process's lock: taken over while this thread held it
+      return;
+    }
+    fs.rmdirSync(lock);
   },
   realpathSync: fs.realpathSync,
   mkdirSync(dir: fs.PathLike): void {
     fs.mkdirSync(dir, { mode: 0o700 });
-    vanishedLocks.delete(String(dir));
-    // Ours now: an rmdir of it from here on is proper-lockfile giving it up after a failed probe.
-    if (taking !== null && taking.dir === String(dir)) taking = null;
+    const lock = String(dir);
+    vanishedLocks.delete(lock);
+    if (taking !== null && taking.dir === lock) {
+      // Ours now: an rmdir of it from here on is a release, or proper-lockfile giving it up after a failed probe.
+      taking = null;
+      const identity = identityOf(lock);
+      if (identity !== null) made.set(lock, identity);
+    }
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
     const time = notAhead(mtime);
@@ -83,12 +123,21 @@ function notAhead(mtime: fs.TimeLike): Date | null {
  * Returns its release function; throws ELOCKED when another process holds the lock or is taking it over.
  */
 export function lockOnce(file: string, options: lockfile.LockOptions & { lockfilePath: string; stale: number }): () => void {
-  taking = { dir: options.lockfilePath, staleMs: options.stale };
+  // proper-lockfile raises staleMs below 2000 to 2000 (timberlock's options allow no less).
+  taking = { dir: options.lockfilePath, staleMs: Math.max(options.stale, 2000) };
+  let release: () => void;
   try {
-    return lockfile.lockSync(file, { ...options, fs: lockFileSystem, retries: 0 });
+    release = lockfile.lockSync(file, { ...options, fs: lockFileSystem, retries: 0 });
   } finally {
     taking = null;
   }
+  return () => {
+    try {
+      release();
+    } finally {
+      takenOver.delete(options.lockfilePath); // not reported here: proper-lockfile's refresh reports a takeover
+    }
+  };
 }
 
 /**
@@ -105,7 +154,8 @@ export function lockOnce(file: string, options: lockfile.LockOptions & { lockfil
 function removeStale(dir: string, staleMs: number): void {
   if (skipRemoval(dir)) throw lockBusy(dir); // not ours to remove (see vanishedLocks)
   const guard = `${dir}.takeover`;
-  // 1. Take the takeover directory. Left behind: the first taker to find it staleMs old removes it.
+  // 1. Take the takeover directory. Left behind: the first taker to find it staleMs old removes it; until
+  //    then, and for one more try, the stale lock stays (others wait up to staleMs more).
   try {
     fs.mkdirSync(guard, { mode: 0o700 });
   } catch (err) {
@@ -113,16 +163,19 @@ function removeStale(dir: string, staleMs: number): void {
     removeAbandoned(guard, staleMs);
     throw lockBusy(dir);
   }
+  const ours = identityOf(guard);
   try {
-    // 2. Look again, and remove the lock if it is still stale. Left behind: the lock is gone, the takeover
-    //    directory as in step 1; the next taker's mkdir takes the lock.
+    // 2. Look again, and remove the lock if it is still stale and the takeover directory still ours (this
+    //    thread did not stall past staleMs meanwhile, its takeover directory taken for an abandoned one).
+    //    Left behind: the lock is gone, the takeover directory as in step 1, until the next stale lock; the
+    //    next taker's mkdir takes the lock.
     const lock = fs.statSync(dir, { throwIfNoEntry: false });
     if (lock === undefined) return; // its holder released it meanwhile
-    if (!isStale(lock, staleMs)) throw lockBusy(dir); // another taker replaced it meanwhile
+    if (!isStale(lock, staleMs) || !sameDir(identityOf(guard), ours)) throw lockBusy(dir); // another took it
     removeQuietly(dir);
   } finally {
-    // 3. Let go of the takeover directory; proper-lockfile's mkdir follows.
-    removeQuietly(guard);
+    // 3. Let go of the takeover directory, if it is still ours; proper-lockfile's mkdir follows.
+    if (sameDir(identityOf(guard), ours)) removeQuietly(guard);
   }
 }
 
@@ -148,7 +201,7 @@ function removeQuietly(dir: string): void {
 
 /** The error proper-lockfile throws for a lock that is held. */
 function lockBusy(dir: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`Lock file ${dir} is already being held, or being taken over`), { code: 'ELOCKED' });
+  return Object.assign(new Error(`Lock file ${dir} is already being held, or being taken over`), { code: 'ELOCKED', file: dir });
 }
 
 /** A lock that is tried once and never waited for. */
@@ -232,6 +285,11 @@ export function createRotationLock(
         lockfile.unlockSync(target, base);
       } catch (err) {
         releasedAlready(err);
+      }
+      // Taken over, and this thread stalled too long for proper-lockfile's refresh to tell it before now.
+      if (takenOver.delete(lockPath)) {
+        const message = `The lock directory ${lockPath} was gone or another process's when this one released it (not refreshed for ${staleMs} ms)`;
+        onCompromised(Object.assign(new Error(message), { code: 'ECOMPROMISED' }));
       }
     },
   };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRotationLock } from '../src/lock.js';
+import { createRotationLock, lockOnce } from '../src/lock.js';
 
 const dirs: string[] = [];
 
@@ -136,8 +136,75 @@ describe('rotation lock', () => {
     expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
     expect(lock.tryAcquire()).toBe(true);
     expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(2000);
+    expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
     lock.release();
     expect(fs.existsSync(lockPath)).toBe(false);
+  });
+
+  it('answers "busy" and leaves the new lock alone when its takeover directory was removed as abandoned while it looked (it stalled past staleMs)', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    // Our second look at the lock, made holding the takeover directory: meanwhile another process found that
+    // directory staleMs old, removed it, took it again, replaced the stale lock with its own and let go.
+    const statSync = fs.statSync;
+    let theirs: number | null = null;
+    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
+      const stats = statSync(file, options);
+      if (file === lockPath && options !== undefined && theirs === null) {
+        fs.rmdirSync(`${lockPath}.takeover`);
+        fs.mkdirSync(`${lockPath}.takeover`);
+        fs.rmdirSync(lockPath);
+        fs.mkdirSync(lockPath);
+        fs.rmdirSync(`${lockPath}.takeover`);
+        theirs = statSync(lockPath).ino;
+      }
+      return stats;
+    }) as typeof fs.statSync);
+
+    expect(lock.tryAcquire()).toBe(false);
+    expect(theirs).not.toBeNull();
+    expect(statSync(lockPath).ino).toBe(theirs);
+  });
+
+  it('leaves the lock alone on release, and reports the takeover, when another process took it over while this one stalled', () => {
+    const { lockPath, lock, compromised } = tempLock(2000);
+    expect(lock.tryAcquire()).toBe(true);
+    // This holder stalled past staleMs (its refresh timer never ran); another process took the lock over.
+    fs.rmdirSync(lockPath);
+    fs.mkdirSync(lockPath);
+    const theirs = fs.statSync(lockPath).ino;
+
+    lock.release();
+    expect(fs.statSync(lockPath).ino).toBe(theirs);
+    expect(compromised).toEqual([expect.objectContaining({ code: 'ECOMPROMISED' })]);
+    expect(lock.held).toBe(false);
+  });
+
+  it('removes its own new lock directory when proper-lockfile gives it up after a failed probe', () => {
+    const { lockPath, lock } = tempLock(2000);
+    vi.spyOn(fs, 'utimesSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, utime'), { code: 'EPERM', syscall: 'utime' });
+    });
+    expect(() => lock.tryAcquire()).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    expect(fs.existsSync(lockPath)).toBe(false);
+    expect(lock.tryAcquire()).toBe(true);
+    lock.release();
+  });
+
+  it('takes the archive lock over the same way: "busy" while another process is taking it over, then exactly once', () => {
+    const { dir } = tempLock();
+    const lockPath = path.join(dir, '.app.log.archive.lock');
+    const options = { lockfilePath: lockPath, realpath: false, stale: 2000, onCompromised: () => {} };
+    fs.mkdirSync(lockPath);
+    ageLock(lockPath, 5000);
+    fs.mkdirSync(`${lockPath}.takeover`);
+    expect(() => lockOnce(path.join(dir, '.app.log.archive'), options)).toThrow(expect.objectContaining({ code: 'ELOCKED' }));
+    fs.rmdirSync(`${lockPath}.takeover`);
+    const release = lockOnce(path.join(dir, '.app.log.archive'), options);
+    expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(2000);
+    release();
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('reports a compromise of the lock it holds (taken from it) and no longer counts it as held', async () => {

@@ -81,6 +81,7 @@ async function stallOne(stallAt: string, header: boolean, threads: boolean): Pro
   expect(results.flatMap((r) => r.warnings).filter((w) => w.startsWith('error'))).toEqual([]);
   expect(fs.readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(false);
+  expect(fs.existsSync(path.join(dir, '.app.log.lock.takeover'))).toBe(false);
 }
 
 // proper-lockfile lets another process take a lock whose holder stalled longer than staleMs; for a
