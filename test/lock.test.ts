@@ -26,6 +26,26 @@ function ageLock(lockPath: string, ageMs: number): void {
   fs.utimesSync(lockPath, past, past);
 }
 
+/**
+ * Run `race` (another process's steps) right after a stat of the lock directory: proper-lockfile's ('first',
+ * which finds it stale) or timberlock's second look ('second'); the stat returns what it found before.
+ * Returns a check that `race` ran and the lock directory it left is still there, untouched.
+ */
+function afterStat(lockPath: string, which: 'first' | 'second', race: () => void): () => boolean {
+  const statSync = fs.statSync;
+  let theirs: number | null = null;
+  let seen = 0;
+  vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
+    const stats = statSync(file, options);
+    if (file === lockPath && theirs === null && ++seen === (which === 'first' ? 1 : 2)) {
+      race();
+      theirs = statSync(lockPath).ino;
+    }
+    return stats;
+  }) as typeof fs.statSync);
+  return () => theirs !== null && statSync(lockPath).ino === theirs;
+}
+
 describe('rotation lock', () => {
   it('is taken once, refused to a second taker while held, and free again after release', () => {
     const a = tempLock();
@@ -94,22 +114,14 @@ describe('rotation lock', () => {
     ageLock(lockPath, 5000);
     // Another process that found the lock stale at the same moment removes it and takes its own right
     // after proper-lockfile's stat of the old one: a removal on that stat alone would remove the new lock.
-    const statSync = fs.statSync;
-    let theirs: number | null = null;
-    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
-      const stats = statSync(file, options);
-      if (file === lockPath && theirs === null) {
-        fs.rmdirSync(lockPath);
-        fs.mkdirSync(lockPath); // the other process's lock, dated now
-        theirs = statSync(lockPath).ino;
-      }
-      return stats;
-    }) as typeof fs.statSync);
+    const theirs = afterStat(lockPath, 'first', () => {
+      fs.rmdirSync(lockPath);
+      fs.mkdirSync(lockPath); // the other process's lock, dated now
+    });
 
     expect(lock.tryAcquire()).toBe(false);
-    expect(theirs).not.toBeNull();
     expect(lock.held).toBe(false);
-    expect(statSync(lockPath).ino).toBe(theirs);
+    expect(theirs()).toBe(true);
     expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
   });
 
@@ -147,24 +159,16 @@ describe('rotation lock', () => {
     ageLock(lockPath, 5000);
     // Our second look at the lock, made holding the takeover directory: meanwhile another process found that
     // directory staleMs old, removed it, took it again, replaced the stale lock with its own and let go.
-    const statSync = fs.statSync;
-    let theirs: number | null = null;
-    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
-      const stats = statSync(file, options);
-      if (file === lockPath && options !== undefined && theirs === null) {
-        fs.rmdirSync(`${lockPath}.takeover`);
-        fs.mkdirSync(`${lockPath}.takeover`);
-        fs.rmdirSync(lockPath);
-        fs.mkdirSync(lockPath);
-        fs.rmdirSync(`${lockPath}.takeover`);
-        theirs = statSync(lockPath).ino;
-      }
-      return stats;
-    }) as typeof fs.statSync);
+    const theirs = afterStat(lockPath, 'second', () => {
+      fs.rmdirSync(`${lockPath}.takeover`);
+      fs.mkdirSync(`${lockPath}.takeover`);
+      fs.rmdirSync(lockPath);
+      fs.mkdirSync(lockPath);
+      fs.rmdirSync(`${lockPath}.takeover`);
+    });
 
     expect(lock.tryAcquire()).toBe(false);
-    expect(theirs).not.toBeNull();
-    expect(statSync(lockPath).ino).toBe(theirs);
+    expect(theirs()).toBe(true);
   });
 
   it('leaves the lock alone on release, and reports the takeover, when another process took it over while this one stalled', () => {
