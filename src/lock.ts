@@ -135,9 +135,19 @@ export function lockOnce(file: string, options: lockfile.LockOptions & { lockfil
     try {
       release();
     } finally {
-      takenOver.delete(options.lockfilePath); // not reported here: proper-lockfile's refresh reports a takeover
+      tellIfTakenOver(options.lockfilePath, options.stale, options.onCompromised);
     }
   };
+}
+
+/**
+ * After a release: tell `onCompromised` if the release found the lock directory gone or another process's
+ * (taken over, and this thread stalled too long for proper-lockfile's refresh to tell it before now).
+ */
+function tellIfTakenOver(lockPath: string, staleMs: number, onCompromised: ((err: Error) => void) | undefined): void {
+  if (!takenOver.delete(lockPath)) return;
+  const message = `The lock directory ${lockPath} was gone or another process's when this one released it (not refreshed for ${staleMs} ms)`;
+  onCompromised?.(Object.assign(new Error(message), { code: 'ECOMPROMISED' }));
 }
 
 /**
@@ -286,11 +296,7 @@ export function createRotationLock(
       } catch (err) {
         releasedAlready(err);
       }
-      // Taken over, and this thread stalled too long for proper-lockfile's refresh to tell it before now.
-      if (takenOver.delete(lockPath)) {
-        const message = `The lock directory ${lockPath} was gone or another process's when this one released it (not refreshed for ${staleMs} ms)`;
-        onCompromised(Object.assign(new Error(message), { code: 'ECOMPROMISED' }));
-      }
+      tellIfTakenOver(lockPath, staleMs, onCompromised);
     },
   };
 }

@@ -211,6 +211,20 @@ describe('rotation lock', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('leaves the archive lock alone on release, and reports the takeover, when another process took it over meanwhile', () => {
+    const { dir } = tempLock();
+    const lockPath = path.join(dir, '.app.log.archive.lock');
+    const compromised: Error[] = [];
+    const release = lockOnce(path.join(dir, '.app.log.archive'), { lockfilePath: lockPath, realpath: false, stale: 2000, onCompromised: (err) => compromised.push(err) });
+    fs.rmdirSync(lockPath);
+    fs.mkdirSync(lockPath); // the process that took it over
+    const theirs = fs.statSync(lockPath).ino;
+
+    release();
+    expect(fs.statSync(lockPath).ino).toBe(theirs);
+    expect(compromised).toEqual([expect.objectContaining({ code: 'ECOMPROMISED' })]);
+  });
+
   it('reports a compromise of the lock it holds (taken from it) and no longer counts it as held', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
     dirs.push(dir);
