@@ -7,7 +7,7 @@ import lockfile from 'proper-lockfile';
 /**
  * The file system calls proper-lockfile makes for timberlock's locks. Locks are only ever taken and
  * released through its synchronous API (see {@link RotationLock.tryAcquire}), which calls the `…Sync`
- * methods, its refreshes included. Four changes:
+ * methods, its refreshes included. Five changes:
  * - lock directories are created with mode 0o700, so no umask can make one world-writable (anyone able to
  *   put a file into a lock directory could keep it from ever being removed);
  * - a time in the future given to utimes becomes now. On every lockSync (the sync API does not keep its
