@@ -20,10 +20,11 @@ function tempLock(staleMs = 2000) {
   return { dir, lockPath, lock, compromised };
 }
 
-/** Make the lock directory look abandoned: its mtime `ageMs` in the past. */
-function ageLock(lockPath: string, ageMs: number): void {
+/** A directory (a lock, a takeover directory) left by a process that died: its mtime `ageMs` in the past. */
+function leftBehind(dir: string, ageMs: number): void {
+  fs.mkdirSync(dir);
   const past = new Date(Date.now() - ageMs);
-  fs.utimesSync(lockPath, past, past);
+  fs.utimesSync(dir, past, past);
 }
 
 /**
@@ -71,8 +72,7 @@ describe('rotation lock', () => {
 
   it('takes over a stale lock left by a dead holder', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     expect(lock.tryAcquire()).toBe(true);
     expect(Date.now() - fs.statSync(lockPath).mtimeMs).toBeLessThan(2000);
     lock.release();
@@ -80,8 +80,7 @@ describe('rotation lock', () => {
 
   it('reports "busy", not an error, when another taker of the same stale lock removes ours before it is dated, and leaves that taker\'s lock alone', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     // Another process judged the old lock stale a moment ago: it removes the directory we just created
     // (thinking it the stale one) between our mkdir and proper-lockfile's utimes, then creates its own.
     const utimesSync = fs.utimesSync;
@@ -110,8 +109,7 @@ describe('rotation lock', () => {
 
   it('answers "busy" and leaves the new lock alone when another taker replaced the stale lock after proper-lockfile judged it stale', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     // Another process that found the lock stale at the same moment removes it and takes its own right
     // after proper-lockfile's stat of the old one: a removal on that stat alone would remove the new lock.
     const theirs = afterStat(lockPath, 'first', () => {
@@ -127,8 +125,7 @@ describe('rotation lock', () => {
 
   it('answers "busy" while another process is taking the stale lock over (its takeover directory is fresh)', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     fs.mkdirSync(`${lockPath}.takeover`);
     const ino = fs.statSync(lockPath).ino;
 
@@ -139,10 +136,8 @@ describe('rotation lock', () => {
 
   it('removes a takeover directory left by a taker killed in the middle once it is staleMs old, then takes the stale lock', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
-    fs.mkdirSync(`${lockPath}.takeover`);
-    ageLock(`${lockPath}.takeover`, 3000);
+    leftBehind(lockPath, 5000);
+    leftBehind(`${lockPath}.takeover`, 3000);
 
     expect(lock.tryAcquire()).toBe(false); // the taker that left it might still run: not this time
     expect(fs.existsSync(`${lockPath}.takeover`)).toBe(false);
@@ -155,8 +150,7 @@ describe('rotation lock', () => {
 
   it('answers "busy" and leaves the new lock alone when its takeover directory was removed as abandoned while it looked (it stalled past staleMs)', () => {
     const { lockPath, lock } = tempLock(2000);
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     // Our second look at the lock, made holding the takeover directory: meanwhile another process found that
     // directory staleMs old, removed it, took it again, replaced the stale lock with its own and let go.
     const theirs = afterStat(lockPath, 'second', () => {
@@ -200,8 +194,7 @@ describe('rotation lock', () => {
     const { dir } = tempLock();
     const lockPath = path.join(dir, '.app.log.archive.lock');
     const options = { lockfilePath: lockPath, realpath: false, stale: 2000, onCompromised: () => {} };
-    fs.mkdirSync(lockPath);
-    ageLock(lockPath, 5000);
+    leftBehind(lockPath, 5000);
     fs.mkdirSync(`${lockPath}.takeover`);
     expect(() => lockOnce(path.join(dir, '.app.log.archive'), options)).toThrow(expect.objectContaining({ code: 'ELOCKED' }));
     fs.rmdirSync(`${lockPath}.takeover`);
