@@ -276,7 +276,7 @@ export class RotatingFile extends EventEmitter {
     this.signalId = registerSignalTarget({
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
-      emit: (event, payload) => this.emit(event, payload),
+      emit: (event, payload) => this.notify(event, payload),
     });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
@@ -526,7 +526,7 @@ export class RotatingFile extends EventEmitter {
     unregisterSignalTarget(this.signalId);
     this.state = 'closed';
     this.resolveFlushWaiters();
-    this.emit('close');
+    this.emitSafely('close');
   }
 
   /** write() after close(): one synchronous open-append-close, so nothing is lost. */
@@ -1440,20 +1440,35 @@ export class RotatingFile extends EventEmitter {
   private reportMaintenance(result: MaintenanceResult): void {
     const { dir } = this.options;
     for (const { from, to } of result.compressed) {
-      this.emit('archive', { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) } satisfies ArchiveEvent);
+      this.emitSafely('archive', { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) } satisfies ArchiveEvent);
     }
-    for (const name of result.removed) this.emit('archive', { type: 'removed', path: path.join(dir, name) } satisfies ArchiveEvent);
+    for (const name of result.removed) this.emitSafely('archive', { type: 'removed', path: path.join(dir, name) } satisfies ArchiveEvent);
     for (const error of result.errors) this.warn('ARCHIVE_ERROR', error.message, { code: error.code });
   }
 
   private raiseError(error: TimberlockError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') > 0) this.emitSafely('error', error);
     else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
   }
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
   private notify(event: 'open' | 'rotate' | 'warning', payload: OpenEvent | RotateEvent | WarningEvent): void {
-    this.tell(() => this.emit(event, payload));
+    this.tell(() => this.emitSafely(event, payload));
+  }
+
+  /**
+   * Call the app's listeners. One that throws must not stop what this file was doing when it told them
+   * (a rotation half adopted would leave the lines in memory and close() waiting): its error is thrown
+   * again on the next tick, an uncaught exception like one thrown by a listener of a core stream.
+   */
+  private emitSafely(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   /** Raise an event now, after any the constructor kept; while the constructor runs, keep it for later. */

@@ -23,7 +23,7 @@ export interface SignalTarget {
   write(chunk: string | Uint8Array): boolean;
   /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
   endOfProcess(): void;
-  emit(event: 'warning', payload: WarningEvent): boolean;
+  emit(event: 'warning', payload: WarningEvent): void;
 }
 
 /** Capacity of the signal buffer when {@link handleSignals} is not told otherwise: 1 MiB. */

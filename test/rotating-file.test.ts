@@ -926,6 +926,7 @@ describe('RotatingFile rotations off the event loop', () => {
 });
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
+const throwingListenerFixture = path.join(import.meta.dirname, 'fixtures', 'throwing-listener.mjs');
 
 /** The exit-writer fixture writing 200 lines of 100 bytes under `ulimit -f 8` (8 KiB), then reporting. */
 function writeUnderFileSizeLimit(
@@ -941,6 +942,29 @@ function writeUnderFileSizeLimit(
     timeout: 30_000,
   });
 }
+
+describe('RotatingFile and a listener that throws', () => {
+  for (const event of ['rotate', 'open'] as const) {
+    it(`goes on rotating and writing after a '${event}' listener threw, and rethrows the error as uncaught`, async () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const out = execFileSync(process.execPath, [throwingListenerFixture, JSON.stringify({ path: log, event, runMs: 800 })], { timeout: 30_000, encoding: 'utf8' });
+      const report = JSON.parse(out.trim().split('\n').at(-1) as string);
+      expect(report.calls).toBeGreaterThan(2); // told of later rotations too
+      expect(report.uncaught).toEqual([`a ${event} listener failed`]);
+      // Rotations went on after the throw (8 boundaries in 800 ms): before, the file stayed in the middle
+      // of the rotation the listener interrupted, and close() rejected with the listener's error.
+      expect(report.stats.rotations).toBeGreaterThanOrEqual(4);
+      expect(report.stats.bufferedLines).toBe(0);
+      const lines = fs
+        .readdirSync(dir)
+        .filter((name) => !name.startsWith('.'))
+        .flatMap((name) => readLines(path.join(dir, name)));
+      expect(lines.length).toBe(report.written);
+      expect(new Set(lines).size).toBe(report.written);
+    });
+  }
+});
 
 describe('RotatingFile in a process that ends', () => {
   it('loses nothing when process.exit() follows the writes at once', () => {
