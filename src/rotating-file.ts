@@ -631,7 +631,7 @@ export class RotatingFile extends EventEmitter {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           if (this.fd === null) {
-            this.appendWithoutFile();
+            this.appendToActiveName('fallback');
             break;
           }
           late = 'fallback';
@@ -642,6 +642,12 @@ export class RotatingFile extends EventEmitter {
           if (size === 'rolling') continue;
           if (size === 'wait') break;
           if (size === 'late') late = 'after-rename';
+        }
+        if (late !== null && this.fd !== null && hasNoName(this.fd)) {
+          // The old file these late lines would go to lost its last name meanwhile (compressed or deleted by
+          // archive maintenance, or by hand): lines written there would be in no file. The active name takes them.
+          this.appendToActiveName(late);
+          break;
         }
         if (!this.writeBatch(late)) break;
       }
@@ -676,12 +682,13 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * No descriptor yet (start-up while another process holds the lock) and the lines cannot wait any
-   * longer (close, exit, flushSync(), fallbackMs): append them to the active name as it is, creating it
-   * if it is missing, without the lock, and count them as late. The descriptor is closed again: the
-   * file's period is unknown, so the next lines wait for a file of their own as before.
+   * Write every buffered line to the active name as it is (opened for these lines only, created if
+   * missing, without the lock), counted as late for `why`; then back to the descriptor this file had.
+   * For lines that cannot wait any longer (close, exit, flushSync(), fallbackMs) when there is no
+   * descriptor yet (start-up while another process holds the lock: the file's period is unknown, so the
+   * next lines wait for a file of their own as before), or when the file it is open on has lost its name.
    */
-  private appendWithoutFile(): void {
+  private appendToActiveName(why: LateReason): void {
     let fd: number;
     try {
       fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
@@ -689,11 +696,12 @@ export class RotatingFile extends EventEmitter {
       this.reportError(err as Error, 'write');
       return;
     }
+    const own = this.fd;
     this.fd = fd;
     try {
-      while (this.bufferedLineCount() > 0 && this.writeBatch('fallback'));
+      while (this.bufferedLineCount() > 0 && this.writeBatch(why));
     } finally {
-      this.fd = null;
+      this.fd = own;
       this.letGo(fd);
     }
   }
@@ -1527,6 +1535,15 @@ function headerWriter(
 
 function toBuffer(chunk: Chunk | Buffer): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** The file open on `fd` has no name left (nlink 0): what is written to it is in no file. */
+function hasNoName(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).nlink === 0;
+  } catch {
+    return false; // the write that follows reports what is wrong with the descriptor
+  }
 }
 
 function closeQuietly(fd: number): void {

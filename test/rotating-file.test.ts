@@ -109,26 +109,38 @@ describe('RotatingFile, one process', () => {
     expect(file.stats().lateLines).toBe(0);
   });
 
-  it('writes to the old file after fallbackMs when no new file can be had, counting each late line once', () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 1000 }, { now: () => now }));
-    const warnings: string[] = [];
-    file.on('warning', (w) => warnings.push(w.code));
-    file.write('old');
-    file.flushSync();
-    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock (and is alive: fresh mtime)
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
-    for (let i = 0; i < 300; i++) file.write(`waiting ${i}`);
-    (file as unknown as { flushNow(): void }).flushNow();
-    expect(file.stats()).toMatchObject({ bufferedLines: 300, lateLines: 0 });
-    now += 1000;
-    (file as unknown as { flushNow(): void }).flushNow();
-    expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 300 });
-    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(301);
-    expect(warnings.filter((w) => w === 'LATE_LINES')).toHaveLength(1);
-    fs.rmdirSync(path.join(dir, '.app.log.lock'));
-  });
+  for (const oldFile of ['kept', 'gone'] as const) {
+    const name =
+      oldFile === 'kept'
+        ? 'writes to the old file after fallbackMs when no new file can be had, counting each late line once'
+        : 'after fallbackMs, writes the waiting lines to the active name when the old file has lost its last name (compressed or deleted)';
+    it(name, () => {
+      const dir = tempDir();
+      let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+      const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 1000 }, { now: () => now }));
+      const warnings: string[] = [];
+      file.on('warning', (w) => warnings.push(w.code));
+      file.write('old');
+      file.flushSync();
+      fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock (and is alive: fresh mtime)
+      now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+      const waiting = Array.from({ length: 300 }, (_, i) => `waiting ${i}`);
+      for (const line of waiting) file.write(line);
+      (file as unknown as { flushNow(): void }).flushNow();
+      expect(file.stats()).toMatchObject({ bufferedLines: 300, lateLines: 0 });
+      if (oldFile === 'gone') {
+        // Another process archives the old file, and its maintenance compresses the archive (removes the plain file).
+        fs.renameSync(path.join(dir, 'app.log'), path.join(dir, 'app.2026-11-25.log'));
+        fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+      }
+      now += 1000;
+      (file as unknown as { flushNow(): void }).flushNow();
+      expect(file.stats()).toMatchObject({ bufferedLines: 0, lateLines: 300 });
+      expect(readLines(path.join(dir, 'app.log'))).toEqual(oldFile === 'kept' ? ['old', ...waiting] : waiting);
+      expect(warnings.filter((w) => w === 'LATE_LINES')).toHaveLength(1);
+      fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    });
+  }
 
   it('never overwrites an archive: a name that is taken gets the next index', () => {
     const dir = tempDir();
