@@ -11,14 +11,18 @@
  * How it coexists:
  * - Our listener is prepended, so it sees the listener list as Node found it when the signal came
  *   (a `process.once()` listener of the app has not removed itself yet).
- * - "Other listeners" are all listeners but ours and signal-exit's: one per loaded copy of signal-exit 3
+ * - "Other listeners" are all listeners but ours and signal-exit's. Ours: those of every loaded copy of
+ *   timberlock (its ESM and CommonJS builds are two module instances when an app loads both, and two
+ *   versions may be installed), each marked with {@link OURS}. A copy that counted another's as the app's
+ *   stood aside, as the other did, and the process lived on. Signal-exit's: one per loaded copy of signal-exit 3
  *   (counted in `process.__signal_exit_emitter__.count`) and of signal-exit 4 (counted in
  *   `globalThis[Symbol.for('signal-exit emitter')].count`), as signal-exit itself counts them. If there is
  *   any, the app decides what the signal means: we do nothing at all. (Counting signal-exit 4's listener
  *   as the app's would leave the process alive: signal-exit 4 and 3 each wait while another listener is
  *   there, and ours would wait for them.)
  * - Otherwise: flush, remove our listeners, emit the signal again synchronously so that signal-exit
- *   sees itself alone and does what it does without us (remove lock directories, re-raise). If nothing
+ *   sees itself alone and does what it does without us (remove lock directories, re-raise); another
+ *   copy's listener, still there, flushes that copy's files first and does the same. If nothing
  *   ended the process by then (no signal-exit loaded), re-raise the signal ourselves: with no listener
  *   left, Node's default action applies.
  *
@@ -39,6 +43,9 @@ function signalExitListeners(): number {
   return [v3?.count, v4?.count].reduce<number>((sum, count) => sum + (typeof count === 'number' ? count : 0), 0);
 }
 
+/** Marks the signal listener of each loaded copy of timberlock (see "Other listeners" above). */
+const OURS = Symbol.for('timberlock.defaultSignalFlush');
+
 let flushAll: (() => void) | null = null;
 
 /** Start flushing with `flush` before a default death by one of {@link DEFAULT_FLUSH_SIGNALS}. */
@@ -58,11 +65,13 @@ export function disarmDefaultSignalFlush(): void {
 /** Listeners of `signal` other than ours and signal-exit's: the app's own (handleSignals counts as one). */
 export function otherSignalListeners(signal: NodeJS.Signals): number {
   const all = process.listeners(signal);
-  const ours = all.includes(onSignal) ? 1 : 0;
+  const ours = all.filter((listener) => (listener as { [OURS]?: boolean })[OURS] === true).length;
   return Math.max(0, all.length - ours - signalExitListeners());
 }
 
-function onSignal(signal: NodeJS.Signals): void {
+const onSignal = Object.assign(onDefaultSignal, { [OURS]: true });
+
+function onDefaultSignal(signal: NodeJS.Signals): void {
   if (otherSignalListeners(signal) > 0) return; // the app handles this signal: not ours to decide
   const flush = flushAll;
   disarmDefaultSignalFlush();

@@ -61,11 +61,14 @@ interface ChildRun {
  * lines wait in memory after the next boundary); when it says 'ready', send `signal` (then `repeat` more,
  * 10 ms apart). After its exit, release the lock and read the directory.
  */
-async function runChild(mode: string, options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean } = {}): Promise<ChildRun> {
+async function runChild(
+  mode: string,
+  options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean; dualCopies?: boolean } = {},
+): Promise<ChildRun> {
   const dir = tempDir();
   const logPath = path.join(dir, 'app.log');
   const lockDir = path.join(dir, '.app.log.lock');
-  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false };
+  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false, dualCopies: options.dualCopies ?? false };
   const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -232,6 +235,16 @@ describe('death by signal when the app has no handler of its own', () => {
     expect(run.messages).toContainEqual({ stillAlive: true });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 7, signal: null });
     expect(run.allLines).toEqual([...numbered(50), 'handled']);
+  });
+
+  it('dies by SIGTERM, every file of both flushed, with timberlock loaded twice (its ESM and CommonJS builds)', async () => {
+    // Each copy has its own listener; one that counted the other's as the app's stood aside, both did,
+    // and signal-exit stood aside for them: the process lived on.
+    const run = await runChild('none', { dualCopies: true });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(run.ready).toMatchObject({ written: 50, buffered: 50, listeners: 3 }); // one per copy, and signal-exit's
+    expect(run.allLines).toEqual(numbered(50));
+    expect(linesOf(path.join(run.dir, 'second.log'))).toEqual(numbered(50));
   });
 
   it("does not kill a process whose process.once() listener is still doing async work", async () => {
