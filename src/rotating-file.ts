@@ -769,11 +769,19 @@ export class RotatingFile extends EventEmitter {
     // descheduled between its boundary check and its write). Told only now that the lines written are off
     // the buffer: a 'warning' listener that logs must not find them there (relieveOverCap would drop them).
     if (late) this.noteLate(lines, late);
-    else if (this.now() >= this.period.next + this.options.settleMs && statOrNull(this.path)?.ino !== this.ino) {
-      this.noteLate(lines, 'after-rename');
-    }
+    else if (this.mayHaveMissedRename() && statOrNull(this.path)?.ino !== this.ino) this.noteLate(lines, 'after-rename');
     if (this.errorEpisode) this.endErrorEpisode();
     return true;
+  }
+
+  /**
+   * Whether a write that just returned may have landed after the open file's rename, so the active name
+   * must be looked at: past settleMs after the boundary, or with maxSize (a roll by another process has no
+   * settle margin: it can come between this batch's check and its write).
+   */
+  private mayHaveMissedRename(): boolean {
+    if (this.options.maxSize !== null && !this.staged) return true;
+    return this.now() >= this.period.next + this.options.settleMs;
   }
 
   private writeFailed(err: Error): void {

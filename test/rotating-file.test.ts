@@ -34,6 +34,15 @@ function readLines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
 
+/** Two files on one path with maxSize, as two processes (sync: true): one writes, the other rolls. */
+function writerAndRoller(): { dir: string; log: string; writer: RotatingFile; roller: RotatingFile } {
+  const dir = tempDir();
+  const log = path.join(dir, 'app.log');
+  const now = Date.UTC(2026, 10, 25, 12);
+  const options = { path: log, timeZone: 'UTC', maxSize: 1024, sync: true } as const;
+  return { dir, log, writer: track(new RotatingFile(options, { now: () => now })), roller: track(new RotatingFile(options, { now: () => now })) };
+}
+
 afterEach(async () => {
   await Promise.all(files.splice(0).map((file) => file.close()));
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
@@ -203,12 +212,7 @@ describe('RotatingFile, one process', () => {
   });
 
   it('with maxSize, a batch written while another process rolls the file (between its unlink and its create) waits for the new file', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const now = Date.UTC(2026, 10, 25, 12);
-    const options = { path: log, timeZone: 'UTC', maxSize: 1024, sync: true } as const;
-    const writer = track(new RotatingFile(options, { now: () => now }));
-    const roller = track(new RotatingFile(options, { now: () => now }));
+    const { dir, log, writer, roller } = writerAndRoller();
     writer.write('before the roll');
     const key = Symbol.for('timberlock.testHooks');
     const hooks = globalThis as Record<symbol, unknown>;
@@ -227,6 +231,32 @@ describe('RotatingFile, one process', () => {
     await vi.waitFor(() => expect(readLines(log)).toEqual(['during the roll']), { timeout: 5000, interval: 5 });
     expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll']);
     expect(writer.stats().lateLines).toBe(0);
+  });
+
+  it("with maxSize, counts as late a batch that another process's roll overtook between the batch's size check and its write", async () => {
+    const { dir, log, writer, roller } = writerAndRoller();
+    const warnings: unknown[] = [];
+    writer.on('warning', (w: { code: string; details?: unknown }) => warnings.push([w.code, w.details]));
+    writer.write('before the roll');
+    const statSync = fs.statSync;
+    let rolled = false;
+    const spy = vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, opts?: fs.StatSyncOptions) => {
+      const stats = statSync(file, opts);
+      if (!rolled && file === log) {
+        rolled = true; // the writer has checked the file's size: the roller rolls it now (sync: true)
+        void roller.rotate();
+      }
+      return stats;
+    }) as typeof fs.statSync);
+    try {
+      writer.write('overtaken'); // sync: true, so it is written now
+    } finally {
+      spy.mockRestore();
+    }
+    expect(rolled).toBe(true);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll', 'overtaken']);
+    expect(writer.stats().lateLines).toBe(1);
+    expect(warnings).toEqual([['LATE_LINES', { lines: 1, why: 'after-rename' }]]);
   });
 
   it('rotate() takes the next index when archive maintenance compresses the archive of its index under it', async () => {
