@@ -59,7 +59,7 @@ export interface ProcessIdentity {
 const FREQUENCY_NAMES = ['minutely', 'hourly', 'daily', 'weekly', 'monthly'] as const;
 
 /** Top-level option names, in the order of RotatingFileOptions. */
-const KNOWN_OPTIONS = [
+export const KNOWN_OPTIONS = [
   'path',
   'frequency',
   'timeZone',
@@ -262,7 +262,7 @@ function ownProperties(option: string, value: unknown, allowed: string): Record<
 }
 
 /** Throws for the first key that is not a known option, suggesting the closest known name. */
-function rejectUnknownKeys(options: Record<string, unknown>, known: readonly string[], prefix: string): void {
+export function rejectUnknownKeys(options: Record<string, unknown>, known: readonly string[], prefix: string): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const suggestion = closestName(key, known);

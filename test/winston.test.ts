@@ -127,6 +127,38 @@ describe('RotatingFileTransport with winston', () => {
     expect(() => new RotatingFileTransport(undefined as unknown as { path: string })).toThrow(/Invalid option options: undefined/);
   });
 
+  it("throws a TimberlockOptionError naming the option for bad winston transport options, or a misspelt name", () => {
+    const log = path.join(dir, 'app.log');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ format: 5 }, /Invalid option format: 5.*winston format/],
+      [{ format: { json: true } }, /Invalid option format: .*winston format/],
+      [{ level: 5 }, /Invalid option level: 5.*level name/],
+      [{ level: '' }, /Invalid option level: "".*level name/],
+      [{ silent: 'no' }, /Invalid option silent: "no".*true or false/],
+      [{ handleExceptions: 1 }, /Invalid option handleExceptions: 1.*true or false/],
+      [{ levle: 'info' }, /Invalid option levle.*did you mean level\?/],
+    ];
+    for (const [bad, message] of cases) {
+      expect(() => new RotatingFileTransport({ path: log, ...bad })).toThrow(TimberlockOptionError);
+      expect(() => new RotatingFileTransport({ path: log, ...bad })).toThrow(message);
+    }
+    expect(fs.readdirSync(dir)).toEqual([]); // refused before any file was opened
+  });
+
+  it("refuses a level the logger does not have when the logger adds the transport, naming the logger's levels", async () => {
+    const transport = new RotatingFileTransport({ path: path.join(dir, 'app.log'), level: 'verbose-ish' });
+    const other = new RotatingFileTransport({ path: path.join(dir, 'other.log'), level: 'info' });
+    try {
+      expect(() => winston.createLogger({ transports: [transport] })).toThrow(
+        /Invalid option level: "verbose-ish".*one of the logger's levels: error, warn, info, http, verbose, debug, silly/,
+      );
+      const custom = winston.createLogger({ levels: { alarm: 0, note: 1 }, transports: [] });
+      expect(() => custom.add(other)).toThrow(/Invalid option level: "info".*one of the logger's levels: alarm, note/);
+    } finally {
+      await Promise.all([transport.file.close(), other.file.close()]);
+    }
+  });
+
   for (const mode of ['crash', 'reject'] as const) {
     const what = mode === 'crash' ? 'an uncaught exception (handleExceptions)' : 'an unhandled rejection (handleRejections)';
     it(`exits at once with the error line on disk after ${what}`, async () => {

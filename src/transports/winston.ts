@@ -6,6 +6,7 @@
  */
 import TransportStream from 'winston-transport';
 import { TimberlockOptionError } from '../errors.js';
+import { KNOWN_OPTIONS, rejectUnknownKeys } from '../options.js';
 import { createRotatingFile, type RotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
 
@@ -22,6 +23,20 @@ const TRANSPORT_KEYS = ['level', 'format', 'silent', 'handleExceptions', 'handle
 export interface RotatingFileTransportOptions
   extends RotatingFileOptions,
     Pick<TransportStream.TransportStreamOptions, (typeof TRANSPORT_KEYS)[number]> {}
+
+/** winston's own transport options, checked at construction: winston itself takes any value and fails later. */
+function checkTransportOptions(options: Pick<RotatingFileTransportOptions, (typeof TRANSPORT_KEYS)[number]>): void {
+  const { level, format, silent, handleExceptions, handleRejections } = options;
+  if (level !== undefined && (typeof level !== 'string' || level === '')) {
+    throw new TimberlockOptionError('level', level, "a level name of the logger's, such as 'info'");
+  }
+  if (format !== undefined && typeof (format as { transform?: unknown } | null)?.transform !== 'function') {
+    throw new TimberlockOptionError('format', format, 'a winston format, such as winston.format.json()');
+  }
+  for (const [name, value] of Object.entries({ silent, handleExceptions, handleRejections })) {
+    if (value !== undefined && typeof value !== 'boolean') throw new TimberlockOptionError(name, value, 'true or false');
+  }
+}
 
 /** What winston hands to log(): the info object with its symbol-keyed fields. */
 type Info = Record<string | symbol, unknown>;
@@ -73,8 +88,17 @@ export class RotatingFileTransport extends TransportStream {
       throw new TimberlockOptionError('options', options, 'an object with at least a path');
     }
     const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = options;
+    rejectUnknownKeys({ ...options }, [...KNOWN_OPTIONS, ...TRANSPORT_KEYS], '');
+    checkTransportOptions({ level, format, silent, handleExceptions, handleRejections });
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
+    // A level the logger does not have would silently drop every entry: refused when the logger adds this
+    // transport (createLogger, logger.add), the first moment its levels are known.
+    this.on('pipe', (logger: { levels?: Record<string, number> }) => {
+      const { levels } = logger;
+      if (this.level === undefined || levels === undefined || Object.hasOwn(levels, this.level)) return;
+      throw new TimberlockOptionError('level', this.level, `one of the logger's levels: ${Object.keys(levels).join(', ')}`);
+    });
     // A handler sets `_ending`, adds its two listeners and logs its crash entry, in one synchronous run
     // (twice over when this transport is also among the logger's exception handlers; in turn when several
     // loggers share it).
