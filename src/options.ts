@@ -6,7 +6,8 @@
 import * as nodePath from 'node:path';
 
 import { TimberlockOptionError } from './errors.js';
-import { dateFormatProblem, defaultDateFormat } from './naming.js';
+import { archiveName, dateFormatProblem, defaultDateFormat, type NameScheme } from './naming.js';
+import { compressionTempName } from './retention.js';
 import { isValidTimeZone } from './schedule.js';
 import type { Frequency, HeaderInfo } from './types.js';
 
@@ -223,6 +224,9 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
     throw new TimberlockOptionError('header', header, 'true, false or a function (info) => string returning the first line of each new file');
   }
 
+  const name = nodePath.basename(path);
+  checkDerivedNames(path, { activeName: name, dateFormat, timeZone, frequency }, compress);
+
   return Object.freeze({
     maxSize,
     maxFiles,
@@ -232,7 +236,7 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
     header: header as boolean | ((info: HeaderInfo) => string),
     path,
     dir: nodePath.dirname(path),
-    name: nodePath.basename(path),
+    name,
     frequency,
     timeZone,
     dateFormat,
@@ -396,6 +400,38 @@ function checkDateFormat(value: unknown, frequency: Frequency, timeZone: string)
     );
   }
   return value;
+}
+
+/** Bytes in one file name on Linux file systems (NAME_MAX: ext4, xfs, tmpfs …). */
+const MAX_NAME_BYTES = 255;
+/** The longest pid (Linux allows up to 4194304) of the `<pid>-<8 hex digits>` in temp file names. */
+const LONGEST_PID = 4_194_304;
+/** A period whose names are among the longest: September, a Wednesday, the 30th, 22:22:22.222 UTC. */
+const LONG_NAMED_PERIOD = Date.UTC(2026, 8, 30, 22, 22, 22, 222);
+
+/**
+ * The active file's name must leave room for the names made from it, which are longer: the state file's
+ * temp name (`.<name>.state.<pid>-<token>.tmp`, state.ts), the archive lock's takeover directory and the
+ * archives (`<stem>.<date>.<index><ext>`, with compression `.<archive>.gz.<pid>-<token>.tmp` while it
+ * is being made). A name too long for them was accepted, and then no file could be opened or compressed.
+ */
+function checkDerivedNames(path: string, scheme: NameScheme, compress: boolean): void {
+  const archive = archiveName(scheme, LONG_NAMED_PERIOD, 99_999);
+  const derived = [
+    `.${scheme.activeName}.state.${LONGEST_PID}-ffffffff.tmp`,
+    `.${scheme.activeName}.archive.lock.takeover`,
+    compress ? compressionTempName(archive, LONGEST_PID, 'ffffffff') : archive,
+  ];
+  const bytes = (text: string): number => Buffer.byteLength(text);
+  const longest = derived.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));
+  const excess = bytes(longest) - MAX_NAME_BYTES;
+  if (excess <= 0) return;
+  throw new TimberlockOptionError(
+    'path',
+    path,
+    `a file name of at most ${bytes(scheme.activeName) - excess} bytes with these options: the names made from it must fit in ` +
+      `${MAX_NAME_BYTES} bytes, and the longest, ${JSON.stringify(longest)}, has ${bytes(longest)}`,
+  );
 }
 
 /** `sync`, `mkdir`: true or false. */

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, TimberlockOptionError, createRotatingFile, type ArchiveEvent } from '../src/index.js';
 import { archiveName, defaultDateFormat } from '../src/naming.js';
 import { normalizeOptions } from '../src/options.js';
@@ -347,8 +347,31 @@ describe('a path that is not a regular file in a directory', () => {
         const error = optionError(() => createRotatingFile({ path: file, mkdir }));
         expect(error.option).toBe('path');
         expect(error.message).toContain(file);
-        expect(error.message).toContain('at most 255 bytes');
+        expect(error.message).toMatch(/at most \d+ bytes/);
       }
+    });
+  }
+
+  for (const compress of [false, true]) {
+    it(`is refused when the names made from its file name would be too long, and works up to that length (compress: ${compress})`, async () => {
+      const dir = tempDir();
+      const named = (bytes: number): string => path.join(dir, `${'n'.repeat(bytes - 4)}.log`);
+      const error = optionError(() => createRotatingFile({ path: named(240), compress }));
+      expect(error.option).toBe('path');
+      const most = Number(/a file name of at most (\d+) bytes/.exec(error.message)?.[1]);
+      expect(error.message).toMatch(/must fit in 255 bytes, and the longest, ".+", has \d+/);
+      expect(most).toBeLessThan(240);
+      expect(() => createRotatingFile({ path: named(most + 1), compress })).toThrow(/a file name of at most/);
+      // The longest accepted name: its state, lock, archive (and .gz) are made.
+      const file = track(createRotatingFile({ path: named(most), compress: compress && { delayMs: 0 }, checkIntervalMs: 100 }));
+      file.write('line');
+      expect(await file.rotate()).toBe(true);
+      file.write('next');
+      await file.flush();
+      const archive = fs.readdirSync(dir).find((name) => !name.startsWith('.') && name !== path.basename(named(most)));
+      expect(archive).toBeDefined();
+      if (compress) await vi.waitFor(() => expect(fs.readdirSync(dir).some((name) => name.endsWith('.gz'))).toBe(true), { timeout: 10_000, interval: 20 });
+      expect(file.stats()).toMatchObject({ errors: 0, lateLines: 0 });
     });
   }
 
