@@ -121,6 +121,7 @@ describe('the packed package installed in a fresh project', () => {
     expect(listed).toContain('package/dist/index.js');
     expect(listed).toContain('package/dist/winston.cjs');
     expect(listed).toContain('package/dist/pino.d.cts');
+    expect(listed).toContain('package/LICENSE'); // package.json says MIT: its text goes with every copy
     expect(listed.filter((f) => !/^package\/(dist\/|package\.json$|README\.md$|LICENSE|CHANGELOG\.md$)/.test(f))).toEqual([]);
   });
 
