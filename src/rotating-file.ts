@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TimberlockError, TimberlockOptionError } from './errors.js';
+import { TimberlockError, TimberlockOptionError, describeValue } from './errors.js';
 import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
@@ -252,7 +252,9 @@ export class RotatingFile extends EventEmitter {
       scheme: { activeName: name, dateFormat, timeZone, frequency },
       archiveHint: { periodStart: Number.NaN, next: 0 },
       deletesArchives: this.options.maxFiles !== null || this.options.maxAgeMs !== null,
-      header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now),
+      header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now, (problem) =>
+        this.warn('HEADER_ERROR', `The header function of ${file} ${problem}; the default header line was written instead`),
+      ),
     };
     this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>
       this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`),
@@ -1517,12 +1519,14 @@ export class RotatingFile extends EventEmitter {
 
 /**
  * The `header` option as a function of the new file's period start, or null. A user function that
- * throws or returns a non-string gets the default line instead: the file must be created either way.
+ * throws or returns a non-string gets the default line instead (the file must be created either way),
+ * and `failed` is told what went wrong.
  */
 function headerWriter(
   options: NormalizedOptions,
   identity: { hostname: string; pid: number },
   now: () => number,
+  failed: (problem: string) => void,
 ): ((periodStart: number) => string) | null {
   const { header } = options;
   if (header === false) return null;
@@ -1533,8 +1537,9 @@ function headerWriter(
       try {
         const custom = header(info);
         if (typeof custom === 'string') line = custom;
-      } catch {
-        // Documented: a failing header function falls back to the default line.
+        else failed(`returned ${describeValue(custom)}, not a string`);
+      } catch (err) {
+        failed(`threw: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     return line.endsWith('\n') ? line : `${line}\n`;

@@ -474,6 +474,26 @@ describe('RotatingFile, one process', () => {
     expect(second).toBe('x');
   });
 
+  it('writes the default header, with a HEADER_ERROR warning, when the header function throws or returns no string', async () => {
+    const dir = tempDir();
+    const failing: Record<string, () => unknown> = {
+      throws: () => {
+        throw new Error('no hostname yet');
+      },
+      undefined: () => undefined,
+    };
+    for (const [name, header] of Object.entries(failing)) {
+      const file = track(new RotatingFile({ path: path.join(dir, `${name}.log`), header: header as () => string, sync: true }, { identity: { hostname: 'web1', pid: 42 } }));
+      const warnings: { code: string; message: string }[] = [];
+      file.on('warning', (w: { code: string; message: string }) => warnings.push(w));
+      file.write('x');
+      expect(readLines(path.join(dir, `${name}.log`))[0]).toMatch(/^# timberlock \S+\.log period=\S+ created=\S+Z pid=42 host=web1$/);
+      await new Promise((resolve) => process.nextTick(resolve)); // the constructor's events come on the next tick
+      expect(warnings.map((w) => w.code)).toEqual(['HEADER_ERROR']);
+      expect(warnings[0]?.message).toContain(name === 'throws' ? 'threw: no hostname yet' : 'returned undefined, not a string');
+    }
+  });
+
   it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
     try {
