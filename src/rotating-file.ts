@@ -1410,18 +1410,22 @@ export class RotatingFile extends EventEmitter {
     const { dir, path: file, mkdir } = this.options;
     const underFile = (): TimberlockOptionError =>
       new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
-    /** The path's own problems, as an option error; anything else (EACCES, EIO …) as it is. */
-    const pathError = (err: unknown): unknown => {
+    /** The path's own problems, as an option error; anything else (EIO …) as it is, or when `making` the directory, too. */
+    const pathError = (err: unknown, making = false): unknown => {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EEXIST') return underFile(); // a directory further up is a file
       if (code === 'ENAMETOOLONG') return new TimberlockOptionError('path', file, 'a path whose names are at most 255 bytes long, 4095 in all');
       if (code === 'ELOOP') return new TimberlockOptionError('path', file, `a path whose directory ${dir} is not a loop of symbolic links`);
+      // Not allowed, or (making it) any other failure: a read-only file system, which Node reports as ENOENT …
+      if (making || code === 'EACCES' || code === 'EPERM') {
+        return new TimberlockOptionError('path', file, `a path whose directory ${dir} this process can ${making ? 'create' : 'reach'} (${(err as Error).message})`);
+      }
       return err;
     };
     try {
       if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
     } catch (err) {
-      throw pathError(err);
+      throw pathError(err, true);
     }
     let parent: fs.Stats | undefined;
     let existing: fs.Stats | undefined;

@@ -402,3 +402,21 @@ describe('a full disk (2 MiB tmpfs)', () => {
     60_000,
   );
 });
+
+describe('a read-only file system (tmpfs remounted read-only)', () => {
+  it.skipIf(cannotMount !== null)('refuses a path whose directory cannot be created there, as an option error naming the path and why', async () => {
+    const { dir } = smallDisk();
+    execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
+    const log = path.join(dir, 'logs', 'new', 'app.log');
+    const { createRotatingFile, TimberlockOptionError } = await import('../src/index.js');
+    let error: unknown;
+    try {
+      createRotatingFile({ path: log });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(TimberlockOptionError);
+    expect((error as Error).message).toContain(log);
+    expect((error as Error).message).toContain('this process can create');
+  });
+});
