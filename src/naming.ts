@@ -12,8 +12,10 @@
  *
  * Limitations, by design of the format rather than of this module:
  * - A format without an offset token (`xx`) gives two different hours the same name in a fall-back hour
- *   (Europe/Berlin `2026-10-25T02`); the rotator then adds an index, and both archives read back as the
- *   later of the two hours (01:00Z). The default hourly and minutely formats carry the offset and are unique.
+ *   (Europe/Berlin `2026-10-25T02`); the rotator then adds an index, and both archives read back as one
+ *   of the two hours (which one depends on the zone: the later in Berlin, the earlier in New York).
+ *   {@link dateFormatProblem} samples no DST change, so it accepts such formats (the README says so). The
+ *   default hourly and minutely formats carry the offset and are unique.
  * - Tokens date-fns can format but not parse (time zone names `z`, `O`) make names unrecognisable;
  *   {@link dateFormatProblem} refuses such formats. ISO week tokens (`RRRR`, `II`) parse and round-trip.
  */
