@@ -361,8 +361,17 @@ function readPeriodStart(dateText: string, scheme: Pick<NameScheme, 'dateFormat'
   for (const change of offsetChangesNear(parsed, timeZone)) {
     if (formatPeriod(change, dateFormat, timeZone) === dateText) return change;
   }
+  // date-fns builds the parsed wall time in the process's own zone first, whatever zone it is given: a wall
+  // time in that zone's DST gap comes out shifted by the gap, half an hour in Australia/Lord_Howe
+  // (`2026-10-04T02-00+0000` read as 02:30Z with TZ=Australia/Lord_Howe).
+  for (const shift of PROCESS_GAP_SHIFTS_MS) {
+    if (formatPeriod(parsed + shift, dateFormat, timeZone) === dateText) return parsed + shift;
+  }
   return null;
 }
+
+/** What a DST gap of the process's zone can shift a parsed instant by: half an hour or an hour, either way. */
+const PROCESS_GAP_SHIFTS_MS = [-1_800_000, 1_800_000, -3_600_000, 3_600_000];
 
 /** Whether the format writes the UTC offset (`x`, `xx`, `xxx`, `X` ...), which makes its text an exact instant. */
 function hasOffsetToken(dateFormat: string): boolean {

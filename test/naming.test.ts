@@ -225,6 +225,31 @@ describe('parseArchiveName round-trips archiveName', () => {
       });
     }
   });
+
+  // date-fns builds a parsed wall time in the process's zone first: a name whose wall time falls in that
+  // zone's DST gap came out shifted by the gap (half an hour in Lord_Howe) and was no archive.
+  for (const [processZone, gapDay] of [
+    ['Australia/Lord_Howe', '2026-10-04'],
+    ['Europe/Berlin', '2026-03-29'],
+    ['America/St_Johns', '2026-03-08'],
+  ] as const) {
+    it(`reads back UTC minute names whose wall time lies in the DST gap of the process's zone (TZ=${processZone})`, () => {
+      const names = scheme('UTC', defaultDateFormat('minutely'), 'app.log', 'minutely');
+      const saved = process.env.TZ;
+      process.env.TZ = processZone;
+      const unread: string[] = [];
+      try {
+        for (let start = utc(`${gapDay}T00:00:00Z`); start < utc(`${gapDay}T04:00:00Z`); start += MINUTE) {
+          const name = archiveName(names, start, 0);
+          if (parseArchiveName(names, name)?.periodStart !== start) unread.push(name);
+        }
+      } finally {
+        if (saved === undefined) delete process.env.TZ;
+        else process.env.TZ = saved;
+      }
+      expect(unread).toEqual([]);
+    });
+  }
 });
 
 describe('parseArchiveName rejects names it did not make', () => {
