@@ -684,11 +684,12 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * Write every buffered line to the active name as it is (opened for these lines only, created if
-   * missing, without the lock), counted as late for `why`; then back to the descriptor this file had.
-   * For lines that cannot wait any longer (close, exit, flushSync(), fallbackMs) when there is no
-   * descriptor yet (start-up while another process holds the lock: the file's period is unknown, so the
-   * next lines wait for a file of their own as before), or when the file it is open on has lost its name.
+   * Write the buffered lines to the active name as it is (opened for these lines only, created if missing,
+   * without the lock), counted as late for `why`; the file keeps the descriptor it had. For lines that
+   * cannot wait any longer (close, exit, flushSync(), fallbackMs) when there is no descriptor yet
+   * (start-up while another process holds the lock: the file's period is unknown, so the next lines wait
+   * for a file of their own as before), or when the file it is open on has lost its name. Stops when a
+   * listener of the 'warning' switched this file to another one: the rest goes there, as usual.
    */
   private appendToActiveName(why: LateReason): void {
     let fd: number;
@@ -699,11 +700,9 @@ export class RotatingFile extends EventEmitter {
       return;
     }
     const own = this.fd;
-    this.fd = fd;
     try {
-      while (this.bufferedLineCount() > 0 && this.writeBatch(why));
+      while (this.fd === own && this.bufferedLineCount() > 0 && this.writeBatch(why, fd));
     } finally {
-      this.fd = own;
       this.letGo(fd);
     }
   }
@@ -717,10 +716,9 @@ export class RotatingFile extends EventEmitter {
     else closeQuietly(fd);
   }
 
-  /** Write one batch of whole lines with one write(2). Returns false when writing failed. */
-  private writeBatch(late: LateReason | null): boolean {
+  /** Write one batch of whole lines with one write(2), to `fd` if given. Returns false when writing failed. */
+  private writeBatch(late: LateReason | null, fd = this.fd as number): boolean {
     if (this.restFd !== null && this.pending[this.head] === this.tornRest) return this.completeTornLine(this.restFd);
-    const fd = this.fd as number;
     let end = this.head;
     let size = 0;
     let allStrings = true;
@@ -749,7 +747,7 @@ export class RotatingFile extends EventEmitter {
       return false;
     }
     const lines = end - this.head;
-    if (this.staged) this.stagedLines += lines;
+    if (this.staged && fd === this.fd) this.stagedLines += lines;
     const wasTorn = this.pending[this.head] === this.tornRest;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;

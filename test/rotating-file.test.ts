@@ -151,6 +151,32 @@ describe('RotatingFile, one process', () => {
     });
   }
 
+  it('loses no later line when a LATE_LINES listener rotates while late lines go to the active name', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 1000, sync: true }, { now: () => now }));
+    const lock = path.join(dir, '.app.log.lock');
+    file.on('warning', (w: { code: string }) => {
+      if (w.code !== 'LATE_LINES') return;
+      fs.rmdirSync(lock); // the other process is done with the lock
+      void file.rotate(); // sync: true, so it rotates now, on this thread
+    });
+    file.write('old');
+    fs.mkdirSync(lock); // another process holds the lock (and is alive: fresh mtime)
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    file.write('waiting');
+    // Another process archives the old file, and its maintenance compresses the archive (removes the plain file).
+    fs.renameSync(path.join(dir, 'app.log'), path.join(dir, 'app.2026-11-25.log'));
+    fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+    now += 1000;
+    (file as unknown as { flushNow(): void }).flushNow();
+    file.write('after the rotation');
+    await file.close();
+    const lines = visible(dir).flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines.sort()).toEqual(['after the rotation', 'waiting']);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['after the rotation']);
+  });
+
   it('never overwrites an archive: a name that is taken gets the next index', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'app.2026-11-25.log'), 'precious\n');
