@@ -97,6 +97,38 @@ export function archiveName(scheme: NameScheme, periodStart: number, index: numb
 }
 
 /**
+ * Among the archive names `scheme` gives its periods, one of the longest, for `index` and `compressed`: the
+ * date formatted at instants that give each token its longest text (two-digit days and hours, December's
+ * day 362; with word tokens, every month and weekday, night and afternoon).
+ */
+export function longestArchiveName(scheme: NameScheme, index: number, compressed: boolean): string {
+  const samples = hasWordToken(scheme.dateFormat) ? WORD_SAMPLES : NUMBER_SAMPLES;
+  let longest = '';
+  for (const sample of samples) {
+    const name = archiveName(scheme, sample, index, compressed);
+    if (Buffer.byteLength(name) > Buffer.byteLength(longest)) longest = name;
+  }
+  return longest;
+}
+
+/**
+ * Instants at which number tokens are at their widest in any zone: December 28, 23:59:59.999 UTC and every
+ * three hours before it (one of them shows a two-digit hour on a 12- and on a 24-hour clock, whatever the
+ * offset; 59 minutes stay two digits with a half-hour or 45-minute offset).
+ */
+const NUMBER_SAMPLES = Array.from({ length: 8 }, (_, i) => Date.UTC(2026, 11, 28, 2 + 3 * i, 59, 59, 999));
+/** Every month, on seven days in a row (every weekday), at night and in the afternoon. */
+const WORD_SAMPLES = Array.from({ length: 12 * 7 * 2 }, (_, i) => Date.UTC(2026, Math.floor(i / 14), 21 + (Math.floor(i / 2) % 7), i % 2 === 0 ? 3 : 15, 59, 59, 999));
+
+/** Whether the format has a token that writes words, whose length varies (month and weekday names, AM/PM …). */
+function hasWordToken(dateFormat: string): boolean {
+  for (const [token] of dateFormat.matchAll(FORMAT_TOKEN)) {
+    if (/^(M{3,}|L{3,}|E+|e{3,}|c{3,}|i{3,}|a+|b+|B+|G+|Q{3,}|q{3,}|P+|p+)$/.test(token)) return true;
+  }
+  return false;
+}
+
+/**
  * The archive names of one period, index by index, with the date formatted once (formatting in a zone
  * costs tens of µs; a rotation may probe several indexes).
  */

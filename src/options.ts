@@ -6,7 +6,7 @@
 import * as nodePath from 'node:path';
 
 import { TimberlockOptionError } from './errors.js';
-import { archiveName, dateFormatProblem, defaultDateFormat, type NameScheme } from './naming.js';
+import { dateFormatProblem, defaultDateFormat, longestArchiveName, type NameScheme } from './naming.js';
 import { compressionTempName } from './retention.js';
 import { isValidTimeZone } from './schedule.js';
 import type { Frequency, HeaderInfo } from './types.js';
@@ -406,21 +406,22 @@ function checkDateFormat(value: unknown, frequency: Frequency, timeZone: string)
 const MAX_NAME_BYTES = 255;
 /** The longest pid (Linux allows up to 4194304) of the `<pid>-<8 hex digits>` in temp file names. */
 const LONGEST_PID = 4_194_304;
-/** A period whose names are among the longest: September, a Wednesday, the 30th, 22:22:22.222 UTC. */
-const LONG_NAMED_PERIOD = Date.UTC(2026, 8, 30, 22, 22, 22, 222);
+/** The highest archive index a period is assumed to reach (size rolls, names taken). */
+const HIGHEST_INDEX = 99_999;
 
 /**
  * The active file's name must leave room for the names made from it, which are longer: the state file's
  * temp name (`.<name>.state.<pid>-<token>.tmp`, state.ts), the archive lock's takeover directory and the
- * archives (`<stem>.<date>.<index><ext>`, with compression `.<archive>.gz.<pid>-<token>.tmp` while it
- * is being made). A name too long for them was accepted, and then no file could be opened or compressed.
+ * archives (`<stem>.<date>.<index><ext>`, whose `.gz` name a rotation looks for even without compression;
+ * with it, `.<archive>.gz.<pid>-<token>.tmp` while the `.gz` is made). A name too long for them was
+ * accepted, and then no file could be opened, archived or compressed.
  */
 function checkDerivedNames(path: string, scheme: NameScheme, compress: boolean): void {
-  const archive = archiveName(scheme, LONG_NAMED_PERIOD, 99_999);
+  const archive = longestArchiveName(scheme, HIGHEST_INDEX, false);
   const derived = [
     `.${scheme.activeName}.state.${LONGEST_PID}-ffffffff.tmp`,
     `.${scheme.activeName}.archive.lock.takeover`,
-    compress ? compressionTempName(archive, LONGEST_PID, 'ffffffff') : archive,
+    compress ? compressionTempName(archive, LONGEST_PID, 'ffffffff') : `${archive}.gz`,
   ];
   const bytes = (text: string): number => Buffer.byteLength(text);
   const longest = derived.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RotatingFile, TimberlockOptionError, createRotatingFile, type ArchiveEvent } from '../src/index.js';
+import { RotatingFile, TimberlockOptionError, createRotatingFile, type ArchiveEvent, type RotatingFileOptions } from '../src/index.js';
 import { archiveName, defaultDateFormat } from '../src/naming.js';
 import { normalizeOptions } from '../src/options.js';
 import { compressionTempName } from '../src/retention.js';
@@ -352,28 +352,49 @@ describe('a path that is not a regular file in a directory', () => {
     });
   }
 
-  for (const compress of [false, true]) {
+  /** The longest file name (in bytes, with `.log`) that these options accept, as the refusal of a longer one says. */
+  function longestAccepted(dir: string, options: Partial<RotatingFileOptions>): number {
+    const error = optionError(() => createRotatingFile({ ...options, path: path.join(dir, `${'n'.repeat(250)}.log`) }));
+    expect(error.option).toBe('path');
+    expect(error.message).toMatch(/must fit in 255 bytes, and the longest, ".+", has \d+/);
+    const most = Number(/a file name of at most (\d+) bytes/.exec(error.message)?.[1]);
+    expect(() => createRotatingFile({ ...options, path: path.join(dir, `${'n'.repeat(most - 3)}.log`) })).toThrow(/a file name of at most/);
+    return most;
+  }
+
+  // Without compression, a long dateFormat makes the archive's name the longest (a rotation looks for its
+  // .gz even so); with it, the name of the .gz on its way.
+  for (const [compress, dateFormat] of [
+    [false, "yyyy-MM-dd'T'HH-mm-ss-SSSxx"],
+    [true, undefined],
+  ] as const) {
     it(`is refused when the names made from its file name would be too long, and works up to that length (compress: ${compress})`, async () => {
       const dir = tempDir();
-      const named = (bytes: number): string => path.join(dir, `${'n'.repeat(bytes - 4)}.log`);
-      const error = optionError(() => createRotatingFile({ path: named(240), compress }));
-      expect(error.option).toBe('path');
-      const most = Number(/a file name of at most (\d+) bytes/.exec(error.message)?.[1]);
-      expect(error.message).toMatch(/must fit in 255 bytes, and the longest, ".+", has \d+/);
+      const most = longestAccepted(dir, { compress, dateFormat });
       expect(most).toBeLessThan(240);
-      expect(() => createRotatingFile({ path: named(most + 1), compress })).toThrow(/a file name of at most/);
-      // The longest accepted name: its state, lock, archive (and .gz) are made.
-      const file = track(createRotatingFile({ path: named(most), compress: compress && { delayMs: 0 }, checkIntervalMs: 100 }));
-      file.write('line');
-      expect(await file.rotate()).toBe(true);
-      file.write('next');
-      await file.flush();
-      const archive = fs.readdirSync(dir).find((name) => !name.startsWith('.') && name !== path.basename(named(most)));
-      expect(archive).toBeDefined();
+      // The longest accepted name: its state, lock, archives (101 in one period: 3-digit indexes) and .gz are made.
+      const file = track(createRotatingFile({ path: path.join(dir, `${'n'.repeat(most - 4)}.log`), dateFormat, compress: compress && { delayMs: 0 }, checkIntervalMs: 100, sync: true }));
+      for (let i = 0; i <= 100; i++) {
+        file.write(`line ${i}`);
+        expect(await file.rotate()).toBe(true);
+      }
       if (compress) await vi.waitFor(() => expect(fs.readdirSync(dir).some((name) => name.endsWith('.gz'))).toBe(true), { timeout: 10_000, interval: 20 });
-      expect(file.stats()).toMatchObject({ errors: 0, lateLines: 0 });
+      expect(file.stats()).toMatchObject({ errors: 0, lateLines: 0, rotations: 101 });
     });
   }
+
+  it('leaves room for the longest month and weekday names and day periods of a word format, in its zone', () => {
+    const dir = tempDir();
+    const options = { timeZone: 'Europe/Berlin', frequency: 'hourly', dateFormat: 'yyyy-MMMM-dd-EEEE-HH-BBBB' } as const;
+    const most = longestAccepted(dir, options);
+    let now = Date.UTC(2026, 8, 30, 12, 30); // Wednesday, 30 September 2026, 14:30 in Berlin: "in the afternoon"
+    const file = track(new RotatingFile({ ...options, path: path.join(dir, `${'n'.repeat(most - 4)}.log`), sync: true }, { now: () => now }));
+    file.write('wednesday');
+    now = Date.UTC(2026, 8, 30, 13, 0, 1); // the next hour: the 14:00 file is archived
+    file.write('still wednesday');
+    expect(file.stats()).toMatchObject({ errors: 0, rotations: 1 });
+    expect(fs.readdirSync(dir).filter((name) => name.includes('September-30-Wednesday-14-in the afternoon'))).toHaveLength(1);
+  });
 
   it('is refused when its directory is a loop of symbolic links', () => {
     const dir = tempDir();
