@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import winston from 'winston';
 import TransportStream from 'winston-transport';
 import { TimberlockOptionError } from '../src/errors.js';
@@ -143,6 +143,10 @@ describe('RotatingFileTransport with winston', () => {
       expect(() => new RotatingFileTransport({ path: log, ...bad })).toThrow(message);
     }
     expect(fs.readdirSync(dir)).toEqual([]); // refused before any file was opened
+    // null is "not set", as winston takes it.
+    const unset = new RotatingFileTransport({ path: log, level: null, format: null, silent: null } as unknown as { path: string });
+    expect(unset.level).toBeFalsy();
+    void unset.file.close();
   });
 
   it("refuses a level the logger does not have when the logger adds the transport, naming the logger's levels", async () => {
@@ -154,6 +158,9 @@ describe('RotatingFileTransport with winston', () => {
       );
       const custom = winston.createLogger({ levels: { alarm: 0, note: 1 }, transports: [] });
       expect(() => custom.add(other)).toThrow(/Invalid option level: "info".*one of the logger's levels: alarm, note/);
+      // Not added after all: the logger let go of it, and its file closes.
+      expect(custom.transports).not.toContain(other);
+      await vi.waitFor(() => expect(other.file.status).toBe('closed'), { timeout: 5000, interval: 10 });
     } finally {
       await Promise.all([transport.file.close(), other.file.close()]);
     }

@@ -27,14 +27,15 @@ export interface RotatingFileTransportOptions
 /** winston's own transport options, checked at construction: winston itself takes any value and fails later. */
 function checkTransportOptions(options: Pick<RotatingFileTransportOptions, (typeof TRANSPORT_KEYS)[number]>): void {
   const { level, format, silent, handleExceptions, handleRejections } = options;
-  if (level !== undefined && (typeof level !== 'string' || level === '')) {
+  // null is "not set", as winston takes it.
+  if (level != null && (typeof level !== 'string' || level === '')) {
     throw new TimberlockOptionError('level', level, "a level name of the logger's, such as 'info'");
   }
-  if (format !== undefined && typeof (format as { transform?: unknown } | null)?.transform !== 'function') {
+  if (format != null && typeof (format as { transform?: unknown }).transform !== 'function') {
     throw new TimberlockOptionError('format', format, 'a winston format, such as winston.format.json()');
   }
   for (const [name, value] of Object.entries({ silent, handleExceptions, handleRejections })) {
-    if (value !== undefined && typeof value !== 'boolean') throw new TimberlockOptionError(name, value, 'true or false');
+    if (value != null && typeof value !== 'boolean') throw new TimberlockOptionError(name, value, 'true or false');
   }
 }
 
@@ -93,10 +94,12 @@ export class RotatingFileTransport extends TransportStream {
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
     // A level the logger does not have would silently drop every entry: refused when the logger adds this
-    // transport (createLogger, logger.add), the first moment its levels are known.
-    this.on('pipe', (logger: { levels?: Record<string, number> }) => {
+    // transport (createLogger, logger.add), the first moment its levels are known. The logger has piped to
+    // it by then: it lets go of it again (winston-transport then closes it, and so the file).
+    this.on('pipe', (logger: NodeJS.ReadableStream & { levels?: Record<string, number> }) => {
       const { levels } = logger;
-      if (this.level === undefined || levels === undefined || Object.hasOwn(levels, this.level)) return;
+      if (typeof this.level !== 'string' || levels === undefined || Object.hasOwn(levels, this.level)) return;
+      logger.unpipe(this);
       throw new TimberlockOptionError('level', this.level, `one of the logger's levels: ${Object.keys(levels).join(', ')}`);
     });
     // A handler sets `_ending`, adds its two listeners and logs its crash entry, in one synchronous run
