@@ -1479,12 +1479,17 @@ export class RotatingFile extends EventEmitter {
   /**
    * Call the app's listeners. One that throws must not stop what this file was doing when it told them
    * (a rotation half adopted would leave the lines in memory and close() waiting): its error is thrown
-   * again on the next tick, an uncaught exception like one thrown by a listener of a core stream.
+   * again on the next tick, an uncaught exception like one thrown by a listener of a core stream. While the
+   * process exits there is no next tick: the error is printed to stderr at once.
    */
   private emitSafely(event: string, ...args: unknown[]): void {
     try {
       this.emit(event, ...args);
     } catch (err) {
+      if (exiting) {
+        printQuietly(`A '${event}' listener of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        return;
+      }
       process.nextTick(() => {
         throw err;
       });
@@ -1558,6 +1563,15 @@ function hasNoName(fd: number): boolean {
     return fs.fstatSync(fd).nlink === 0;
   } catch {
     return false; // the write that follows reports what is wrong with the descriptor
+  }
+}
+
+/** Write to stderr synchronously; a closed or broken stderr is no reason to fail. */
+function printQuietly(text: string): void {
+  try {
+    fs.writeSync(2, text);
+  } catch {
+    // Nowhere else to say it.
   }
 }
 

@@ -1052,6 +1052,15 @@ describe('RotatingFile and a listener that throws', () => {
       expect(new Set(lines).size).toBe(report.written);
     });
   }
+
+  it('prints the error of a listener that throws while the process exits, and still writes the lines', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = spawnSync(process.execPath, [throwingListenerFixture, JSON.stringify({ path: log, atExit: true })], { timeout: 30_000, encoding: 'utf8' });
+    expect(out.status).toBe(0);
+    expect(out.stderr).toContain(`A 'warning' listener of the timberlock file ${log} threw while the process exited: Error: a warning listener failed on LATE_LINES`);
+    expect(readLines(log)).toEqual(['pending']);
+  });
 });
 
 describe('RotatingFile in a process that ends', () => {
