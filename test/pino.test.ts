@@ -270,6 +270,18 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n{"msg":"three"}\n{"msg":"four"}\n');
   });
 
+  it('the transport target keeps a character whose bytes a chunk cuts (pino hands a pipeline\'s output over as bytes) whole', async () => {
+    const file = path.join(dir, 'app.log');
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC' });
+    const text = '{"msg":"é漢字ü"}\n'.repeat(20) + '{"msg":"last é"}';
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; at += 7) stream.write(bytes.subarray(at, at + 7)); // cuts characters
+    const closed = once(stream, 'close');
+    stream.end();
+    await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${text}\n`);
+  });
+
   it("the transport target's write() returns false above highWaterMark and 'drain' follows once the file has written them", async () => {
     const file = path.join(dir, 'app.log');
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024 });

@@ -6,6 +6,7 @@
  * This entry never loads pino itself.
  */
 import { EventEmitter } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { LineCutter } from '../line-cutter.js';
 import { RotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
@@ -60,6 +61,11 @@ export default async function timberlockTransport(options: PinoTransportOptions)
 export class PinoTransportStream extends EventEmitter {
   private readonly file: RotatingFile;
   private readonly lines: LineCutter;
+  /**
+   * In a `pipeline`, pino hands the last stage's output over as bytes, whose chunks may end in the middle
+   * of a character: its bytes wait here for the rest.
+   */
+  private readonly decoder = new StringDecoder('utf8');
   private state: 'open' | 'ending' | 'closed' = 'open';
 
   constructor(file: RotatingFile) {
@@ -70,17 +76,23 @@ export class PinoTransportStream extends EventEmitter {
   }
 
   /**
-   * Append the whole lines of `chunk` to the file; keep an incomplete last line for the next chunk.
-   * Returns false when the file wants no more until 'drain'. After end(), emits an 'error' with code
-   * 'ERR_STREAM_WRITE_AFTER_END' and writes nothing.
+   * Append the whole lines of `chunk` (text, or UTF-8 bytes) to the file; keep an incomplete last line
+   * for the next chunk. Returns false when the file wants no more until 'drain'. After end(), emits an
+   * 'error' with code 'ERR_STREAM_WRITE_AFTER_END' and writes nothing.
    */
-  write(chunk: string): boolean {
+  write(chunk: string | Uint8Array): boolean {
     if (this.state !== 'open') {
       const error = Object.assign(new Error('PinoTransportStream: write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' });
       process.nextTick(() => this.emit('error', error));
       return false;
     }
-    return this.lines.cut(chunk);
+    return this.lines.cut(this.text(chunk));
+  }
+
+  /** `chunk` as text: bytes of a character that the chunk cuts wait for the next one. */
+  private text(chunk: string | Uint8Array): string {
+    if (typeof chunk === 'string') return this.decoder.end() + chunk; // bytes still waiting (none, as a rule) first
+    return this.decoder.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
 
   /**
@@ -95,9 +107,10 @@ export class PinoTransportStream extends EventEmitter {
    * Write `chunk` (if given) and the incomplete last line (as a line of its own), flush and close the
    * file, then emit 'close'. Calling it again does nothing.
    */
-  end(chunk?: string): this {
+  end(chunk?: string | Uint8Array): this {
     if (this.state !== 'open') return this;
-    if (chunk !== undefined) this.lines.cut(chunk);
+    if (chunk !== undefined) this.lines.cut(this.text(chunk));
+    this.lines.cut(this.decoder.end());
     this.state = 'ending';
     const rest = this.lines.rest();
     if (rest !== '') this.file.write(rest);
