@@ -38,7 +38,8 @@ const END_WAIT_MS = 3000;
  * too, and `transport.end()` does it explicitly) the file is flushed and closed before the worker
  * reports that it is done, so every line is on disk when the process is gone.
  *
- * @throws TimberlockOptionError (it surfaces as the transport's 'error') for an invalid option.
+ * @throws TimberlockOptionError for an invalid option. In pino's worker it reaches the app as the
+ *   transport's 'error', a plain Error with the same message (an error loses its class between threads).
  */
 export default async function timberlockTransport(options: PinoTransportOptions): Promise<PinoTransportStream> {
   const fileOptions: Record<string, unknown> = { ...options };
