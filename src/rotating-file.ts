@@ -168,6 +168,8 @@ export class RotatingFile extends EventEmitter {
   private retryAt = 0;
   private boundaryTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
+  /** When checkActiveName last looked at the active name (see flushNow). */
+  private checkedAt = 0;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -614,6 +616,10 @@ export class RotatingFile extends EventEmitter {
    */
   private flushNow(force = false, sync = force): void {
     if (this.flushing || this.state === 'closed') return; // reentrancy guard: the outer call writes it
+    // The check timer is overdue: the event loop was blocked (this runs before overdue timers do). Another
+    // process may have rotated meanwhile, and the grace delay that keeps the archive from being compressed
+    // or deleted assumes this process notices within two checks: look now, before writing to it.
+    if (this.checkTimer !== null && this.now() - this.checkedAt > this.options.checkIntervalMs) this.checkActiveName();
     this.flushing = true;
     try {
       for (;;) {
@@ -1338,6 +1344,7 @@ export class RotatingFile extends EventEmitter {
 
   /** Every checkIntervalMs: has someone moved or deleted the active file? */
   private startCheckTimer(): void {
+    this.checkedAt = this.now();
     this.checkTimer = setInterval(() => this.checkActiveName(), this.options.checkIntervalMs);
     this.checkTimer.unref();
   }
@@ -1345,6 +1352,7 @@ export class RotatingFile extends EventEmitter {
   private checkActiveName(): void {
     // A staged file is not under the active name yet: its publish timer looks after it.
     if (this.fd === null || this.flushing || this.inFlight || this.staged) return;
+    this.checkedAt = this.now();
     try {
       const current = statOrNull(this.path);
       if (current && current.ino === this.ino) return;

@@ -177,6 +177,24 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['after the rotation']);
   });
 
+  it("follows another process's rotate() before writing when its check timer is overdue (its event loop was blocked), so no line goes to an archive compressed meanwhile", () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let writerNow = Date.UTC(2026, 10, 25, 12);
+    const options = { path: log, timeZone: 'UTC', sync: true, checkIntervalMs: 60_000 } as const;
+    const writer = track(new RotatingFile(options, { now: () => writerNow }));
+    const rotator = track(new RotatingFile(options, { now: () => Date.UTC(2026, 10, 25, 12) }));
+    writer.write('before');
+    void rotator.rotate(); // sync: true, so the archive is made now
+    const [archive] = visible(dir).filter((name) => name !== 'app.log');
+    expect(readLines(path.join(dir, archive as string))).toEqual(['before']);
+    fs.rmSync(path.join(dir, archive as string)); // the rotator's maintenance compressed it: the plain name is gone
+    writerNow += 61_000; // the writer's loop was blocked for longer than checkIntervalMs: its check did not run
+    writer.write('after the block');
+    expect(readLines(log)).toEqual(['after the block']);
+    expect(writer.stats()).toMatchObject({ lateLines: 0, bufferedLines: 0 });
+  });
+
   it('never overwrites an archive: a name that is taken gets the next index', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'app.2026-11-25.log'), 'precious\n');
