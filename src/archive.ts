@@ -387,15 +387,17 @@ class MaintenanceRun {
     }
     const names = new Set(listing.archives.map((file) => file.name));
     const remaining: ArchiveFile[] = [];
+    /** Pairs whose `.gz` could not be shown to hold the original's bytes: kept, and left out of the plan. */
+    const unresolved = new Set<string>();
     for (const file of listing.archives) {
       if (file.compressed || !names.has(`${file.name}.gz`) || this.shouldStop()) {
         remaining.push(file);
         continue;
       }
       if (await this.removeCompressedOriginal(file.name)) this.result.repaired.push(file.name);
-      else remaining.push(file);
+      else unresolved.add(file.name).add(`${file.name}.gz`);
     }
-    return remaining;
+    return remaining.filter((file) => !unresolved.has(file.name));
   }
 
   /** An original beside its `.gz` (a run died at `gzip-before-unlink`): delete it if the `.gz` holds the same bytes. */

@@ -484,6 +484,19 @@ describe('repair of an interrupted run', () => {
       }
     });
   }
+
+  it('leaves a mismatched pair to retention neither: both names stay, as the warning says, beyond maxFiles', async () => {
+    const dir = tempDir();
+    const pair = writeArchive(dir, 2, 1000, { ageMs: 3_600_000 });
+    writeArchive(dir, 1, 10, { ageMs: 3_600_000 }); // newer: with maxFiles 1 the pair is the one to delete
+    const original = path.join(dir, pair.name);
+    fs.writeFileSync(`${original}.gz`, Buffer.from('plain text, not gzip\n'));
+    const before = snapshot(dir);
+    const result = await maintainArchives(target(dir, { maxFiles: 1, compress: false }), justAfter);
+    expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
+    expect(result.removed).toEqual([]);
+    expect(snapshot(dir)).toEqual(before);
+  });
 });
 
 describe('locking and errors', () => {
