@@ -170,6 +170,11 @@ class MaintenanceRun {
   readonly result: MaintenanceResult = { compressed: [], removed: [], repaired: [], settlesAt: null, skipped: null, aborted: false, errors: [] };
   /** When the youngest temp file repair() left will be staleMs old; null if it left none. */
   private tempsStaleAt: number | null = null;
+  /**
+   * Plain archives and `.gz` names this run said it keeps (a `.gz` that does not gunzip to its original's
+   * bytes, or an original that changed while it was compressed): left out of every plan of this run.
+   */
+  private readonly kept = new Set<string>();
   private compromised = false;
 
   constructor(
@@ -198,7 +203,7 @@ class MaintenanceRun {
           let listing = await this.listArchives();
           if (listing && files === null && (await this.removeExtraNames(listing))) listing = await this.listArchives();
           if (!listing) return;
-          files = files === null ? await this.repair(listing) : listing.archives;
+          files = (files === null ? await this.repair(listing) : listing.archives).filter((file) => !this.kept.has(file.name));
           listedAt = this.now();
         }
         const plan = planMaintenance(files, this.target.policy, this.now());
@@ -387,17 +392,16 @@ class MaintenanceRun {
     }
     const names = new Set(listing.archives.map((file) => file.name));
     const remaining: ArchiveFile[] = [];
-    /** Pairs whose `.gz` could not be shown to hold the original's bytes: kept, and left out of the plan. */
-    const unresolved = new Set<string>();
     for (const file of listing.archives) {
       if (file.compressed || !names.has(`${file.name}.gz`) || this.shouldStop()) {
         remaining.push(file);
         continue;
       }
+      // A pair whose .gz could not be shown to hold the original's bytes is kept (the next run looks again).
       if (await this.removeCompressedOriginal(file.name)) this.result.repaired.push(file.name);
-      else unresolved.add(file.name).add(`${file.name}.gz`);
+      else this.kept.add(file.name).add(`${file.name}.gz`);
     }
-    return remaining.filter((file) => !unresolved.has(file.name));
+    return remaining;
   }
 
   /** An original beside its `.gz` (a run died at `gzip-before-unlink`): delete it if the `.gz` holds the same bytes. */
@@ -509,6 +513,7 @@ class MaintenanceRun {
       if (this.compromised) return;
       const current = await fsp.lstat(original);
       if (current.ino !== copy.ino || current.size !== copy.size) {
+        this.kept.add(name).add(`${name}.gz`);
         this.fail(
           'ERR_TIMBERLOCK_ARCHIVE_CHANGED',
           'compress',

@@ -497,6 +497,19 @@ describe('repair of an interrupted run', () => {
     expect(result.removed).toEqual([]);
     expect(snapshot(dir)).toEqual(before);
   });
+
+  it('leaves a mismatched pair out of every plan of a run, also after the run lists the directory again', async () => {
+    const dir = tempDir();
+    const pair = writeArchive(dir, 10, 1000, { ageMs: 3_600_000 }); // the oldest: beyond maxFiles
+    fs.writeFileSync(path.join(dir, `${pair.name}.gz`), 'plain text, not gzip\n');
+    for (let daysAgo = 1; daysAgo <= 3; daysAgo++) writeArchive(dir, daysAgo, 1000, { ageMs: 3_600_000 }); // a backlog to gzip
+    let now = Date.now() + 1;
+    const result = await maintainArchives(target(dir, { maxFiles: 3 }), () => (now += 400)); // relists after each gzip
+    expect(result.errors.map((e) => e.code)).toContain('ERR_TIMBERLOCK_ARCHIVE_MISMATCH');
+    expect(result.compressed).toHaveLength(3);
+    expect(fs.existsSync(path.join(dir, pair.name))).toBe(true);
+    expect(fs.existsSync(path.join(dir, `${pair.name}.gz`))).toBe(true);
+  });
 });
 
 describe('locking and errors', () => {
