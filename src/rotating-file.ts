@@ -163,6 +163,10 @@ export class RotatingFile extends EventEmitter {
   private errorEpisode = false;
   private errorDelay = ERROR_RETRY_MIN_MS;
   private lateEpisode = false;
+  /** While appendToActiveName writes: the late lines it wrote, told when it is done (see there). */
+  private heldLate: number | null = null;
+  /** The process is ending (endOfProcess): a listener's error cannot wait for the next tick (emitSafely). */
+  private ending = false;
 
   private retryTimer: NodeJS.Timeout | null = null;
   private retryAt = 0;
@@ -377,6 +381,7 @@ export class RotatingFile extends EventEmitter {
    * file's creation was queued behind other work at this moment, an empty temp file can appear after this.
    */
   private endOfProcess(): void {
+    this.ending = true;
     this.flushSync();
     this.publishNow();
     // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
@@ -694,8 +699,7 @@ export class RotatingFile extends EventEmitter {
    * without the lock), counted as late for `why`; the file keeps the descriptor it had. For lines that
    * cannot wait any longer (close, exit, flushSync(), fallbackMs) when there is no descriptor yet
    * (start-up while another process holds the lock: the file's period is unknown, so the next lines wait
-   * for a file of their own as before), or when the file it is open on has lost its name. Stops when a
-   * listener of the 'warning' switched this file to another one: the rest goes there, as usual.
+   * for a file of their own as before), or when the file it is open on has lost its name.
    */
   private appendToActiveName(why: LateReason): void {
     let fd: number;
@@ -705,11 +709,16 @@ export class RotatingFile extends EventEmitter {
       this.reportError(err as Error, 'write');
       return;
     }
-    const own = this.fd;
+    // Listeners hear of the late lines only once the descriptor is let go: one that rotates must find a line
+    // a short write cut in it kept for its end (letGo), not the file's own descriptor in its place.
+    this.heldLate = 0;
     try {
-      while (this.fd === own && this.bufferedLineCount() > 0 && this.writeBatch(why, fd));
+      while (this.bufferedLineCount() > 0 && this.writeBatch(why, fd));
     } finally {
       this.letGo(fd);
+      const lines = this.heldLate;
+      this.heldLate = null;
+      if (lines > 0) this.noteLate(lines, why);
     }
   }
 
@@ -1130,6 +1139,10 @@ export class RotatingFile extends EventEmitter {
 
   /** Count lines written to a previous period's file (they are counted once, when written). */
   private noteLate(lines: number, why: LateReason): void {
+    if (this.heldLate !== null) {
+      this.heldLate += lines;
+      return;
+    }
     this.counters.lateLines += lines;
     if (this.lateEpisode) return;
     this.lateEpisode = true;
@@ -1494,7 +1507,7 @@ export class RotatingFile extends EventEmitter {
     try {
       this.emit(event, ...args);
     } catch (err) {
-      if (exiting) {
+      if (exiting || this.ending) {
         printQuietly(`A '${event}' listener of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         return;
       }

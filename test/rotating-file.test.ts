@@ -195,6 +195,51 @@ describe('RotatingFile, one process', () => {
     expect(writer.stats()).toMatchObject({ lateLines: 0, bufferedLines: 0 });
   });
 
+  it('completes a line a short write cut in the active name there, when a LATE_LINES listener rotates while late lines go to it', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', fallbackMs: 1000, sync: true }, { now: () => now }));
+    const lock = path.join(dir, '.app.log.lock');
+    file.on('warning', (w: { code: string }) => {
+      if (w.code !== 'LATE_LINES') return;
+      fs.rmdirSync(lock); // the other process is done with the lock
+      void file.rotate(); // sync: true, so it rotates now, on this thread
+    });
+    file.write('old');
+    fs.mkdirSync(lock); // another process holds the lock (and is alive: fresh mtime)
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    const waiting = ['waiting-one-xxxxxxxxxxxxxxxxxxxx', 'waiting-two-xxxxxxxxxxxxxxxxxxxx'];
+    for (const line of waiting) file.write(line);
+    // Another process archives the old file, and its maintenance compresses the archive (removes the plain file).
+    fs.renameSync(log, path.join(dir, 'app.2026-11-25.log'));
+    fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+    // The first write to the active name, opened for these late lines, is short (a disk nearly full): 10 bytes.
+    const { openSync, writeSync } = fs;
+    let activeFd = -1;
+    vi.spyOn(fs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      const fd = (openSync as (...args: unknown[]) => number)(file, ...rest);
+      if (String(file) === log && activeFd === -1) activeFd = fd;
+      return fd;
+    }) as typeof fs.openSync);
+    let cut = false;
+    vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+      if (fd !== activeFd || cut) return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest);
+      cut = true;
+      return writeSync(fd, Buffer.from(data as string).subarray(0, 10));
+    }) as typeof fs.writeSync);
+    now += 1000;
+    try {
+      (file as unknown as { flushNow(): void }).flushNow();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(cut).toBe(true);
+    await file.close();
+    const lines = visible(dir).flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines.sort()).toEqual(waiting);
+  });
+
   it('never overwrites an archive: a name that is taken gets the next index', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'app.2026-11-25.log'), 'precious\n');
@@ -1071,14 +1116,16 @@ describe('RotatingFile and a listener that throws', () => {
     });
   }
 
-  it('prints the error of a listener that throws while the process exits, and still writes the lines', () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const out = spawnSync(process.execPath, [throwingListenerFixture, JSON.stringify({ path: log, atExit: true })], { timeout: 30_000, encoding: 'utf8' });
-    expect(out.status).toBe(0);
-    expect(out.stderr).toContain(`A 'warning' listener of the timberlock file ${log} threw while the process exited: Error: a warning listener failed on LATE_LINES`);
-    expect(readLines(log)).toEqual(['pending']);
-  });
+  for (const end of ['exit', 'signal'] as const) {
+    it(`prints the error of a listener that throws while the process ends (${end === 'exit' ? 'process.exit()' : 'SIGTERM, no handler'}), and still writes the lines`, () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const out = spawnSync(process.execPath, [throwingListenerFixture, JSON.stringify({ path: log, atExit: end })], { timeout: 30_000, encoding: 'utf8' });
+      expect({ status: out.status, signal: out.signal }).toEqual(end === 'exit' ? { status: 0, signal: null } : { status: null, signal: 'SIGTERM' });
+      expect(out.stderr).toContain(`A 'warning' listener of the timberlock file ${log} threw while the process exited: Error: a warning listener failed on LATE_LINES`);
+      expect(readLines(log)).toEqual(['pending']);
+    });
+  }
 });
 
 describe('RotatingFile in a process that ends', () => {
