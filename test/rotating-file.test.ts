@@ -43,6 +43,35 @@ function writerAndRoller(): { dir: string; log: string; writer: RotatingFile; ro
   return { dir, log, writer: track(new RotatingFile(options, { now: () => now })), roller: track(new RotatingFile(options, { now: () => now })) };
 }
 
+/**
+ * A file (sync: true) whose `waiting` lines wait past a boundary behind a rotation lock "another process"
+ * holds, whose old file that process then archives and compresses (no name left), and whose LATE_LINES
+ * listener lets that lock go and rotates. `giveUp()` moves past fallbackMs and flushes: the lines go to
+ * the active name, and the listener rotates in the middle of that.
+ */
+function lateLinesWhileRotating(dir: string, waiting: string[]): { file: RotatingFile; log: string; giveUp: () => void } {
+  const log = path.join(dir, 'app.log');
+  let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+  const file = track(new RotatingFile({ path: log, timeZone: 'UTC', fallbackMs: 1000, sync: true }, { now: () => now }));
+  const lock = path.join(dir, '.app.log.lock');
+  file.on('warning', (w: { code: string }) => {
+    if (w.code !== 'LATE_LINES') return;
+    fs.rmdirSync(lock); // the other process is done with the lock
+    void file.rotate(); // sync: true, so it rotates now, on this thread
+  });
+  file.write('old');
+  fs.mkdirSync(lock); // another process holds the lock (and is alive: fresh mtime)
+  now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+  for (const line of waiting) file.write(line);
+  fs.renameSync(log, path.join(dir, 'app.2026-11-25.log'));
+  fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+  const giveUp = (): void => {
+    now += 1000;
+    (file as unknown as { flushNow(): void }).flushNow();
+  };
+  return { file, log, giveUp };
+}
+
 afterEach(async () => {
   await Promise.all(files.splice(0).map((file) => file.close()));
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
@@ -153,23 +182,8 @@ describe('RotatingFile, one process', () => {
 
   it('loses no later line when a LATE_LINES listener rotates while late lines go to the active name', async () => {
     const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 1000, sync: true }, { now: () => now }));
-    const lock = path.join(dir, '.app.log.lock');
-    file.on('warning', (w: { code: string }) => {
-      if (w.code !== 'LATE_LINES') return;
-      fs.rmdirSync(lock); // the other process is done with the lock
-      void file.rotate(); // sync: true, so it rotates now, on this thread
-    });
-    file.write('old');
-    fs.mkdirSync(lock); // another process holds the lock (and is alive: fresh mtime)
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
-    file.write('waiting');
-    // Another process archives the old file, and its maintenance compresses the archive (removes the plain file).
-    fs.renameSync(path.join(dir, 'app.log'), path.join(dir, 'app.2026-11-25.log'));
-    fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
-    now += 1000;
-    (file as unknown as { flushNow(): void }).flushNow();
+    const { file, giveUp } = lateLinesWhileRotating(dir, ['waiting']);
+    giveUp();
     file.write('after the rotation');
     await file.close();
     const lines = visible(dir).flatMap((name) => readLines(path.join(dir, name)));
@@ -197,23 +211,8 @@ describe('RotatingFile, one process', () => {
 
   it('completes a line a short write cut in the active name there, when a LATE_LINES listener rotates while late lines go to it', async () => {
     const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', fallbackMs: 1000, sync: true }, { now: () => now }));
-    const lock = path.join(dir, '.app.log.lock');
-    file.on('warning', (w: { code: string }) => {
-      if (w.code !== 'LATE_LINES') return;
-      fs.rmdirSync(lock); // the other process is done with the lock
-      void file.rotate(); // sync: true, so it rotates now, on this thread
-    });
-    file.write('old');
-    fs.mkdirSync(lock); // another process holds the lock (and is alive: fresh mtime)
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
     const waiting = ['waiting-one-xxxxxxxxxxxxxxxxxxxx', 'waiting-two-xxxxxxxxxxxxxxxxxxxx'];
-    for (const line of waiting) file.write(line);
-    // Another process archives the old file, and its maintenance compresses the archive (removes the plain file).
-    fs.renameSync(log, path.join(dir, 'app.2026-11-25.log'));
-    fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+    const { file, log, giveUp } = lateLinesWhileRotating(dir, waiting);
     // The first write to the active name, opened for these late lines, is short (a disk nearly full): 10 bytes.
     const { openSync, writeSync } = fs;
     let activeFd = -1;
@@ -228,9 +227,8 @@ describe('RotatingFile, one process', () => {
       cut = true;
       return writeSync(fd, Buffer.from(data as string).subarray(0, 10));
     }) as typeof fs.writeSync);
-    now += 1000;
     try {
-      (file as unknown as { flushNow(): void }).flushNow();
+      giveUp();
     } finally {
       vi.restoreAllMocks();
     }
