@@ -1429,7 +1429,7 @@ export class RotatingFile extends EventEmitter {
     const { dir, path: file, mkdir } = this.options;
     const underFile = (): TimberlockOptionError =>
       new TimberlockOptionError('path', file, `a path whose parent ${dir} is a directory (part of it is a file)`);
-    /** The path's own problems, as an option error; anything else (EIO …) as it is, or when `making` the directory, too. */
+    /** The path's own problems as an option error; when `making` the directory, any failure; else EIO and the like as they are. */
     const pathError = (err: unknown, making = false): unknown => {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EEXIST') return underFile(); // a directory further up is a file
