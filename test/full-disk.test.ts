@@ -356,9 +356,13 @@ describe('a full disk (2 MiB tmpfs)', () => {
       // 101-byte lines: the disk fills up at a page boundary (4 KiB), and none of the first 100 pages ends
       // where a line does, so the write that fills it leaves a line cut short.
       const lineBytes = 101;
-      const periodMs = 1000;
+      const periodMs = 2000;
       const { dir, log } = smallDisk();
       fillDisk(dir, 'filler', 256 * KiB);
+      // Start early in a period: the 256 KiB left fill up in a fraction of a second, long before the next
+      // boundary. (A new file made at a boundary just as the disk filled up would hold no line to cut.)
+      const periodStart = Math.ceil((Date.now() + 1) / periodMs) * periodMs;
+      await new Promise((resolve) => setTimeout(resolve, periodStart + 20 - Date.now()));
       const writer = startWriter(log, { lineBytes, frequency: periodMs, stopAfterMarkers: 1 });
       await writer.waitFor((m) => m.type === 'error', 15_000, 'the first write error');
       const cut = fs.statSync(log);
