@@ -256,6 +256,10 @@ export class SignalBuffer {
   readonly #ring: RingProtocol;
 
   private constructor(sharedBuffer: SharedArrayBuffer, ring: RingProtocol) {
+    // Private in the types; JavaScript can still call it.
+    if (!(ring instanceof RingProtocol)) {
+      throw new TypeError('new SignalBuffer() is not how a SignalBuffer is made: use SignalBuffer.create(capacityBytes) or SignalBuffer.attach(sharedBuffer)');
+    }
     this.sharedBuffer = sharedBuffer;
     this.#ring = ring;
     this.capacity = ring.capacity;

@@ -56,6 +56,13 @@ describe('SignalBuffer.create', () => {
   });
 });
 
+describe('new SignalBuffer()', () => {
+  it('says how a SignalBuffer is made (the constructor is private in the types, not in JavaScript)', () => {
+    const Constructor = SignalBuffer as unknown as new (size: number) => SignalBuffer;
+    expect(() => new Constructor(1024)).toThrow(/use SignalBuffer\.create\(capacityBytes\) or SignalBuffer\.attach\(sharedBuffer\)/);
+  });
+});
+
 describe('SignalBuffer.attach', () => {
   it('opens the same ring: records pushed through one instance are drained through the other', () => {
     const owner = SignalBuffer.create(1024);
