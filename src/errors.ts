@@ -1,6 +1,8 @@
 /**
- * Errors thrown or emitted by timberlock. Every error carries a stable `code`.
+ * Errors thrown or emitted by timberlock (every error carries a stable `code`), and how they are printed
+ * when nothing else can be done with them.
  */
+import fs from 'node:fs';
 
 /** Base class of the errors timberlock creates itself. */
 export class TimberlockError extends Error {
@@ -42,3 +44,16 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return 'an object';
 }
+
+/**
+ * Write `text` to stderr synchronously, for a process that is ending (no later tick will come). A closed
+ * or broken stderr is no reason to fail: there is nowhere left to say it.
+ */
+export function printToStderr(text: string): void {
+  try {
+    fs.writeSync(2, text);
+  } catch {
+    // Nowhere left to say it.
+  }
+}
+

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TimberlockError, TimberlockOptionError, describeValue } from './errors.js';
+import { TimberlockError, TimberlockOptionError, describeValue, printToStderr } from './errors.js';
 import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
@@ -1508,7 +1508,7 @@ export class RotatingFile extends EventEmitter {
       this.emit(event, ...args);
     } catch (err) {
       if (exiting || this.ending) {
-        printQuietly(`A '${event}' listener of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        printToStderr(`A '${event}' listener of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         return;
       }
       process.nextTick(() => {
@@ -1584,15 +1584,6 @@ function hasNoName(fd: number): boolean {
     return fs.fstatSync(fd).nlink === 0;
   } catch {
     return false; // the write that follows reports what is wrong with the descriptor
-  }
-}
-
-/** Write to stderr synchronously; a closed or broken stderr is no reason to fail. */
-function printQuietly(text: string): void {
-  try {
-    fs.writeSync(2, text);
-  } catch {
-    // Nowhere else to say it.
   }
 }
 

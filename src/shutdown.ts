@@ -15,10 +15,9 @@
  *             process still holds (e.g. the archive lock of a compression in progress).
  * Every later signal is counted and passed to `onRepeat`; none runs any step again.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { isMainThread } from 'node:worker_threads';
-import { describeValue, TimberlockError, TimberlockOptionError } from './errors.js';
+import { describeValue, printToStderr, TimberlockError, TimberlockOptionError } from './errors.js';
 import {
   DEFAULT_SIGNAL_BUFFER_BYTES,
   endSignalContextForExit,
@@ -207,11 +206,7 @@ class Shutdown {
 
 /** One line on stderr, written synchronously: the process is about to exit. */
 function report(message: string): void {
-  try {
-    fs.writeSync(2, `timberlock: ${message}\n`);
-  } catch {
-    // stderr is closed or broken: there is nowhere left to report to, and the shutdown must go on.
-  }
+  printToStderr(`timberlock: ${message}\n`);
 }
 
 function errorText(err: unknown): string {
