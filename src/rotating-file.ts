@@ -1574,7 +1574,8 @@ function headerWriter(
   };
 }
 
-function toBuffer(chunk: Chunk | Buffer): Buffer {
+/** A chunk as a Buffer, without copying bytes it already has. */
+export function toBuffer(chunk: Chunk | Buffer): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 

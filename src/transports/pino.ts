@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { LineCutter } from '../line-cutter.js';
-import { RotatingFile } from '../rotating-file.js';
+import { RotatingFile, toBuffer } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
 
 /** Options of the pino transport target: exactly those of `createRotatingFile`. */
@@ -93,7 +93,7 @@ export class PinoTransportStream extends EventEmitter {
   /** `chunk` as text: bytes of a character that the chunk cuts wait for the next one. */
   private text(chunk: string | Uint8Array): string {
     if (typeof chunk === 'string') return this.decoder.end() + chunk; // bytes still waiting (none, as a rule) first
-    return this.decoder.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    return this.decoder.write(toBuffer(chunk));
   }
 
   /**
