@@ -1,7 +1,8 @@
 /**
  * The package as a user gets it: `npm pack`, then the tarball installed into a fresh temporary project
  * (first alone, then with winston and pino from the registry), used by an ESM and a CJS consumer of
- * all three entries, and type-checked the way TypeScript resolves it for ESM and CJS (node16).
+ * all three entries, and type-checked the way TypeScript resolves it for ESM and CJS (node16), and for
+ * CommonJS on the older settings (module commonjs, no esModuleInterop).
  *
  * Needs dist/ (`npm test` builds it first) and the npm registry.
  */
@@ -101,6 +102,20 @@ const dest: PinoDestination = destination(options);
 export const used = [logger, pinoTarget(pinoOptions), dest.writable];
 `;
 
+// The same, for a CommonJS project on TypeScript's older settings: module commonjs (node10 resolution,
+// through typesVersions) without esModuleInterop, where a default import of winston-transport (which
+// uses `export =`) does not give its class.
+const TYPED_NODE10 = `
+import winston = require('winston');
+import { createRotatingFile } from 'timberlock';
+import { RotatingFileTransport } from 'timberlock/winston';
+import { destination } from 'timberlock/pino';
+
+const transport = new RotatingFileTransport({ path: 'logs/a.log', level: 'warn' });
+const logger = winston.createLogger({ transports: [transport] });
+export const used = [logger, transport.file, createRotatingFile({ path: 'logs/b.log' }), destination({ path: 'logs/c.log' })];
+`;
+
 beforeAll(() => {
   project = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-consumer-'));
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', project], ROOT)) as { filename: string }[];
@@ -186,14 +201,37 @@ describe('the packed package installed in a fresh project', () => {
           files: ['typed.mts', 'typed.cts'],
         }),
       );
-      const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-      let output = '';
-      try {
-        output = execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8', timeout: 110_000 });
-      } catch (err) {
-        output = String((err as { stdout?: string }).stdout ?? err);
-      }
-      expect(output).toBe('');
+      expect(typeCheck('tsconfig.json')).toBe('');
+    }, 120_000);
+
+    it('type-checks a CommonJS consumer compiled with module commonjs and without esModuleInterop (node10)', () => {
+      write('typed-node10.ts', TYPED_NODE10);
+      write(
+        'tsconfig.node10.json',
+        JSON.stringify({
+          compilerOptions: {
+            module: 'commonjs',
+            target: 'es2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules/@types')],
+          },
+          files: ['typed-node10.ts'],
+        }),
+      );
+      expect(typeCheck('tsconfig.node10.json')).toBe('');
     }, 120_000);
   });
 });
+
+/** tsc -p on a config of the consumer project: its output (the errors), or '' when it type-checks. */
+function typeCheck(config: string): string {
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+  try {
+    return execFileSync(process.execPath, [tsc, '-p', path.join(project, config)], { cwd: project, encoding: 'utf8', timeout: 110_000 });
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? err);
+  }
+}
