@@ -244,7 +244,10 @@ export class RingProtocol {
  *
  * What can go wrong: a producer thread killed in the middle of `push` (worker.terminate() between the
  * reservation and the commit) leaves a slot that is never committed, and every drain stops there from
- * then on. Stop a producer's pushes before terminating its thread.
+ * then on. Stop a producer's pushes before terminating its thread. A consumer thread killed in the middle
+ * of a drain leaves the ring marked as being drained, and every later drain, by any thread, throws
+ * ERR_TIMBERLOCK_RING_CONSUMER (or, killed between freeing a slot and moving past it, stops there); the
+ * records then stay in the ring. Let the consuming thread finish its drain before terminating it.
  */
 export class SignalBuffer {
   /** The shared memory of the ring: post it to a worker thread and {@link SignalBuffer.attach} it there. */

@@ -30,8 +30,10 @@ import {
   deferLine,
   endSignalContextForExit,
   flushAllTargets,
+  holdingEventsForExit,
   inSignalContext,
   registerSignalTarget,
+  signalContextEnded,
   trackRotation,
   unregisterSignalTarget,
 } from './signal-context.js';
@@ -220,6 +222,13 @@ export class RotatingFile extends EventEmitter {
    * after it get them; or, in order, right before any later event (a rotate() in the same tick).
    */
   private deferred: Array<() => void> | null = [];
+  /**
+   * Events raised while this file was writing (flushNow), or while every file was flushed at exit,
+   * delivered once that is over: a listener never runs in the middle of a flush. One that calls
+   * process.exit() there would find this file's exit flush shut out by the reentrancy guard (the flush
+   * under way never resumes), and at exit would end the process before the other files were flushed.
+   */
+  private held: Array<() => void> = [];
   private constructing = true;
   /** This file's id in the signal context's registry (signal-context.ts). */
   private readonly signalId: number;
@@ -285,6 +294,7 @@ export class RotatingFile extends EventEmitter {
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.notify(event, payload),
+      deliverHeldEvents: () => this.deliverHeld(),
     });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
@@ -347,10 +357,15 @@ export class RotatingFile extends EventEmitter {
    * `logger.flush(cb)` passes one).
    */
   flush(callback?: (error?: Error | null) => void): Promise<void> {
-    this.flushNow();
-    const flushed = this.flushed() ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    // In the signal context (handleSignals' hook) the lines are in the signal buffer until it ends.
+    const flushed = inSignalContext() ? signalContextEnded().then(() => this.flush()) : this.flushAndWait();
     if (callback) void flushed.then(() => callback(null));
     return flushed;
+  }
+
+  private flushAndWait(): Promise<void> {
+    this.flushNow();
+    return this.flushed() ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
   }
 
   /** True until close() begins: streams consumers (pino) check it to recognise a destination. */
@@ -384,6 +399,7 @@ export class RotatingFile extends EventEmitter {
     this.ending = true;
     this.flushSync();
     this.publishNow();
+    this.dropUnwritten('the process exited'); // writes kept failing (a full disk, a file size limit)
     // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
     // thread on the same path: without the lock, it could be that file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;
@@ -521,7 +537,7 @@ export class RotatingFile extends EventEmitter {
     // Lines written while a maintenance run was being stopped: the flush they queued would find the
     // file closed. Nothing can be written between this and the end of close().
     this.flushSync();
-    this.dropUnwritten();
+    this.dropUnwritten('it closed');
     if (this.restFd !== null) closeQuietly(this.restFd);
     this.restFd = null;
     if (this.fd !== null) {
@@ -582,15 +598,16 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * Lines still in memory when the file closes (its writes kept failing) are lost: count and report them.
-   * A drop marker among them is no line of the app's: the lines it reports were counted when dropped.
+   * Lines still in memory when the file closes or the process ends (its writes kept failing) are lost:
+   * count and report them. A drop marker among them is no line of the app's: the lines it reports were
+   * counted when dropped.
    */
-  private dropUnwritten(): void {
+  private dropUnwritten(when: 'it closed' | 'the process exited'): void {
     if (this.bufferedLineCount() === 0) return;
     const lines = this.appLinesInMemory();
     if (lines > 0) {
       // First the warning: what a listener logs on it goes the same way, counted with the rest.
-      this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before it closed`, { lines });
+      this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before ${when}`, { lines });
       this.counters.droppedLines += this.appLinesInMemory();
     }
     this.pending = [];
@@ -638,8 +655,12 @@ export class RotatingFile extends EventEmitter {
           // unless they have waited too long, or the process is exiting (process.exit(), a death by
           // signal) and cannot wait: then they go to the file being rotated, which may already carry its
           // archive name, and are counted.
-          if (this.fd === null || this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
-          late = force ? 'rotation-under-way' : 'fallback';
+          // Once its file is adopted (the wait is over: this runs inside a listener of its 'rotate' or
+          // 'open' event), they wait for that flush a moment later, or on exit go to that file, not late.
+          if (this.fd === null || this.bufferedLineCount() === 0) break;
+          const adopted = this.waitingSince === 0;
+          if (adopted ? !force : !this.waitedTooLong(now, force)) break;
+          if (!adopted) late = force ? 'rotation-under-way' : 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
@@ -650,7 +671,7 @@ export class RotatingFile extends EventEmitter {
           late = 'fallback';
         }
         if (this.bufferedLineCount() === 0) break;
-        if (this.options.maxSize !== null && late === null) {
+        if (this.options.maxSize !== null && late === null && !this.inFlight) {
           const size = this.checkSize(now, sync, force);
           if (size === 'rolling') continue;
           if (size === 'wait') break;
@@ -667,6 +688,7 @@ export class RotatingFile extends EventEmitter {
     } finally {
       this.flushing = false;
     }
+    this.deliverHeld();
     this.afterFlush();
   }
 
@@ -1524,7 +1546,17 @@ export class RotatingFile extends EventEmitter {
       return;
     }
     this.deliverDeferred();
+    if (this.flushing || holdingEventsForExit()) {
+      this.held.push(deliver);
+      return;
+    }
     deliver();
+  }
+
+  /** Deliver the events held back by a flush under way, or by the flush of every file at exit (see tell). */
+  private deliverHeld(): void {
+    if (this.flushing || holdingEventsForExit()) return;
+    while (this.held.length > 0) (this.held.shift() as () => void)();
   }
 
   private deliverDeferred(): void {

@@ -118,6 +118,8 @@ class Shutdown {
   private timer: NodeJS.Timeout | null = null;
   /** The hook has returned or settled: what remains of step 3 is waiting for rotations. */
   private hookSettled = false;
+  /** Why the hook did not end normally (it threw or rejected), once it has settled. */
+  private hookProblem: string | null = null;
   private readonly listener = (signal: NodeJS.Signals): void => this.onSignal(signal as ShutdownSignal);
   private readonly exitListener = (): void => this.onExit();
 
@@ -142,7 +144,9 @@ class Shutdown {
     this.phase = 'running';
     this.first = signal;
     this.timer = setTimeout(() => {
-      const what = this.hookSettled ? 'the rotations under way did not finish' : `onSignal(${signal}) did not settle`;
+      const what = this.hookSettled
+        ? `${this.hookProblem ? `${this.hookProblem}, and ` : ''}the rotations under way did not finish`
+        : `onSignal(${signal}) did not settle`;
       this.finish(`${what} within ${this.config.timeoutMs} ms`);
     }, this.config.timeoutMs);
     // Step 2: hook.
@@ -151,7 +155,8 @@ class Shutdown {
       const result = runInSignalContext(() => this.config.onSignal?.(signal));
       if (isThenable(result)) pending = result;
     } catch (err) {
-      this.finish(`onSignal(${signal}) threw: ${errorText(err)}`);
+      // Like a rejection: rotations under way finish first.
+      this.afterRotations(`onSignal(${signal}) threw: ${errorText(err)}`);
       return;
     }
     // Step 3: wait (the timer above bounds it).
@@ -168,6 +173,7 @@ class Shutdown {
   /** End of step 3: let rotations under way finish (the timer still bounds it), then steps 4 and 5. */
   private afterRotations(problem: string | null): void {
     this.hookSettled = true;
+    this.hookProblem = problem;
     void rotationsSettled().then(() => this.finish(problem));
   }
 
@@ -221,11 +227,13 @@ function isThenable(value: unknown): value is PromiseLike<void> {
 function checkSignals(signals: unknown): asserts signals is ShutdownSignal[] {
   const allowed = `a non-empty array of distinct signal names from ${SHUTDOWN_SIGNALS.join(', ')}`;
   if (!Array.isArray(signals) || signals.length === 0) throw new TimberlockOptionError('signals', signals, allowed);
-  signals.forEach((signal: unknown, index) => {
+  // Every index, holes of a sparse array included (forEach would skip them).
+  for (let index = 0; index < signals.length; index++) {
+    const signal: unknown = signals[index];
     if (!(SHUTDOWN_SIGNALS as readonly unknown[]).includes(signal) || signals.indexOf(signal) !== index) {
       throw new TimberlockOptionError(`signals[${index}]`, signal, allowed);
     }
-  });
+  }
 }
 
 /** Check every option once; throws TimberlockOptionError naming the option, the value and what is allowed. */
@@ -270,7 +278,7 @@ function normalizeShutdownOptions(input: unknown): ShutdownConfig {
     throw new TimberlockOptionError('bufferBytes', bufferBytes, 'an integer number of bytes from 64 to 2^30 that is a multiple of 8');
   }
   return {
-    signals,
+    signals: [...signals], // a copy: the caller changing its array cannot change which listeners go
     timeoutMs,
     onSignal: (onSignal as ShutdownConfig['onSignal']) ?? null,
     onRepeat: (onRepeat as ShutdownConfig['onRepeat']) ?? null,

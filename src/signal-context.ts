@@ -24,6 +24,8 @@ export interface SignalTarget {
   /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
   endOfProcess(): void;
   emit(event: 'warning', payload: WarningEvent): void;
+  /** Tell the app's listeners what the file held back while every file was flushed (see flushAllTargets). */
+  deliverHeldEvents(): void;
 }
 
 /** Capacity of the signal buffer when {@link handleSignals} is not told otherwise: 1 MiB. */
@@ -113,8 +115,24 @@ export function runInSignalContext<T>(fn: () => T): T {
     return fn();
   } finally {
     depth--;
-    if (depth === 0) drainSignalBuffer();
+    if (depth === 0) {
+      try {
+        drainSignalBuffer();
+      } finally {
+        for (const resolve of contextEndWaiters.splice(0)) resolve();
+      }
+    }
   }
+}
+
+const contextEndWaiters: (() => void)[] = [];
+
+/**
+ * Resolves once the signal context has ended and the lines buffered in it have been handed to their
+ * files (at once outside the context). A flush() asked for inside the context waits for this first.
+ */
+export function signalContextEnded(): Promise<void> {
+  return depth === 0 ? Promise.resolve() : new Promise((resolve) => contextEndWaiters.push(resolve));
 }
 
 /** Hand every buffered line to its file (outside the signal context) and report refused lines. */
@@ -159,31 +177,67 @@ export function endSignalContextForExit(): void {
   depth = 0;
 }
 
+/** > 0 while flushAllTargets runs. */
+let flushingAll = 0;
+
 /**
  * For the end of the process: drain the signal buffer, then flush every registered file synchronously
- * (see RotatingFile.flushSync and endOfProcess). Never throws: a file whose flush fails reports it
- * through its own events.
+ * (see RotatingFile.flushSync and endOfProcess), and only then tell the events they raised meanwhile
+ * (see holdingEventsForExit). Never throws: a file whose flush fails reports it through its own events.
  */
 export function flushAllTargets(): void {
-  drainSignalBuffer();
-  for (const target of targets.values()) target.endOfProcess();
+  flushingAll++;
+  try {
+    drainSignalBuffer();
+    for (const target of targets.values()) target.endOfProcess();
+  } finally {
+    flushingAll--;
+  }
+  if (flushingAll === 0) for (const target of [...targets.values()]) target.deliverHeldEvents();
 }
 
+/**
+ * True while every file is being flushed for the end of the process: files hold their events back until
+ * all of them are flushed. A listener may call process.exit(), which, once the process is exiting, ends
+ * it on the spot: the lines of the files not flushed yet would be lost.
+ */
+export function holdingEventsForExit(): boolean {
+  return flushingAll > 0;
+}
+
+/**
+ * Records taken out of the signal buffer and not yet handed to their files, oldest first. They are
+ * copied out before any is handed over: a write can run the app's code (a 'rotate' or 'error' listener)
+ * that calls process.exit(), whose exit flush drains again from inside the write. That nested drain then
+ * carries on with the records left here, and the buffer's one-consumer guard is never held meanwhile.
+ */
+const taken: Uint8Array[] = [];
+let nextTaken = 0;
+
 function drainInto(ring: SignalBuffer): void {
-  ring.drainTo((record) => {
-    let at = 0;
-    let id = 0;
-    while (at < record.length && (record[at] as number) >= DIGIT_0 && (record[at] as number) <= DIGIT_0 + 9) {
-      id = id * 10 + (record[at] as number) - DIGIT_0;
-      at++;
-    }
-    const kind = record[at];
-    const payload = record.subarray(at + 1);
-    const target = targets.get(id);
-    // A record always names a registered file: files unregister only when they close, which never
-    // happens inside the context, and the buffer is drained when the context ends.
-    if (!target) return;
-    if (kind === KIND_STRING) target.write(textDecoder.decode(payload));
-    else if (kind === KIND_BYTES) target.write(Buffer.from(payload));
-  });
+  for (const record of ring.drain()) taken.push(record);
+  while (nextTaken < taken.length) {
+    // Past it before the write: a nested drain never hands it over a second time.
+    handOver(taken[nextTaken++] as Uint8Array);
+  }
+  taken.length = 0;
+  nextTaken = 0;
+}
+
+/** Give one record to the file it names, through the file's ordinary write(). */
+function handOver(record: Uint8Array): void {
+  let at = 0;
+  let id = 0;
+  while (at < record.length && (record[at] as number) >= DIGIT_0 && (record[at] as number) <= DIGIT_0 + 9) {
+    id = id * 10 + (record[at] as number) - DIGIT_0;
+    at++;
+  }
+  const kind = record[at];
+  const payload = record.subarray(at + 1);
+  const target = targets.get(id);
+  // A record always names a registered file: files unregister only when they close, which never
+  // happens inside the context, and the buffer is drained when the context ends.
+  if (!target) return;
+  if (kind === KIND_STRING) target.write(textDecoder.decode(payload));
+  else if (kind === KIND_BYTES) target.write(Buffer.from(payload));
 }

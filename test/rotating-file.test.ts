@@ -451,6 +451,33 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.log')).sort()).toEqual(['after', 'rotated 1']);
   });
 
+  it('counts no late line when a rotate listener of a background rotation writes and rotates again', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => now }));
+    const warnings: string[] = [];
+    file.on('warning', (warning: { code: string }) => warnings.push(warning.code));
+    let calls = 0;
+    let second: Promise<boolean> | null = null;
+    file.on('rotate', () => {
+      file.write(`from listener ${calls}`);
+      if (calls++ === 0) second = file.rotate(); // flushes from inside the first rotation's listener
+    });
+    file.write('before');
+    await file.flush();
+    const first = file.rotate();
+    file.write('during');
+    expect(await first).toBe(true);
+    expect(await second).toBe(true);
+    await file.flush();
+    expect(file.stats().lateLines).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.1.log'))).toEqual(['during', 'from listener 0']);
+    expect(readLines(log)).toEqual(['from listener 1']);
+  });
+
   it('archives a file left from an earlier period at start-up, judged by mtime when there is no state', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -1081,7 +1108,7 @@ const throwingListenerFixture = path.join(import.meta.dirname, 'fixtures', 'thro
 function writeUnderFileSizeLimit(
   log: string,
   listen: boolean,
-  then: 'report' | 'close' | 'rotate' = 'report',
+  then: 'report' | 'close' | 'rotate' | 'exit-failing' = 'report',
   more: Record<string, unknown> = {},
 ): SpawnSyncReturns<string> {
   // close() waits at most fallbackMs for lines that cannot be written.
@@ -1169,6 +1196,19 @@ describe('RotatingFile in a process that ends', () => {
     const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
     expect(report.stats.droppedLines).toBeGreaterThan(0);
     expect(wholeLines + report.stats.droppedLines).toBe(200);
+  });
+
+  it('process.exit() while writes fail counts every line it could not write as dropped and warns (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, true, 'exit-failing');
+    expect(out.status, out.stderr).toBe(0);
+    const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+    expect(report.stats.bufferedLines).toBe(0);
+    const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
+    expect(report.stats.droppedLines).toBeGreaterThan(0);
+    expect(wholeLines + report.stats.droppedLines).toBe(200);
+    expect(report.warnings).toContain('DROPPED_LINES');
   });
 
   it('drops and counts a line a file size limit cut short, rather than finish it in the next file (EFBIG under ulimit -f)', () => {

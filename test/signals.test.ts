@@ -17,6 +17,8 @@ import { runInSignalContext } from '../src/signal-context.js';
 const CHILD = fileURLToPath(new URL('./fixtures/signal-child.mjs', import.meta.url));
 const STOPPABLE = fileURLToPath(new URL('./fixtures/signal-stoppable.mjs', import.meta.url));
 const COMPRESS = fileURLToPath(new URL('./fixtures/signal-compress.mjs', import.meta.url));
+const MID_ROTATION = fileURLToPath(new URL('./fixtures/signal-mid-rotation.mjs', import.meta.url));
+const HOOK_IO = fileURLToPath(new URL('./fixtures/signal-hook-io.mjs', import.meta.url));
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -330,6 +332,42 @@ describe('handleSignals()', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('lets a rotation under way finish before it exits when the hook throws', () => {
+    const dir = tempDir();
+    const logPath = path.join(dir, 'app.log');
+    const result = spawnSync(process.execPath, [MID_ROTATION, JSON.stringify({ path: logPath, hookThrows: true })], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.status, result.stderr).toBe(143);
+    expect(result.stderr).toContain('onSignal(SIGTERM) threw: Error: hook failed on purpose');
+    const archives = fs.readdirSync(dir).filter((name) => /^app\..+\.log$/.test(name));
+    expect(archives).toHaveLength(1);
+    expect(linesOf(path.join(dir, archives[0] as string))).toEqual(['before']);
+    expect(linesOf(logPath)).toEqual(['during', 'bye']);
+    const state = JSON.parse(fs.readFileSync(path.join(dir, '.app.log.state'), 'utf8')) as { ino: number };
+    expect(state.ino).toBe(fs.statSync(logPath).ino);
+  });
+
+  it("loses no line when a file's listener calls process.exit() while the signal buffer is handed to the files", () => {
+    const dir = tempDir();
+    const result = spawnSync(process.execPath, [HOOK_IO, JSON.stringify({ dir, mode: 'exit-in-listener' })], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const names = fs.readdirSync(dir);
+    const linesStartingWith = (prefix: string): string[] =>
+      names.filter((name) => name.startsWith(prefix)).flatMap((name) => linesOf(path.join(dir, name)));
+    // a rolled at least once on the way (its listener exited then), and again in the exit flush.
+    expect(names.filter((name) => /^a\..+\.log$/.test(name)).length).toBeGreaterThanOrEqual(2);
+    expect(linesStartingWith('a').sort()).toEqual(Array.from({ length: 60 }, (_, i) => `a ${String(i).padStart(4, '0')} ${'x'.repeat(40)}`));
+    expect(linesStartingWith('b')).toEqual(Array.from({ length: 100 }, (_, i) => `b ${String(i).padStart(4, '0')} ${'y'.repeat(40)}`));
+    expect(result.stderr).toBe('');
+  });
+
+  it('resolves flush() called in the hook once the lines the hook wrote are on disk', () => {
+    const dir = tempDir();
+    const result = spawnSync(process.execPath, [HOOK_IO, JSON.stringify({ dir, mode: 'flush-in-hook' })], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.status, result.stderr).toBe(143);
+    expect(result.stdout).toContain('{"byeOnDiskAfterFlush":true}');
+    expect(linesOf(path.join(dir, 'app.log'))).toEqual(['hello', 'bye']);
+  });
+
   it('on process.exit() in the middle of a rotation, writes the waiting lines to the file being archived and counts them as late', () => {
     const dir = tempDir();
     const logPath = path.join(dir, 'app.log');
@@ -381,6 +419,7 @@ describe('handleSignals()', () => {
       [{ signals: [] }, 'Invalid option signals: an array. Expected a non-empty array of distinct signal names from SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2.'],
       [{ signals: ['SIGTERM', 'SIGKILL'] }, 'Invalid option signals[1]: "SIGKILL".'],
       [{ signals: ['SIGTERM', 'SIGTERM'] }, 'Invalid option signals[1]: "SIGTERM".'],
+      [{ signals: [, 'SIGTERM'] }, 'Invalid option signals[0]: undefined.'],
       [{ timeoutMs: -1 }, 'Invalid option timeoutMs: -1. Expected an integer number of milliseconds from 0 to 2147483647.'],
       [{ onSignal: 'bye' }, 'Invalid option onSignal: "bye". Expected a function'],
       [{ onRepeat: 1 }, 'Invalid option onRepeat: 1.'],
@@ -417,6 +456,15 @@ describe('handleSignals()', () => {
     expect(process.listenerCount('SIGHUP')).toBe(hupBefore + 1);
     uninstallAgain();
     expect(process.listenerCount('SIGHUP')).toBe(hupBefore);
+  });
+
+  it("removes the listeners it added even when the caller's signals array changed meanwhile", () => {
+    const intBefore = process.listenerCount('SIGINT');
+    const signals: ('SIGINT' | 'SIGTERM')[] = ['SIGINT'];
+    const uninstall = handleSignals({ signals });
+    signals[0] = 'SIGTERM';
+    uninstall();
+    expect(process.listenerCount('SIGINT')).toBe(intBefore);
   });
 });
 
