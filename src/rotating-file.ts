@@ -1170,7 +1170,7 @@ export class RotatingFile extends EventEmitter {
     this.lateEpisode = true;
     const message = {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
-      'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after the boundary`,
+      'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after a boundary, or after another process rolled the file (maxSize)`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
       unpublished: `${lines} line(s) were written to the new period's file staged for ${this.path}, and this process did not see that file get the active name (another process archived it first, or a lock holder stalled past staleMs): the lines are in an archive, or will be after the next rotation`,
     }[why];
