@@ -199,6 +199,8 @@ export class RotatingFile extends EventEmitter {
    * while it runs: the lines wait for the file it produces.
    */
   private inFlight: Promise<void> | null = null;
+  /** The rotation in flight has adopted its new file: its listeners run, its last steps follow. */
+  private inFlightAdopted = false;
   /** Until then a size roll is not tried again (its lock was busy: someone else is rolling). */
   private rollBusyUntil = 0;
   private closing: Promise<void> | null = null;
@@ -424,7 +426,8 @@ export class RotatingFile extends EventEmitter {
    * the new file.
    */
   async rotate(): Promise<boolean> {
-    if (this.state === 'closed' || this.state === 'closing') return false;
+    // Not while the process ends (a listener told at exit): the rotation could not get past its first steps.
+    if (this.state === 'closed' || this.state === 'closing' || this.ending) return false;
     this.flushNow();
     while (this.inFlight) {
       await this.inFlight;
@@ -655,10 +658,10 @@ export class RotatingFile extends EventEmitter {
           // unless they have waited too long, or the process is exiting (process.exit(), a death by
           // signal) and cannot wait: then they go to the file being rotated, which may already carry its
           // archive name, and are counted.
-          // Once its file is adopted (the wait is over: this runs inside a listener of its 'rotate' or
-          // 'open' event), they wait for that flush a moment later, or on exit go to that file, not late.
+          // Once it has adopted its file (a listener of its 'rotate' or 'open' event runs), they wait for
+          // its flush a moment later, or on exit go to that file, not late.
           if (this.fd === null || this.bufferedLineCount() === 0) break;
-          const adopted = this.waitingSince === 0;
+          const adopted = this.inFlightAdopted;
           if (adopted ? !force : !this.waitedTooLong(now, force)) break;
           if (!adopted) late = force ? 'rotation-under-way' : 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
@@ -1019,8 +1022,12 @@ export class RotatingFile extends EventEmitter {
     const outcome = run().then(
       (active) => {
         if (active === 'busy' || active === 'declined') return active;
-        if (this.state === 'closed') closeQuietly(active.fd);
-        else this.adopt(active);
+        if (this.state === 'closed') {
+          closeQuietly(active.fd);
+        } else {
+          this.inFlightAdopted = true;
+          this.adopt(active);
+        }
         return 'done' as const;
       },
       (err: unknown) => {
@@ -1030,7 +1037,10 @@ export class RotatingFile extends EventEmitter {
       },
     );
     const inFlight = outcome.then((result) => {
-      if (this.inFlight === inFlight) this.inFlight = null;
+      if (this.inFlight === inFlight) {
+        this.inFlight = null;
+        this.inFlightAdopted = false;
+      }
       if (stage) {
         // Not staged: the lines wait for the rotation settleMs after the boundary (the lock busy: another
         // process is staging the file; look again shortly).
@@ -1545,18 +1555,25 @@ export class RotatingFile extends EventEmitter {
       this.deferred?.push(deliver);
       return;
     }
-    this.deliverDeferred();
     if (this.flushing || holdingEventsForExit()) {
-      this.held.push(deliver);
+      // The constructor's events go first, and wait as well.
+      const deferred = this.deferred ?? [];
+      this.deferred = null;
+      this.held.push(...deferred, deliver);
       return;
     }
+    this.deliverDeferred();
     deliver();
   }
 
-  /** Deliver the events held back by a flush under way, or by the flush of every file at exit (see tell). */
-  private deliverHeld(): void {
-    if (this.flushing || holdingEventsForExit()) return;
+  /**
+   * Deliver the events held back by a flush under way, or by the flush of every file at exit (see tell).
+   * True if there were any.
+   */
+  private deliverHeld(): boolean {
+    if (this.flushing || holdingEventsForExit() || this.held.length === 0) return false;
     while (this.held.length > 0) (this.held.shift() as () => void)();
+    return true;
   }
 
   private deliverDeferred(): void {

@@ -24,8 +24,8 @@ export interface SignalTarget {
   /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
   endOfProcess(): void;
   emit(event: 'warning', payload: WarningEvent): void;
-  /** Tell the app's listeners what the file held back while every file was flushed (see flushAllTargets). */
-  deliverHeldEvents(): void;
+  /** Tell the app's listeners what the file held back while every file was flushed (see flushAllTargets); true if anything. */
+  deliverHeldEvents(): boolean;
 }
 
 /** Capacity of the signal buffer when {@link handleSignals} is not told otherwise: 1 MiB. */
@@ -181,20 +181,36 @@ export function endSignalContextForExit(): void {
 let flushingAll = 0;
 
 /**
+ * Rounds of flushAllTargets: a flush, then the events it held, then a flush of what their listeners
+ * logged … A listener that logs on every event would make a warning per round (DROPPED_LINES, while
+ * writes fail): the last round's events are not told, but its lines are written or counted.
+ */
+const EXIT_FLUSH_ROUNDS = 3;
+
+/**
  * For the end of the process: drain the signal buffer, then flush every registered file synchronously
  * (see RotatingFile.flushSync and endOfProcess), and only then tell the events they raised meanwhile
- * (see holdingEventsForExit). Never throws: a file whose flush fails reports it through its own events.
+ * (see holdingEventsForExit); then flush again what the listeners logged. Never throws: a file whose
+ * flush fails reports it through its own events.
  */
 export function flushAllTargets(): void {
-  flushingAll++;
-  try {
-    drainSignalBuffer();
-    for (const target of targets.values()) target.endOfProcess();
-  } finally {
-    flushingAll--;
+  for (let round = 1; ; round++) {
+    flushingAll++;
+    try {
+      drainSignalBuffer();
+      for (const target of targets.values()) target.endOfProcess();
+    } finally {
+      flushingAll--;
+    }
+    if (flushingAll > 0 || round === EXIT_FLUSH_ROUNDS) return;
+    // What the listeners log is written (or counted as dropped) by the next round: on a death by signal
+    // no later turn of the event loop, and no 'exit', would write it.
+    let told = false;
+    for (const target of [...targets.values()]) told = target.deliverHeldEvents() || told;
+    if (!told) return;
   }
-  if (flushingAll === 0) for (const target of [...targets.values()]) target.deliverHeldEvents();
 }
+
 
 /**
  * True while every file is being flushed for the end of the process: files hold their events back until

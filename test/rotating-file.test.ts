@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
+import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions, type RotatingFileStats } from '../src/index.js';
 import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
@@ -1118,6 +1118,63 @@ function writeUnderFileSizeLimit(
     timeout: 30_000,
   });
 }
+
+describe('RotatingFile listeners while the process ends', () => {
+  const listenerExit = path.join(import.meta.dirname, 'fixtures', 'listener-exit.mjs');
+  const run = (dir: string, mode: string, prefix = ''): SpawnSyncReturns<string> =>
+    spawnSync('bash', ['-c', `${prefix}exec "${process.execPath}" "${listenerExit}" '${JSON.stringify({ dir, mode })}'`], { encoding: 'utf8', timeout: 30_000 });
+  const linesIn = (dir: string): string[] =>
+    fs
+      .readdirSync(dir)
+      .filter((name) => name.startsWith('app'))
+      .flatMap((name) => readLines(path.join(dir, name)));
+  const reportOf = (out: SpawnSyncReturns<string>): { stats: RotatingFileStats; warnings: string[]; written?: number; caught?: boolean } =>
+    JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+
+  it('writes what a rotate listener logs during the flush before a death by SIGTERM without a handler', () => {
+    const dir = tempDir();
+    const out = run(dir, 'death');
+    expect(out.signal, out.stderr).toBe('SIGTERM');
+    const lines = linesIn(dir);
+    expect(lines.filter((line) => line.startsWith('fill '))).toHaveLength(25);
+    expect(lines.filter((line) => line.startsWith('pending '))).toHaveLength(5);
+    expect(lines).toContain('from the rotate listener');
+  });
+
+  it('counts as late the lines an exit writes to the file a rotation is archiving, after a reopen() in the middle of it', () => {
+    const dir = tempDir();
+    const out = run(dir, 'reopen');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out);
+    expect(report.caught, 'exit between the archive link and the adoption of the new file').toBe(true);
+    expect(report.stats.lateLines).toBe(5);
+    expect(report.warnings.some((warning) => warning.startsWith('LATE_LINES'))).toBe(true);
+    expect(linesIn(dir).sort()).toEqual(['before', 'exit line 0', 'exit line 1', 'exit line 2', 'exit line 3', 'exit line 4']);
+  });
+
+  it("writes every line when a rotate listener exits on an event the constructor kept for the next tick", () => {
+    const dir = tempDir();
+    const out = run(dir, 'deferred');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out);
+    expect(report.stats.droppedLines).toBe(0);
+    const lines = linesIn(dir).filter((line) => line.startsWith('line '));
+    // The line being written when the listener exited is on disk too.
+    expect(lines).toHaveLength((report.written as number) + 1);
+    expect(lines).toEqual(lines.map((_, i) => `line ${String(i).padStart(3, '0')} ${'x'.repeat(40)}`));
+  });
+
+  it('counts as dropped the lines a warning listener logs at exit while writes fail (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const out = run(dir, 'dropped', 'ulimit -f 8 && ');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out);
+    const whole = fs.readFileSync(path.join(dir, 'app.log'), 'utf8').split('\n').length - 1;
+    expect(report.stats.bufferedLines).toBe(0);
+    expect(report.stats.lines).toBeGreaterThan(200); // the listener's lines
+    expect(whole + report.stats.droppedLines).toBe(report.stats.lines);
+  });
+});
 
 describe('RotatingFile and a listener that throws', () => {
   for (const event of ['rotate', 'open'] as const) {
