@@ -231,6 +231,7 @@ export class RotatingFile extends EventEmitter {
    * under way never resumes), and at exit would end the process before the other files were flushed.
    */
   private held: Array<() => void> = [];
+  private deliveringHeld = false;
   private constructing = true;
   /** This file's id in the signal context's registry (signal-context.ts). */
   private readonly signalId: number;
@@ -339,7 +340,12 @@ export class RotatingFile extends EventEmitter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
-    if (exiting) this.flushSync();
+    if (exiting && !this.flushing) {
+      // After the exit flush (an app's 'exit' listener logs): written now, or counted as dropped. (Inside a
+      // flush of this file, the line is written by that flush.)
+      this.flushSync();
+      this.dropUnwritten('the process exited');
+    }
     else if (this.retryTimer === null) {
       if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
@@ -662,6 +668,7 @@ export class RotatingFile extends EventEmitter {
           // its flush a moment later, or on exit go to that file, not late.
           if (this.fd === null || this.bufferedLineCount() === 0) break;
           const adopted = this.inFlightAdopted;
+          if (!adopted && this.waitingSince === 0) this.waitingSince = now; // a reopen() meanwhile reset it
           if (adopted ? !force : !this.waitedTooLong(now, force)) break;
           if (!adopted) late = force ? 'rotation-under-way' : 'fallback';
         } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
@@ -690,9 +697,9 @@ export class RotatingFile extends EventEmitter {
       }
     } finally {
       this.flushing = false;
+      this.deliverHeld();
+      this.afterFlush();
     }
-    this.deliverHeld();
-    this.afterFlush();
   }
 
   private afterFlush(): void {
@@ -717,6 +724,19 @@ export class RotatingFile extends EventEmitter {
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * The active name no longer holds the open file. A stat that fails (the directory replaced by a file:
+   * ENOTDIR; EACCES) answers no: the lines are written, and the same failure is reported by the next
+   * batch's checks (checkSize, the active-name check), not thrown out of a write.
+   */
+  private activeNameMovedOn(): boolean {
+    try {
+      return statOrNull(this.path)?.ino !== this.ino;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -809,7 +829,7 @@ export class RotatingFile extends EventEmitter {
     // descheduled between its boundary check and its write). Told only now that the lines written are off
     // the buffer: a 'warning' listener that logs must not find them there (relieveOverCap would drop them).
     if (late) this.noteLate(lines, late);
-    else if (this.mayHaveMissedRename() && statOrNull(this.path)?.ino !== this.ino) this.noteLate(lines, 'after-rename');
+    else if (this.mayHaveMissedRename() && this.activeNameMovedOn()) this.noteLate(lines, 'after-rename');
     if (this.errorEpisode) this.endErrorEpisode();
     return true;
   }
@@ -1103,6 +1123,9 @@ export class RotatingFile extends EventEmitter {
       if (this.staged) {
         if (now < this.period.start + this.options.settleMs) return 'write';
         if (statOrNull(this.path)?.ino !== this.ino) {
+          // Lines that cannot wait (exit, flushSync) go to the staged file while it is not published yet, as
+          // they would without maxSize; if it was published and rolled away, to it all the same, as late.
+          if (force) return statOrNull(this.target.stagedPath)?.ino === this.ino ? 'write' : 'late';
           this.publish();
           this.scheduleRetry(LOCK_RETRY_MS, true);
           return 'wait';
@@ -1572,7 +1595,14 @@ export class RotatingFile extends EventEmitter {
    */
   private deliverHeld(): boolean {
     if (this.flushing || holdingEventsForExit() || this.held.length === 0) return false;
-    while (this.held.length > 0) (this.held.shift() as () => void)();
+    // A listener that writes or flushes ends in here again: the loop under way delivers what follows, in order.
+    if (this.deliveringHeld) return false;
+    this.deliveringHeld = true;
+    try {
+      while (this.held.length > 0) (this.held.shift() as () => void)();
+    } finally {
+      this.deliveringHeld = false;
+    }
     return true;
   }
 

@@ -478,6 +478,56 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toEqual(['from listener 1']);
   });
 
+  it('delivers the events of a flush in the order they were raised, also when a listener writes', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), sync: true, maxSize: 1024 }));
+    await new Promise((resolve) => setImmediate(resolve)); // the constructor's 'open' is told
+    const order: string[] = [];
+    file.on('open', () => {
+      order.push('open, first listener');
+      file.write('logged by the open listener'); // sync: true, so a flush of its own
+    });
+    file.on('open', () => order.push('open, second listener'));
+    file.on('rotate', () => order.push('rotate'));
+    for (let i = 0; i < 30; i++) file.write(`line ${String(i).padStart(3, '0')} ${'x'.repeat(40)}`);
+    expect(order.slice(0, 3)).toEqual(['open, first listener', 'open, second listener', 'rotate']);
+  });
+
+  it('lines written after a reopen() in the middle of a background rotation wait for its new file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log, frequency: 'daily', timeZone: 'UTC' }));
+    const warnings: string[] = [];
+    file.on('warning', (warning: { code: string }) => warnings.push(warning.code));
+    file.write('before');
+    await file.flush();
+    const rotated = file.rotate();
+    file.reopen();
+    for (let i = 0; i < 5; i++) file.write(`after reopen ${i}`);
+    expect(await rotated).toBe(true);
+    await file.flush();
+    expect(file.stats().lateLines).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(readLines(log)).toEqual(['after reopen 0', 'after reopen 1', 'after reopen 2', 'after reopen 3', 'after reopen 4']);
+  });
+
+  it('reports a failing stat of the active name as an error event, not an uncaught exception (maxSize, ENOTDIR)', async () => {
+    const dir = tempDir();
+    const logs = path.join(dir, 'logs');
+    const file = track(createRotatingFile({ path: path.join(logs, 'app.log'), maxSize: '1MB', mkdir: true }));
+    file.write('one');
+    await file.flush();
+    fs.renameSync(logs, `${logs}.old`);
+    fs.writeFileSync(logs, ''); // the directory is now a file: every stat under it fails with ENOTDIR
+    const failed = once(file, 'error') as Promise<[NodeJS.ErrnoException]>;
+    file.write('two');
+    const [error] = await failed;
+    expect(error.code).toBe('ENOTDIR');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the batch's turn is over: it threw nothing
+    fs.rmSync(logs);
+    fs.renameSync(`${logs}.old`, logs);
+  });
+
   it('archives a file left from an earlier period at start-up, judged by mtime when there is no state', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -1164,7 +1214,7 @@ describe('RotatingFile listeners while the process ends', () => {
     expect(lines).toEqual(lines.map((_, i) => `line ${String(i).padStart(3, '0')} ${'x'.repeat(40)}`));
   });
 
-  it('counts as dropped the lines a warning listener logs at exit while writes fail (EFBIG under ulimit -f)', () => {
+  it("counts as dropped the lines a warning listener and an app's exit listener log at exit while writes fail (EFBIG under ulimit -f)", () => {
     const dir = tempDir();
     const out = run(dir, 'dropped', 'ulimit -f 8 && ');
     expect(out.status, out.stderr).toBe(0);

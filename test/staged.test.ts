@@ -460,6 +460,35 @@ describe('a RotatingFile at a boundary', () => {
     expect(read(path.join(dir, archiveName(scheme, boundary, 0)))).toBe('stager after\nwriter after\n');
   });
 
+  it('with maxSize, flushSync() past the settle margin writes waiting lines to the staged file when its publication finds the lock busy', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const boundary = Math.floor(Date.now() / periodMs) * periodMs + 100 * periodMs; // on a clock of this test's own
+    let now = boundary - 500;
+    const options = { path: log, frequency: periodMs, timeZone: 'UTC', settleMs } as const;
+    const stager = new RotatingFile(options, { now: () => now });
+    const writer = new RotatingFile({ ...options, sync: true, maxSize: '1MB' }, { now: () => now });
+    files.push(stager, writer);
+    stager.write('stager before\n');
+    await stager.flush();
+    now = boundary + 10;
+    stager.write('stager after\n'); // stages the new file
+    await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\n'), { timeout: 5000, interval: 5 });
+    writer.write('writer after\n'); // sync: true, so written now, to the staged file
+    const lock = path.join(dir, '.app.log.lock');
+    fs.mkdirSync(lock); // another process holds the lock: nobody can publish the staged file
+    try {
+      now = boundary + settleMs + 5;
+      writer.write('writer waiting\n'); // waits for the publication
+      expect(writer.stats().bufferedLines).toBe(1);
+      writer.flushSync(); // as on process exit
+      expect(writer.stats()).toMatchObject({ bufferedLines: 0, droppedLines: 0 });
+      expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\nwriter after\nwriter waiting\n');
+    } finally {
+      fs.rmdirSync(lock);
+    }
+  });
+
   it('close() within the settle margin gives the staged file the active name', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
