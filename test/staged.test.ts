@@ -432,29 +432,38 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats().lateLines).toBe(0);
   });
 
-  it('with maxSize, a batch after the settle margin does not go to a staged file that another process published and rolled away', async () => {
-    const dir = tempDir();
+  /**
+   * Two files on one path, on a clock of the test's own: a stager, and a writer with `sync: true` and
+   * maxSize. At the boundary the stager stages the new file, and both have written a line to it.
+   */
+  async function stagedWithSizedWriter(dir: string): Promise<{ log: string; options: { path: string; frequency: number; timeZone: string; settleMs: number }; boundary: number; clock: { now: number }; writer: RotatingFile }> {
     const log = path.join(dir, 'app.log');
-    const boundary = Math.floor(Date.now() / periodMs) * periodMs + 100 * periodMs; // on a clock of this test's own
-    let now = boundary - 500;
+    const boundary = Math.floor(Date.now() / periodMs) * periodMs + 100 * periodMs;
+    const clock = { now: boundary - 500 };
     const options = { path: log, frequency: periodMs, timeZone: 'UTC', settleMs } as const;
-    const stager = new RotatingFile(options, { now: () => now });
-    const writer = new RotatingFile({ ...options, sync: true, maxSize: '1MB' }, { now: () => now });
+    const stager = new RotatingFile(options, { now: () => clock.now });
+    const writer = new RotatingFile({ ...options, sync: true, maxSize: '1MB' }, { now: () => clock.now });
     files.push(stager, writer);
     stager.write('stager before\n');
     writer.write('writer before\n');
     await stager.flush();
-    now = boundary + 10;
+    clock.now = boundary + 10;
     stager.write('stager after\n'); // stages the new file
     await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\n'), { timeout: 5000, interval: 5 });
     writer.write('writer after\n'); // sync: true, so written now, to the staged file
     expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\nwriter after\n');
+    return { log, options, boundary, clock, writer };
+  }
+
+  it('with maxSize, a batch after the settle margin does not go to a staged file that another process published and rolled away', async () => {
+    const dir = tempDir();
+    const { log, options, boundary, clock, writer } = await stagedWithSizedWriter(dir);
     // Another process publishes the staged file and rolls it (rotate(), a size roll) before this one looks.
     const scheme = { activeName: 'app.log', dateFormat: defaultDateFormat(periodMs), timeZone: 'UTC', frequency: periodMs };
     const other: RotationTarget = { ...options, dir, statePath: path.join(dir, '.app.log.state'), stagedPath: path.join(dir, '.app.log.next'), mode: 0o640, scheme, header: null, archiveHint: { periodStart: Number.NaN, next: 0 }, deletesArchives: false };
     const rolled = runSync(rotateUnderLock(other, boundary, 'force'));
     fs.closeSync(rolled.fd);
-    now = boundary + settleMs + 5;
+    clock.now = boundary + settleMs + 5;
     writer.write('writer late\n');
     await vi.waitFor(() => expect(read(log)).toBe('writer late\n'), { timeout: 5000, interval: 5 });
     expect(read(path.join(dir, archiveName(scheme, boundary, 0)))).toBe('stager after\nwriter after\n');
@@ -462,23 +471,11 @@ describe('a RotatingFile at a boundary', () => {
 
   it('with maxSize, flushSync() past the settle margin writes waiting lines to the staged file when its publication finds the lock busy', async () => {
     const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const boundary = Math.floor(Date.now() / periodMs) * periodMs + 100 * periodMs; // on a clock of this test's own
-    let now = boundary - 500;
-    const options = { path: log, frequency: periodMs, timeZone: 'UTC', settleMs } as const;
-    const stager = new RotatingFile(options, { now: () => now });
-    const writer = new RotatingFile({ ...options, sync: true, maxSize: '1MB' }, { now: () => now });
-    files.push(stager, writer);
-    stager.write('stager before\n');
-    await stager.flush();
-    now = boundary + 10;
-    stager.write('stager after\n'); // stages the new file
-    await vi.waitFor(() => expect(read(path.join(dir, '.app.log.next'))).toBe('stager after\n'), { timeout: 5000, interval: 5 });
-    writer.write('writer after\n'); // sync: true, so written now, to the staged file
+    const { boundary, clock, writer } = await stagedWithSizedWriter(dir);
     const lock = path.join(dir, '.app.log.lock');
     fs.mkdirSync(lock); // another process holds the lock: nobody can publish the staged file
     try {
-      now = boundary + settleMs + 5;
+      clock.now = boundary + settleMs + 5;
       writer.write('writer waiting\n'); // waits for the publication
       expect(writer.stats().bufferedLines).toBe(1);
       writer.flushSync(); // as on process exit
