@@ -225,13 +225,16 @@ export class RotatingFile extends EventEmitter {
    */
   private deferred: Array<() => void> | null = [];
   /**
-   * Events raised while this file was writing (flushNow), or while every file was flushed at exit,
-   * delivered once that is over: a listener never runs in the middle of a flush. One that calls
-   * process.exit() there would find this file's exit flush shut out by the reentrancy guard (the flush
-   * under way never resumes), and at exit would end the process before the other files were flushed.
+   * Events not delivered yet, in the order raised. Every event goes through here (tell): it waits while
+   * this file is writing (flushNow), while every file is flushed at exit, and while earlier events are
+   * being delivered. A listener never runs in the middle of a flush: one that calls process.exit() there
+   * would find this file's exit flush shut out by the reentrancy guard (the flush under way never
+   * resumes), and at exit would end the process before the other files were flushed.
    */
   private held: Array<() => void> = [];
   private deliveringHeld = false;
+  /** The DROPPED_LINES warning of the end of the process has been raised (see dropUnwritten). */
+  private exitDropTold = false;
   private constructing = true;
   /** This file's id in the signal context's registry (signal-context.ts). */
   private readonly signalId: number;
@@ -297,7 +300,7 @@ export class RotatingFile extends EventEmitter {
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.notify(event, payload),
-      deliverHeldEvents: () => this.deliverHeld(),
+      deliverHeldEvents: () => this.deliverHeld(true),
     });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
@@ -615,8 +618,14 @@ export class RotatingFile extends EventEmitter {
     if (this.bufferedLineCount() === 0) return;
     const lines = this.appLinesInMemory();
     if (lines > 0) {
-      // First the warning: what a listener logs on it goes the same way, counted with the rest.
-      this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before ${when}`, { lines });
+      // First the warning: what a listener logs on it goes the same way, counted with the rest. At exit
+      // it is told once: a listener that logs on it would otherwise be told of its own line, dropped in
+      // turn (write() drops what it cannot write then), and so on without end. Later drops are counted.
+      const exit = when === 'the process exited';
+      if (!exit || !this.exitDropTold) {
+        this.exitDropTold ||= exit;
+        this.warn('DROPPED_LINES', `${lines} line(s) could not be written to ${this.path} before ${when}`, { lines });
+      }
       this.counters.droppedLines += this.appLinesInMemory();
     }
     this.pending = [];
@@ -807,7 +816,7 @@ export class RotatingFile extends EventEmitter {
       return false;
     }
     const lines = end - this.head;
-    if (this.staged && fd === this.fd) this.stagedLines += lines;
+    if (this.staged && fd === this.fd && late === null) this.stagedLines += lines; // late ones are counted already
     const wasTorn = this.pending[this.head] === this.tornRest;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
@@ -1572,44 +1581,44 @@ export class RotatingFile extends EventEmitter {
     }
   }
 
-  /** Raise an event now, after any the constructor kept; while the constructor runs, keep it for later. */
+  /**
+   * Raise an event: now, after any the constructor kept and any held back (see `held`); while the
+   * constructor runs, keep it for the next tick.
+   */
   private tell(deliver: () => void): void {
     if (this.constructing) {
       this.deferred?.push(deliver);
       return;
     }
-    if (this.flushing || holdingEventsForExit()) {
-      // The constructor's events go first, and wait as well.
-      const deferred = this.deferred ?? [];
-      this.deferred = null;
-      this.held.push(...deferred, deliver);
-      return;
-    }
+    this.held.push(deliver);
     this.deliverDeferred();
-    deliver();
+  }
+
+  /** The constructor's events, then any held back, in order (see deliverHeld). */
+  private deliverDeferred(): void {
+    const deferred = this.deferred ?? [];
+    this.deferred = null;
+    this.held.unshift(...deferred);
+    this.deliverHeld();
   }
 
   /**
-   * Deliver the events held back by a flush under way, or by the flush of every file at exit (see tell).
-   * True if there were any.
+   * Deliver the events held back by a flush under way, or by the flush of every file at exit (see
+   * `held`). True if there were any. A listener that writes or flushes comes back in here: the loop under
+   * way delivers what follows, in order. `exit`: the exit flush delivers even then, because a listener
+   * that called process.exit() is where that loop stopped, for good.
    */
-  private deliverHeld(): boolean {
+  private deliverHeld(exit = false): boolean {
     if (this.flushing || holdingEventsForExit() || this.held.length === 0) return false;
-    // A listener that writes or flushes ends in here again: the loop under way delivers what follows, in order.
-    if (this.deliveringHeld) return false;
+    if (this.deliveringHeld && !exit) return false;
+    const outer = this.deliveringHeld;
     this.deliveringHeld = true;
     try {
       while (this.held.length > 0) (this.held.shift() as () => void)();
     } finally {
-      this.deliveringHeld = false;
+      this.deliveringHeld = outer;
     }
     return true;
-  }
-
-  private deliverDeferred(): void {
-    const deferred = this.deferred;
-    this.deferred = null;
-    for (const deliver of deferred ?? []) deliver();
   }
 
   private endErrorEpisode(): void {

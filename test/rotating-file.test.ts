@@ -493,6 +493,20 @@ describe('RotatingFile, one process', () => {
     expect(order.slice(0, 3)).toEqual(['open, first listener', 'open, second listener', 'rotate']);
   });
 
+  it('delivers an event a listener raises itself after the events already waiting (reopen() in an open listener)', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), frequency: 'daily', timeZone: 'UTC', sync: true, maxSize: 1024 }));
+    await new Promise((resolve) => setImmediate(resolve)); // the constructor's 'open' is told
+    const order: string[] = [];
+    file.on('open', () => {
+      order.push(`open ${order.filter((event) => event.startsWith('open')).length + 1}`);
+      if (order.length === 1) file.reopen();
+    });
+    file.on('rotate', () => order.push('rotate'));
+    for (let i = 0; i < 25; i++) file.write(`line ${String(i).padStart(3, '0')} ${'x'.repeat(40)}`);
+    expect(order).toEqual(['open 1', 'rotate', 'open 2']);
+  });
+
   it('lines written after a reopen() in the middle of a background rotation wait for its new file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -1172,7 +1186,11 @@ function writeUnderFileSizeLimit(
 describe('RotatingFile listeners while the process ends', () => {
   const listenerExit = path.join(import.meta.dirname, 'fixtures', 'listener-exit.mjs');
   const run = (dir: string, mode: string, prefix = ''): SpawnSyncReturns<string> =>
-    spawnSync('bash', ['-c', `${prefix}exec "${process.execPath}" "${listenerExit}" '${JSON.stringify({ dir, mode })}'`], { encoding: 'utf8', timeout: 30_000 });
+    spawnSync('bash', ['-c', `${prefix}exec "${process.execPath}" "${listenerExit}" '${JSON.stringify({ dir, mode })}'`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL', // SIGTERM would run the very exit flush under test
+    });
   const linesIn = (dir: string): string[] =>
     fs
       .readdirSync(dir)
@@ -1223,6 +1241,21 @@ describe('RotatingFile listeners while the process ends', () => {
     expect(report.stats.bufferedLines).toBe(0);
     expect(report.stats.lines).toBeGreaterThan(200); // the listener's lines
     expect(whole + report.stats.droppedLines).toBe(report.stats.lines);
+    // The listener logs on each warning: told once per exit round, not once per line it logs.
+    expect(report.warnings.length).toBeLessThanOrEqual(3);
+    expect(out.stderr).toBe('');
+  });
+
+  it('tells the events still held when a listener of an earlier one calls process.exit(), and writes what their listeners log', () => {
+    const dir = tempDir();
+    const out = run(dir, 'exit-in-open');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    expect(report.events).toEqual(['open', 'rotate']);
+    const lines = linesIn(dir);
+    expect(lines).toContain('from the rotate listener');
+    expect(lines.filter((line) => line.startsWith('line '))).toHaveLength((report.written as number) + 1);
+    expect(report.stats.droppedLines).toBe(0);
   });
 });
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRotatingFile, RotatingFile, type RotateEvent } from '../src/index.js';
 import { runSync, type Io, type Op } from '../src/io.js';
-import { archiveName, defaultDateFormat } from '../src/naming.js';
+import { archiveName, defaultDateFormat, type NameScheme } from '../src/naming.js';
 import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, type RotationTarget } from '../src/rotation.js';
 import { periodOf } from '../src/schedule.js';
 import { readState } from '../src/state.js';
@@ -455,12 +455,28 @@ describe('a RotatingFile at a boundary', () => {
     return { log, options, boundary, clock, writer };
   }
 
+  /** The protocol as another process on the path of `options` runs it (see rotation.ts), and its names. */
+  function anotherProcess(dir: string, options: { path: string; frequency: number; timeZone: string }): { scheme: NameScheme; other: RotationTarget } {
+    const scheme = { activeName: 'app.log', dateFormat: defaultDateFormat(periodMs), timeZone: 'UTC', frequency: periodMs };
+    const other: RotationTarget = {
+      ...options,
+      dir,
+      statePath: path.join(dir, '.app.log.state'),
+      stagedPath: path.join(dir, '.app.log.next'),
+      mode: 0o640,
+      scheme,
+      header: null,
+      archiveHint: { periodStart: Number.NaN, next: 0 },
+      deletesArchives: false,
+    };
+    return { scheme, other };
+  }
+
   it('with maxSize, a batch after the settle margin does not go to a staged file that another process published and rolled away', async () => {
     const dir = tempDir();
     const { log, options, boundary, clock, writer } = await stagedWithSizedWriter(dir);
     // Another process publishes the staged file and rolls it (rotate(), a size roll) before this one looks.
-    const scheme = { activeName: 'app.log', dateFormat: defaultDateFormat(periodMs), timeZone: 'UTC', frequency: periodMs };
-    const other: RotationTarget = { ...options, dir, statePath: path.join(dir, '.app.log.state'), stagedPath: path.join(dir, '.app.log.next'), mode: 0o640, scheme, header: null, archiveHint: { periodStart: Number.NaN, next: 0 }, deletesArchives: false };
+    const { scheme, other } = anotherProcess(dir, options);
     const rolled = runSync(rotateUnderLock(other, boundary, 'force'));
     fs.closeSync(rolled.fd);
     clock.now = boundary + settleMs + 5;
@@ -484,6 +500,30 @@ describe('a RotatingFile at a boundary', () => {
     } finally {
       fs.rmdirSync(lock);
     }
+  });
+
+  it('with maxSize, counts a line flushSync() writes to a staged file that was published and rolled away as late once', async () => {
+    const dir = tempDir();
+    const { options, boundary, clock, writer } = await stagedWithSizedWriter(dir);
+    clock.now = boundary + settleMs + 5;
+    // Another process publishes the staged file and rolls it away, and then holds the lock.
+    const { scheme, other } = anotherProcess(dir, options);
+    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd); // publishes it
+    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd); // rolls it away
+    const lock = path.join(dir, '.app.log.lock');
+    fs.mkdirSync(lock);
+    try {
+      writer.write('writer waiting\n');
+      writer.flushSync(); // as on process exit: to the file it has, as late
+      expect(writer.stats()).toMatchObject({ bufferedLines: 0, lateLines: 1 });
+    } finally {
+      fs.rmdirSync(lock);
+    }
+    await writer.flush(); // follows the active name
+    // 'writer after' went to the staged file in its period: it is not late, though this process never saw
+    // that file get the active name (it is counted as 'unpublished' when the process moves on).
+    expect(read(path.join(dir, archiveName(scheme, boundary, 0)))).toBe('stager after\nwriter after\nwriter waiting\n');
+    expect(writer.stats().lateLines).toBeLessThanOrEqual(2);
   });
 
   it('close() within the settle margin gives the staged file the active name', async () => {
