@@ -300,7 +300,7 @@ export class RotatingFile extends EventEmitter {
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.notify(event, payload),
-      deliverHeldEvents: () => this.deliverHeld(true),
+      deliverHeldEvents: () => this.deliverDeferred(true),
     });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
@@ -1545,9 +1545,13 @@ export class RotatingFile extends EventEmitter {
   private reportMaintenance(result: MaintenanceResult): void {
     const { dir } = this.options;
     for (const { from, to } of result.compressed) {
-      this.emitSafely('archive', { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) } satisfies ArchiveEvent);
+      const event: ArchiveEvent = { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) };
+      this.tell(() => this.emitSafely('archive', event));
     }
-    for (const name of result.removed) this.emitSafely('archive', { type: 'removed', path: path.join(dir, name) } satisfies ArchiveEvent);
+    for (const name of result.removed) {
+      const event: ArchiveEvent = { type: 'removed', path: path.join(dir, name) };
+      this.tell(() => this.emitSafely('archive', event));
+    }
     for (const error of result.errors) this.warn('ARCHIVE_ERROR', error.message, { code: error.code });
   }
 
@@ -1594,12 +1598,15 @@ export class RotatingFile extends EventEmitter {
     this.deliverDeferred();
   }
 
-  /** The constructor's events, then any held back, in order (see deliverHeld). */
-  private deliverDeferred(): void {
+  /**
+   * The constructor's events, then any held back, in order (see deliverHeld). At exit (`exit`) they may
+   * not have had their tick yet: the process was told to exit in the constructor's.
+   */
+  private deliverDeferred(exit = false): boolean {
     const deferred = this.deferred ?? [];
     this.deferred = null;
     this.held.unshift(...deferred);
-    this.deliverHeld();
+    return this.deliverHeld(exit);
   }
 
   /**

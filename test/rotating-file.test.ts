@@ -507,6 +507,27 @@ describe('RotatingFile, one process', () => {
     expect(order).toEqual(['open 1', 'rotate', 'open 2']);
   });
 
+  it("delivers the events an 'archive' listener causes after that event's other listeners", async () => {
+    const dir = tempDir();
+    for (const day of ['2020-01-01', '2020-01-02']) {
+      const old = path.join(dir, `app.${day}.log`);
+      fs.writeFileSync(old, `${day}\n`);
+      fs.utimesSync(old, new Date(`${day}T12:00:00Z`), new Date(`${day}T12:00:00Z`));
+    }
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true, maxSize: 1024, maxFiles: 1 }));
+    const order: string[] = [];
+    file.on('open', () => order.push('open'));
+    file.on('rotate', () => order.push('rotate'));
+    file.once('archive', () => {
+      order.push('archive, first listener');
+      file.write('x'.repeat(1100)); // sync: true, maxSize: written, then rolled
+      file.write('after the roll');
+    });
+    file.on('archive', () => order.push('archive, second listener'));
+    await vi.waitFor(() => expect(order).toContain('rotate'), { timeout: 10_000, interval: 10 });
+    expect(order.slice(order.indexOf('archive, first listener'))).toEqual(['archive, first listener', 'archive, second listener', 'open', 'rotate']);
+  });
+
   it('lines written after a reopen() in the middle of a background rotation wait for its new file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
@@ -1244,6 +1265,15 @@ describe('RotatingFile listeners while the process ends', () => {
     // The listener logs on each warning: told once per exit round, not once per line it logs.
     expect(report.warnings.length).toBeLessThanOrEqual(3);
     expect(out.stderr).toBe('');
+  });
+
+  it("tells the constructor's events when the process exits in the constructor's tick, and writes what their listeners log", () => {
+    const dir = tempDir();
+    const out = run(dir, 'same-tick');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    expect(report.events.sort()).toEqual(['open', 'rotate']);
+    expect(linesIn(dir).sort()).toEqual(['from an earlier day', 'from the open listener', 'from the rotate listener', 'main line']);
   });
 
   it('tells the events still held when a listener of an earlier one calls process.exit(), and writes what their listeners log', () => {
