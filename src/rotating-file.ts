@@ -82,6 +82,15 @@ let exitHookInstalled = false;
 let exiting = false;
 
 /**
+ * The process is exiting: this thread's 'exit' flush has run, or 'exit' is being emitted already (Node
+ * sets process._exiting first). The second covers a first file created in an app's 'exit' listener: the
+ * 'exit' listener it adds is not called, and no later turn of the event loop comes.
+ */
+function processExiting(): boolean {
+  return exiting || (process as unknown as { _exiting?: boolean })._exiting === true;
+}
+
+/**
  * Once per process: flush every open file on 'exit'. Also keep SIGXFSZ harmless: Node ignores it (a
  * write past RLIMIT_FSIZE fails with EFBIG), but the signal-exit listener that proper-lockfile installs
  * re-raises it with its default action, which kills the process. A no-op listener restores Node's
@@ -233,6 +242,8 @@ export class RotatingFile extends EventEmitter {
    */
   private held: Array<() => void> = [];
   private deliveringHeld = false;
+  /** > 0 while telling() runs its work. */
+  private batching = 0;
   /** The DROPPED_LINES warning of the end of the process has been raised (see dropUnwritten). */
   private exitDropTold = false;
   private constructing = true;
@@ -343,9 +354,11 @@ export class RotatingFile extends EventEmitter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
-    if (exiting && !this.flushing) {
+    if (processExiting() && !this.flushing) {
       // After the exit flush (an app's 'exit' listener logs): written now, or counted as dropped. (Inside a
-      // flush of this file, the line is written by that flush.)
+      // flush of this file, the line is written by that flush.) A file made in an 'exit' listener tells
+      // the constructor's events now: no tick comes.
+      this.deliverDeferred();
       this.flushSync();
       this.dropUnwritten('the process exited');
     }
@@ -563,6 +576,7 @@ export class RotatingFile extends EventEmitter {
     unregisterSignalTarget(this.signalId);
     this.state = 'closed';
     this.resolveFlushWaiters();
+    this.deliverDeferred(); // closed in the constructor's tick: its events come first
     this.emitSafely('close');
   }
 
@@ -1221,6 +1235,10 @@ export class RotatingFile extends EventEmitter {
 
   /** Switch to a file someone else put under the active name (takeActive, or followed): a reopen. */
   private adoptForeign(active: ActiveFile, warning: string | null): void {
+    this.telling(() => this.adoptForeignNow(active, warning));
+  }
+
+  private adoptForeignNow(active: ActiveFile, warning: string | null): void {
     if (warning) this.warn('EXTERNAL_MOVE', warning);
     if (active.published) {
       // Taking it gave a staged file the active name first, and archived the file that had it: a rotation.
@@ -1233,6 +1251,10 @@ export class RotatingFile extends EventEmitter {
 
   /** Switch to the descriptor the protocol produced and tell listeners. */
   private adopt(active: ActiveFile): void {
+    this.telling(() => this.adoptNow(active));
+  }
+
+  private adoptNow(active: ActiveFile): void {
     // A staged file is announced ('rotate', counters) when it gets the active name, not when it is opened.
     let from: Announced = this.staged ? this.stagedFrom : { periodStart: this.period.start, ino: this.ino, hadFile: this.fd !== null };
     const { published } = active;
@@ -1543,6 +1565,10 @@ export class RotatingFile extends EventEmitter {
 
   /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
   private reportMaintenance(result: MaintenanceResult): void {
+    this.telling(() => this.reportMaintenanceNow(result));
+  }
+
+  private reportMaintenanceNow(result: MaintenanceResult): void {
     const { dir } = this.options;
     for (const { from, to } of result.compressed) {
       const event: ArchiveEvent = { type: 'compressed', path: path.join(dir, to), from: path.join(dir, from) };
@@ -1586,6 +1612,20 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
+   * Run `work`, then tell the events it raised: a listener never runs in the middle of it (one that
+   * calls process.exit() would stop it half done: a rotation adopted but not counted nor told).
+   */
+  private telling(work: () => void): void {
+    this.batching++;
+    try {
+      work();
+    } finally {
+      this.batching--;
+    }
+    this.deliverHeld();
+  }
+
+  /**
    * Raise an event: now, after any the constructor kept and any held back (see `held`); while the
    * constructor runs, keep it for the next tick.
    */
@@ -1616,7 +1656,7 @@ export class RotatingFile extends EventEmitter {
    * that called process.exit() is where that loop stopped, for good.
    */
   private deliverHeld(exit = false): boolean {
-    if (this.flushing || holdingEventsForExit() || this.held.length === 0) return false;
+    if (this.flushing || this.batching > 0 || holdingEventsForExit() || this.held.length === 0) return false;
     if (this.deliveringHeld && !exit) return false;
     const outer = this.deliveringHeld;
     this.deliveringHeld = true;

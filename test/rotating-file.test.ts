@@ -507,6 +507,19 @@ describe('RotatingFile, one process', () => {
     expect(order).toEqual(['open 1', 'rotate', 'open 2']);
   });
 
+  it("tells the constructor's events before 'close' when the file is closed in the constructor's tick", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(log, 'from an earlier day\n');
+    const earlier = new Date(Date.now() - 2 * 86_400_000);
+    fs.utimesSync(log, earlier, earlier);
+    const file = createRotatingFile({ path: log, timeZone: 'UTC' });
+    const order: string[] = [];
+    for (const event of ['open', 'rotate', 'close']) file.on(event, () => order.push(event));
+    await file.close();
+    expect(order).toEqual(['open', 'rotate', 'close']);
+  });
+
   it("delivers the events an 'archive' listener causes after that event's other listeners", async () => {
     const dir = tempDir();
     for (const day of ['2020-01-01', '2020-01-02']) {
@@ -1274,6 +1287,36 @@ describe('RotatingFile listeners while the process ends', () => {
     const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
     expect(report.events.sort()).toEqual(['open', 'rotate']);
     expect(linesIn(dir).sort()).toEqual(['from an earlier day', 'from the open listener', 'from the rotate listener', 'main line']);
+  });
+
+  it("tells all of an archive maintenance run's events when a listener of the first calls process.exit()", () => {
+    const dir = tempDir();
+    const out = run(dir, 'archive-exit');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    // Days 4 and 5 are compressed, days 1 to 3 removed, in one run; each call logged a line.
+    expect(report.events).toHaveLength(5);
+    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(5);
+  });
+
+  it('counts and tells a background rotation whose open listener calls process.exit()', () => {
+    const dir = tempDir();
+    const out = run(dir, 'open-exit-background');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    expect(report.events).toEqual(['open', 'rotate']);
+    expect(report.stats.rotations).toBe(1);
+    expect(linesIn(dir).sort()).toEqual(['before the rotation', 'from the rotate listener']);
+  });
+
+  it("writes the lines of a first file made in an 'exit' listener, and tells its constructor's events", () => {
+    const dir = tempDir();
+    const out = run(dir, 'made-at-exit');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    expect(report.stats).toMatchObject({ bufferedLines: 0, droppedLines: 0 });
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['written in an exit listener']);
+    expect(report.events.sort()).toEqual(['open', 'rotate']);
   });
 
   it('tells the events still held when a listener of an earlier one calls process.exit(), and writes what their listeners log', () => {
