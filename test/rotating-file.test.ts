@@ -1230,8 +1230,14 @@ describe('RotatingFile listeners while the process ends', () => {
       .readdirSync(dir)
       .filter((name) => name.startsWith('app'))
       .flatMap((name) => readLines(path.join(dir, name)));
-  const reportOf = (out: SpawnSyncReturns<string>): { stats: RotatingFileStats; warnings: string[]; written?: number; caught?: boolean } =>
-    JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+  type Report = { stats: RotatingFileStats; warnings: string[]; events: string[]; written?: number; caught?: boolean };
+  const reportOf = (out: SpawnSyncReturns<string>): Report => JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
+  /** Run `mode`, which ends with process.exit(0), and read its report. */
+  const exited = (dir: string, mode: string): Report => {
+    const out = run(dir, mode);
+    expect(out.status, out.stderr).toBe(0);
+    return reportOf(out);
+  };
 
   it('writes what a rotate listener logs during the flush before a death by SIGTERM without a handler', () => {
     const dir = tempDir();
@@ -1245,9 +1251,7 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it('counts as late the lines an exit writes to the file a rotation is archiving, after a reopen() in the middle of it', () => {
     const dir = tempDir();
-    const out = run(dir, 'reopen');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out);
+    const report = exited(dir, 'reopen');
     expect(report.caught, 'exit between the archive link and the adoption of the new file').toBe(true);
     expect(report.stats.lateLines).toBe(5);
     expect(report.warnings.some((warning) => warning.startsWith('LATE_LINES'))).toBe(true);
@@ -1256,9 +1260,7 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it("writes every line when a rotate listener exits on an event the constructor kept for the next tick", () => {
     const dir = tempDir();
-    const out = run(dir, 'deferred');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out);
+    const report = exited(dir, 'deferred');
     expect(report.stats.droppedLines).toBe(0);
     const lines = linesIn(dir).filter((line) => line.startsWith('line '));
     // The line being written when the listener exited is on disk too.
@@ -1282,18 +1284,14 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it("tells the constructor's events when the process exits in the constructor's tick, and writes what their listeners log", () => {
     const dir = tempDir();
-    const out = run(dir, 'same-tick');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    const report = exited(dir, 'same-tick');
     expect(report.events.sort()).toEqual(['open', 'rotate']);
     expect(linesIn(dir).sort()).toEqual(['from an earlier day', 'from the open listener', 'from the rotate listener', 'main line']);
   });
 
   it("tells all of an archive maintenance run's events when a listener of the first calls process.exit()", () => {
     const dir = tempDir();
-    const out = run(dir, 'archive-exit');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    const report = exited(dir, 'archive-exit');
     // Days 4 and 5 are compressed, days 1 to 3 removed, in one run; each call logged a line.
     expect(report.events).toHaveLength(5);
     expect(readLines(path.join(dir, 'app.log'))).toHaveLength(5);
@@ -1301,9 +1299,7 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it('counts and tells a background rotation whose open listener calls process.exit()', () => {
     const dir = tempDir();
-    const out = run(dir, 'open-exit-background');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    const report = exited(dir, 'open-exit-background');
     expect(report.events).toEqual(['open', 'rotate']);
     expect(report.stats.rotations).toBe(1);
     expect(linesIn(dir).sort()).toEqual(['before the rotation', 'from the rotate listener']);
@@ -1311,9 +1307,7 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it("writes the lines of a first file made in an 'exit' listener, and tells its constructor's events", () => {
     const dir = tempDir();
-    const out = run(dir, 'made-at-exit');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    const report = exited(dir, 'made-at-exit');
     expect(report.stats).toMatchObject({ bufferedLines: 0, droppedLines: 0 });
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['written in an exit listener']);
     expect(report.events.sort()).toEqual(['open', 'rotate']);
@@ -1321,9 +1315,7 @@ describe('RotatingFile listeners while the process ends', () => {
 
   it('tells the events still held when a listener of an earlier one calls process.exit(), and writes what their listeners log', () => {
     const dir = tempDir();
-    const out = run(dir, 'exit-in-open');
-    expect(out.status, out.stderr).toBe(0);
-    const report = reportOf(out) as ReturnType<typeof reportOf> & { events: string[] };
+    const report = exited(dir, 'exit-in-open');
     expect(report.events).toEqual(['open', 'rotate']);
     const lines = linesIn(dir);
     expect(lines).toContain('from the rotate listener');
