@@ -1203,6 +1203,17 @@ const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
 const throwingListenerFixture = path.join(import.meta.dirname, 'fixtures', 'throwing-listener.mjs');
 
 /** The exit-writer fixture writing 200 lines of 100 bytes under `ulimit -f 8` (8 KiB), then reporting. */
+/**
+ * Every one of the 200 lines writeUnderFileSizeLimit wrote is in `log` whole, or counted as dropped (the
+ * line the limit cut short among them), and none is left in memory.
+ */
+function expectWrittenOrDropped(log: string, stats: RotatingFileStats): void {
+  expect(stats.bufferedLines).toBe(0);
+  const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
+  expect(stats.droppedLines).toBeGreaterThan(0);
+  expect(wholeLines + stats.droppedLines).toBe(200);
+}
+
 function writeUnderFileSizeLimit(
   log: string,
   listen: boolean,
@@ -1396,11 +1407,7 @@ describe('RotatingFile in a process that ends', () => {
     expect(out.status, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
     expect(report.status).toBe('closed');
-    expect(report.stats.bufferedLines).toBe(0);
-    // The file ends inside a line (the limit cut a write short): that line counts as not written.
-    const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
-    expect(report.stats.droppedLines).toBeGreaterThan(0);
-    expect(wholeLines + report.stats.droppedLines).toBe(200);
+    expectWrittenOrDropped(log, report.stats);
   });
 
   it('process.exit() while writes fail counts every line it could not write as dropped and warns (EFBIG under ulimit -f)', () => {
@@ -1409,10 +1416,7 @@ describe('RotatingFile in a process that ends', () => {
     const out = writeUnderFileSizeLimit(log, true, 'exit-failing');
     expect(out.status, out.stderr).toBe(0);
     const report = JSON.parse(out.stdout.trim().split('\n').at(-1) as string);
-    expect(report.stats.bufferedLines).toBe(0);
-    const wholeLines = fs.readFileSync(log, 'utf8').split('\n').length - 1;
-    expect(report.stats.droppedLines).toBeGreaterThan(0);
-    expect(wholeLines + report.stats.droppedLines).toBe(200);
+    expectWrittenOrDropped(log, report.stats);
     expect(report.warnings).toContain('DROPPED_LINES');
   });
 
