@@ -2,7 +2,7 @@
  * Archive maintenance: gzip and delete the archives of one log file, as {@link planMaintenance} decides,
  * crash-safely and off the write path.
  *
- * Any process may call {@link maintainArchives} at any time; a try-lock (`.<activeName>.archive.lock`,
+ * Any process may call {@link maintainArchives} at any time; a try-lock (`.<activeName>.archive-lock`,
  * separate from the rotation lock) lets one of them work while the others skip, so maintenance never
  * blocks a rotation and never waits. Everything is decided from the directory listing: a restarted
  * process catches up on what was missed, and a run repairs what a crashed run left behind.
@@ -130,9 +130,12 @@ function testHook(step: ArchiveStep | QuietStep, target: string): void {
   hooks?.at?.(step, target);
 }
 
-/** Path of the archive lock directory for an active file: `<dir>/.<activeName>.archive.lock`. */
+/**
+ * Path of the archive lock directory for an active file: `<dir>/.<activeName>.archive-lock`. Not a name
+ * ending in `.lock`: that would be the rotation lock (`.<name>.lock`) of another active file, `<activeName>.archive`.
+ */
 export function archiveLockPath(dir: string, activeName: string): string {
-  return path.join(dir, `.${activeName}.archive.lock`);
+  return path.join(dir, `.${activeName}.archive-lock`);
 }
 
 /** Bytes read from an archive per chunk while compressing or verifying. */

@@ -420,7 +420,7 @@ function checkDerivedNames(path: string, scheme: NameScheme, compress: boolean):
   const archive = longestArchiveName(scheme, HIGHEST_INDEX, false);
   const derived = [
     `.${scheme.activeName}.state.${LONGEST_PID}-ffffffff.tmp`,
-    `.${scheme.activeName}.archive.lock.takeover`,
+    `.${scheme.activeName}.archive-lock.takeover`,
     compress ? compressionTempName(archive, LONGEST_PID, 'ffffffff') : `${archive}.gz`,
   ];
   const bytes = (text: string): number => Buffer.byteLength(text);

@@ -540,6 +540,16 @@ describe('locking and errors', () => {
     expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(true);
   });
 
+  it('does not share its lock with the rotation of app.log.archive in the same directory', async () => {
+    const dir = tempDir();
+    writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    fs.mkdirSync(path.join(dir, '.app.log.archive.lock')); // the rotation lock of app.log.archive, held
+    const result = await maintainArchives(target(dir), justAfter);
+    expect(result.skipped).toBeNull();
+    expect(result.compressed.map((c) => c.from)).toEqual([archiveName(scheme, today - DAY, 0)]);
+    expect(fs.existsSync(path.join(dir, '.app.log.archive.lock'))).toBe(true);
+  });
+
   it('reports a missing directory as an error with a code, and does not throw', async () => {
     const dir = path.join(tempDir(), 'missing');
     const result = await maintainArchives(target(dir), justAfter);
@@ -683,7 +693,7 @@ describe('a maintenance process killed at each step', () => {
       // The holder died with its lock fresh: as if it had refreshed it just now (the checks above can
       // outlast staleMs on a slow machine, and the paused child refreshes nothing).
       const now = new Date();
-      fs.utimesSync(path.join(dir, '.app.log.archive.lock'), now, now);
+      fs.utimesSync(path.join(dir, '.app.log.archive-lock'), now, now);
       expectNoIncompleteGzip(dir);
       expectNothingLost(dir, written);
 

@@ -192,7 +192,7 @@ describe('rotation lock', () => {
 
   it('takes the archive lock over the same way: "busy" while another process is taking it over, then exactly once', () => {
     const { dir } = tempLock();
-    const lockPath = path.join(dir, '.app.log.archive.lock');
+    const lockPath = path.join(dir, '.app.log.archive-lock');
     const options = { lockfilePath: lockPath, realpath: false, stale: 2000, onCompromised: () => {} };
     leftBehind(lockPath, 5000);
     fs.mkdirSync(`${lockPath}.takeover`);
@@ -206,7 +206,7 @@ describe('rotation lock', () => {
 
   it('leaves the archive lock alone on release, and reports the takeover, when another process took it over meanwhile', () => {
     const { dir } = tempLock();
-    const lockPath = path.join(dir, '.app.log.archive.lock');
+    const lockPath = path.join(dir, '.app.log.archive-lock');
     const compromised: Error[] = [];
     const release = lockOnce(path.join(dir, '.app.log.archive'), { lockfilePath: lockPath, realpath: false, stale: 2000, onCompromised: (err) => compromised.push(err) });
     fs.rmdirSync(lockPath);

@@ -132,7 +132,7 @@ describe('names that could leave the log directory', () => {
       inside(`.${options.name}.state`);
       inside(`.${options.name}.lock`);
       inside(path.basename(stateTempPath(path.join(dir, `.${options.name}.state`))));
-      inside(`.${options.name}.archive.lock`);
+      inside(`.${options.name}.archive-lock`);
       for (const dateFormat of formats) {
         for (const timeZone of ['UTC', 'Asia/Kolkata', 'America/St_Johns']) {
           const scheme = { activeName, dateFormat, timeZone, frequency: 'daily' as const }; // archiveName writes any instant
@@ -224,7 +224,7 @@ describe('modes of what timberlock creates', () => {
     const seen: Record<string, number> = {};
     (globalThis as Record<symbol, unknown>)[HOOKS] = {
       at(step: string) {
-        if (step === 'archive-locked') seen.archiveLock = modeOf(path.join(dir, '.app.log.archive.lock'));
+        if (step === 'archive-locked') seen.archiveLock = modeOf(path.join(dir, '.app.log.archive-lock'));
         if (step === 'gzip-start') {
           const temp = fs.readdirSync(dir).find((name) => name.endsWith('.tmp'));
           if (temp) seen.temp = modeOf(path.join(dir, temp));

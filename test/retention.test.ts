@@ -235,7 +235,7 @@ describe('recognizeListing', () => {
     const foreign = [
       'app.log', // the active file
       '.app.log.lock',
-      '.app.log.archive.lock',
+      '.app.log.archive-lock',
       '.app.log.state',
       'other.2026-11-24.log', // another active file's archive
       'app.2026-11-24.txt', // another extension
