@@ -282,18 +282,64 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe(`${text}\n`);
   });
 
-  it("the transport target's write() returns false above highWaterMark and 'drain' follows once the file has written them", async () => {
+  it("the transport target's write() returns true above highWaterMark: the file bounds its buffer itself", async () => {
     const file = path.join(dir, 'app.log');
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024 });
     const line = `{"msg":"${'x'.repeat(190)}"}\n`;
-    const drained = once(stream, 'drain');
     expect(stream.write(line.repeat(3))).toBe(true);
-    expect(stream.write(line.repeat(3))).toBe(false); // 6 × 201 bytes buffered
-    await drained;
-    expect(fs.readFileSync(file, 'utf8')).toBe(line.repeat(6));
+    expect(stream.write(line.repeat(3))).toBe(true); // 6 × 201 bytes buffered
     const closed = once(stream, 'close');
     stream.end();
     await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe(line.repeat(6));
+  });
+
+  it("through the worker transport on a failing disk, the app is told of the I/O error, and process.exit() is not held to pino's 10 s limit: the lines that could not be written are counted on stderr", () => {
+    // 10,000 lines of about 230 B: more than the 1 MiB highWaterMark, on a disk that takes 16 KiB.
+    // Had the target passed the file's backpressure on, pino's worker would have stopped reading, the end
+    // of the stream included: the exit waited for pino's 10 s limit and lost the lines uncounted.
+    const file = path.join(dir, 'app.log');
+    const lines = 10_000;
+    const child = fileURLToPath(new URL('./fixtures/pino-failing-disk.mjs', import.meta.url));
+    const config = JSON.stringify({ path: file, lines });
+    const out = spawnSync('bash', ['-c', `ulimit -f 16 && exec "${process.execPath}" "${child}" '${config}'`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(out.status, out.stderr).toBe(0);
+    const warnings = [...out.stdout.matchAll(/^WARNING (.*)$/gm)].map((m) => JSON.parse(m[1] ?? '') as { code: string; details?: { code?: string } });
+    expect(warnings).toContainEqual(expect.objectContaining({ code: 'IO_ERROR', details: { code: 'EFBIG' } }));
+    expect(out.stderr).not.toContain('took too long');
+    const whole = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+    expect(whole.map((text) => (JSON.parse(text) as { seq: number }).seq)).toEqual(Array.from({ length: whole.length }, (_, i) => i));
+    const dropped = Number(/DROPPED_LINES: (\d+) line\(s\)/.exec(out.stderr)?.[1]);
+    expect(dropped).toBe(lines - whole.length);
+  });
+
+  it("passes the worker's file events to the transport the app holds: 'open', 'rotate' and 'warning'", async () => {
+    const transport = workerTransport({ path: path.join(dir, 'app.log'), frequency: 200, timeZone: 'UTC' });
+    const opened = once(transport, 'open');
+    const rotated = once(transport, 'rotate');
+    const [open] = (await opened) as [{ path: string; ino: number }];
+    expect(open).toMatchObject({ path: path.join(dir, 'app.log'), ino: expect.any(Number) });
+    const logger = pino(transport);
+    logger.info('before the boundary');
+    const [rotate] = (await rotated) as [{ periodStart: number; previousPeriodStart: number }];
+    expect(rotate.periodStart - rotate.previousPeriodStart).toBe(200);
+    const closed = once(transport, 'close');
+    transport.end();
+    await closed;
+    // Another file, rotating daily, checking its name every 50 ms: deleted under the writer.
+    const watched = workerTransport({ path: path.join(dir, 'other.log'), checkIntervalMs: 50, timeZone: 'UTC' });
+    await once(watched, 'open');
+    const warned = once(watched, 'warning');
+    fs.rmSync(path.join(dir, 'other.log'));
+    const [warning] = (await warned) as [{ code: string }];
+    expect(warning.code).toBe('EXTERNAL_MOVE');
+    const watchedClosed = once(watched, 'close');
+    watched.end();
+    await watchedClosed;
   });
 
   it('pino.multistream() takes destination() and a plain createRotatingFile(), and its end() closes both', async () => {

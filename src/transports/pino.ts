@@ -7,9 +7,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
+import { isMainThread, parentPort, type MessagePort } from 'node:worker_threads';
+import { printToStderr, type TimberlockError } from '../errors.js';
 import { LineCutter } from '../line-cutter.js';
 import { RotatingFile, toBuffer } from '../rotating-file.js';
-import type { RotatingFileOptions } from '../types.js';
+import type { RotatingFileOptions, WarningEvent } from '../types.js';
 
 /** Options of the pino transport target: exactly those of `createRotatingFile`. */
 export type PinoTransportOptions = RotatingFileOptions;
@@ -44,8 +46,12 @@ const END_WAIT_MS = 3000;
 export default async function timberlockTransport(options: PinoTransportOptions): Promise<PinoTransportStream> {
   const fileOptions: Record<string, unknown> = { ...options };
   for (const key of PINO_KEYS) delete fileOptions[key];
-  return new PinoTransportStream(new RotatingFile(fileOptions as unknown as RotatingFileOptions, { closeWaitMs: END_WAIT_MS }));
+  const file = new RotatingFile(fileOptions as unknown as RotatingFileOptions, { closeWaitMs: END_WAIT_MS });
+  return new PinoTransportStream(file, isMainThread ? null : parentPort);
 }
+
+/** The file's events that reach the app's transport object, in the main thread. */
+const FORWARDED = ['open', 'rotate', 'archive', 'warning'] as const;
 
 /**
  * What the transport target gives pino's worker thread: a stream that takes pino's output in chunks
@@ -53,11 +59,19 @@ export default async function timberlockTransport(options: PinoTransportOptions)
  *
  * pino's worker passes on whatever its shared buffer held, so a chunk may end in the middle of a
  * line; that incomplete line waits here until the chunk that completes it arrives, and end() writes
- * it as a last line. `write()` returns false while the file buffers more than its `highWaterMark`;
- * 'drain' follows. `flush()` resolves once the whole lines are in the file. end() writes the rest,
- * flushes and closes the file, then emits 'close'. I/O errors stay the file's (it retries them and
- * reports them as its own events), never this stream's: an 'error' here makes pino abandon the
- * transport.
+ * it as a last line. `write()` always returns true: the file bounds what it buffers itself
+ * (`maxBufferBytes`, the oldest lines dropped and counted beyond it), and a false would stop pino's
+ * worker from reading on until 'drain' — the end of the stream included, so a process could not exit
+ * while a failing disk or a rotation held the lines. `flush()` resolves once the whole lines are in the
+ * file. end() writes the rest, flushes and closes the file, then emits 'close'. I/O errors stay the
+ * file's (it retries them and reports them as its own events), never this stream's: an 'error' here
+ * makes pino abandon the transport.
+ *
+ * In pino's worker (`port`: the worker's parentPort), the file's 'open', 'rotate', 'archive' and
+ * 'warning' events are passed to the transport object the app holds, through pino's worker protocol;
+ * its I/O errors as 'warning' events with the code 'IO_ERROR' (an 'error' on the transport means it
+ * failed). While the stream ends, the app's thread may be blocked in its exit (pino waits there for the
+ * worker): warnings are then also written to stderr, so lines dropped on the way out are never silent.
  */
 export class PinoTransportStream extends EventEmitter {
   private readonly file: RotatingFile;
@@ -69,17 +83,41 @@ export class PinoTransportStream extends EventEmitter {
   private readonly decoder = new StringDecoder('utf8');
   private state: 'open' | 'ending' | 'closed' = 'open';
 
-  constructor(file: RotatingFile) {
+  constructor(file: RotatingFile, port: MessagePort | null = null) {
     super();
     this.file = file;
     this.lines = new LineCutter((line) => file.write(line));
     file.on('drain', () => this.emit('drain'));
+    if (port) this.forwardEvents(port);
+  }
+
+  /** Pass the file's events to the app's thread (see the class). */
+  private forwardEvents(port: MessagePort): void {
+    const post = (name: string, payload: unknown): void => {
+      try {
+        port.postMessage({ code: 'EVENT', name, args: [payload] });
+      } catch {
+        // A payload that cannot be cloned (none of timberlock's): the event stays in the worker.
+      }
+    };
+    for (const name of FORWARDED) {
+      this.file.on(name, (payload: unknown) => {
+        if (name === 'warning' && this.state !== 'open') printWarning(this.file.path, payload as WarningEvent);
+        post(name, payload);
+      });
+    }
+    this.file.on('error', (error: TimberlockError) => {
+      // As without a listener: a process warning (printed to stderr by the worker), and the app is told.
+      process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+      const warning: WarningEvent = { code: 'IO_ERROR', message: error.message, details: { code: error.code } };
+      post('warning', warning);
+    });
   }
 
   /**
    * Append the whole lines of `chunk` (text, or UTF-8 bytes) to the file; keep an incomplete last line
-   * for the next chunk. Returns false when the file wants no more until 'drain'. After end(), emits an
-   * 'error' with code 'ERR_STREAM_WRITE_AFTER_END' and writes nothing.
+   * for the next chunk. Returns true (see the class). After end(), emits an 'error' with code
+   * 'ERR_STREAM_WRITE_AFTER_END' and writes nothing.
    */
   write(chunk: string | Uint8Array): boolean {
     if (this.state !== 'open') {
@@ -87,7 +125,8 @@ export class PinoTransportStream extends EventEmitter {
       process.nextTick(() => this.emit('error', error));
       return false;
     }
-    return this.lines.cut(this.text(chunk));
+    this.lines.cut(this.text(chunk));
+    return true;
   }
 
   /** `chunk` as text: bytes of a character that the chunk cuts wait for the next one. */
@@ -129,6 +168,11 @@ export class PinoTransportStream extends EventEmitter {
     if (error) this.emit('error', error);
     this.emit('close');
   }
+}
+
+/** A warning of the worker's file while the stream ends, on stderr (synchronously: the thread may end next). */
+function printWarning(file: string, warning: WarningEvent): void {
+  printToStderr(`timberlock/pino ${file}: ${warning.code}: ${warning.message}\n`);
 }
 
 /**
