@@ -172,6 +172,14 @@ export class RotatingFile extends EventEmitter {
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
+  /** The error that began the error episode under way (what a waiting flush(callback) is given). */
+  private episodeError: TimberlockError | null = null;
+  /** flush(callback) calls waiting for their lines: each is called with the error if writes fail meanwhile. */
+  private flushFailures = new Set<(error: Error) => void>();
+  /** end() was called: 'finish' comes before 'close'. */
+  private finishing = false;
+  /** A line came after close(): WRITE_AFTER_CLOSE was told (once per file). */
+  private toldWriteAfterClose = false;
   private errorDelay = ERROR_RETRY_MIN_MS;
   private lateEpisode = false;
   /** While appendToActiveName writes: the late lines it wrote, told when it is done (see there). */
@@ -378,13 +386,30 @@ export class RotatingFile extends EventEmitter {
    * Resolve once everything written so far has reached the kernel (or was dropped and counted), in the
    * file under its name: lines written to the new period's file before it has the active name (settleMs
    * after a boundary) are flushed once it has it. `callback`, if given, is called then too (pino's
-   * `logger.flush(cb)` passes one).
+   * `logger.flush(cb)` passes one) — or, as sonic-boom does, with the error once writes fail (already, or
+   * while it waits): the lines stay in memory and are retried, and the promise waits on for them.
    */
   flush(callback?: (error?: Error | null) => void): Promise<void> {
     // In the signal context (handleSignals' hook) the lines are in the signal buffer until it ends.
     const flushed = inSignalContext() ? signalContextEnded().then(() => this.flush()) : this.flushAndWait();
-    if (callback) void flushed.then(() => callback(null));
+    if (callback) this.callBackOnFlush(flushed, callback);
     return flushed;
+  }
+
+  /** Call `callback` once `flushed` resolves, or with the error of writes that fail before that. */
+  private callBackOnFlush(flushed: Promise<void>, callback: (error?: Error | null) => void): void {
+    let called = false;
+    const call = (error: Error | null): void => {
+      this.flushFailures.delete(fail);
+      if (called) return;
+      called = true;
+      callback(error);
+    };
+    const fail = (error: Error): void => call(error);
+    void flushed.then(() => call(null));
+    const failing = this.episodeError;
+    if (failing === null) this.flushFailures.add(fail);
+    else if (!this.flushed()) process.nextTick(() => call(failing));
   }
 
   private flushAndWait(): Promise<void> {
@@ -526,12 +551,19 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * As a Writable's end(): append `chunk` if one is given, then close(); `callback` is called once the file is
-   * closed. For code that ends its streams (pino.multistream().end(), stream pipelines).
+   * As a Writable's end(): append `chunk` if one is given (a string in `encoding`, UTF-8 by default),
+   * then close(); 'finish' is emitted once everything is written, right before 'close', and `callback` is
+   * called once the file is closed. For code that ends its streams (pino.multistream().end(), stream
+   * pipelines).
    */
-  end(chunk?: string | Uint8Array | (() => void), callback?: () => void): this {
-    if (typeof chunk === 'function') return this.end(undefined, chunk);
-    if (chunk !== undefined) this.write(chunk);
+  end(chunk?: string | Uint8Array | (() => void), encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (typeof chunk === 'function') return this.end(undefined, undefined, chunk);
+    if (typeof encoding === 'function') return this.end(chunk, undefined, encoding);
+    if (chunk !== undefined) {
+      const utf8 = encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
+      this.write(typeof chunk === 'string' && !utf8 ? Buffer.from(chunk, encoding) : chunk);
+    }
+    this.finishing = true;
     const closed = this.close();
     if (callback) void closed.then(callback);
     return this;
@@ -577,10 +609,15 @@ export class RotatingFile extends EventEmitter {
     this.state = 'closed';
     this.resolveFlushWaiters();
     this.deliverDeferred(); // closed in the constructor's tick: its events come first
+    if (this.finishing) this.emitSafely('finish');
     this.emitSafely('close');
   }
 
-  /** write() after close(): one synchronous open-append-close, so nothing is lost. */
+  /**
+   * write() after close(): one synchronous open-append-close, so nothing is lost; the file no longer
+   * rotates. The first such line is told (WRITE_AFTER_CLOSE): a winston transport removed from its logger
+   * and added again, or shared with a logger that closed it, goes on like this.
+   */
   private appendAfterClose(line: Chunk): void {
     try {
       const fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
@@ -594,6 +631,13 @@ export class RotatingFile extends EventEmitter {
     } catch (err) {
       this.counters.droppedLines++;
       this.reportError(err as Error, 'write after close');
+    }
+    if (!this.toldWriteAfterClose) {
+      this.toldWriteAfterClose = true;
+      this.warn(
+        'WRITE_AFTER_CLOSE',
+        `A line was written to ${this.path} after close(): such lines are appended one by one, and the file no longer rotates`,
+      );
     }
   }
 
@@ -1560,7 +1604,9 @@ export class RotatingFile extends EventEmitter {
       `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
       { cause: err },
     );
+    this.episodeError = error;
     this.tell(() => this.raiseError(error));
+    for (const fail of this.flushFailures) this.tell(() => fail(error));
   }
 
   /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
@@ -1670,6 +1716,7 @@ export class RotatingFile extends EventEmitter {
 
   private endErrorEpisode(): void {
     this.errorEpisode = false;
+    this.episodeError = null;
     this.errorDelay = ERROR_RETRY_MIN_MS;
     this.queueDropMarker();
   }

@@ -73,6 +73,7 @@ function lateLinesWhileRotating(dir: string, waiting: string[]): { file: Rotatin
 }
 
 afterEach(async () => {
+  vi.restoreAllMocks(); // a test that failed midway leaves no spy behind
   await Promise.all(files.splice(0).map((file) => file.close()));
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -87,6 +88,70 @@ describe('RotatingFile, one process', () => {
     await file.close();
     expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('first\nsecond\nthird\n');
     expect(file.stats()).toMatchObject({ lines: 3, bytes: 19, bufferedLines: 0 });
+  });
+
+  it("end(chunk, encoding, callback) as a Writable's: the chunk in its encoding, 'finish' then 'close', then the callback", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    const events: string[] = [];
+    file.on('finish', () => events.push(`finish ${fs.readFileSync(log, 'utf8').length}`));
+    file.on('close', () => events.push('close'));
+    file.write('first');
+    const called = new Promise<void>((resolve) => file.end('6c617374', 'hex', () => resolve()));
+    await called;
+    expect(events).toEqual(['finish 11', 'close']);
+    expect(fs.readFileSync(log, 'utf8')).toBe('first\nlast\n');
+  });
+
+  it('flush(callback) calls back with the error once writes fail, as sonic-boom does; the lines stay and are written once the disk takes them', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const { writeSync } = fs;
+    let failing = false;
+    vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: unknown, ...rest: unknown[]) => {
+      if (failing && String(data).includes('new')) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+      return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest);
+    }) as typeof fs.writeSync);
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => now }));
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    file.write('old');
+    await file.flush();
+    fs.mkdirSync(lock); // another process holds the lock at the boundary: the next line waits for its file
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    file.write('new');
+    let settled = false;
+    const flushed = file.flush().then(() => (settled = true));
+    const waiting = new Promise((resolve) => file.flush(resolve));
+    failing = true; // the disk fails just as the lock is let go: the waiting line cannot be written
+    fs.rmdirSync(lock);
+    const first = await waiting;
+    expect(first).toMatchObject({ code: 'EIO' });
+    expect(first).toBe(errors[0]);
+    // While the writes still fail: called back with that error at once.
+    expect(await new Promise((resolve) => file.flush(resolve))).toBe(first);
+    expect(settled).toBe(false);
+    failing = false;
+    await flushed; // a retry wrote the line
+    expect(readLines(log)).toEqual(['new']);
+    expect(await new Promise((resolve) => file.flush(resolve))).toBeNull();
+  });
+
+  it('tells WRITE_AFTER_CLOSE once when lines come after close(), and appends them', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    const warnings: string[] = [];
+    file.on('warning', (w: { code: string }) => warnings.push(w.code));
+    file.write('before');
+    await file.close();
+    file.write('after one');
+    file.write('after two');
+    expect(warnings).toEqual(['WRITE_AFTER_CLOSE']);
+    expect(readLines(log)).toEqual(['before', 'after one', 'after two']);
   });
 
   it('writes through before write() returns with sync: true', () => {
