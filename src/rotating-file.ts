@@ -754,6 +754,19 @@ export class RotatingFile extends EventEmitter {
           if (size === 'wait') break;
           if (size === 'late') late = 'after-rename';
         }
+        if (late === null && this.staged && this.fd !== null && hasNoName(this.fd)) {
+          // The staged file lost its name (removed by hand, or by a holder that took the lock over from this
+          // process, stalled past staleMs, as an empty stray): lines written there would be in no file.
+          // They wait for the period's file that the publication makes settleMs after the boundary (its
+          // timer is set), or now when they cannot wait (exit, flushSync()).
+          this.leaveNamelessStaged();
+          if (sync) this.publishNow();
+          if (!this.staged) continue;
+          if (this.waitingSince === 0) this.waitingSince = now;
+          if (!this.waitedTooLong(now, force)) break;
+          this.appendToActiveName('fallback');
+          break;
+        }
         if (late !== null && this.fd !== null && hasNoName(this.fd)) {
           // The old file these late lines would go to lost its last name meanwhile (compressed or deleted by
           // archive maintenance, or by hand): lines written there would be in no file. The active name takes them.
@@ -780,6 +793,15 @@ export class RotatingFile extends EventEmitter {
       this.needDrain = false;
       process.nextTick(() => this.emit('drain'));
     }
+  }
+
+  /** The staged file has no name: the lines this process wrote there are lost (counted once). */
+  private leaveNamelessStaged(): void {
+    const lines = this.stagedLines;
+    this.stagedLines = 0;
+    if (lines === 0) return;
+    this.counters.droppedLines += lines;
+    this.warn('DROPPED_LINES', `${lines} line(s) written to the new period's file staged for ${this.path} are lost: that file was removed`, { lines });
   }
 
   /** Nothing in memory, and the file written to has its name (see flush()). */

@@ -205,6 +205,13 @@ export function* stageNext(target: RotationTarget, periodStart: number): Io<Acti
     if ((yield* io.stat(target.stagedPath))?.ino === ino) yield* unlinkQuietly(target.stagedPath);
     return null;
   }
+  if ((yield* closingOnError(fd, io.fstat(fd))).nlink === 0) {
+    // This holder stalled past staleMs between its look at the state and the state's rename: the holder
+    // that took over found the file unnamed in the state, and empty, and removed it. Lines written to it
+    // would be in no file. The state now names a file that is gone; the next rotation forgets it.
+    yield* io.close(fd);
+    return null;
+  }
   return { fd, ino, periodStart, emptySize, action: 'created', archive: null, previousPeriodStart: state.periodStart, staged: true };
 }
 
@@ -281,8 +288,12 @@ function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
   } else if (stray.size > 0) {
     yield* archiveActive({ ...target, path: target.stagedPath }, stray, periodOf(stray.mtimeMs, target.frequency, target.timeZone).start);
   } else {
+    // Not if the state names it by now: its maker, stalled past staleMs, has just recorded it (and checks
+    // that it still has its name before it writes there, see stageNext).
     const again = yield* io.stat(target.stagedPath);
-    if (again?.ino === stray.ino && again.size === 0) yield* unlinkQuietly(target.stagedPath);
+    if (again?.ino !== stray.ino || again.size !== 0) return;
+    if ((yield* readState(target.statePath))?.next?.ino === stray.ino) return;
+    yield* unlinkQuietly(target.stagedPath);
   }
 }
 

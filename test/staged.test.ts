@@ -243,6 +243,55 @@ describe('the staging protocol', () => {
     const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
     expect(lines.sort()).toEqual(['H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(today), 'line in the active file', 'line in the staged file', 'old line'].sort());
   });
+  it('a stager without a header that stalled past staleMs before writing its state, whose empty file the holder that took over removed, does not take that nameless file', () => {
+    const setUp = setup('old line\n');
+    const { dir, log, next } = setUp;
+    const target = { ...setUp.target, header: null };
+    const stager = new Stepper(stageNext(target, next));
+    expect(stager.runUntil((op) => op.kind === 'rename')).toBe(true); // checked the state, about to write it
+    // The holder that took over finds the empty staged file unnamed in the state, removes it, archives the
+    // old file and is about to create the new one.
+    const takeover = new Stepper(rotateUnderLock({ ...target }, next));
+    expect(takeover.runUntil((op) => op.kind === 'open' && op.path === log)).toBe(true);
+    expect(fs.existsSync(setUp.staged)).toBe(false);
+    expect(stager.finish()).toBeNull(); // its state is written, but its file has no name: lines there would be lost
+    const active = takeover.finish();
+    fs.writeSync(active.fd, 'line in the active file\n');
+    fs.closeSync(active.fd);
+    // Its state names a file that is gone: the next rotation forgets it, and the active file stays.
+    const again = runSync(rotateUnderLock(target, next));
+    fs.closeSync(again.fd);
+    expect(again.ino).toBe(active.ino);
+    expect(readState(target.statePath)?.next).toBeUndefined();
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect(lines.sort()).toEqual(['H ' + dayOf(setUp.today), 'line in the active file', 'old line'].sort());
+    expect(read(log)).toBe('line in the active file\n');
+  });
+
+  it('a holder that took over does not remove an empty staged file that the state came to name while it looked (its stalled stager resumed)', () => {
+    const setUp = setup('old line\n');
+    const { dir, staged, next } = setUp;
+    const target = { ...setUp.target, header: null };
+    const stager = new Stepper(stageNext(target, next));
+    expect(stager.runUntil((op) => op.kind === 'rename')).toBe(true);
+    // The holder that took over read the state (no staged file in it) and found the staged file: a stray,
+    // empty. It stalls before its second look.
+    const takeover = new Stepper(rotateUnderLock({ ...target }, next));
+    let looks = 0;
+    expect(takeover.runUntil((op) => op.kind === 'stat' && op.path === staged && ++looks === 2)).toBe(true);
+    const stagedFile = stager.finish(); // the stager resumes: its state names its file, which still has its name
+    expect(stagedFile).not.toBeNull();
+    const active = takeover.finish();
+    fs.writeSync(active.fd, 'line in the active file\n');
+    fs.closeSync(active.fd);
+    expect(ino(staged)).toBe(stagedFile!.ino); // still named
+    fs.writeSync(stagedFile!.fd, 'line in the staged file\n');
+    fs.closeSync(stagedFile!.fd);
+    fs.closeSync(runSync(rotateUnderLock(target, next, 'force')).fd);
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect(lines.sort()).toEqual(['H ' + dayOf(setUp.today), 'line in the active file', 'line in the staged file', 'old line'].sort());
+  });
+
   it('a holder that stalled since before the boundary and writes its state after the staging keeps the staged file named: it is published', () => {
     const { dir, log, staged, today, next, target } = setup('old line\n');
     const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force')); // a size roll, or rotate()
@@ -336,6 +385,21 @@ describe('a RotatingFile at a boundary', () => {
     expect(read(log)).toBe('after\n');
     expect(fs.existsSync(path.join(dir, '.app.log.next'))).toBe(false);
     expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lateLines: 0 });
+  });
+
+  it('writes no line to a staged file that lost its name: they wait for the file the publication makes, and the lines it held are counted as dropped', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const warnings: Array<{ code: string; details?: { lines?: number } }> = [];
+    file.on('warning', (w: { code: string; details?: { lines?: number } }) => warnings.push(w));
+    fs.rmSync(path.join(dir, '.app.log.next')); // removed by hand, with the line 'after' in it
+    file.write('later\n');
+    await file.flush(); // the publication made the period's file
+    expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs);
+    expect(read(log)).toBe('later\n');
+    expect(warnings).toContainEqual(expect.objectContaining({ code: 'DROPPED_LINES', details: { lines: 1 } }));
+    expect(file.stats()).toMatchObject({ droppedLines: 1, lateLines: 0 });
   });
 
   it('a second file on the path follows the staged file and reports the rotation once, without the archive', async () => {
