@@ -56,7 +56,7 @@ export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 type Chunk = string | Uint8Array;
 
 /** Why lines went to a file that may no longer carry the active name (see noteLate). */
-type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished';
+type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way';
 
 /** The file a process announced last ('rotate' compares with it): its period, inode, and whether there was one. */
 interface Announced {
@@ -201,7 +201,7 @@ export class RotatingFile extends EventEmitter {
    * The open file is the new period's staged file (see stageNext): written to, but not under the active
    * name yet. publishTimer, settleMs after its boundary, sees that it gets the name. `stagedFrom` is the
    * file this process wrote to before, for the 'rotate' event that publication brings; `stagedLines` the
-   * lines written to the staged file, reported if it does not get the active name after all.
+   * lines written to the staged file, counted as dropped if it loses every name (see leaveNamelessStaged).
    */
   private staged = false;
   private stagedFrom: Announced = { periodStart: 0, ino: -1, hadFile: false };
@@ -1294,7 +1294,6 @@ export class RotatingFile extends EventEmitter {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after a boundary, or after another process rolled the file (maxSize)`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
-      unpublished: `${lines} line(s) were written to the new period's file staged for ${this.path}, and this process did not see that file get the active name (another process archived it first, or a lock holder stalled past staleMs): the lines are in an archive, or will be after the next rotation`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }
@@ -1378,8 +1377,12 @@ export class RotatingFile extends EventEmitter {
     if (staged && !wasStaged) {
       this.stagedFrom = { periodStart: this.period.start, ino: this.ino, hadFile: old !== null };
       this.stagedLines = 0;
-    } else if (wasStaged && !staged && !published && this.stagedLines > 0) {
-      this.noteLate(this.stagedLines, 'unpublished');
+    } else if (wasStaged && !staged && !published) {
+      // This process did not see its staged file get the active name: another process published it and
+      // rolled it away (maxSize), or archived it as a stray. Its lines are in a file of their period
+      // either way, not late; only if it lost every name are they lost.
+      if (old !== null && hasNoName(old)) this.leaveNamelessStaged();
+      this.stagedLines = 0;
     }
     this.fd = fd;
     this.ino = ino;
