@@ -262,8 +262,9 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (!(yield* io.stat(target.path))) yield* io.rename(target.stagedPath, target.path);
       } else if (code === 'ENOENT') {
-        // The staged name is gone: a holder that took over published the file. The state says the rest.
-        return null;
+        // The staged name is gone: a holder that took over published the file. The state says the rest; the
+        // archive made here is still this call's to report (that holder found no file to archive).
+        return archive === null ? null : { ino: next.ino, periodStart: next.periodStart, archive, previousPeriodStart: state.periodStart };
       } else if (code !== 'EEXIST') {
         throw err;
       }

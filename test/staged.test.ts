@@ -292,6 +292,22 @@ describe('the staging protocol', () => {
     expect(lines.sort()).toEqual(['H ' + dayOf(setUp.today), 'line in the active file', 'line in the staged file', 'old line'].sort());
   });
 
+  it('a publisher that stalled before its link while the holder that took over published reports the archive it made', () => {
+    const { dir, log, today, next, target } = setup('old line\n');
+    const stagedFile = stageWith(target, next, 'new line\n');
+    const publisher = new Stepper(rotateUnderLock({ ...target }, next));
+    // It archived the old file and stalls before the link that gives the staged file the active name.
+    expect(publisher.runUntil((op) => op.kind === 'link' && op.from === target.stagedPath)).toBe(true);
+    const takeover = runSync(rotateUnderLock({ ...target }, next)); // publishes the staged file: no file to archive
+    fs.closeSync(takeover.fd);
+    expect(takeover.published).toMatchObject({ ino: stagedFile.ino, archive: null });
+    const resumed = publisher.finish();
+    fs.closeSync(resumed.fd);
+    expect(resumed).toMatchObject({ ino: stagedFile.ino, published: { ino: stagedFile.ino, periodStart: next, archive: archiveOf(dir, today), previousPeriodStart: today } });
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
+  });
+
   it('a holder that stalled since before the boundary and writes its state after the staging keeps the staged file named: it is published', () => {
     const { dir, log, staged, today, next, target } = setup('old line\n');
     const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force')); // a size roll, or rotate()
