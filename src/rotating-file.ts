@@ -56,7 +56,7 @@ export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 type Chunk = string | Uint8Array;
 
 /** Why lines went to a file that may no longer carry the active name (see noteLate). */
-type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way';
+type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished';
 
 /** The file a process announced last ('rotate' compares with it): its period, inode, and whether there was one. */
 interface Announced {
@@ -206,6 +206,16 @@ export class RotatingFile extends EventEmitter {
   private staged = false;
   private stagedFrom: Announced = { periodStart: 0, ino: -1, hadFile: false };
   private stagedLines = 0;
+  /**
+   * The staging of the open staged file lost the lock to another process (this one stalled past staleMs):
+   * that process may have written a state without it, and then the file is archived as a stray, its lines
+   * never under the active name. Counted as late ('unpublished') if this process never sees it published.
+   */
+  private stagedAfterTakeover = false;
+  /** When the staged file was found without a name (0: it was not): lines wait for fallbackMs at most. */
+  private namelessSince = 0;
+  /** Times the rotation lock was found taken over while this process held it. */
+  private lockTakeovers = 0;
   /** Giving the staged file the active name failed (an 'error' said why): flush() no longer waits for it. */
   private publishFailing = false;
   private publishTimer: NodeJS.Timeout | null = null;
@@ -296,9 +306,10 @@ export class RotatingFile extends EventEmitter {
         this.warn('HEADER_ERROR', `The header function of ${file} ${problem}; the default header line was written instead`),
       ),
     };
-    this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) =>
-      this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`),
-    );
+    this.lock = createRotationLock(file, path.join(dir, `.${name}.lock`), this.options.staleMs, (err) => {
+      this.lockTakeovers++;
+      this.warn('LOCK_COMPROMISED', `The rotation lock of ${file} was taken over by another process: ${err.message}`);
+    });
     this.prepareDirectory();
     // The first date formatting in a process loads time-zone data (tens of ms): do it here, not under the lock.
     archiveName(this.target.scheme, periodOf(this.now(), frequency, timeZone).start, 0);
@@ -762,8 +773,9 @@ export class RotatingFile extends EventEmitter {
           this.leaveNamelessStaged();
           if (sync) this.publishNow();
           if (!this.staged) continue;
-          if (this.waitingSince === 0) this.waitingSince = now;
-          if (!this.waitedTooLong(now, force)) break;
+          // Its own clock: each publication attempt starts waitingSince anew (see publish()).
+          if (this.namelessSince === 0) this.namelessSince = now;
+          if (!force && now - this.namelessSince < this.options.fallbackMs) break;
           this.appendToActiveName('fallback');
           break;
         }
@@ -1115,6 +1127,7 @@ export class RotatingFile extends EventEmitter {
     const stage = roll === 'stage';
     // A boundary follows another process's file; not the staged file this process has open (it publishes it).
     const follow = (roll === null || stage) && !this.staged;
+    const takeoversBefore = this.lockTakeovers;
     const run = async (): Promise<ActiveFile | 'busy' | 'declined'> => {
       if (follow) {
         const followed = await runAsync(followActive(this.target, periodStart));
@@ -1136,6 +1149,7 @@ export class RotatingFile extends EventEmitter {
         } else {
           this.inFlightAdopted = true;
           this.adopt(active);
+          if (stage && active.staged && this.lockTakeovers !== takeoversBefore) this.stagedAfterTakeover = true;
         }
         return 'done' as const;
       },
@@ -1294,6 +1308,7 @@ export class RotatingFile extends EventEmitter {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after a boundary, or after another process rolled the file (maxSize)`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
+      unpublished: `${lines} line(s) were written to the new period's file staged for ${this.path} while another process took the rotation lock over from this one (stalled past staleMs), and this process did not see that file get the active name: the lines may be in an archive that never had it`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });
   }
@@ -1380,9 +1395,15 @@ export class RotatingFile extends EventEmitter {
     } else if (wasStaged && !staged && !published) {
       // This process did not see its staged file get the active name: another process published it and
       // rolled it away (maxSize), or archived it as a stray. Its lines are in a file of their period
-      // either way, not late; only if it lost every name are they lost.
+      // either way. Only if it lost every name are they lost; and a stray's lines never had the active
+      // name, which is possible only if another process took the lock over from this one while it staged.
       if (old !== null && hasNoName(old)) this.leaveNamelessStaged();
+      else if (this.stagedAfterTakeover && this.stagedLines > 0) this.noteLate(this.stagedLines, 'unpublished');
       this.stagedLines = 0;
+    }
+    if (staged !== wasStaged || ino !== this.ino) {
+      this.stagedAfterTakeover = false;
+      this.namelessSince = 0;
     }
     this.fd = fd;
     this.ino = ino;
@@ -1631,7 +1652,7 @@ export class RotatingFile extends EventEmitter {
     );
     this.episodeError = error;
     this.tell(() => this.raiseError(error));
-    for (const fail of this.flushFailures) this.tell(() => fail(error));
+    for (const fail of this.flushFailures) this.tell(() => this.callSafely('flush callback', () => fail(error)));
   }
 
   /** Tell listeners what a maintenance run did: 'archive' per file, a 'warning' per problem. */
@@ -1669,11 +1690,19 @@ export class RotatingFile extends EventEmitter {
    * process exits there is no next tick: the error is printed to stderr at once.
    */
   private emitSafely(event: string, ...args: unknown[]): void {
+    this.callSafely(`'${event}' listener`, () => this.emit(event, ...args));
+  }
+
+  /**
+   * Run the app's code (`what`: "a '<event>' listener", "flush callback"): what it throws is thrown again
+   * on the next tick, out of the writer's way; while the process exits (no tick comes), printed.
+   */
+  private callSafely(what: string, run: () => void): void {
     try {
-      this.emit(event, ...args);
+      run();
     } catch (err) {
       if (exiting || this.ending) {
-        printToStderr(`A '${event}' listener of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        printToStderr(`A ${what} of the timberlock file ${this.path} threw while the process exited: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         return;
       }
       process.nextTick(() => {

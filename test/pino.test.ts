@@ -294,7 +294,7 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe(line.repeat(6));
   });
 
-  it("through the worker transport on a failing disk, the app is told of the I/O error, and process.exit() is not held to pino's 10 s limit: the lines that could not be written are counted on stderr", () => {
+  it("through the worker transport on a failing disk, the app is told of the I/O error, logger.flush(cb) calls back without killing the transport, and process.exit() is not held to pino's 10 s limit: the lines that could not be written are counted on stderr", () => {
     // 10,000 lines of about 230 B: more than the 1 MiB highWaterMark, on a disk that takes 16 KiB.
     // Had the target passed the file's backpressure on, pino's worker would have stopped reading, the end
     // of the stream included: the exit waited for pino's 10 s limit and lost the lines uncounted.
@@ -311,6 +311,9 @@ describe('timberlock/pino', () => {
     const warnings = [...out.stdout.matchAll(/^WARNING (.*)$/gm)].map((m) => JSON.parse(m[1] ?? '') as { code: string; details?: { code?: string } });
     expect(warnings).toContainEqual(expect.objectContaining({ code: 'IO_ERROR', details: { code: 'EFBIG' } }));
     expect(out.stderr).not.toContain('took too long');
+    // logger.flush(cb) while writes fail: called back, and the transport lives on (an error there kills it).
+    expect(out.stdout).toContain('FLUSHED null');
+    expect(out.stdout).not.toMatch(/^ERROR /m);
     const whole = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
     expect(whole.map((text) => (JSON.parse(text) as { seq: number }).seq)).toEqual(Array.from({ length: whole.length }, (_, i) => i));
     const dropped = Number(/DROPPED_LINES: (\d+) line\(s\)/.exec(out.stderr)?.[1]);

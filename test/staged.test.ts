@@ -351,8 +351,8 @@ describe('a RotatingFile at a boundary', () => {
   const periodMs = 2000;
   const settleMs = 1000;
 
-  function open(dir: string): RotatingFile {
-    const file = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: periodMs, timeZone: 'UTC', settleMs });
+  function open(dir: string, extra: { fallbackMs?: number } = {}): RotatingFile {
+    const file = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: periodMs, timeZone: 'UTC', settleMs, ...extra });
     files.push(file);
     return file;
   }
@@ -378,8 +378,8 @@ describe('a RotatingFile at a boundary', () => {
   }
 
   /** A file with a line before the next boundary and one just after it, staged (the line is in `.app.log.next`). */
-  async function stagedAfterBoundary(dir: string): Promise<{ file: RotatingFile; boundary: number }> {
-    const file = open(dir);
+  async function stagedAfterBoundary(dir: string, extra: { fallbackMs?: number } = {}): Promise<{ file: RotatingFile; boundary: number }> {
+    const file = open(dir, extra);
     file.write('before\n');
     await file.flush();
     const boundary = await nextBoundary();
@@ -416,6 +416,64 @@ describe('a RotatingFile at a boundary', () => {
     expect(read(log)).toBe('later\n');
     expect(warnings).toContainEqual(expect.objectContaining({ code: 'DROPPED_LINES', details: { lines: 1 } }));
     expect(file.stats()).toMatchObject({ droppedLines: 1, lateLines: 0 });
+  });
+
+  it('lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy, then go to the old file as late', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const { file } = await stagedAfterBoundary(dir, { fallbackMs: settleMs + 100 });
+    fs.mkdirSync(lock); // another process holds the lock (and stays alive: the lock is fresh)
+    try {
+      fs.rmSync(path.join(dir, '.app.log.next'));
+      file.write('later\n');
+      await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
+      expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 1, bufferedLines: 0 });
+    } finally {
+      fs.rmdirSync(lock);
+    }
+  });
+
+  it("counts as late ('unpublished') the lines of a staged file whose staging lost the lock to another process, which archived it as a stray", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const file = open(dir);
+    const warnings: Array<{ code: string; details?: { why?: string } }> = [];
+    file.on('warning', (w: { code: string; details?: { why?: string } }) => warnings.push(w));
+    file.write('before\n');
+    await file.flush();
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[key] = {
+      at(step: string) {
+        if (step !== 'state-written' || !fs.existsSync(path.join(dir, '.app.log.next'))) return;
+        hooks[key] = undefined;
+        // As if this process had stalled past staleMs here, about to rename its state: another one took the
+        // lock over, and its own state, which does not name the staged file, lands last.
+        fs.rmdirSync(lock);
+        fs.mkdirSync(lock);
+        const temp = path.join(dir, fs.readdirSync(dir).find((name) => name.startsWith('.app.log.state.')) as string);
+        const state = JSON.parse(fs.readFileSync(temp, 'utf8')) as Record<string, unknown>;
+        delete state.next;
+        fs.writeFileSync(temp, JSON.stringify(state));
+      },
+    };
+    try {
+      await nextBoundary();
+      file.write('staged\n');
+      await vi.waitFor(() => expect(warnings.map((w) => w.code)).toContain('LOCK_COMPROMISED'), { timeout: settleMs / 2, interval: 5 });
+    } finally {
+      hooks[key] = undefined;
+    }
+    fs.rmdirSync(lock); // the other process is done
+    expect(read(path.join(dir, '.app.log.next'))).toBe('staged\n');
+    await file.flush(); // settleMs after the boundary: the staged file, a stray now, is archived; a new file gets the name
+    expect(file.stats().lateLines).toBe(1);
+    expect(warnings).toContainEqual(expect.objectContaining({ code: 'LATE_LINES', details: expect.objectContaining({ why: 'unpublished' }) }));
+    const archived = fs.readdirSync(dir).filter((name) => !name.startsWith('.') && name !== 'app.log');
+    expect(archived.map((name) => read(path.join(dir, name))).sort()).toEqual(['before\n', 'staged\n']);
+    expect(fs.existsSync(log)).toBe(true);
   });
 
   it('a second file on the path follows the staged file and reports the rotation once, without the archive', async () => {

@@ -137,10 +137,13 @@ export class PinoTransportStream extends EventEmitter {
 
   /**
    * Resolve (and call `callback`) once every whole line written so far has reached the file. pino's
-   * worker calls it for `logger.flush(cb)` once it has handed over everything logged before.
+   * worker calls it for `logger.flush(cb)` once it has handed over everything logged before. While writes
+   * fail the callback comes at once, without the error: pino's worker takes an error here for the
+   * transport's death. The lines are kept and retried, and the failure reaches the app as an IO_ERROR
+   * warning.
    */
   flush(callback?: (error?: Error | null) => void): Promise<void> {
-    return this.file.flush(callback);
+    return this.file.flush(callback && (() => callback(null)));
   }
 
   /**
