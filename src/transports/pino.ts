@@ -110,6 +110,7 @@ export class PinoTransportStream extends EventEmitter {
       // As without a listener: a process warning (printed to stderr by the worker), and the app is told.
       process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
       const warning: WarningEvent = { code: 'IO_ERROR', message: error.message, details: { code: error.code } };
+      if (this.state !== 'open') printWarning(this.file.path, warning); // the worker's warning may never be printed
       post('warning', warning);
     });
   }
