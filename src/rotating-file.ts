@@ -807,13 +807,14 @@ export class RotatingFile extends EventEmitter {
     }
   }
 
-  /** The staged file has no name: the lines this process wrote there are lost (counted once). */
+  /**
+   * The staged file has no name. The lines this process wrote there are not counted: it was given the
+   * active name by another process, then archived and compressed or deleted by retention while this one
+   * stalled (most often), or removed by hand. (A process that takes the lock over removes a staged file
+   * only while it is empty.)
+   */
   private leaveNamelessStaged(): void {
-    const lines = this.stagedLines;
     this.stagedLines = 0;
-    if (lines === 0) return;
-    this.counters.droppedLines += lines;
-    this.warn('DROPPED_LINES', `${lines} line(s) written to the new period's file staged for ${this.path} are lost: that file was removed`, { lines });
   }
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
@@ -1394,9 +1395,10 @@ export class RotatingFile extends EventEmitter {
       this.stagedLines = 0;
     } else if (wasStaged && !staged && !published) {
       // This process did not see its staged file get the active name: another process published it and
-      // rolled it away (maxSize), or archived it as a stray. Its lines are in a file of their period
-      // either way. Only if it lost every name are they lost; and a stray's lines never had the active
-      // name, which is possible only if another process took the lock over from this one while it staged.
+      // rolled it away (maxSize) — and maybe compressed it since: no name left (see leaveNamelessStaged) —
+      // or archived it as a stray. Its lines are in a file of their period either way; but a stray's never
+      // had the active name, which is possible only if another process took the lock over from this one
+      // while it staged.
       if (old !== null && hasNoName(old)) this.leaveNamelessStaged();
       else if (this.stagedAfterTakeover && this.stagedLines > 0) this.noteLate(this.stagedLines, 'unpublished');
       this.stagedLines = 0;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRotatingFile, RotatingFile, type RotateEvent } from '../src/index.js';
 import { runSync, type Io, type Op } from '../src/io.js';
@@ -403,7 +404,7 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lateLines: 0 });
   });
 
-  it('writes no line to a staged file that lost its name: they wait for the file the publication makes, and the lines it held are counted as dropped', async () => {
+  it('writes no line to a staged file that lost its name: they wait for the file the publication makes', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const { file, boundary } = await stagedAfterBoundary(dir);
@@ -414,8 +415,32 @@ describe('a RotatingFile at a boundary', () => {
     await file.flush(); // the publication made the period's file
     expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs);
     expect(read(log)).toBe('later\n');
-    expect(warnings).toContainEqual(expect.objectContaining({ code: 'DROPPED_LINES', details: { lines: 1 } }));
-    expect(file.stats()).toMatchObject({ droppedLines: 1, lateLines: 0 });
+    // 'after', in the file removed by hand, is not counted: a staged file without a name was most often
+    // published, archived and compressed by other processes while this one stalled (see the next test).
+    expect(warnings).toEqual([]);
+    expect(file.stats()).toMatchObject({ droppedLines: 0, lateLines: 0 });
+  });
+
+  it('counts nothing as lost when its staged file lost its name because other processes published, rotated and compressed it while this one stalled', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const warnings: string[] = [];
+    file.on('warning', (w: { code: string }) => warnings.push(w.code));
+    // While this process does not run: another one gives the staged file the active name and rotates it
+    // away (rotate(), or a size roll); its compression then replaces the archive with a .gz.
+    const { scheme, other } = anotherProcess(dir, { path: log, frequency: periodMs, timeZone: 'UTC' });
+    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd);
+    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd);
+    const archive = path.join(dir, archiveName(scheme, boundary, 0));
+    fs.writeFileSync(`${archive}.gz`, zlib.gzipSync(fs.readFileSync(archive)));
+    fs.rmSync(archive);
+    file.write('later\n');
+    await file.flush();
+    expect(read(log)).toBe('later\n');
+    expect(zlib.gunzipSync(fs.readFileSync(`${archive}.gz`)).toString()).toBe('after\n');
+    expect(warnings).toEqual([]);
+    expect(file.stats()).toMatchObject({ droppedLines: 0, lateLines: 0 });
   });
 
   it('lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy, then go to the old file as late', async () => {
@@ -428,7 +453,7 @@ describe('a RotatingFile at a boundary', () => {
       fs.rmSync(path.join(dir, '.app.log.next'));
       file.write('later\n');
       await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
-      expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 1, bufferedLines: 0 });
+      expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
     } finally {
       fs.rmdirSync(lock);
     }
