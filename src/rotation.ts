@@ -473,6 +473,10 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
       continue;
     }
     testHook('before-link', target.path);
+    // Once more right before the link: a holder that stalled past staleMs since its look (the hook above
+    // is one place) finds the active name moved on. Linking now would give a newer file an archive name of
+    // this period, and a process that ended before the check after the link would leave it there.
+    if ((yield* io.stat(target.path))?.ino !== ino) return null;
     try {
       yield* io.link(target.path, candidate);
     } catch (err) {

@@ -309,6 +309,30 @@ describe('the staging protocol', () => {
     expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
   });
 
+  it('a holder that stalled past staleMs before archiving, and ends right after a link, leaves no newer file under an archive name', () => {
+    const { dir, log, today, next, target } = setup('old line\n');
+    const stalled = new Stepper(rotateUnderLock({ ...target }, next));
+    const first = archiveOf(dir, today);
+    // It looked at the active file and picked the first archive name; it stalls before its link.
+    expect(stalled.runUntil((op) => op.kind === 'stat' && op.path === `${first}.gz`)).toBe(true);
+    // Meanwhile the holder that took over archived that file and made the new one, and compression
+    // replaced the archive by its .gz (the plain name is free again).
+    const active = runSync(rotateUnderLock({ ...target }, next));
+    fs.writeSync(active.fd, 'new line\n');
+    fs.closeSync(active.fd);
+    fs.writeFileSync(`${first}.gz`, zlib.gzipSync(fs.readFileSync(first)));
+    fs.rmSync(first);
+    // The stalled holder resumes and ends (SIGTERM) right after whatever link it makes.
+    let linked = false;
+    stalled.runUntil((op) => {
+      if (linked) return true;
+      linked = op.kind === 'link';
+      return false;
+    });
+    expect(fs.statSync(log).nlink).toBe(1); // the new active file has no archive name of the old period
+    expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
+  });
+
   it('a holder that stalled since before the boundary and writes its state after the staging keeps the staged file named: it is published', () => {
     const { dir, log, staged, today, next, target } = setup('old line\n');
     const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force')); // a size roll, or rotate()
