@@ -417,7 +417,7 @@ export class RotatingFile extends EventEmitter {
       callback(error);
     };
     const fail = (error: Error): void => call(error);
-    void flushed.then(() => call(null));
+    void flushed.then(() => this.callSafely('flush callback', () => call(null)));
     const failing = this.episodeError;
     if (failing === null) this.flushFailures.add(fail);
     else if (!this.flushed()) process.nextTick(() => call(failing));
@@ -759,18 +759,19 @@ export class RotatingFile extends EventEmitter {
           late = 'fallback';
         }
         if (this.bufferedLineCount() === 0) break;
-        if (this.options.maxSize !== null && late === null && !this.inFlight) {
-          const size = this.checkSize(now, sync, force);
-          if (size === 'rolling') continue;
-          if (size === 'wait') break;
-          if (size === 'late') late = 'after-rename';
-        }
         if (late === null && this.staged && this.fd !== null && hasNoName(this.fd)) {
+          // (Before the maxSize check, which would have these lines wait for the publication without end.)
           // The staged file lost its name (removed by hand, or by a holder that took the lock over from this
           // process, stalled past staleMs, as an empty stray): lines written there would be in no file.
           // They wait for the period's file that the publication makes settleMs after the boundary (its
           // timer is set), or now when they cannot wait (exit, flushSync()).
           this.leaveNamelessStaged();
+          // Other processes may have given the period's file the active name already (and rolled it): take it.
+          const followed = runSync(followActive(this.target, this.period.start));
+          if (followed) {
+            this.adopt(followed);
+            continue;
+          }
           if (sync) this.publishNow();
           if (!this.staged) continue;
           // Its own clock: each publication attempt starts waitingSince anew (see publish()).
@@ -778,6 +779,12 @@ export class RotatingFile extends EventEmitter {
           if (!force && now - this.namelessSince < this.options.fallbackMs) break;
           this.appendToActiveName('fallback');
           break;
+        }
+        if (this.options.maxSize !== null && late === null && !this.inFlight) {
+          const size = this.checkSize(now, sync, force);
+          if (size === 'rolling') continue;
+          if (size === 'wait') break;
+          if (size === 'late') late = 'after-rename';
         }
         if (late !== null && this.fd !== null && hasNoName(this.fd)) {
           // The old file these late lines would go to lost its last name meanwhile (compressed or deleted by

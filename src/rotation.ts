@@ -262,11 +262,10 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (!(yield* io.stat(target.path))) yield* io.rename(target.stagedPath, target.path);
       } else if (code === 'ENOENT') {
-        // The staged name is gone: a holder that took over published the file (or it was removed). The state
-        // says the rest; an archive made here is still this call's to report if the file did get the name
-        // (that holder found no file to archive).
-        if (archive === null || (yield* io.stat(target.path))?.ino !== next.ino) return null;
-        return { ino: next.ino, periodStart: next.periodStart, archive, previousPeriodStart: state.periodStart };
+        // The staged name is gone: a holder that took over published the file (and may have rolled it away
+        // since). The state says the rest; the archive made here is still this call's to report (that
+        // holder found no file to archive).
+        return archive === null ? null : { ino: next.ino, periodStart: next.periodStart, archive, previousPeriodStart: state.periodStart };
       } else if (code !== 'EEXIST') {
         throw err;
       }

@@ -333,6 +333,19 @@ describe('the staging protocol', () => {
     expect(read(log)).toBe(`H ${dayOf(next)}\nnew line\n`);
   });
 
+  it('a publisher that stalled before its link reports the archive it made also when the holder that took over published the staged file and rolled it away', () => {
+    const { dir, today, next, target } = setup('old line\n');
+    const stagedFile = stageWith(target, next, 'new line\n');
+    const publisher = new Stepper(rotateUnderLock({ ...target }, next));
+    expect(publisher.runUntil((op) => op.kind === 'link' && op.from === target.stagedPath)).toBe(true);
+    fs.closeSync(runSync(rotateUnderLock({ ...target }, next)).fd); // publishes the staged file
+    fs.closeSync(runSync(rotateUnderLock({ ...target }, next, 'force')).fd); // and rolls it away
+    const resumed = publisher.finish();
+    fs.closeSync(resumed.fd);
+    expect(resumed.published).toMatchObject({ ino: stagedFile.ino, archive: archiveOf(dir, today) });
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+  });
+
   it('a holder that stalled since before the boundary and writes its state after the staging keeps the staged file named: it is published', () => {
     const { dir, log, staged, today, next, target } = setup('old line\n');
     const roller = new Stepper(rotateUnderLock({ ...target }, today, 'force')); // a size roll, or rotate()
@@ -376,7 +389,7 @@ describe('a RotatingFile at a boundary', () => {
   const periodMs = 2000;
   const settleMs = 1000;
 
-  function open(dir: string, extra: { fallbackMs?: number } = {}): RotatingFile {
+  function open(dir: string, extra: { fallbackMs?: number; maxSize?: string } = {}): RotatingFile {
     const file = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: periodMs, timeZone: 'UTC', settleMs, ...extra });
     files.push(file);
     return file;
@@ -403,7 +416,7 @@ describe('a RotatingFile at a boundary', () => {
   }
 
   /** A file with a line before the next boundary and one just after it, staged (the line is in `.app.log.next`). */
-  async function stagedAfterBoundary(dir: string, extra: { fallbackMs?: number } = {}): Promise<{ file: RotatingFile; boundary: number }> {
+  async function stagedAfterBoundary(dir: string, extra: { fallbackMs?: number; maxSize?: string } = {}): Promise<{ file: RotatingFile; boundary: number }> {
     const file = open(dir, extra);
     file.write('before\n');
     await file.flush();
@@ -478,6 +491,44 @@ describe('a RotatingFile at a boundary', () => {
       file.write('later\n');
       await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
       expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
+    } finally {
+      fs.rmdirSync(lock);
+    }
+  });
+
+  it('with maxSize too, lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const { file } = await stagedAfterBoundary(dir, { fallbackMs: settleMs + 100, maxSize: '1MB' });
+    fs.mkdirSync(lock);
+    try {
+      fs.rmSync(path.join(dir, '.app.log.next'));
+      file.write('later\n');
+      await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
+      expect(file.stats()).toMatchObject({ lateLines: 1, bufferedLines: 0 });
+    } finally {
+      fs.rmdirSync(lock);
+    }
+  });
+
+  it('flushSync() with its staged file nameless and the lock busy writes to the period\'s file other processes gave the active name, not late', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const { file, boundary } = await stagedAfterBoundary(dir);
+    const { scheme, other } = anotherProcess(dir, { path: log, frequency: periodMs, timeZone: 'UTC' });
+    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd); // published
+    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd); // rolled away
+    const archive = path.join(dir, archiveName(scheme, boundary, 0));
+    fs.writeFileSync(`${archive}.gz`, zlib.gzipSync(fs.readFileSync(archive)));
+    fs.rmSync(archive); // compressed
+    fs.mkdirSync(lock); // and another process holds the lock
+    try {
+      file.write('later\n');
+      file.flushSync();
+      expect(read(log)).toBe('later\n');
+      expect(file.stats()).toMatchObject({ lateLines: 0, bufferedLines: 0 });
     } finally {
       fs.rmdirSync(lock);
     }
