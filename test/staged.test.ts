@@ -466,12 +466,7 @@ describe('a RotatingFile at a boundary', () => {
     file.on('warning', (w: { code: string }) => warnings.push(w.code));
     // While this process does not run: another one gives the staged file the active name and rotates it
     // away (rotate(), or a size roll); its compression then replaces the archive with a .gz.
-    const { scheme, other } = anotherProcess(dir, { path: log, frequency: periodMs, timeZone: 'UTC' });
-    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd);
-    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd);
-    const archive = path.join(dir, archiveName(scheme, boundary, 0));
-    fs.writeFileSync(`${archive}.gz`, zlib.gzipSync(fs.readFileSync(archive)));
-    fs.rmSync(archive);
+    const archive = publishRollAndCompress(dir, boundary);
     file.write('later\n');
     await file.flush();
     expect(read(log)).toBe('later\n');
@@ -517,12 +512,7 @@ describe('a RotatingFile at a boundary', () => {
     const log = path.join(dir, 'app.log');
     const lock = path.join(dir, '.app.log.lock');
     const { file, boundary } = await stagedAfterBoundary(dir);
-    const { scheme, other } = anotherProcess(dir, { path: log, frequency: periodMs, timeZone: 'UTC' });
-    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd); // published
-    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd); // rolled away
-    const archive = path.join(dir, archiveName(scheme, boundary, 0));
-    fs.writeFileSync(`${archive}.gz`, zlib.gzipSync(fs.readFileSync(archive)));
-    fs.rmSync(archive); // compressed
+    publishRollAndCompress(dir, boundary);
     fs.mkdirSync(lock); // and another process holds the lock
     try {
       file.write('later\n');
@@ -708,6 +698,20 @@ describe('a RotatingFile at a boundary', () => {
       deletesArchives: false,
     };
     return { scheme, other };
+  }
+
+  /**
+   * As another process: give the staged file the active name, roll it away (rotate(), a size roll), and
+   * compress its archive (a .gz replaces it). Returns the archive's plain name.
+   */
+  function publishRollAndCompress(dir: string, boundary: number): string {
+    const { scheme, other } = anotherProcess(dir, { path: path.join(dir, 'app.log'), frequency: periodMs, timeZone: 'UTC' });
+    fs.closeSync(runSync(rotateUnderLock(other, boundary)).fd);
+    fs.closeSync(runSync(rotateUnderLock(other, boundary, 'force')).fd);
+    const archive = path.join(dir, archiveName(scheme, boundary, 0));
+    fs.writeFileSync(`${archive}.gz`, zlib.gzipSync(fs.readFileSync(archive)));
+    fs.rmSync(archive);
+    return archive;
   }
 
   it('with maxSize, a batch after the settle margin does not go to a staged file that another process published and rolled away', async () => {
