@@ -41,6 +41,14 @@ interface DirIdentity {
 const made = new Map<string, DirIdentity>();
 /** Locks whose release found another process's lock directory in their place (see RotationLock.release). */
 const takenOver = new Set<string>();
+/**
+ * While a release of this thread runs: the lock directory its hold made (null: unknown). Two holds of one
+ * lock in this thread (two files on one path, one stalled past staleMs and the other took over) each release
+ * their own directory only; `made` keeps the last one made.
+ */
+let releasing: DirIdentity | null | undefined;
+/** Holds taken by this thread, for their keys in proper-lockfile's registry (see lockOnce). */
+let holds = 0;
 
 function identityOf(dir: string): DirIdentity | null {
   const stats = fs.statSync(dir, { throwIfNoEntry: false });
@@ -84,8 +92,9 @@ export const lockFileSystem = {
       return;
     }
     // A release, or proper-lockfile giving the lock up after a failed probe: only our own directory goes.
-    const ours = made.get(lock);
-    made.delete(lock);
+    const last = made.get(lock);
+    const ours = releasing === undefined ? last : (releasing ?? undefined);
+    if (last !== undefined && (ours === undefined || sameDir(last, ours))) made.delete(lock);
     if (skipRemoval(lock)) return;
     if (ours !== undefined && !sameDir(identityOf(lock), ours)) {
       takenOver.add(lock); // gone, or another process's lock: taken over while this thread held it
@@ -122,20 +131,30 @@ function notAhead(mtime: fs.TimeLike): Date | null {
  * proper-lockfile's lockSync, tried once, on lockFileSystem (so a stale lock is removed by removeStale).
  * Returns its release function; throws ELOCKED when another process holds the lock or is taking it over.
  */
-export function lockOnce(file: string, options: lockfile.LockOptions & { lockfilePath: string; stale: number }): () => void {
+export function lockOnce(
+  file: string,
+  options: lockfile.LockOptions & { lockfilePath: string; stale: number },
+  onTakenOver: ((err: Error) => void) | undefined = options.onCompromised,
+): () => void {
   // proper-lockfile raises staleMs below 2000 to 2000 (timberlock's options allow no less).
   taking = { dir: options.lockfilePath, staleMs: Math.max(options.stale, 2000) };
+  // proper-lockfile keeps one registry entry per locked path: each hold gets its own key (a path nothing
+  // uses; realpath is off), so that two holds of one lock in this thread do not release each other.
+  const key = `${file}#${++holds}`;
   let release: () => void;
   try {
-    release = lockfile.lockSync(file, { ...options, fs: lockFileSystem, retries: 0 });
+    release = lockfile.lockSync(key, { ...options, fs: lockFileSystem, retries: 0 });
   } finally {
     taking = null;
   }
+  const identity = made.get(options.lockfilePath) ?? null;
   return () => {
+    releasing = identity;
     try {
       release();
     } finally {
-      tellIfTakenOver(options.lockfilePath, options.stale, options.onCompromised);
+      releasing = undefined;
+      tellIfTakenOver(options.lockfilePath, options.stale, onTakenOver);
     }
   };
 }
@@ -248,11 +267,16 @@ export function createRotationLock(
   onCompromised: (err: Error) => void,
 ): RotationLock {
   let held = false;
-  const base = { lockfilePath: lockPath, realpath: false, stale: staleMs, retries: 0, fs: lockFileSystem };
+  /** The release of the hold under way (lockOnce's). */
+  let releaseHold: (() => void) | null = null;
   // A refresh (a synchronous stat and utimes on proper-lockfile's timer) that finds the lock gone or
   // re-dated by someone else reports it compromised; proper-lockfile then forgets it.
   const options = {
-    ...base,
+    lockfilePath: lockPath,
+    realpath: false,
+    stale: staleMs,
+    retries: 0,
+    fs: lockFileSystem,
     onCompromised: (err: Error) => {
       if (!held) return;
       held = false;
@@ -281,7 +305,8 @@ export function createRotationLock(
     tryAcquire() {
       if (held) return false; // one holder per lock object: no reentrancy
       try {
-        lockOnce(target, options);
+        // A release that finds the lock taken over tells `onCompromised` itself (held is false by then).
+        releaseHold = lockOnce(target, options, onCompromised);
       } catch (err) {
         return busy(err);
       }
@@ -291,12 +316,13 @@ export function createRotationLock(
     release() {
       if (!held) return;
       held = false;
+      const release = releaseHold;
+      releaseHold = null;
       try {
-        lockfile.unlockSync(target, base);
+        release?.();
       } catch (err) {
         releasedAlready(err);
       }
-      tellIfTakenOver(lockPath, staleMs, onCompromised);
     },
   };
 }

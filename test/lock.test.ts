@@ -179,6 +179,26 @@ describe('rotation lock', () => {
     expect(lock.held).toBe(false);
   });
 
+  it('two holders in one process (two files on one path): one that stalled past staleMs and lost the lock to the other releases neither the other\'s lock nor its hold', () => {
+    const { dir, lockPath, lock: stalled, compromised } = tempLock();
+    const toldOther: Error[] = [];
+    const other = createRotationLock(path.join(dir, 'app.log'), lockPath, 2000, (err) => toldOther.push(err));
+    expect(stalled.tryAcquire()).toBe(true);
+    const past = new Date(Date.now() - 10_000);
+    fs.utimesSync(lockPath, past, past); // not refreshed for staleMs: the event loop stalled
+    expect(other.tryAcquire()).toBe(true); // takes it over
+    const theirs = fs.statSync(lockPath).ino;
+    stalled.release();
+    expect(fs.statSync(lockPath, { throwIfNoEntry: false })?.ino).toBe(theirs); // still the other holder's
+    expect(compromised.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['ECOMPROMISED']);
+    expect(other.held).toBe(true);
+    other.release(); // its own hold: released, without an error
+    expect(fs.existsSync(lockPath)).toBe(false);
+    expect(toldOther).toEqual([]);
+    expect(stalled.tryAcquire()).toBe(true); // free for either again
+    stalled.release();
+  });
+
   it('removes its own new lock directory when proper-lockfile gives it up after a failed probe', () => {
     const { lockPath, lock } = tempLock(2000);
     vi.spyOn(fs, 'utimesSync').mockImplementationOnce(() => {
