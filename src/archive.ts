@@ -266,8 +266,8 @@ class MaintenanceRun {
   private acquireLock(): (() => void) | null {
     const lockPath = archiveLockPath(this.target.dir, this.target.activeName);
     try {
-      // The locked "file" must differ from the rotation lock's (the active path): proper-lockfile keeps one
-      // registry entry per locked path and process, and two locks on one path would overwrite each other.
+      // The locked "file" names the archive lock, not the active path (proper-lockfile's registry key; each
+      // hold gets its own, see lockOnce).
       return lockOnce(path.join(this.target.dir, `.${this.target.activeName}.archive`), {
         lockfilePath: lockPath,
         realpath: false,

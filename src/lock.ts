@@ -42,11 +42,11 @@ const made = new Map<string, DirIdentity>();
 /** Locks whose release found another process's lock directory in their place (see RotationLock.release). */
 const takenOver = new Set<string>();
 /**
- * While a release of this thread runs: the lock directory its hold made (null: unknown). Two holds of one
- * lock in this thread (two files on one path, one stalled past staleMs and the other took over) each release
- * their own directory only; `made` keeps the last one made.
+ * While a hold's rmdir runs (its release, or proper-lockfile's cleanup at exit): the lock directory that
+ * hold made, if it made one. Two holds of one lock in this thread (two files on one path, one stalled past
+ * staleMs and the other took over) each remove their own directory only; `made` keeps the last one made.
  */
-let releasing: DirIdentity | null | undefined;
+let releasing: DirIdentity | undefined;
 /** Holds taken by this thread, for their keys in proper-lockfile's registry (see lockOnce). */
 let holds = 0;
 
@@ -93,7 +93,7 @@ export const lockFileSystem = {
     }
     // A release, or proper-lockfile giving the lock up after a failed probe: only our own directory goes.
     const last = made.get(lock);
-    const ours = releasing === undefined ? last : (releasing ?? undefined);
+    const ours = releasing ?? last;
     if (last !== undefined && (ours === undefined || sameDir(last, ours))) made.delete(lock);
     if (skipRemoval(lock)) return;
     if (ours !== undefined && !sameDir(identityOf(lock), ours)) {
@@ -139,21 +139,36 @@ export function lockOnce(
   // proper-lockfile raises staleMs below 2000 to 2000 (timberlock's options allow no less).
   taking = { dir: options.lockfilePath, staleMs: Math.max(options.stale, 2000) };
   // proper-lockfile keeps one registry entry per locked path: each hold gets its own key (a path nothing
-  // uses; realpath is off), so that two holds of one lock in this thread do not release each other.
+  // uses; realpath is off), so that two holds of one lock in this thread do not release each other. It
+  // keeps each entry's `fs` too, and removes the lock through it on release and at exit: this hold's knows
+  // which directory it made.
   const key = `${file}#${++holds}`;
+  let identity: DirIdentity | undefined;
+  const fsOfHold = {
+    ...lockFileSystem,
+    mkdirSync(dir: fs.PathLike): void {
+      lockFileSystem.mkdirSync(dir);
+      identity = made.get(String(dir));
+    },
+    rmdirSync(dir: fs.PathLike): void {
+      releasing = identity;
+      try {
+        lockFileSystem.rmdirSync(dir);
+      } finally {
+        releasing = undefined;
+      }
+    },
+  };
   let release: () => void;
   try {
-    release = lockfile.lockSync(key, { ...options, fs: lockFileSystem, retries: 0 });
+    release = lockfile.lockSync(key, { ...options, fs: fsOfHold, retries: 0 });
   } finally {
     taking = null;
   }
-  const identity = made.get(options.lockfilePath) ?? null;
   return () => {
-    releasing = identity;
     try {
       release();
     } finally {
-      releasing = undefined;
       tellIfTakenOver(options.lockfilePath, options.stale, onTakenOver);
     }
   };

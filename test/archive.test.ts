@@ -4,16 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import lockfile from 'proper-lockfile';
-import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { archiveLockPath, maintainArchives, type ArchiveStep, type ArchiveTarget, type MaintenanceResult } from '../src/archive.js';
 import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, recognizeListing, type RetentionPolicy } from '../src/retention.js';
+import { buildInternalModule } from './helpers/internal-module.js';
 
-const repo = path.resolve(import.meta.dirname, '..');
 const fixture = path.join(import.meta.dirname, 'fixtures', 'archive-child.mjs');
 const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' };
 const DAY = 86_400_000;
@@ -22,34 +20,17 @@ const HOOKS = Symbol.for('timberlock.testHooks');
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
-let buildDir = '';
+let removeBuild = (): void => {};
 let moduleUrl = '';
 
-// The children run the compiled src/archive.ts. dist/ has only the public entry (archive.ts is internal
-// until the writer uses it), so the test compiles this one module itself, with the project's tsup, into a
-// git-ignored directory of the repository (so that proper-lockfile resolves from node_modules).
+// The children run the compiled src/archive.ts (an internal module until the writer uses it).
 beforeAll(async () => {
-  fs.mkdirSync(path.join(repo, '.tmp'), { recursive: true });
-  buildDir = fs.mkdtempSync(path.join(repo, '.tmp', 'archive-test-'));
-  await build({
-    entry: { archive: path.join(repo, 'src', 'archive.ts') },
-    outDir: buildDir,
-    format: ['esm'],
-    platform: 'node',
-    target: 'node20',
-    config: false,
-    dts: false,
-    splitting: false,
-    sourcemap: false,
-    clean: false,
-    silent: true,
-  });
-  moduleUrl = pathToFileURL(path.join(buildDir, 'archive.js')).href;
+  const built = await buildInternalModule('archive');
+  moduleUrl = built.url;
+  removeBuild = built.remove;
 }, 60_000);
 
-afterAll(() => {
-  if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
-});
+afterAll(() => removeBuild());
 
 afterEach(() => {
   delete (globalThis as Record<symbol, unknown>)[HOOKS];

@@ -1,8 +1,22 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRotationLock, lockOnce } from '../src/lock.js';
+import { buildInternalModule } from './helpers/internal-module.js';
+
+let lockModuleUrl = '';
+let removeLockModule = (): void => {};
+
+// A child process runs the compiled src/lock.ts (an internal module).
+beforeAll(async () => {
+  const built = await buildInternalModule('lock');
+  lockModuleUrl = built.url;
+  removeLockModule = built.remove;
+}, 60_000);
+
+afterAll(() => removeLockModule());
 
 const dirs: string[] = [];
 
@@ -197,6 +211,31 @@ describe('rotation lock', () => {
     expect(toldOther).toEqual([]);
     expect(stalled.tryAcquire()).toBe(true); // free for either again
     stalled.release();
+  });
+
+  it("at exit, a hold that lost the lock to a sibling in this process removes no other process's lock (proper-lockfile's cleanup)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-lock-'));
+    dirs.push(dir);
+    const lockPath = path.join(dir, '.app.log.lock');
+    // In one tick: hold A goes stale, its sibling B takes the lock over and releases it, another process
+    // takes it (mkdir), and the process exits: proper-lockfile's exit cleanup still knows A's hold.
+    const script = `
+      import fs from 'node:fs';
+      const { createRotationLock } = await import(${JSON.stringify(lockModuleUrl)});
+      const lockPath = ${JSON.stringify(lockPath)};
+      const a = createRotationLock(${JSON.stringify(path.join(dir, 'app.log'))}, lockPath, 2000, () => {});
+      const b = createRotationLock(${JSON.stringify(path.join(dir, 'app.log'))}, lockPath, 2000, () => {});
+      if (!a.tryAcquire()) process.exit(3);
+      const past = new Date(Date.now() - 10_000);
+      fs.utimesSync(lockPath, past, past);
+      if (!b.tryAcquire()) process.exit(4);
+      b.release();
+      fs.mkdirSync(lockPath);
+      process.exit(0);
+    `;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+    expect(out.status, out.stderr).toBe(0);
+    expect(fs.existsSync(lockPath)).toBe(true); // the other process's lock
   });
 
   it('removes its own new lock directory when proper-lockfile gives it up after a failed probe', () => {
