@@ -201,7 +201,7 @@ export class RotatingFile extends EventEmitter {
    * The open file is the new period's staged file (see stageNext): written to, but not under the active
    * name yet. publishTimer, settleMs after its boundary, sees that it gets the name. `stagedFrom` is the
    * file this process wrote to before, for the 'rotate' event that publication brings; `stagedLines` the
-   * lines written to the staged file, counted as dropped if it loses every name (see leaveNamelessStaged).
+   * lines written to the staged file, counted as late if it may never get the active name (see switchTo).
    */
   private staged = false;
   private stagedFrom: Announced = { periodStart: 0, ino: -1, hadFile: false };
@@ -764,8 +764,8 @@ export class RotatingFile extends EventEmitter {
           // The staged file lost its name (removed by hand, or by a holder that took the lock over from this
           // process, stalled past staleMs, as an empty stray): lines written there would be in no file.
           // They wait for the period's file that the publication makes settleMs after the boundary (its
-          // timer is set), or now when they cannot wait (exit, flushSync()).
-          this.leaveNamelessStaged();
+          // timer is set), or now when they cannot wait (exit, flushSync()). The lines already written there
+          // are accounted for when this process leaves the file (switchTo).
           // Other processes may have given the period's file the active name already (and rolled it): take it.
           const followed = runSync(followActive(this.target, this.period.start));
           if (followed) {
@@ -812,16 +812,6 @@ export class RotatingFile extends EventEmitter {
       this.needDrain = false;
       process.nextTick(() => this.emit('drain'));
     }
-  }
-
-  /**
-   * The staged file has no name. The lines this process wrote there are not counted: it was given the
-   * active name by another process, then archived and compressed or deleted by retention while this one
-   * stalled (most often), or removed by hand. (A process that takes the lock over removes a staged file
-   * only while it is empty.)
-   */
-  private leaveNamelessStaged(): void {
-    this.stagedLines = 0;
   }
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
@@ -1402,12 +1392,12 @@ export class RotatingFile extends EventEmitter {
       this.stagedLines = 0;
     } else if (wasStaged && !staged && !published) {
       // This process did not see its staged file get the active name: another process published it and
-      // rolled it away (maxSize) — and maybe compressed it since: no name left (see leaveNamelessStaged) —
-      // or archived it as a stray. Its lines are in a file of their period either way; but a stray's never
+      // rolled it away (maxSize), maybe compressed or deleted it since (then it has no name left), or
+      // archived it as a stray. Its lines are in a file of their period either way; but a stray's never
       // had the active name, which is possible only if another process took the lock over from this one
-      // while it staged.
-      if (old !== null && hasNoName(old)) this.leaveNamelessStaged();
-      else if (this.stagedAfterTakeover && this.stagedLines > 0) this.noteLate(this.stagedLines, 'unpublished');
+      // while it staged. (A staged file removed by hand, or in a race of microseconds with a takeover's
+      // removal of an empty stray, loses its lines uncounted.)
+      if (this.stagedAfterTakeover && this.stagedLines > 0) this.noteLate(this.stagedLines, 'unpublished');
       this.stagedLines = 0;
     }
     if (staged !== wasStaged || ino !== this.ino) {
