@@ -411,15 +411,14 @@ export class RotatingFile extends EventEmitter {
   private callBackOnFlush(flushed: Promise<void>, callback: (error?: Error | null) => void): void {
     let called = false;
     const call = (error: Error | null): void => {
-      this.flushFailures.delete(fail);
+      this.flushFailures.delete(call);
       if (called) return;
       called = true;
       callback(error);
     };
-    const fail = (error: Error): void => call(error);
     void flushed.then(() => this.callSafely('flush callback', () => call(null)));
     const failing = this.episodeError;
-    if (failing === null) this.flushFailures.add(fail);
+    if (failing === null) this.flushFailures.add(call);
     else if (!this.flushed()) process.nextTick(() => call(failing));
   }
 
