@@ -475,37 +475,26 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats()).toMatchObject({ droppedLines: 0, lateLines: 0 });
   });
 
-  it('lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy, then go to the old file as late', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const lock = path.join(dir, '.app.log.lock');
-    const { file } = await stagedAfterBoundary(dir, { fallbackMs: settleMs + 100 });
-    fs.mkdirSync(lock); // another process holds the lock (and stays alive: the lock is fresh)
-    try {
-      fs.rmSync(path.join(dir, '.app.log.next'));
-      file.write('later\n');
-      await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
-      expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
-    } finally {
-      fs.rmdirSync(lock);
-    }
-  });
-
-  it('with maxSize too, lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const lock = path.join(dir, '.app.log.lock');
-    const { file } = await stagedAfterBoundary(dir, { fallbackMs: settleMs + 100, maxSize: '1MB' });
-    fs.mkdirSync(lock);
-    try {
-      fs.rmSync(path.join(dir, '.app.log.next'));
-      file.write('later\n');
-      await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
-      expect(file.stats()).toMatchObject({ lateLines: 1, bufferedLines: 0 });
-    } finally {
-      fs.rmdirSync(lock);
-    }
-  });
+  for (const [what, extra] of [
+    ['', {}],
+    [' (with maxSize too)', { maxSize: '1MB' }],
+  ] as const) {
+    it(`lines for a staged file that lost its name wait fallbackMs at most while the lock stays busy, then go to the old file as late${what}`, async () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const lock = path.join(dir, '.app.log.lock');
+      const { file } = await stagedAfterBoundary(dir, { fallbackMs: settleMs + 100, ...extra });
+      fs.mkdirSync(lock); // another process holds the lock (and stays alive: the lock is fresh)
+      try {
+        fs.rmSync(path.join(dir, '.app.log.next'));
+        file.write('later\n');
+        await vi.waitFor(() => expect(read(log)).toBe('before\nlater\n'), { timeout: 3 * settleMs, interval: 20 });
+        expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
+      } finally {
+        fs.rmdirSync(lock);
+      }
+    });
+  }
 
   it('flushSync() with its staged file nameless and the lock busy writes to the period\'s file other processes gave the active name, not late', async () => {
     const dir = tempDir();
