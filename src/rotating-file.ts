@@ -296,6 +296,7 @@ export class RotatingFile extends EventEmitter {
       dir,
       statePath: path.join(dir, `.${name}.state`),
       stagedPath: path.join(dir, `.${name}.next`),
+      newPath: path.join(dir, `.${name}.new`),
       mode,
       frequency,
       timeZone,

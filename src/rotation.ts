@@ -33,6 +33,8 @@ export interface RotationTarget {
   statePath: string;
   /** Where the next period's file is made at its boundary, before it gets the active name (see stageNext). */
   stagedPath: string;
+  /** Where a new active file gets its header, before it gets the active name (see prepareActive). */
+  newPath: string;
   mode: number;
   frequency: Frequency;
   timeZone: string;
@@ -355,10 +357,13 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
     yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize: size }));
     return { ...opened, periodStart, emptySize: size, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
   }
+  // The new file, with its header, before the old one lets go of the active name (see prepareActive).
+  const newPeriodStart = Math.max(periodStart, filePeriodStart);
+  const prepared = yield* prepareActive(target, newPeriodStart);
   // Step 2: give the file its archive name (never overwriting), then free the active name.
-  const archive = yield* archiveActive(target, current, filePeriodStart);
+  const archive = yield* droppingOnError(target, prepared, archiveActive(target, current, filePeriodStart));
   // Step 3 and 4: new active file, then the state that tells everyone about it.
-  return yield* createActive(target, Math.max(periodStart, filePeriodStart), archive, filePeriodStart);
+  return yield* createActive(target, newPeriodStart, archive, filePeriodStart, prepared);
 }
 
 /**
@@ -564,37 +569,127 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
   return archive;
 }
 
+/** A new active file holding its header, under the temp name `newPath` (see prepareActive). */
+interface PreparedFile {
+  fd: number;
+  ino: number;
+  /** The header's size. */
+  emptySize: number;
+}
+
 /**
- * Create the active file exclusively (or open the one a second holder just created) and write the
- * state. A crash before the state is written leaves a state naming the old inode: the next process
- * adopts the new file by its mtime.
+ * With `header`: the new active file, made under the temp name with its header, so that it gets the
+ * active name with the header as its first line. Made under the active name, a file is found empty by
+ * any process that appends there without the protocol (a process ending, see the writer's fallback), and
+ * the header lands after their lines. Null without `header`.
+ * A file already under the temp name holds a header at most: its maker stopped before giving it the active
+ * name, or stalled past staleMs (it then finds its file gone, see linkPrepared). It is removed.
  */
-function* createActive(target: RotationTarget, periodStart: number, archive: string | null, previousPeriodStart: number | null): Io<ActiveFile> {
-  testHook('before-create', target.path);
-  let fd: number;
-  let created = true;
+function* prepareActive(target: RotationTarget, periodStart: number): Io<PreparedFile | null> {
+  if (!target.header) return null;
+  let fd: number | null = null;
+  for (let round = 0; fd === null; round++) {
+    yield* unlinkQuietly(target.newPath);
+    try {
+      fd = yield* io.open(target.newPath, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+    } catch (err) {
+      // EEXIST: a holder that took the lock over from this one made its file between the unlink and the open.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || round === PUBLISH_ROUNDS) throw err;
+    }
+  }
+  const opened = fd;
+  const ino = (yield* closingOnError(opened, io.fstat(opened))).ino;
+  testHook('before-header', target.path);
+  const prepared = { fd: opened, ino, emptySize: 0 };
+  prepared.emptySize = yield* droppingOnError(target, prepared, io.write(opened, target.header(periodStart)));
+  return prepared;
+}
+
+/**
+ * Give the prepared file the active name, if the name is free (we hold the lock). False when the name holds
+ * another file by then: a process ending created it (the writer's fallback), logrotate's `create`, or a
+ * holder that took the lock over from this one, stalled past staleMs; the prepared file is dropped.
+ */
+function* linkPrepared(target: RotationTarget, prepared: PreparedFile): Io<boolean> {
   try {
-    fd = yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+    yield* io.link(target.newPath, target.path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (noHardLinks(code)) {
+      // No hard links on this file system: rename, after checking the name is free.
+      if (!(yield* io.stat(target.path))) yield* droppingOnError(target, prepared, io.rename(target.newPath, target.path));
+    } else if (code !== 'EEXIST' && code !== 'ENOENT') {
+      // ENOENT: a holder that took over removed the temp name (see prepareActive); EEXIST: the name is taken.
+      yield* dropPrepared(target, prepared);
+      throw err;
+    }
+  }
+  // The active name holds the file linked, not necessarily ours: a holder that took over may have made its
+  // own under the temp name meanwhile.
+  if ((yield* io.stat(target.path))?.ino === prepared.ino) {
+    yield* unlinkExtraName(target.newPath, prepared.ino);
+    return true;
+  }
+  yield* dropPrepared(target, prepared);
+  return false;
+}
+
+/** Close the prepared file and remove it, unless the active name holds it. */
+function* dropPrepared(target: RotationTarget, prepared: PreparedFile): Io<void> {
+  yield* io.close(prepared.fd);
+  if ((yield* io.stat(target.newPath))?.ino !== prepared.ino) return;
+  if ((yield* io.stat(target.path))?.ino === prepared.ino) yield* unlinkExtraName(target.newPath, prepared.ino);
+  else yield* unlinkQuietly(target.newPath);
+}
+
+/** Run `steps` with a prepared file open (or none); if they fail, drop it before the error goes on. */
+function* droppingOnError<T>(target: RotationTarget, prepared: PreparedFile | null, steps: Io<T>): Io<T> {
+  try {
+    return yield* steps;
+  } catch (err) {
+    if (prepared) yield* dropPrepared(target, prepared);
+    throw err;
+  }
+}
+
+/**
+ * Give the new active file the active name: the prepared one (with `header`), else one created exclusively
+ * under that name; or open the one a second holder just made. Then write the state. A crash before the
+ * state is written leaves a state naming the old inode: the next process adopts the new file by its mtime.
+ */
+function* createActive(
+  target: RotationTarget,
+  periodStart: number,
+  archive: string | null,
+  previousPeriodStart: number | null,
+  prepared: PreparedFile | null = null,
+): Io<ActiveFile> {
+  testHook('before-create', target.path);
+  let made = prepared;
+  if (!made) made = yield* prepareActive(target, periodStart);
+  let fd: number | null = null;
+  if (made) {
+    if (yield* linkPrepared(target, made)) fd = made.fd;
+  } else {
+    try {
+      fd = yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const created = fd !== null;
+  if (fd === null) {
     const opened = yield* openExisting(target.path);
     if (!opened) return yield* createActive(target, periodStart, archive, previousPeriodStart);
     fd = opened.fd;
-    created = false;
   }
-  const { ino, emptySize } = yield* closingOnError(fd, finishActive(target, fd, created, periodStart));
+  // The header's size if this call made the file; for a file a second holder made, the state it wrote says.
+  const { ino, emptySize } = yield* closingOnError(fd, finishActive(target, fd, periodStart, created ? (made?.emptySize ?? 0) : 0));
   return { fd, ino, periodStart, emptySize, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
 }
 
-/** The new active file's header (if this call created it) and the state naming it. Returns its inode and that size. */
-function* finishActive(target: RotationTarget, fd: number, created: boolean, periodStart: number): Io<{ ino: number; emptySize: number }> {
-  let emptySize = 0;
-  // The header goes in before anyone else can know the file (the state does not name it yet) — unless a
-  // process that took the lock over from this one (stalled past staleMs) already wrote one, or lines.
-  if (created) {
-    testHook('before-header', target.path);
-    emptySize = yield* headerIfEmpty(target, fd, periodStart);
-  }
+/** The state naming the new active file. Returns its inode and the size recorded for it without lines. */
+function* finishActive(target: RotationTarget, fd: number, periodStart: number, emptySize: number): Io<{ ino: number; emptySize: number }> {
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
   yield* recordState(target, { periodStart, ino, emptySize });

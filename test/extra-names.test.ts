@@ -38,6 +38,7 @@ function setup(): { dir: string; log: string; next: number; indexZero: string; r
       dir,
       statePath: path.join(dir, '.app.log.state'),
       stagedPath: path.join(dir, '.app.log.next'),
+      newPath: path.join(dir, '.app.log.new'),
       mode: 0o640,
       frequency: 'daily',
       timeZone: 'UTC',

@@ -919,12 +919,12 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     let now = Date.UTC(2026, 10, 25, 12);
     const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
     file.write('a1');
-    // This process creates the file of the 26th and stalls before its header. Its lock goes stale, and
-    // another process takes the empty file over: writes its header and a state naming the file.
+    // This process archives the file of the 25th and stalls before its new file gets the active name. Its
+    // lock goes stale, and another process makes the file of the 26th: its header and a state naming it.
     const takeover = '# timberlock app.log period=2026-11-26T00:00:00.000Z created=2026-11-26T12:00:01.000Z pid=2 host=h\n';
     const hooks = {
       at: (step: string): void => {
-        if (step !== 'before-header') return;
+        if (step !== 'before-create') return;
         hooks.at = () => {};
         fs.appendFileSync(log, takeover);
         const state = { periodStart: Date.UTC(2026, 10, 26), ino: fs.statSync(log).ino, emptySize: takeover.length };
@@ -941,6 +941,48 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     }
     expect(fs.readFileSync(log, 'utf8')).toBe(`${takeover}a2\n`);
     expect((JSON.parse(fs.readFileSync(statePath, 'utf8')) as { emptySize: number }).emptySize).toBe(takeover.length);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]); // its own new file went
+  });
+
+  it('the header stays the first line when a process appends to the active name while the holder writes it', () => {
+    // A process that ends appends what it still holds to whatever file has the active name (the writer's
+    // fallback, without the lock). The new file gets that name only with its header in it.
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
+    file.write('old');
+    const hooks = {
+      at: (step: string): void => {
+        if (step !== 'before-header') return;
+        hooks.at = () => {};
+        fs.appendFileSync(log, 'ending\n');
+      },
+    };
+    const key = Symbol.for('timberlock.testHooks');
+    (globalThis as Record<symbol, unknown>)[key] = hooks;
+    try {
+      now = Date.UTC(2026, 10, 26, 12);
+      file.write('new');
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[key];
+    }
+    expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00/), 'new']);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-25/), 'old', 'ending']);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
+  });
+
+  it('a new file left under the temp name by a holder that stopped is replaced at the next rotation', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
+    file.write('old');
+    fs.writeFileSync(path.join(dir, '.app.log.new'), '# timberlock app.log period=2026-11-26T00:00:00.000Z created=2026-11-26T00:00:00.000Z pid=2 host=h\n');
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('new');
+    expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00.*pid=1 host=h$/), 'new']);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
   });
 
   it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {

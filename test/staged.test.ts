@@ -47,6 +47,7 @@ function setup(lines: string): { dir: string; log: string; staged: string; today
     dir,
     statePath: path.join(dir, '.app.log.state'),
     stagedPath: path.join(dir, '.app.log.next'),
+    newPath: path.join(dir, '.app.log.new'),
     mode: 0o640,
     frequency: 'daily',
     timeZone: 'UTC',
@@ -228,7 +229,8 @@ describe('the staging protocol', () => {
     const stager = new Stepper(stageNext(target, next));
     expect(stager.runUntil((op) => op.kind === 'rename')).toBe(true); // checked the state, about to write it
     const takeover = new Stepper(rotateUnderLock({ ...target }, next));
-    expect(takeover.runUntil((op) => op.kind === 'open' && op.path === log)).toBe(true); // archived the old file, about to create the new one
+    // Archived the old file, about to give the new one (made under the temp name with its header) the active name.
+    expect(takeover.runUntil((op) => op.kind === 'link' && op.from === target.newPath)).toBe(true);
     const stagedFile = stager.finish(); // the stalled stager resumes: its state names its staged file
     expect(stagedFile).not.toBeNull();
     fs.writeSync(stagedFile!.fd, 'line in the staged file\n');
@@ -680,6 +682,7 @@ describe('a RotatingFile at a boundary', () => {
       dir,
       statePath: path.join(dir, '.app.log.state'),
       stagedPath: path.join(dir, '.app.log.next'),
+      newPath: path.join(dir, '.app.log.new'),
       mode: 0o640,
       scheme,
       header: null,

@@ -90,8 +90,9 @@ describe('two lock holders at once', () => {
   const cases = [
     // 'state-written': between writing the new state to its temp file and renaming it.
     ...['locked', 'before-link', 'before-unlink', 'before-create', 'before-state', 'state-written'].map((stallAt) => ({ stallAt, header: false })),
-    // The holder created the new file but has not written its header: the process that takes over finds
-    // an empty file of the period, gives it the header, and lines follow. The stalled one must not add a second.
+    // The holder made its new file under the temp name but has not written its header: the process that
+    // takes over removes that file, makes its own and gives it the active name. The stalled one must not
+    // give its file, nameless by then, a line, nor the active file a second header.
     { stallAt: 'before-header', header: true },
   ];
   for (const { stallAt, header } of cases) {
