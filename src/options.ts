@@ -411,7 +411,7 @@ const HIGHEST_INDEX = 99_999;
 
 /**
  * The active file's name must leave room for the names made from it, which are longer: the state file's
- * temp name (`.<name>.state.<pid>-<token>.tmp`, state.ts), the archive lock's takeover directory and the
+ * temp name (`.<name>.state.<pid>-<token>.tmp`, state.ts), a new active file's (`.<name>.new.<pid>-<token>.tmp`), the archive lock's takeover directory and the
  * archives (`<stem>.<date>.<index><ext>`, whose `.gz` name a rotation looks for even without compression;
  * with it, `.<archive>.gz.<pid>-<token>.tmp` while the `.gz` is made). A name too long for them was
  * accepted, and then no file could be opened, archived or compressed.
@@ -420,6 +420,7 @@ function checkDerivedNames(path: string, scheme: NameScheme, compress: boolean):
   const archive = longestArchiveName(scheme, HIGHEST_INDEX, false);
   const derived = [
     `.${scheme.activeName}.state.${LONGEST_PID}-ffffffff.tmp`,
+    `.${scheme.activeName}.new.${LONGEST_PID}-ffffffff.tmp`,
     `.${scheme.activeName}.archive-lock.takeover`,
     compress ? compressionTempName(archive, LONGEST_PID, 'ffffffff') : `${archive}.gz`,
   ];

@@ -22,7 +22,7 @@
  */
 
 import { parseArchiveName, type NameScheme, type ParsedArchive } from './naming.js';
-import { isStateTempName } from './state.js';
+import { isNewFileTempName, isStateTempName } from './state.js';
 
 /** One archive on disk, as the caller read it from the directory. */
 export interface ArchiveFile {
@@ -145,7 +145,8 @@ export interface RecognizedListing {
   archives: Array<ParsedArchive & { name: string }>;
   /**
    * Temp files an interrupted writer left: of a compression of one of our archives ({@link
-   * compressionTempName}), or of the state file (a process killed between writing and renaming it).
+   * compressionTempName}), of the state file (a process killed between writing and renaming it), or of a new
+   * active file (a process stopped in the middle of a rotation, see newFileTempPath).
    */
   temps: string[];
 }
@@ -161,7 +162,9 @@ export function recognizeListing(scheme: NameScheme, names: readonly string[]): 
   for (const name of names) {
     const parsed = parseArchiveName(scheme, name);
     if (parsed) listing.archives.push({ name, ...parsed });
-    else if (isCompressionTempName(scheme, name) || isStateTempName(scheme.activeName, name)) listing.temps.push(name);
+    else if (isCompressionTempName(scheme, name) || isStateTempName(scheme.activeName, name) || isNewFileTempName(scheme.activeName, name)) {
+      listing.temps.push(name);
+    }
   }
   return listing;
 }

@@ -24,7 +24,7 @@ import {
 import type { MaintenanceResult } from './archive.js';
 import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
-import { stateTempPath } from './state.js';
+import { newFileTempPath, stateTempPath } from './state.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import {
   deferLine,
@@ -296,7 +296,7 @@ export class RotatingFile extends EventEmitter {
       dir,
       statePath: path.join(dir, `.${name}.state`),
       stagedPath: path.join(dir, `.${name}.next`),
-      newPath: path.join(dir, `.${name}.new`),
+      newPath: newFileTempPath(dir, name),
       mode,
       frequency,
       timeZone,

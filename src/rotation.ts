@@ -569,63 +569,60 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
   return archive;
 }
 
-/** A new active file holding its header, under the temp name `newPath` (see prepareActive). */
+/** A new active file holding its header, under this process's temp name `newPath` (see prepareActive). */
 interface PreparedFile {
   fd: number;
   ino: number;
   /** The header's size. */
   emptySize: number;
+  /** Its descriptor is closed (dropPrepared). */
+  dropped: boolean;
 }
 
 /**
- * With `header`: the new active file, made under the temp name with its header, so that it gets the
- * active name with the header as its first line. Made under the active name, a file is found empty by
- * any process that appends there without the protocol (a process ending, see the writer's fallback), and
- * the header lands after their lines. Null without `header`.
- * A file already under the temp name holds a header at most: its maker stopped before giving it the active
- * name, or stalled past staleMs (it then finds its file gone, see linkPrepared). It is removed.
+ * With `header`: the new active file, made under this process's temp name with its header, so that it gets
+ * the active name with the header as its first line. Made under the active name, a file is found empty by
+ * any process that appends there without the lock (a process ending, see the writer's fallback), and the
+ * header lands after their lines. Null without `header`. A file already under the temp name is this
+ * process's own, left by a rotation that failed: it goes.
  */
 function* prepareActive(target: RotationTarget, periodStart: number): Io<PreparedFile | null> {
   if (!target.header) return null;
-  let fd: number | null = null;
-  for (let round = 0; fd === null; round++) {
-    yield* unlinkQuietly(target.newPath);
-    try {
-      fd = yield* io.open(target.newPath, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
-    } catch (err) {
-      // EEXIST: a holder that took the lock over from this one made its file between the unlink and the open.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || round === PUBLISH_ROUNDS) throw err;
-    }
-  }
-  const opened = fd;
-  const ino = (yield* closingOnError(opened, io.fstat(opened))).ino;
-  testHook('before-header', target.path);
-  const prepared = { fd: opened, ino, emptySize: 0 };
-  prepared.emptySize = yield* droppingOnError(target, prepared, io.write(opened, target.header(periodStart)));
+  yield* unlinkQuietly(target.newPath);
+  const fd = yield* io.open(target.newPath, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+  const prepared: PreparedFile = { fd, ino: -1, emptySize: 0, dropped: false };
+  yield* droppingOnError(target, prepared, writeHeader(target, prepared, periodStart));
   return prepared;
+}
+
+function* writeHeader(target: RotationTarget, prepared: PreparedFile, periodStart: number): Io<void> {
+  prepared.ino = (yield* io.fstat(prepared.fd)).ino;
+  testHook('before-header', target.path);
+  prepared.emptySize = yield* io.write(prepared.fd, (target.header as (periodStart: number) => string)(periodStart));
 }
 
 /**
  * Give the prepared file the active name, if the name is free (we hold the lock). False when the name holds
- * another file by then: a process ending created it (the writer's fallback), logrotate's `create`, or a
- * holder that took the lock over from this one, stalled past staleMs; the prepared file is dropped.
+ * another file by then (a process ending created it, see the writer's fallback; logrotate's `create`; a
+ * holder that took the lock over from this one, stalled past staleMs), or when archive maintenance removed
+ * the temp name as stale meanwhile: the prepared file is dropped. 'no-hard-links': dropped too, the caller
+ * creates the file under the active name (a rename could replace a file someone created meanwhile).
  */
-function* linkPrepared(target: RotationTarget, prepared: PreparedFile): Io<boolean> {
+function* linkPrepared(target: RotationTarget, prepared: PreparedFile): Io<boolean | 'no-hard-links'> {
+  return yield* droppingOnError(target, prepared, linkPreparedSteps(target, prepared));
+}
+
+function* linkPreparedSteps(target: RotationTarget, prepared: PreparedFile): Io<boolean | 'no-hard-links'> {
   try {
     yield* io.link(target.newPath, target.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (noHardLinks(code)) {
-      // No hard links on this file system: rename, after checking the name is free.
-      if (!(yield* io.stat(target.path))) yield* droppingOnError(target, prepared, io.rename(target.newPath, target.path));
-    } else if (code !== 'EEXIST' && code !== 'ENOENT') {
-      // ENOENT: a holder that took over removed the temp name (see prepareActive); EEXIST: the name is taken.
       yield* dropPrepared(target, prepared);
-      throw err;
+      return 'no-hard-links';
     }
+    if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
   }
-  // The active name holds the file linked, not necessarily ours: a holder that took over may have made its
-  // own under the temp name meanwhile.
   if ((yield* io.stat(target.path))?.ino === prepared.ino) {
     yield* unlinkExtraName(target.newPath, prepared.ino);
     return true;
@@ -634,8 +631,10 @@ function* linkPrepared(target: RotationTarget, prepared: PreparedFile): Io<boole
   return false;
 }
 
-/** Close the prepared file and remove it, unless the active name holds it. */
+/** Close the prepared file (once) and remove it, unless the active name holds it. */
 function* dropPrepared(target: RotationTarget, prepared: PreparedFile): Io<void> {
+  if (prepared.dropped) return;
+  prepared.dropped = true;
   yield* io.close(prepared.fd);
   if ((yield* io.stat(target.newPath))?.ino !== prepared.ino) return;
   if ((yield* io.stat(target.path))?.ino === prepared.ino) yield* unlinkExtraName(target.newPath, prepared.ino);
@@ -668,30 +667,40 @@ function* createActive(
   let made = prepared;
   if (!made) made = yield* prepareActive(target, periodStart);
   let fd: number | null = null;
-  if (made) {
-    if (yield* linkPrepared(target, made)) fd = made.fd;
-  } else {
-    try {
-      fd = yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+  let emptySize = 0;
+  const linked = made ? yield* linkPrepared(target, made) : false;
+  if (made && linked === true) {
+    fd = made.fd;
+    emptySize = made.emptySize;
+  } else if (!made || linked === 'no-hard-links') {
+    fd = yield* createExclusive(target);
+    // Without hard links, the header follows the file's creation (a process ending can append first).
+    if (fd !== null) emptySize = yield* closingOnError(fd, headerIfEmpty(target, fd, periodStart));
   }
-  const created = fd !== null;
   if (fd === null) {
+    // Made by someone else (for a file a second holder made, the state it wrote says its header's size).
     const opened = yield* openExisting(target.path);
     if (!opened) return yield* createActive(target, periodStart, archive, previousPeriodStart);
     fd = opened.fd;
   }
-  // The header's size if this call made the file; for a file a second holder made, the state it wrote says.
-  const { ino, emptySize } = yield* closingOnError(fd, finishActive(target, fd, periodStart, created ? (made?.emptySize ?? 0) : 0));
+  const ino = (yield* closingOnError(fd, recordNewActive(target, fd, periodStart, emptySize))).ino;
   return { fd, ino, periodStart, emptySize, action: archive ? 'archived' : 'created', archive, previousPeriodStart };
 }
 
-/** The state naming the new active file. Returns its inode and the size recorded for it without lines. */
-function* finishActive(target: RotationTarget, fd: number, periodStart: number, emptySize: number): Io<{ ino: number; emptySize: number }> {
+/** The active file, created exclusively under the active name; null if the name is taken. */
+function* createExclusive(target: RotationTarget): Io<number | null> {
+  try {
+    return yield* io.open(target.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, target.mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return null;
+  }
+}
+
+/** The state naming the new active file. Returns its inode. */
+function* recordNewActive(target: RotationTarget, fd: number, periodStart: number, emptySize: number): Io<{ ino: number }> {
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
   yield* recordState(target, { periodStart, ino, emptySize });
-  return { ino, emptySize };
+  return { ino };
 }

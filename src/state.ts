@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** Contents of the state file. */
 export interface RotationState {
@@ -95,4 +96,24 @@ export function isStateTempName(activeName: string, name: string): boolean {
   const prefix = `.${activeName}.state.`;
   // `<pid>.tmp`: the names of versions before the random token.
   return name.startsWith(prefix) && /^\d+(?:-[0-9a-f]{8})?\.tmp$/.test(name.slice(prefix.length));
+}
+
+/**
+ * The temp name under which one RotatingFile makes a new active file and writes its header before the file
+ * gets the active name (rotation.ts, prepareActive): `.<name>.new.<pid>-<token>.tmp`, the token random per
+ * RotatingFile, so that two holders at once (one that stalled past staleMs and the one that took over,
+ * threads and files of one process included) never link or remove each other's file.
+ */
+export function newFileTempPath(dir: string, activeName: string): string {
+  return path.join(dir, `.${activeName}.new.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Whether `name` is a {@link newFileTempPath} of the active file `activeName`: one left by a process that
+ * stopped in the middle of a rotation (a header at most, or a second name of a file that has the active name
+ * or an archive name). Archive maintenance removes it once stale.
+ */
+export function isNewFileTempName(activeName: string, name: string): boolean {
+  const prefix = `.${activeName}.new.`;
+  return name.startsWith(prefix) && /^\d+-[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length));
 }

@@ -409,6 +409,29 @@ describe('repair of an interrupted run', () => {
     expect(fs.readdirSync(dir).sort()).toEqual(['.app.log.state', fresh, written.name].sort());
   });
 
+  it("removes the new active files a stopped rotation left under its temp name once older than staleMs: a header-only one, and a second name of an archive, which is then compressed", async () => {
+    const dir = tempDir();
+    // One process stopped before giving its new file the active name; another after, before removing the
+    // temp name: that file went on as the active file and is an archive by now, with two names.
+    const headerOnly = '.app.log.new.999999-0a1b2c3d.tmp';
+    const secondName = '.app.log.new.999998-0a1b2c3d.tmp';
+    const fresh = '.app.log.new.999997-0a1b2c3d.tmp';
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    fs.writeFileSync(path.join(dir, headerOnly), '# timberlock app.log\n');
+    fs.linkSync(path.join(dir, written.name), path.join(dir, secondName));
+    fs.writeFileSync(path.join(dir, fresh), '# timberlock app.log\n');
+    setAge(path.join(dir, headerOnly), 10 * DAY);
+
+    const first = await maintainArchives(target(dir, { compress: true }, 2000), justAfter);
+    expect(first.errors).toEqual([]);
+    expect(first.repaired.sort()).toEqual([headerOnly, secondName].sort());
+    expect(first.compressed).toEqual([]); // listed with two names: left for the next run
+    const second = await maintainArchives(target(dir, { compress: true }, 2000), justAfter);
+    expect(second.errors).toEqual([]);
+    expect(second.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expect(fs.readdirSync(dir).sort()).toEqual([fresh, `${written.name}.gz`].sort());
+  });
+
   it('removes the extra name a stopped rotation left beside a .gz, then handles the archive under its other name', async () => {
     const dir = tempDir();
     const compressed = writeArchive(dir, 1, 10, { ageMs: 3_600_000, tag: 'old' });

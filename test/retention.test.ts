@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, planMaintenance, recognizeListing, type ArchiveFile, type RetentionPolicy } from '../src/retention.js';
-import { stateTempPath } from '../src/state.js';
+import { newFileTempPath, stateTempPath } from '../src/state.js';
 
 const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' };
 const DAY = 86_400_000;
@@ -274,6 +274,14 @@ describe('recognizeListing', () => {
     ];
     expect(recognizeListing(scheme, [...ours, ...others]).temps).toEqual(ours);
     expect(recognizeListing(scheme, [path.basename(stateTempPath(path.join('/logs', '.app.log.state')))]).temps).toHaveLength(1);
+  });
+
+  it('recognises the temp names of new active files of this active file, and no other', () => {
+    const ours = ['.app.log.new.4242-0a1b2c3d.tmp', path.basename(newFileTempPath('/logs', 'app.log'))];
+    const others = ['.app.log.new', '.app.log.new.4242.tmp', '.app.log.new.4242-0A1B2C3D.tmp', '.app.log.new.4242-0a1b2c3d', '.other.log.new.4242-0a1b2c3d.tmp', 'app.log.new.4242-0a1b2c3d.tmp'];
+    expect(recognizeListing(scheme, [...ours, ...others]).temps).toEqual(ours);
+    // Each file gets its own: two holders at once (one stalled past staleMs) never link or remove each other's.
+    expect(newFileTempPath('/logs', 'app.log')).not.toBe(newFileTempPath('/logs', 'app.log'));
   });
 
   it('recognises archives of an active file without an extension', () => {

@@ -972,19 +972,6 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
   });
 
-  it('a new file left under the temp name by a holder that stopped is replaced at the next rotation', () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    let now = Date.UTC(2026, 10, 25, 12);
-    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
-    file.write('old');
-    fs.writeFileSync(path.join(dir, '.app.log.new'), '# timberlock app.log period=2026-11-26T00:00:00.000Z created=2026-11-26T00:00:00.000Z pid=2 host=h\n');
-    now = Date.UTC(2026, 10, 26, 12);
-    file.write('new');
-    expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00.*pid=1 host=h$/), 'new']);
-    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
-  });
-
   it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');

@@ -224,6 +224,44 @@ describe('the staging protocol', () => {
     expect(fs.readdirSync(dir).filter((name) => !name.startsWith('.')).sort()).toEqual([path.basename(archiveOf(dir, today)), 'app.log']);
     expect(fs.existsSync(staged)).toBe(false);
   });
+  it("two holders at once each make their new file under their own temp name: the one that resumes takes the other's file, with its header first, and neither leaves a temp name", () => {
+    const { dir, log, next, target } = setup('old line\n');
+    const a = new Stepper(rotateUnderLock({ ...target, newPath: path.join(dir, '.app.log.new.1-0000000a.tmp') }, next, 'force'));
+    expect(a.runUntil((op) => op.kind === 'write')).toBe(true); // its file made, about to write its header
+    // A stalled past staleMs: B took the lock over and is about to give its new file the active name.
+    const b = new Stepper(rotateUnderLock({ ...target, newPath: path.join(dir, '.app.log.new.2-0000000b.tmp') }, next, 'force'));
+    expect(b.runUntil((op) => op.kind === 'link' && op.to === log)).toBe(true);
+    const fromB = b.finish();
+    fs.writeSync(fromB.fd, 'B line\n');
+    fs.closeSync(fromB.fd);
+    const fromA = a.finish();
+    fs.writeSync(fromA.fd, 'A line\n');
+    fs.closeSync(fromA.fd);
+    expect(fromA.ino).toBe(fromB.ino);
+    expect(read(log)).toBe(`H ${dayOf(next)}\nB line\nA line\n`);
+    expect(readState(target.statePath)).toMatchObject({ ino: fromB.ino, emptySize: `H ${dayOf(next)}\n`.length });
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
+  });
+  it('without hard links, a new file is created under the active name, exclusively: a file a process ending created there meanwhile is kept', () => {
+    const { dir, log, today, next, target } = setup('old line\n');
+    const holder = new Stepper(rotateUnderLock(target, next));
+    expect(holder.runUntil((op) => op.kind === 'link' && op.from === target.newPath)).toBe(true);
+    const linkSync = vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    });
+    try {
+      expect(holder.runUntil((op) => op.kind === 'open' && op.path === log)).toBe(true);
+      fs.appendFileSync(log, 'ending\n'); // a process ending appends to the active name (and creates it)
+      const active = holder.finish();
+      fs.writeSync(active.fd, 'new line\n');
+      fs.closeSync(active.fd);
+    } finally {
+      linkSync.mockRestore();
+    }
+    expect(read(log)).toBe('ending\nnew line\n');
+    expect(read(archiveOf(dir, today))).toBe(`H ${dayOf(today)}\nold line\n`);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
+  });
   it('a stager that stalled past staleMs writes its state in the middle of the rotation of the holder that took over: lines written to its file end up in an archive', () => {
     const { dir, log, staged, today, next, target } = setup('old line\n');
     const stager = new Stepper(stageNext(target, next));
