@@ -1,6 +1,6 @@
 /**
  * The flush before a default death by signal: when the app has no listener of its own for SIGTERM,
- * SIGINT or SIGHUP, the signal still kills the process as before (death by that signal, status
+ * SIGINT, SIGHUP or another of {@link DEFAULT_FLUSH_SIGNALS}, the signal still kills the process as before (death by that signal, status
  * 128 + n in a shell), but every open file is flushed synchronously first.
  *
  * Why a listener is needed at all: proper-lockfile loads signal-exit (v3), which listens to these
@@ -29,8 +29,21 @@
  * Armed only while at least one RotatingFile is open (signal-context.ts arms and disarms it).
  */
 
-/** Signals whose default action ends the process and that a service manager or a terminal sends to stop one. */
-export const DEFAULT_FLUSH_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+/**
+ * Signals whose default action ends the process, that something outside sends to stop one, and that
+ * signal-exit (loaded by proper-lockfile) listens to, re-raising them after its cleanup: a service manager
+ * or a terminal (SIGTERM, SIGINT, SIGHUP, SIGQUIT), nodemon's restart (SIGUSR2), CPU and timer limits
+ * (SIGXCPU, SIGALRM, SIGVTALRM), a UPS daemon (SIGPWR), `kill -ABRT`. Not SIGXFSZ: a write past the file
+ * size limit raises it, and the flush would write again. Per platform, only signals signal-exit 3 and 4
+ * both listen to there (otherSignalListeners counts on that): SIGPWR on Linux, the first three on Windows.
+ */
+export const DEFAULT_FLUSH_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  ...(process.platform === 'win32' ? [] : (['SIGQUIT', 'SIGUSR2', 'SIGXCPU', 'SIGALRM', 'SIGVTALRM', 'SIGABRT'] as const)),
+  ...(process.platform === 'linux' ? (['SIGPWR'] as const) : []),
+];
 
 interface SignalExitEmitter {
   count?: unknown;
@@ -48,18 +61,26 @@ const OURS = Symbol.for('timberlock.defaultSignalFlush');
 
 let flushAll: (() => void) | null = null;
 
+/**
+ * Our listener of each signal, which knows its signal: `process.emit('SIGTERM')` from code (readline's
+ * SIGINT passed on, say) gives listeners no argument.
+ */
+const listeners: ReadonlyMap<NodeJS.Signals, () => void> = new Map(
+  DEFAULT_FLUSH_SIGNALS.map((signal) => [signal, Object.assign(() => onDefaultSignal(signal), { [OURS]: true })]),
+);
+
 /** Start flushing with `flush` before a default death by one of {@link DEFAULT_FLUSH_SIGNALS}. */
 export function armDefaultSignalFlush(flush: () => void): void {
   if (flushAll) return;
   flushAll = flush;
-  for (const signal of DEFAULT_FLUSH_SIGNALS) process.prependListener(signal, onSignal);
+  for (const [signal, listener] of listeners) process.prependListener(signal, listener);
 }
 
 /** Remove our listeners again. */
 export function disarmDefaultSignalFlush(): void {
   if (!flushAll) return;
   flushAll = null;
-  for (const signal of DEFAULT_FLUSH_SIGNALS) process.removeListener(signal, onSignal);
+  for (const [signal, listener] of listeners) process.removeListener(signal, listener);
 }
 
 /** Listeners of `signal` other than ours and signal-exit's: the app's own (handleSignals counts as one). */
@@ -68,8 +89,6 @@ export function otherSignalListeners(signal: NodeJS.Signals): number {
   const ours = all.filter((listener) => (listener as { [OURS]?: boolean })[OURS] === true).length;
   return Math.max(0, all.length - ours - signalExitListeners());
 }
-
-const onSignal = Object.assign(onDefaultSignal, { [OURS]: true });
 
 function onDefaultSignal(signal: NodeJS.Signals): void {
   if (otherSignalListeners(signal) > 0) return; // the app handles this signal: not ours to decide

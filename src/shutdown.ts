@@ -120,18 +120,24 @@ class Shutdown {
   private hookSettled = false;
   /** Why the hook did not end normally (it threw or rejected), once it has settled. */
   private hookProblem: string | null = null;
-  private readonly listener = (signal: NodeJS.Signals): void => this.onSignal(signal as ShutdownSignal);
+  /**
+   * One listener per signal, which knows its signal: `process.emit('SIGTERM')` from code (readline's
+   * SIGINT passed on, say) gives listeners no argument.
+   */
+  private readonly listeners: ReadonlyMap<ShutdownSignal, () => void>;
   private readonly exitListener = (): void => this.onExit();
 
-  constructor(readonly config: ShutdownConfig) {}
+  constructor(readonly config: ShutdownConfig) {
+    this.listeners = new Map(config.signals.map((signal) => [signal, () => this.onSignal(signal)]));
+  }
 
   install(): void {
-    for (const signal of this.config.signals) process.on(signal, this.listener);
+    for (const [signal, listener] of this.listeners) process.on(signal, listener);
     process.on('exit', this.exitListener);
   }
 
   uninstall(): void {
-    for (const signal of this.config.signals) process.removeListener(signal, this.listener);
+    for (const [signal, listener] of this.listeners) process.removeListener(signal, listener);
     process.removeListener('exit', this.exitListener);
   }
 

@@ -65,12 +65,12 @@ interface ChildRun {
  */
 async function runChild(
   mode: string,
-  options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean; dualCopies?: boolean } = {},
+  options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean; dualCopies?: boolean; emit?: NodeJS.Signals } = {},
 ): Promise<ChildRun> {
   const dir = tempDir();
   const logPath = path.join(dir, 'app.log');
   const lockDir = path.join(dir, '.app.log.lock');
-  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false, dualCopies: options.dualCopies ?? false };
+  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false, dualCopies: options.dualCopies ?? false, emit: options.emit };
   const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -95,7 +95,7 @@ async function runChild(
       if (message.ready) {
         run.ready = message.ready as ChildRun['ready'];
         run.onDiskBeforeSignal = linesOf(logPath).length;
-        child.kill(options.signal ?? 'SIGTERM');
+        if (!options.emit) child.kill(options.signal ?? 'SIGTERM');
         let left = options.repeat ?? 0;
         if (left > 0) {
           repeater = setInterval(() => {
@@ -178,16 +178,38 @@ describe('the signal context', () => {
     expect(linesOf(file.path)).toEqual(['written before the throw']);
   });
 
-  it('adds one SIGTERM/SIGINT/SIGHUP listener while a file is open and removes it when the last one closes', async () => {
-    const before = ['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s));
+  it('adds one listener to each signal that kills by default while a file is open, and removes it when the last one closes', async () => {
+    const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGXCPU', 'SIGALRM', 'SIGVTALRM', 'SIGABRT', 'SIGPWR'];
+    const before = signals.map((s) => process.listenerCount(s));
     const dir = tempDir();
     const a = createRotatingFile({ path: path.join(dir, 'a.log') });
     const b = createRotatingFile({ path: path.join(dir, 'b.log') });
-    expect(['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s))).toEqual(before.map((n) => n + 1));
+    expect(signals.map((s) => process.listenerCount(s))).toEqual(before.map((n) => n + 1));
     await a.close();
     expect(process.listenerCount('SIGTERM')).toBe((before[0] as number) + 1);
     await b.close();
-    expect(['SIGTERM', 'SIGINT', 'SIGHUP'].map((s) => process.listenerCount(s))).toEqual(before);
+    expect(signals.map((s) => process.listenerCount(s))).toEqual(before);
+  });
+
+  it('leaves SIGXFSZ alone (a write past the file size limit raises it: a flush there would write again)', async () => {
+    const before = process.listenerCount('SIGXFSZ');
+    const file = createRotatingFile({ path: path.join(tempDir(), 'a.log') });
+    expect(process.listenerCount('SIGXFSZ')).toBe(before);
+    await file.close();
+  });
+
+  it("passes a signal emitted from code without its name (process.emit('SIGINT'), as readline's is passed on) to the app's listener", async () => {
+    const file = createRotatingFile({ path: path.join(tempDir(), 'a.log') });
+    const heard: unknown[] = [];
+    const listener = (...args: unknown[]): void => void heard.push(args);
+    process.on('SIGINT', listener);
+    try {
+      expect(process.emit('SIGINT' as 'disconnect')).toBe(true);
+    } finally {
+      process.removeListener('SIGINT', listener);
+      await file.close();
+    }
+    expect(heard).toEqual([[]]);
   });
 });
 
@@ -199,6 +221,21 @@ describe('death by signal when the app has no handler of its own', () => {
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
     expect(run.allLines).toEqual(numbered(50));
     expect(run.names).toEqual(['.app.log.lock', '.app.log.state', 'app.log']); // the lock is the test's own
+  });
+
+  // (SIGQUIT, SIGXCPU and SIGABRT too, whose default action also dumps core: not run here.)
+  for (const signal of ['SIGUSR2', 'SIGALRM', 'SIGVTALRM', 'SIGPWR'] as const) {
+    it(`does the same for ${signal}, which signal-exit re-raises too`, async () => {
+      const run = await runChild('none', { signal });
+      expect(run.signal, run.stderr).toBe(signal);
+      expect(run.allLines).toEqual(numbered(50));
+    });
+  }
+
+  it("does the same for a SIGTERM emitted from code without its name (process.emit('SIGTERM'))", async () => {
+    const run = await runChild('none', { emit: 'SIGTERM' });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(run.allLines).toEqual(numbered(50));
   });
 
   it('does the same for SIGINT', async () => {
@@ -269,6 +306,13 @@ describe('handleSignals()', () => {
     const run = await runChild('handle', { signal: 'SIGINT' });
     expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 130, signal: null });
     expect(run.allLines).toEqual([...numbered(50), 'bye']);
+  });
+
+  it("exits with 130 on a SIGINT emitted from code without its name (process.emit('SIGINT'), as readline's is passed on)", async () => {
+    const run = await runChild('handle', { emit: 'SIGINT' });
+    expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 130, signal: null });
+    expect(run.allLines).toEqual([...numbered(50), 'bye']);
+    expect(run.stderr).toBe('');
   });
 
   it('uses exitCode when given', async () => {
