@@ -73,7 +73,33 @@ export function stopChildren(
     }
     return proc;
   });
-  return Promise.all(processes.map((proc, index) => stopOne(children[index] as StoppableChild, proc, signal, timeoutMs)));
+  // A child given twice gets its one signal all the same: both entries share its outcome.
+  const stopping = new Map<ChildProcess, Promise<ChildOutcome>>();
+  return Promise.all(
+    processes.map((proc, index) => {
+      const child = children[index] as StoppableChild;
+      const stopped = stopping.get(proc);
+      if (stopped) return stopped.then((outcome) => ({ ...outcome, child }));
+      const outcome = stopOne(child, proc, signal, timeoutMs);
+      stopping.set(proc, outcome);
+      return outcome;
+    }),
+  );
+}
+
+/**
+ * `proc.kill(signal)`, which reports a signal the system refuses (EPERM: the child changed its user) as an
+ * 'error' event on the child: with no listener, that would throw in the caller, a timer here. The child
+ * then exits on its own or is reported 'unresponsive'.
+ */
+function sendSignal(proc: ChildProcess, signal: NodeJS.Signals): void {
+  const refused = (): void => {};
+  proc.once('error', refused);
+  try {
+    proc.kill(signal);
+  } finally {
+    proc.removeListener('error', refused);
+  }
 }
 
 function stopOne(child: StoppableChild, proc: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<ChildOutcome> {
@@ -101,12 +127,12 @@ function stopOne(child: StoppableChild, proc: ChildProcess, signal: NodeJS.Signa
     started = performance.now();
     outcome.result = 'exited';
     outcome.signalsSent = 1;
-    proc.kill(signal);
+    sendSignal(proc, signal);
     // Step 3: wait; step 4: kill.
     timer = setTimeout(() => {
       outcome.result = 'killed';
       outcome.signalsSent = 2;
-      proc.kill('SIGKILL');
+      sendSignal(proc, 'SIGKILL');
       timer = setTimeout(() => {
         proc.removeListener('exit', onExit);
         outcome.result = 'unresponsive';

@@ -655,6 +655,31 @@ describe('stopChildren()', () => {
     expect(outcomes[1]).toMatchObject({ result: 'exited', code: 0, signalsSent: 1 });
   });
 
+  it('goes on to SIGKILL when the system refuses the signal (EPERM, an error event on the child), without throwing', async () => {
+    const run = await startStoppable('exit');
+    const kill = run.child.kill.bind(run.child);
+    const sent: Array<NodeJS.Signals | number | undefined> = [];
+    run.child.kill = (signal?: NodeJS.Signals | number): boolean => {
+      sent.push(signal);
+      if (signal === 'SIGKILL') return kill(signal);
+      // What Node does for EPERM: an 'error' event, synchronously, and false.
+      run.child.emit('error', Object.assign(new Error('kill EPERM'), { code: 'EPERM', errno: -1, syscall: 'kill' }));
+      return false;
+    };
+    const outcomes = await stopChildren([run.child], { timeoutMs: 300 });
+    expect(sent).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(outcomes[0]).toMatchObject({ result: 'killed', signal: 'SIGKILL', signalsSent: 2 });
+    expect(run.received).toEqual([]);
+  });
+
+  it('sends a child given twice one signal, and reports it under both entries', async () => {
+    const run = await startStoppable('exit');
+    const outcomes = await stopChildren([run.child, run.child], { timeoutMs: 5000 });
+    expect(outcomes.map((o) => o.result)).toEqual(['exited', 'exited']);
+    expect(outcomes.map((o) => o.signalsSent)).toEqual([1, 1]);
+    expect(run.received).toEqual(['SIGTERM']);
+  });
+
   it('reports a child that had already exited without signalling it', async () => {
     const run = await startStoppable('exit');
     run.child.kill('SIGKILL');
