@@ -332,6 +332,7 @@ export class RotatingFile extends EventEmitter {
       endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.notify(event, payload),
       deliverHeldEvents: () => this.deliverDeferred(true),
+      stopMaintenance: async () => this.archives?.stop(),
     });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled

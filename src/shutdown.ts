@@ -7,12 +7,13 @@
  *             to the signal buffer (memory only) and are handed to their files as soon as it returns.
  *             When it returns a promise, the rest of it runs as ordinary code: a rotation never waits
  *             for a lock, so nothing it awaits can be stuck behind a lock of ours.
- * 3. wait   — for that promise, then for the rotations under way (off the event loop) to finish, at
- *             most `timeoutMs` after the signal in all.
+ * 3. wait   — for that promise, then for the rotations under way (off the event loop) to finish and for
+ *             archive maintenance to stop (a compression under way stops between two chunks), at most
+ *             `timeoutMs` after the signal in all.
  * 4. flush  — drain the signal buffer and write every open file synchronously (lines waiting for a
  *             rotation another process is doing go to the previous file, counted as late).
  * 5. exit   — process.exit(exitCode): proper-lockfile's exit handler removes any lock directory this
- *             process still holds (e.g. the archive lock of a compression in progress).
+ *             process still holds (e.g. the archive lock of a compression the timeout cut short).
  * Every later signal is counted and passed to `onRepeat`; none runs any step again.
  */
 import os from 'node:os';
@@ -23,7 +24,7 @@ import {
   endSignalContextForExit,
   flushAllTargets,
   reserveSignalBuffer,
-  rotationsSettled,
+  settledForExit,
   runInSignalContext,
 } from './signal-context.js';
 
@@ -176,11 +177,11 @@ class Shutdown {
     );
   }
 
-  /** End of step 3: let rotations under way finish (the timer still bounds it), then steps 4 and 5. */
+  /** End of step 3: let rotations under way finish and maintenance stop (the timer still bounds it), then steps 4 and 5. */
   private afterRotations(problem: string | null): void {
     this.hookSettled = true;
     this.hookProblem = problem;
-    void rotationsSettled().then(() => this.finish(problem));
+    void settledForExit().then(() => this.finish(problem));
   }
 
   private repeat(signal: ShutdownSignal): void {

@@ -26,6 +26,8 @@ export interface SignalTarget {
   emit(event: 'warning', payload: WarningEvent): void;
   /** Tell the app's listeners what the file held back while every file was flushed (see flushAllTargets); true if anything. */
   deliverHeldEvents(): boolean;
+  /** The process is about to exit: stop archive maintenance (a run under way stops between two steps). */
+  stopMaintenance(): Promise<void>;
 }
 
 /** Capacity of the signal buffer when {@link handleSignals} is not told otherwise: 1 MiB. */
@@ -170,6 +172,18 @@ export function trackRotation(done: Promise<void>): void {
  */
 export async function rotationsSettled(): Promise<void> {
   while (rotationsUnderWay.size > 0) await Promise.all(rotationsUnderWay);
+}
+
+/**
+ * Resolves once no rotation is under way and archive maintenance has stopped: a compression under way stops
+ * between two chunks (its temp file removed, no `.gz`), or, past its `.gz` rename, finishes by removing the
+ * original. A graceful shutdown awaits this before its last flush, so that it leaves nothing to repair.
+ * Bounded by the shutdown's timeout, as rotationsSettled is.
+ */
+export async function settledForExit(): Promise<void> {
+  await rotationsSettled();
+  await Promise.all([...targets.values()].map((target) => target.stopMaintenance()));
+  await rotationsSettled();
 }
 
 /** The process is exiting: a context still open (a hook that called process.exit()) ends here. */

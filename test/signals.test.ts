@@ -532,7 +532,7 @@ interface CompressRun {
 }
 
 /** test/fixtures/signal-compress.mjs: SIGTERM at its first gzip chunk; resolves after its exit. */
-async function runCompressChild(mode: 'close' | 'hang', lines: number): Promise<CompressRun> {
+async function runCompressChild(mode: 'close' | 'return' | 'hang', lines: number): Promise<CompressRun> {
   const dir = tempDir();
   const config = { path: path.join(dir, 'app.log'), mode, lines, pauseMs: 10 };
   const child = spawn(process.execPath, [COMPRESS, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -583,6 +583,17 @@ describe('a signal while this process is compressing an archive (async work hold
     expect(run.code, run.stderr).toBe(143);
     expect(run.stderr).toBe('');
     expect(run.exitMs, 'ms from the signal to the exit').toBeLessThan(1000 + 1500);
+    expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
+    expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
+    expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
+  });
+
+  it('a hook that returns at once: the shutdown stops the compression between two chunks before it exits: no .gz, no temp file, no lock left', async () => {
+    const run = await runCompressChild('return', LINES);
+    expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
+    expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
+    expect(run.code, run.stderr).toBe(143);
+    expect(run.stderr).toBe('');
     expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
     expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
     expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
