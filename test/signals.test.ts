@@ -576,28 +576,23 @@ function checkArchive(run: CompressRun, lines: number): { original: boolean; gz:
 describe('a signal while this process is compressing an archive (async work holding the archive lock)', () => {
   const LINES = 50_000; // 10 MB: about 270 gzip chunks, each paused 10 ms by the test hook
 
-  it('a hook that closes the file stops the compression between two chunks: no .gz, no temp file, no lock left', async () => {
-    const run = await runCompressChild('close', LINES);
-    expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
-    expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
-    expect(run.code, run.stderr).toBe(143);
-    expect(run.stderr).toBe('');
-    expect(run.exitMs, 'ms from the signal to the exit').toBeLessThan(1000 + 1500);
-    expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
-    expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
-    expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
-  });
-
-  it('a hook that returns at once: the shutdown stops the compression between two chunks before it exits: no .gz, no temp file, no lock left', async () => {
-    const run = await runCompressChild('return', LINES);
-    expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
-    expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
-    expect(run.code, run.stderr).toBe(143);
-    expect(run.stderr).toBe('');
-    expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
-    expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
-    expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
-  });
+  const stopping = [
+    { mode: 'close', name: 'a hook that closes the file stops the compression between two chunks' },
+    { mode: 'return', name: 'a hook that returns at once: the shutdown stops the compression between two chunks before it exits' },
+  ] as const;
+  for (const { mode, name } of stopping) {
+    it(`${name}: no .gz, no temp file, no lock left`, async () => {
+      const run = await runCompressChild(mode, LINES);
+      expect(run.exitMs, 'the signal was sent during the gzip').toBeGreaterThan(0);
+      expect(run.archiveLockHeld, 'the archive lock was held when the signal came').toBe(true);
+      expect(run.code, run.stderr).toBe(143);
+      expect(run.stderr).toBe('');
+      expect(run.exitMs, 'ms from the signal to the exit').toBeLessThan(1000 + 1500);
+      expect(checkArchive(run, LINES)).toEqual({ original: true, gz: false, temps: [] });
+      expect(run.names.filter((name) => name.endsWith('.lock'))).toEqual([]);
+      expect(linesOf(path.join(run.dir, 'app.log'))).toEqual(['bye']);
+    });
+  }
 
   it('a hook that never settles: exit at timeoutMs in the middle of the gzip, no partial .gz under a final name, no lock left', async () => {
     const run = await runCompressChild('hang', LINES);
