@@ -41,6 +41,11 @@ import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOpti
 
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
 const MAX_BATCH_BYTES = 64 * 1024;
+/**
+ * After this long without a write or a look at the active name, a flush looks first (see flushNow): the
+ * shortest grace delay archive maintenance gives an archive, twice the shortest checkIntervalMs.
+ */
+const QUIET_RECHECK_MS = 100;
 /** Delay between two tries of a busy lock while lines wait for the new period's file. */
 const LOCK_RETRY_MS = 5;
 /** Back-off after a failed write: first and maximum delay. */
@@ -193,6 +198,8 @@ export class RotatingFile extends EventEmitter {
   private checkTimer: NodeJS.Timeout | null = null;
   /** When checkActiveName last looked at the active name (see flushNow). */
   private checkedAt = 0;
+  /** When flushNow last wrote a batch to the open file. */
+  private wroteAt = 0;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -729,7 +736,16 @@ export class RotatingFile extends EventEmitter {
     // The check timer is overdue: the event loop was blocked (this runs before overdue timers do). Another
     // process may have rotated meanwhile, and the grace delay that keeps the archive from being compressed
     // or deleted assumes this process notices within two checks: look now, before writing to it.
-    if (this.checkTimer !== null && this.now() - this.checkedAt > this.options.checkIntervalMs) this.checkActiveName();
+    // So is a look after a quiet spell: archive maintenance may gzip or delete a file another process
+    // archived once it has been left alone for twice the maintaining process's checkIntervalMs, which need
+    // not be this one's. Written to after that, the file would take these lines with it.
+    const lookedAt = this.now();
+    if (
+      this.checkTimer !== null &&
+      (lookedAt - this.checkedAt > this.options.checkIntervalMs || lookedAt - Math.max(this.checkedAt, this.wroteAt) >= QUIET_RECHECK_MS)
+    ) {
+      this.checkActiveName();
+    }
     this.flushing = true;
     try {
       for (;;) {
@@ -794,6 +810,7 @@ export class RotatingFile extends EventEmitter {
           break;
         }
         if (!this.writeBatch(late)) break;
+        this.wroteAt = now;
       }
     } finally {
       this.flushing = false;

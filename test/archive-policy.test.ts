@@ -38,6 +38,23 @@ function collectArchiveEvents(file: RotatingFile, done: (events: ArchiveEvent[])
 }
 
 describe('archive policy in the writer', () => {
+  it("a quiet process with a longer checkIntervalMs looks at the active name before writing again: its line is not written to an archive another process's maintenance gzipped", async () => {
+    // The maintaining process gives an archive twice ITS checkIntervalMs (100 ms); the quiet one would not
+    // look for 20 s on its own.
+    const { dir, file: maintainer } = setup({ frequency: 'daily', compress: { delayMs: 0 }, checkIntervalMs: 50 });
+    const quiet = createRotatingFile({ path: path.join(dir, 'app.log'), frequency: 'daily', timeZone: 'UTC', checkIntervalMs: 20_000 });
+    files.push(quiet);
+    quiet.write('before the rotation');
+    await quiet.flush();
+    const compressed = collectArchiveEvents(maintainer, (events) => events.some((event) => event.type === 'compressed'));
+    await maintainer.rotate();
+    const [event] = await compressed;
+    quiet.write('after the compression');
+    await quiet.flush();
+    expect(zlib.gunzipSync(fs.readFileSync(event?.path as string)).toString()).toBe('before the rotation\n');
+    expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('after the compression\n');
+  });
+
   it('gzips each archive once it is older than compress.delayMs, keeping every line', async () => {
     const { dir, file } = setup({ compress: { delayMs: 100 } });
     const rotated: string[] = [];
