@@ -179,6 +179,8 @@ class MaintenanceRun {
    */
   private readonly kept = new Set<string>();
   private compromised = false;
+  /** Archives this run could not delete (an error says why): the plans after each gzip leave them alone. */
+  private readonly failedRemovals = new Set<string>();
 
   constructor(
     private readonly target: ArchiveTarget,
@@ -214,6 +216,7 @@ class MaintenanceRun {
         const byName = new Map(files.map((file) => [file.name, file]));
         for (const name of plan.remove) {
           if (this.shouldStop()) return;
+          if (this.failedRemovals.has(name)) continue; // reported once per run, not once per plan
           await this.removeArchive(byName.get(name) as ArchiveFile);
         }
         const next = plan.compress.find((name) => !tried.has(name));
@@ -448,7 +451,9 @@ class MaintenanceRun {
       this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
       return;
     }
+    const errors = this.result.errors.length;
     if (await this.unlinkIfPresent('remove', file.name, 'delete the expired archive')) this.result.removed.push(file.name);
+    else if (this.result.errors.length > errors) this.failedRemovals.add(file.name);
   }
 
   /** unlink that treats ENOENT as "someone else did it" (returns false) and reports other errors. */

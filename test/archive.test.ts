@@ -394,6 +394,25 @@ describe('repair of an interrupted run', () => {
     expect(result.settlesAt).toBe(fs.statSync(path.join(dir, freshTemp)).mtimeMs + 2000);
   });
 
+  it('reports an expired archive it cannot delete once per run, not again after each compression', async () => {
+    const dir = tempDir();
+    const expired = writeArchive(dir, 10, 10, { ageMs: 3_600_000 });
+    const fresh = [0, 1, 2].map((index) => writeArchive(dir, 1, 10, { index, ageMs: 3_600_000 }));
+    const unlink = fs.promises.unlink.bind(fs.promises);
+    const refused = vi.spyOn(fs.promises, 'unlink').mockImplementation(async (file) => {
+      if (path.basename(String(file)) === expired.name) throw Object.assign(new Error(`EPERM: operation not permitted, unlink '${String(file)}'`), { code: 'EPERM' });
+      return unlink(file);
+    });
+    try {
+      const result = await maintainArchives(target(dir, { compress: true, maxAgeMs: 3 * DAY }), justAfter);
+      expect(result.compressed.map((c) => c.from).sort()).toEqual(fresh.map((f) => f.name).sort());
+      expect(result.errors.map((e) => e.message)).toEqual([expect.stringContaining(`delete the expired archive ${path.join(dir, expired.name)}: EPERM`)]);
+      expect(refused.mock.calls.filter(([file]) => path.basename(String(file)) === expired.name)).toHaveLength(1);
+    } finally {
+      refused.mockRestore();
+    }
+  });
+
   it('removes a state temp file a killed process left once it is older than staleMs, and never the state', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
