@@ -8,7 +8,8 @@
  *     ... .gz                 the same, compressed
  *
  * `<date>` is the period's start formatted with date-fns tokens in the configured time zone. An active file
- * without an extension (`app`) gives `app.<date>`, `app.<date>.<n>`, `app.<date>.gz`.
+ * without an extension (`app`) gives `app.<date>`, `app.<date>.<n>`, `app.<date>.gz`; so does one whose
+ * extension is a number (`app.1` gives `app.1.<date>`: see splitActiveName).
  *
  * Limitations, by design of the format rather than of this module:
  * - A format without an offset token (`xx`) gives two different hours the same name in a fall-back hour
@@ -342,9 +343,14 @@ function textProblem(text: string): string | null {
   return null;
 }
 
-/** `app.log` → stem `app`, ext `.log`; `app` → stem `app`, ext `''`. */
+/**
+ * `app.log` → stem `app`, ext `.log`; `app` → stem `app`, ext `''`. A numeric extension is part of the
+ * stem: `app.1` → stem `app.1`, ext `''`. Split, the archives of `app.1` (`app.<date>.1`) would read as
+ * archives of an `app` in the same directory (index 1), and its retention would delete them.
+ */
 function splitActiveName(activeName: string): { stem: string; ext: string } {
   const ext = path.extname(activeName);
+  if (/^\.[0-9]+$/.test(ext)) return { stem: activeName, ext: '' };
   return { stem: activeName.slice(0, activeName.length - ext.length), ext };
 }
 

@@ -199,6 +199,19 @@ describe('parseArchiveName round-trips archiveName', () => {
     expect(parseArchiveName(bare, '.app.lock')).toBeNull();
   });
 
+  it('keeps a numeric extension in the stem: the archives of app.1 and of app in one directory are never taken for each other', () => {
+    const one = scheme('UTC', 'yyyy-MM-dd', 'app.1');
+    const bare = scheme('UTC', 'yyyy-MM-dd', 'app');
+    const day = utc('2026-11-25T00:00:00Z');
+    const ofOne = [archiveName(one, day, 0), archiveName(one, day, 2), archiveName(one, day, 0, true)];
+    expect(ofOne).toEqual(['app.1.2026-11-25', 'app.1.2026-11-25.2', 'app.1.2026-11-25.gz']);
+    expect(parseArchiveName(one, 'app.1.2026-11-25.2')).toEqual({ periodStart: day, index: 2, compressed: false });
+    for (const name of ofOne) expect(parseArchiveName(bare, name), name).toBeNull();
+    for (const name of [archiveName(bare, day, 0), archiveName(bare, day, 1), archiveName(bare, day, 1, true)]) {
+      expect(parseArchiveName(one, name), name).toBeNull();
+    }
+  });
+
   it('tells compressed from uncompressed when the active file itself ends in .gz', () => {
     const gz = scheme('UTC', 'yyyy-MM-dd', 'app.gz');
     const day = utc('2026-11-25T00:00:00Z');
