@@ -471,11 +471,15 @@ export class RotatingFile extends EventEmitter {
     // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
     // thread on the same path: without the lock, it could be that file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;
-    try {
-      fs.unlinkSync(stateTempPath(this.target.statePath));
-    } catch {
-      // ENOENT, the usual case: the rotation had not written it, or has renamed it. Anything else: the
-      // process is ending and has nowhere to report it; archive maintenance removes the file later.
+    // So is the new active file's temp name (with `header`), this file's own: one made but not linked yet
+    // would hold a header at most; one linked already is an extra name of the new active file.
+    for (const temp of [stateTempPath(this.target.statePath), this.target.newPath]) {
+      try {
+        fs.unlinkSync(temp);
+      } catch {
+        // ENOENT, the usual case: the rotation had not made it, or was done with it. Anything else: the
+        // process is ending and has nowhere to report it; archive maintenance removes the file later.
+      }
     }
     try {
       this.lock.release();

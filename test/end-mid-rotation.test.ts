@@ -59,6 +59,7 @@ function readLogs(dir: string): { counts: Map<number, number>; other: string[]; 
     if (read.has(ino)) continue;
     read.add(ino);
     for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n').slice(0, -1)) {
+      if (line.startsWith('# timberlock ')) continue; // a header (with `header`)
       const match = /^w0 (\d+)$/.exec(line);
       if (match) counts.set(Number(match[1]), (counts.get(Number(match[1])) ?? 0) + 1);
       else other.push(`${name}: ${line.slice(0, 80)}`);
@@ -68,14 +69,21 @@ function readLogs(dir: string): { counts: Map<number, number>; other: string[]; 
 }
 
 describe('a process that ends in the middle of a rotation', () => {
-  for (const end of ['SIGTERM', 'exit'] as const) {
-    const how = end === 'SIGTERM' ? 'dies by SIGTERM (no handler)' : 'calls process.exit()';
-    it(`leaves no lock directory or state temp file and loses no line when it ${how} at any lock call or rotation step`, async () => {
+  const cases = [
+    { end: 'SIGTERM', header: false },
+    { end: 'exit', header: false },
+    // New files are made under a temp name with their header first: none may be left either.
+    { end: 'exit', header: true },
+  ] as const;
+  for (const { end, header } of cases) {
+    const how = `${end === 'SIGTERM' ? 'dies by SIGTERM (no handler)' : 'calls process.exit()'}${header ? ' (header: true)' : ''}`;
+    it(`leaves no lock directory or temp file and loses no line when it ${how} at any lock call or rotation step`, async () => {
       const outcomes: string[] = [];
-      for (const at of POINTS) {
+      for (const at of header ? [...POINTS, 'before-header'] : POINTS) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-end-'));
         dirs.push(dir);
-        const result = await runNode([CHILD, JSON.stringify({ path: path.join(dir, 'app.log'), at, end, lines: LINES })], { timeoutMs: 30_000 });
+        const config = { path: path.join(dir, 'app.log'), at, end, lines: LINES, header };
+        const result = await runNode([CHILD, JSON.stringify(config)], { timeoutMs: 30_000 });
         const said = lastJson<{ ending?: string; written?: number; present?: boolean; notReached?: string }>(result.stdout, result.stderr);
         const { counts, other, entries } = readLogs(dir);
         const locks = entries.filter((name) => name.endsWith('.lock'));
@@ -85,7 +93,7 @@ describe('a process that ends in the middle of a rotation', () => {
         if (end === 'SIGTERM') expect({ at, code: result.code, signal: result.signal }).toEqual({ at, code: null, signal: 'SIGTERM' });
         else expect({ at, code: result.code, stderr: result.stderr }).toEqual({ at, code: 0, stderr: '' });
         expect(locks, `${at}: lock directories left in ${entries.join(' ')}`).toEqual([]);
-        expect(temps, `${at}: state temp files left in ${entries.join(' ')}`).toEqual([]);
+        expect(temps, `${at}: temp files left in ${entries.join(' ')}`).toEqual([]);
         if (pointPath(at) === null) expect(said.present, `${at}: the rotation held the lock when the process ended`).toBe(true);
         const written = said.written as number;
         expect(written, `${at}: lines the child wrote`).toBe(2 * LINES);
