@@ -397,45 +397,53 @@ class MaintenanceRun {
       if (await this.unlinkIfPresent('repair', temp.name, 'remove the stale temp file')) this.result.repaired.push(temp.name);
     }
     const names = new Set(listing.archives.map((file) => file.name));
-    const remaining: ArchiveFile[] = [];
+    const removed = new Set<string>();
     for (const file of listing.archives) {
-      if (file.compressed || !names.has(`${file.name}.gz`) || this.shouldStop()) {
-        remaining.push(file);
+      if (file.compressed || !names.has(`${file.name}.gz`) || this.shouldStop()) continue;
+      const outcome = await this.repairPair(file.name);
+      if (outcome === null) {
+        // A pair whose .gz could not be shown to hold the original's bytes is kept (the next run looks again).
+        this.kept.add(file.name).add(`${file.name}.gz`);
         continue;
       }
-      // A pair whose .gz could not be shown to hold the original's bytes is kept (the next run looks again).
-      if (await this.removeCompressedOriginal(file.name)) this.result.repaired.push(file.name);
-      else this.kept.add(file.name).add(`${file.name}.gz`);
+      removed.add(outcome);
+      this.result.repaired.push(outcome);
     }
-    return remaining;
+    return listing.archives.filter((file) => !removed.has(file.name));
   }
 
-  /** An original beside its `.gz` (a run died at `gzip-before-unlink`): delete it if the `.gz` holds the same bytes. */
-  private async removeCompressedOriginal(name: string): Promise<boolean> {
+  /**
+   * An original beside its `.gz`. A run died at `gzip-before-unlink`: the `.gz` holds the same bytes, and the
+   * original goes. Or a straggler wrote to the original after its `.gz` was made: the `.gz` holds the
+   * beginning of the original only, a stale copy, and goes (the original is compressed again once it has
+   * settled). Returns the name removed, or null when neither can be shown (both are kept and reported).
+   */
+  private async repairPair(name: string): Promise<string | null> {
     const original = this.file(name);
-    let same: boolean;
+    let holds: 'same' | 'beginning' | 'other';
     try {
-      same = await gunzipsTo(`${original}.gz`, original, this.signal);
+      holds = await gunzipsTo(`${original}.gz`, original, this.signal);
     } catch (err) {
-      if (this.signal?.aborted) return false;
+      if (this.signal?.aborted) return null;
       if (isZlibError(err)) {
-        same = false;
+        holds = 'other';
       } else {
         this.failIo('repair', `${original}.gz`, 'verify', err);
-        return false;
+        return null;
       }
     }
-    if (!same) {
-      this.fail(
-        'ERR_TIMBERLOCK_ARCHIVE_MISMATCH',
-        'repair',
-        original,
-        `${original}.gz does not gunzip to the bytes of ${original}; both are kept. ` +
-          'Check them and delete the one that is wrong.',
-      );
-      return false;
+    if (holds === 'same') return (await this.unlinkIfPresent('repair', name, 'remove the already compressed original')) ? name : null;
+    if (holds === 'beginning') {
+      return (await this.unlinkIfPresent('repair', `${name}.gz`, 'remove the stale compressed copy')) ? `${name}.gz` : null;
     }
-    return this.unlinkIfPresent('repair', name, 'remove the already compressed original');
+    this.fail(
+      'ERR_TIMBERLOCK_ARCHIVE_MISMATCH',
+      'repair',
+      original,
+      `${original}.gz does not gunzip to the bytes of ${original}, nor to their beginning; both are kept. ` +
+        'Check them and delete the one that is wrong.',
+    );
+    return null;
   }
 
   /**
@@ -715,10 +723,11 @@ async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
 }
 
 /**
- * Whether `gzipped` gunzips completely (CRC and length checked by zlib) to exactly the bytes of
- * `original`. Throws zlib errors for a damaged `.gz` and I/O errors as they come.
+ * What `gzipped` gunzips to (completely: CRC and length checked by zlib), next to the bytes of `original`:
+ * the same bytes, a strict beginning of them, or other bytes. Throws zlib errors for a damaged `.gz` and
+ * I/O errors as they come.
  */
-async function gunzipsTo(gzipped: string, original: string, signal?: AbortSignal): Promise<boolean> {
+async function gunzipsTo(gzipped: string, original: string, signal?: AbortSignal): Promise<'same' | 'beginning' | 'other'> {
   const expected = await fsp.open(original, 'r');
   try {
     const { size } = await expected.stat();
@@ -741,7 +750,10 @@ async function gunzipsTo(gzipped: string, original: string, signal?: AbortSignal
         }
       },
     );
-    return same && position === size;
+    if (!same) return 'other';
+    if (position === size) return 'same';
+    // A strict beginning; not an empty one (a .gz of nothing says nothing about the original).
+    return position > 0 && position < size ? 'beginning' : 'other';
   } finally {
     await expected.close();
   }

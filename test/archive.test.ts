@@ -321,10 +321,15 @@ describe('compression', () => {
     expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_CHANGED']);
     expect(fs.readFileSync(original, 'utf8')).toContain('late line\n');
     expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).toString()).toBe(`${written.lines.join('\n')}\n`);
-    // Later runs do not take the .gz for a finished compression: the original has more.
+    // The next run does not take the .gz for a finished compression: the original has more. The .gz holds
+    // its beginning only, a stale copy: it goes, and the original is compressed again.
     delete (globalThis as Record<symbol, unknown>)[HOOKS];
-    expect((await maintainArchives(target(dir), justAfter)).errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_MISMATCH']);
-    expect(fs.existsSync(original)).toBe(true);
+    const next = await maintainArchives(target(dir), justAfter);
+    expect(next.errors).toEqual([]);
+    expect(next.repaired).toEqual([`${written.name}.gz`]);
+    expect(next.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expect(fs.existsSync(original)).toBe(false);
+    expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).toString()).toBe(`${written.lines.join('\n')}\nlate line\n`);
   });
 
   it('never overwrites a name that is taken: the original stays and the problem is reported', async () => {
@@ -485,8 +490,23 @@ describe('repair of an interrupted run', () => {
     expectEveryLineOnce(dir, [written]);
   });
 
+  it('removes a .gz that holds only the beginning of the original beside it (lines appended to the original later), and compresses the original again', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    const bytes = fs.readFileSync(original);
+    fs.writeFileSync(`${original}.gz`, zlib.gzipSync(bytes.subarray(0, bytes.length - 100)));
+    const result = await maintainArchives(target(dir), justAfter);
+    expect(result.errors).toEqual([]);
+    expect(result.repaired).toEqual([`${written.name}.gz`]);
+    expect(result.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expect(fs.readdirSync(dir)).toEqual([`${written.name}.gz`]);
+    expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).equals(bytes)).toBe(true);
+  });
+
   for (const [what, damage] of [
-    ['holds fewer bytes (lines appended to the original later)', (bytes: Buffer) => zlib.gzipSync(bytes.subarray(0, bytes.length - 100))],
+    ['holds more bytes than the original', (bytes: Buffer) => zlib.gzipSync(Buffer.concat([bytes, Buffer.from('more\n')]))],
+    ['holds nothing', () => zlib.gzipSync(Buffer.alloc(0))],
     ['holds different bytes of the same length', (bytes: Buffer) => zlib.gzipSync(Buffer.from(bytes).fill(0x41, 10, 20))],
     ['is truncated', (bytes: Buffer) => zlib.gzipSync(bytes).subarray(0, 200)],
     ['is not gzip at all', () => Buffer.from('plain text, not gzip\n')],
