@@ -16,8 +16,7 @@
  *    archive; both names exist at once only when a compression was interrupted and could not be repaired.
  *    Such an archive counts once and is never compressed again (its `.gz` name is taken).
  * 3. **maxFiles** keeps the newest `maxFiles` archives by (periodStart, index); older ones are deleted.
- *    Young archives count towards the limit even though they are not deleted yet; archives dated after
- *    `now` (a clock that ran ahead) do not count.
+ *    Young archives count towards the limit even though they are not deleted yet.
  * 4. **maxAge** deletes archives whose period started before `now - maxAgeMs`.
  * 5. **compress** gzips every remaining plain archive that is past the grace delay.
  */
@@ -73,15 +72,10 @@ export function planMaintenance(files: readonly ArchiveFile[], policy: Retention
   checkPolicy(policy, now);
   const archives = groupByArchive(files);
   const expired = new Set<Archive>();
-  // Archives dated after now (made while the clock ran ahead, before a correction) would rank as the
-  // newest and push every new archive out of maxFiles: they are left out of the count (and, their files
-  // changed in the future too, out of every plan) until the clock reaches them.
-  archives
-    .filter((archive) => archive.periodStart <= now)
-    .forEach((archive, position) => {
-      if (policy.maxFiles !== null && position >= policy.maxFiles) expired.add(archive);
-      if (policy.maxAgeMs !== null && archive.periodStart < now - policy.maxAgeMs) expired.add(archive);
-    });
+  archives.forEach((archive, position) => {
+    if (policy.maxFiles !== null && position >= policy.maxFiles) expired.add(archive);
+    if (policy.maxAgeMs !== null && archive.periodStart < now - policy.maxAgeMs) expired.add(archive);
+  });
 
   const plan: MaintenancePlan = { compress: [], remove: [], settlesAt: null };
   const isSettled = (file: ArchiveFile): boolean => {
