@@ -89,16 +89,17 @@ export function stopChildren(
 
 /**
  * `proc.kill(signal)`, which reports a signal the system refuses (EPERM: the child changed its user) as an
- * 'error' event on the child: with no listener, that would throw in the caller, a timer here. The child
- * then exits on its own or is reported 'unresponsive'.
+ * 'error' event on the child, and cluster re-emits it on the worker: with no listener on either, that would
+ * throw in the caller, or in a timer here. The child then exits on its own or is reported 'unresponsive'.
  */
-function sendSignal(proc: ChildProcess, signal: NodeJS.Signals): void {
+function sendSignal(child: StoppableChild, proc: ChildProcess, signal: NodeJS.Signals): void {
   const refused = (): void => {};
-  proc.once('error', refused);
+  const emitters = child === proc ? [proc] : [proc, child];
+  for (const emitter of emitters) emitter.on('error', refused);
   try {
     proc.kill(signal);
   } finally {
-    proc.removeListener('error', refused);
+    for (const emitter of emitters) emitter.removeListener('error', refused);
   }
 }
 
@@ -127,12 +128,12 @@ function stopOne(child: StoppableChild, proc: ChildProcess, signal: NodeJS.Signa
     started = performance.now();
     outcome.result = 'exited';
     outcome.signalsSent = 1;
-    sendSignal(proc, signal);
+    sendSignal(child, proc, signal);
     // Step 3: wait; step 4: kill.
     timer = setTimeout(() => {
       outcome.result = 'killed';
       outcome.signalsSent = 2;
-      sendSignal(proc, 'SIGKILL');
+      sendSignal(child, proc, 'SIGKILL');
       timer = setTimeout(() => {
         proc.removeListener('exit', onExit);
         outcome.result = 'unresponsive';

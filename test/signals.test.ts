@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -661,21 +662,43 @@ describe('stopChildren()', () => {
     expect(outcomes[1]).toMatchObject({ result: 'exited', code: 0, signalsSent: 1 });
   });
 
-  it('goes on to SIGKILL when the system refuses the signal (EPERM, an error event on the child), without throwing', async () => {
-    const run = await startStoppable('exit');
-    const kill = run.child.kill.bind(run.child);
+  /**
+   * Make the system refuse every signal to `child` as it does with EPERM: an 'error' event, synchronously,
+   * and false. Own properties go with the test (the cleanup after it kills the child for real).
+   */
+  function refuseSignals(child: ChildProcess): Array<NodeJS.Signals | number | undefined> {
     const sent: Array<NodeJS.Signals | number | undefined> = [];
-    run.child.kill = (signal?: NodeJS.Signals | number): boolean => {
+    child.kill = (signal?: NodeJS.Signals | number): boolean => {
       sent.push(signal);
-      if (signal === 'SIGKILL') return kill(signal);
-      // What Node does for EPERM: an 'error' event, synchronously, and false.
-      run.child.emit('error', Object.assign(new Error('kill EPERM'), { code: 'EPERM', errno: -1, syscall: 'kill' }));
+      child.emit('error', Object.assign(new Error('kill EPERM'), { code: 'EPERM', errno: -1, syscall: 'kill' }));
       return false;
     };
+    refused.push(child);
+    return sent;
+  }
+  const refused: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of refused.splice(0)) delete (child as { kill?: unknown }).kill; // the prototype's kill again
+  });
+
+  it('does not throw when the system refuses the signals (EPERM, an error event on the child): the child is reported unresponsive', async () => {
+    const run = await startStoppable('exit');
+    const sent = refuseSignals(run.child);
     const outcomes = await stopChildren([run.child], { timeoutMs: 300 });
     expect(sent).toEqual(['SIGTERM', 'SIGKILL']);
-    expect(outcomes[0]).toMatchObject({ result: 'killed', signal: 'SIGKILL', signalsSent: 2 });
+    expect(outcomes[0]).toMatchObject({ result: 'unresponsive', signalsSent: 2, elapsedMs: null });
     expect(run.received).toEqual([]);
+  });
+
+  it('does not throw for a cluster worker either, whose process re-emits the error on the worker', async () => {
+    const run = await startStoppable('exit');
+    const sent = refuseSignals(run.child);
+    // What cluster does: the worker passes its process's 'error' events on, and has no listener itself.
+    const worker = Object.assign(new EventEmitter(), { process: run.child });
+    run.child.on('error', (err: Error) => worker.emit('error', err));
+    const outcomes = await stopChildren([worker as never], { timeoutMs: 300 });
+    expect(sent).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(outcomes[0]).toMatchObject({ result: 'unresponsive', signalsSent: 2 });
   });
 
   it('sends a child given twice one signal, and reports it under both entries', async () => {
