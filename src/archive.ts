@@ -70,7 +70,7 @@ export interface MaintenanceResult {
   removed: string[];
   /**
    * Leftovers of an interrupted run or rotation that were removed: stale temp files, originals whose `.gz`
-   * was verified, and extra names beside a `.gz`.
+   * was verified, `.gz` names that held only the beginning of their original, and extra names beside a `.gz`.
    */
   repaired: string[];
   /**

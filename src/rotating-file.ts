@@ -42,10 +42,11 @@ import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOpti
 /** Largest batch handed to one write(2), in bytes (a single longer line is written alone). */
 const MAX_BATCH_BYTES = 64 * 1024;
 /**
- * After this long without a write or a look at the active name, a flush looks first (see flushNow): the
- * shortest grace delay archive maintenance gives an archive, twice the shortest checkIntervalMs.
+ * After this long without a write or a look at the active name, a flush looks first (see flushNow): half
+ * the shortest grace delay archive maintenance gives an archive (twice the shortest checkIntervalMs), a
+ * margin for file times that the kernel keeps to a few ms.
  */
-const QUIET_RECHECK_MS = 100;
+const QUIET_RECHECK_MS = 50;
 /** Delay between two tries of a busy lock while lines wait for the new period's file. */
 const LOCK_RETRY_MS = 5;
 /** Back-off after a failed write: first and maximum delay. */

@@ -636,6 +636,9 @@ function* dropPrepared(target: RotationTarget, prepared: PreparedFile): Io<void>
   if (prepared.dropped) return;
   prepared.dropped = true;
   yield* io.close(prepared.fd);
+  // Its inode unknown (the fstat after its creation failed): it never got the active name, and the temp
+  // name is this file object's own.
+  if (prepared.ino === -1) return yield* unlinkQuietly(target.newPath);
   if ((yield* io.stat(target.newPath))?.ino !== prepared.ino) return;
   if ((yield* io.stat(target.path))?.ino === prepared.ino) yield* unlinkExtraName(target.newPath, prepared.ino);
   else yield* unlinkQuietly(target.newPath);

@@ -152,7 +152,7 @@ class Shutdown {
     this.first = signal;
     this.timer = setTimeout(() => {
       const what = this.hookSettled
-        ? `${this.hookProblem ? `${this.hookProblem}, and ` : ''}the rotations under way did not finish`
+        ? `${this.hookProblem ? `${this.hookProblem}, and ` : ''}the rotations under way did not finish, or archive maintenance did not stop,`
         : `onSignal(${signal}) did not settle`;
       this.finish(`${what} within ${this.config.timeoutMs} ms`);
     }, this.config.timeoutMs);

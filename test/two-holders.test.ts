@@ -90,9 +90,9 @@ describe('two lock holders at once', () => {
   const cases = [
     // 'state-written': between writing the new state to its temp file and renaming it.
     ...['locked', 'before-link', 'before-unlink', 'before-create', 'before-state', 'state-written'].map((stallAt) => ({ stallAt, header: false })),
-    // The holder made its new file under the temp name but has not written its header: the process that
-    // takes over removes that file, makes its own and gives it the active name. The stalled one must not
-    // give its file, nameless by then, a line, nor the active file a second header.
+    // The holder made its new file under its temp name but has not written its header: the process that
+    // takes over makes its own under another temp name and gives it the active name. The stalled one finds
+    // the name taken, removes its own file and follows: no line in its file, no second header.
     { stallAt: 'before-header', header: true },
   ];
   for (const { stallAt, header } of cases) {
