@@ -57,3 +57,8 @@ export function printToStderr(text: string): void {
   }
 }
 
+
+/** An error nobody listens for, as a process warning (`TimberlockWarning`, printed to stderr by Node). */
+export function emitAsProcessWarning(error: TimberlockError): void {
+  process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+}

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TimberlockError, TimberlockOptionError, describeValue, printToStderr } from './errors.js';
+import { TimberlockError, TimberlockOptionError, describeValue, emitAsProcessWarning, printToStderr } from './errors.js';
 import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
@@ -1697,7 +1697,7 @@ export class RotatingFile extends EventEmitter {
 
   private raiseError(error: TimberlockError): void {
     if (this.listenerCount('error') > 0) this.emitSafely('error', error);
-    else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+    else emitAsProcessWarning(error);
   }
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { isMainThread, parentPort, type MessagePort } from 'node:worker_threads';
-import { printToStderr, type TimberlockError } from '../errors.js';
+import { emitAsProcessWarning, printToStderr, type TimberlockError } from '../errors.js';
 import { LineCutter } from '../line-cutter.js';
 import { RotatingFile, toBuffer } from '../rotating-file.js';
 import type { RotatingFileOptions, WarningEvent } from '../types.js';
@@ -108,7 +108,7 @@ export class PinoTransportStream extends EventEmitter {
     }
     this.file.on('error', (error: TimberlockError) => {
       // As without a listener: a process warning (printed to stderr by the worker), and the app is told.
-      process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+      emitAsProcessWarning(error);
       const warning: WarningEvent = { code: 'IO_ERROR', message: error.message, details: { code: error.code } };
       if (this.state !== 'open') printWarning(this.file.path, warning); // the worker's warning may never be printed
       post('warning', warning);
