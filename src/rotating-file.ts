@@ -201,6 +201,8 @@ export class RotatingFile extends EventEmitter {
   private checkedAt = 0;
   /** When flushNow last wrote a batch to the open file. */
   private wroteAt = 0;
+  /** A line written after close() was cut short by a failing write: the next one ends it first. */
+  private cutAfterClose = false;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -643,25 +645,44 @@ export class RotatingFile extends EventEmitter {
    * and added again, or shared with a logger that closed it, goes on like this.
    */
   private appendAfterClose(line: Chunk): void {
+    // A line that a failing write cut short before (a full disk) is ended first, so this one starts a line.
+    let data = toBuffer(line);
+    if (this.cutAfterClose) data = Buffer.concat([Buffer.of(NEWLINE), data]);
+    let written = 0;
     try {
       const fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
       try {
-        if (typeof line === 'string') fs.writeSync(fd, line);
-        else fs.writeSync(fd, line);
+        // A short write (a disk that fills up) leaves the rest of the line to write, not to drop.
+        while (written < data.length) written += fs.writeSync(fd, data, written);
       } finally {
         fs.closeSync(fd);
       }
-      this.counters.bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+      this.cutAfterClose = false;
     } catch (err) {
       this.counters.droppedLines++;
+      if (written > 0) this.cutAfterClose = true;
       this.reportError(err as Error, 'write after close');
     }
+    this.counters.bytes += written;
     if (!this.toldWriteAfterClose) {
       this.toldWriteAfterClose = true;
       this.warn(
         'WRITE_AFTER_CLOSE',
         `A line was written to ${this.path} after close(): such lines are appended one by one, and the file no longer rotates`,
       );
+    }
+  }
+
+  /**
+   * followActive for the period of the open file, from inside a flush: a state or file that cannot be read
+   * (EIO, EACCES, EMFILE …) answers null, as if nobody had made the file yet (the lines then wait for the
+   * publication or fall back, see flushNow); a write never throws for an I/O problem.
+   */
+  private followQuietly(): ActiveFile | null {
+    try {
+      return runSync(followActive(this.target, this.period.start));
+    } catch {
+      return null;
     }
   }
 
@@ -789,7 +810,7 @@ export class RotatingFile extends EventEmitter {
           // timer is set), or now when they cannot wait (exit, flushSync()). The lines already written there
           // are accounted for when this process leaves the file (switchTo).
           // Other processes may have given the period's file the active name already (and rolled it): take it.
-          const followed = runSync(followActive(this.target, this.period.start));
+          const followed = this.followQuietly();
           if (followed) {
             this.adopt(followed);
             continue;

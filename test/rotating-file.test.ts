@@ -140,6 +140,34 @@ describe('RotatingFile, one process', () => {
     expect(await new Promise((resolve) => file.flush(resolve))).toBeNull();
   });
 
+  it('after close(), finishes a line a short write cut, and ends a line a full disk cut before the next one (counted as dropped)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }));
+    await file.close();
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer, offset: number) => number;
+    const noSpace = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    let calls = 0;
+    // The first line: 100 bytes go in, then the disk takes the rest. The second: 100 bytes, then the disk is full.
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: Buffer, at?: number | null) => {
+      const offset = at ?? 0;
+      calls++;
+      if (calls === 1 || calls === 3) return writeSync(fd, data.subarray(offset, offset + 100), 0);
+      if (calls === 4) throw noSpace;
+      return writeSync(fd, data, offset);
+    }) as typeof fs.writeSync);
+    try {
+      file.on('error', () => {});
+      file.write('a'.repeat(300));
+      file.write('b'.repeat(300));
+    } finally {
+      disk.mockRestore();
+    }
+    file.write('third');
+    expect(readLines(log)).toEqual(['a'.repeat(300), 'b'.repeat(100), 'third']);
+    expect(file.stats()).toMatchObject({ droppedLines: 1, bytes: 301 + 100 + 7 });
+  });
+
   it('tells WRITE_AFTER_CLOSE once when lines come after close(), and appends them', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');

@@ -553,6 +553,29 @@ describe('a RotatingFile at a boundary', () => {
     }
   });
 
+  it('flushSync() with its staged file nameless and a state that cannot be read throws nothing: the line goes to the old file, late', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const state = path.join(dir, '.app.log.state');
+    const { file } = await stagedAfterBoundary(dir);
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    fs.mkdirSync(lock); // another process holds the lock
+    fs.rmSync(path.join(dir, '.app.log.next'));
+    fs.rmSync(state);
+    fs.mkdirSync(state); // reading it fails: EISDIR
+    try {
+      file.write('later\n');
+      expect(() => file.flushSync()).not.toThrow();
+      expect(read(log)).toBe('before\nlater\n');
+      expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
+    } finally {
+      fs.rmdirSync(lock);
+      fs.rmdirSync(state);
+    }
+  });
+
   it("counts as late ('unpublished') the lines of a staged file whose staging lost the lock to another process, which archived it as a stray", async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
