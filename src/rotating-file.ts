@@ -203,6 +203,8 @@ export class RotatingFile extends EventEmitter {
   private wroteAt = 0;
   /** A line written after close() was cut short by a failing write: the next one ends it first. */
   private cutAfterClose = false;
+  /** Lines written to the open file since checkActiveName last saw it under the active name. */
+  private linesSinceSeen = 0;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -971,6 +973,7 @@ export class RotatingFile extends EventEmitter {
     // follower of the active name never reads it (a write stalled in the kernel, or this process was
     // descheduled between its boundary check and its write). Told only now that the lines written are off
     // the buffer: a 'warning' listener that logs must not find them there (relieveOverCap would drop them).
+    if (fd === this.fd) this.linesSinceSeen += lines;
     if (late) this.noteLate(lines, late);
     else if (this.mayHaveMissedRename() && this.activeNameMovedOn()) this.noteLate(lines, 'after-rename');
     if (this.errorEpisode) this.endErrorEpisode();
@@ -1428,6 +1431,7 @@ export class RotatingFile extends EventEmitter {
   /** `staged`: see the field. The 'open' event is not repeated for the staged file once it is published. */
   private switchTo(fd: number, ino: number, periodStart: number, emptySize: number, staged = false): void {
     const old = this.fd;
+    this.linesSinceSeen = 0;
     const wasStaged = this.staged;
     const published = wasStaged && !staged && ino === this.ino;
     if (staged !== wasStaged || ino !== this.ino) this.publishFailing = false;
@@ -1587,7 +1591,10 @@ export class RotatingFile extends EventEmitter {
     this.checkedAt = this.now();
     try {
       const current = statOrNull(this.path);
-      if (current && current.ino === this.ino) return;
+      if (current && current.ino === this.ino) {
+        this.linesSinceSeen = 0;
+        return;
+      }
       const sibling = runSync(followActive(this.target, this.period.start));
       if (sibling) {
         // Another process rotated (rotate(), a size roll): follow it.
@@ -1613,16 +1620,32 @@ export class RotatingFile extends EventEmitter {
         else if (sibling) this.adopt(sibling);
         return;
       }
-      // The active name is missing. Give an external rotator one interval to create it (racing
-      // logrotate's `create` makes it rename ours away), then create it ourselves.
-      const now = this.now();
-      if (this.missingSince === 0) {
-        this.missingSince = now;
-        return;
+      // The active name is missing. Moved away (logrotate renames, then creates the file): give an external
+      // rotator one interval to create it (racing logrotate's `create` makes it rename ours away), then
+      // create it ourselves. Deleted (the open file has no name left): at once, since every line written
+      // meanwhile goes to a file that is in no directory. Those written since the file was last seen under
+      // its name went with it: they are counted as dropped.
+      const deleted = hasNoName(this.fd);
+      if (!deleted) {
+        const now = this.now();
+        if (this.missingSince === 0) {
+          this.missingSince = now;
+          return;
+        }
+        // The next tick comes one interval later; timers may measure it a millisecond short.
+        if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
+      } else if (this.linesSinceSeen > 0) {
+        const lines = this.linesSinceSeen;
+        this.counters.droppedLines += lines;
+        this.warn('DROPPED_LINES', `${this.path} was deleted: ${lines} line(s) written to it since it was last seen under its name went with it`, {
+          lines,
+          reason: 'file deleted',
+        });
       }
-      // The next tick comes one interval later; timers may measure it a millisecond short.
-      if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
-      this.warn('EXTERNAL_MOVE', `${this.path} was moved or deleted; creating it again`);
+      this.linesSinceSeen = 0;
+      this.warn('EXTERNAL_MOVE', `${this.path} was ${deleted ? 'deleted' : 'moved or deleted'}; creating it again`);
+      // The directory may have gone with it (rm -r): made again as at start-up, when asked to.
+      if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true });
       this.rotateHere(this.period.start, null);
     } catch (err) {
       this.reportError(err as Error, 'check');

@@ -1000,6 +1000,47 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
   });
 
+  it('creates the active file again when it finds it deleted, and counts the lines that went with it as dropped', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    // The periodic check never comes in this test; the look before a write after a quiet spell does.
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
+    const warnings: Array<{ code: string; details?: { lines?: number } }> = [];
+    file.on('warning', (w: { code: string; details?: { lines?: number } }) => warnings.push(w));
+    file.write('before');
+    await file.flush();
+    fs.rmSync(log); // an operator deletes it
+    file.write('into the deleted file 1');
+    file.write('into the deleted file 2');
+    await file.flush();
+    expect(fs.existsSync(log)).toBe(false);
+    now += 1000;
+    file.write('after');
+    await file.flush();
+    expect(readLines(log)).toEqual(['after']);
+    expect(warnings.map((w) => w.code)).toEqual(['DROPPED_LINES', 'EXTERNAL_MOVE']);
+    expect(warnings[0]?.details?.lines).toBe(3); // 'before' went with the file too
+    expect(file.stats()).toMatchObject({ droppedLines: 3, lines: 4 });
+  });
+
+  it('makes the directory again (mkdir) when it was deleted with the active file', async () => {
+    const dir = path.join(tempDir(), 'logs');
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    file.write('before');
+    await file.flush();
+    fs.rmSync(dir, { recursive: true });
+    now += 1000;
+    file.write('after');
+    await file.flush();
+    expect(readLines(log)).toEqual(['after']);
+    expect(errors).toEqual([]);
+  });
+
   it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
