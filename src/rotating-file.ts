@@ -47,6 +47,8 @@ const MAX_BATCH_BYTES = 64 * 1024;
  * margin for file times that the kernel keeps to a few ms.
  */
 const QUIET_RECHECK_MS = 50;
+/** Dropped slots at the front of the buffer that make relieveOverCap copy the rest to a new array. */
+const COMPACT_AFTER_SLOTS = 4096;
 /** Delay between two tries of a busy lock while lines wait for the new period's file. */
 const LOCK_RETRY_MS = 5;
 /** Back-off after a failed write: first and maximum delay. */
@@ -1066,6 +1068,12 @@ export class RotatingFile extends EventEmitter {
       dropped++;
     }
     for (let i = kept.length - 1; i >= 0; i--) this.pending[--this.head] = kept[i] as Chunk;
+    // The buffer never empties while the disk refuses writes: the slots of dropped lines go now, or the
+    // array would grow by every line written for as long as that lasts.
+    if (this.head >= COMPACT_AFTER_SLOTS && this.head * 2 >= this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
     if (dropped === 0) return;
     this.countDropped(
       dropped,

@@ -140,6 +140,24 @@ describe('RotatingFile, one process', () => {
     expect(await new Promise((resolve) => file.flush(resolve))).toBeNull();
   });
 
+  it('keeps its buffer bounded in slots too while the disk refuses every write: the dropped lines leave no trace in memory', async () => {
+    const dir = tempDir();
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', highWaterMark: 1024, maxBufferBytes: 4096 }));
+    file.on('error', () => {});
+    await once(file, 'open');
+    const full = vi.spyOn(fs, 'writeSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    try {
+      for (let i = 0; i < 200_000; i++) file.write(`line ${i}`);
+      const slots = (file as unknown as { pending: unknown[] }).pending.length;
+      expect(file.stats().droppedLines).toBeGreaterThan(190_000);
+      expect(slots).toBeLessThan(20_000);
+    } finally {
+      full.mockRestore();
+    }
+  });
+
   it('after close(), finishes a line a short write cut, and ends a line a full disk cut before the next one (counted as dropped)', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
