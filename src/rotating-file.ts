@@ -1597,6 +1597,10 @@ export class RotatingFile extends EventEmitter {
     // A staged file is not under the active name yet: its publish timer looks after it.
     if (this.fd === null || this.flushing || this.inFlight || this.staged) return;
     this.checkedAt = this.now();
+    if (!this.ownsDescriptor(this.fd)) {
+      this.descriptorLost(this.fd);
+      return;
+    }
     try {
       const current = statOrNull(this.path);
       if (current && current.ino === this.ino) {
@@ -1658,6 +1662,29 @@ export class RotatingFile extends EventEmitter {
     } catch (err) {
       this.reportError(err as Error, 'check');
     }
+  }
+
+  /**
+   * Whether `fd` is still the open file's: code of the app's that closed it (EBADF), and maybe opened
+   * another file that got its number, took it away. Another failing fstat (EIO) says nothing about that.
+   */
+  private ownsDescriptor(fd: number): boolean {
+    try {
+      return fs.fstatSync(fd).ino === this.ino;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'EBADF';
+    }
+  }
+
+  /**
+   * The descriptor was closed behind this file's back: it is never written to, nor closed, again (its number
+   * may be another file's by now), and the active file of the period is opened anew, as at start-up.
+   */
+  private descriptorLost(fd: number): void {
+    this.fd = null;
+    if (this.restFd === fd) this.restFd = null;
+    this.warn('DESCRIPTOR_LOST', `The descriptor ${fd} of ${this.path} was closed by other code (and its number may be another file's now); opening the file again`, { fd });
+    this.flushNow();
   }
 
   private clearTimers(): void {

@@ -1042,6 +1042,31 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats()).toMatchObject({ droppedLines: 3, lines: 4 });
   });
 
+  it('opens the file again when other code closed its descriptor, and never writes to the file that got its number since', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
+    const warnings: string[] = [];
+    file.on('warning', (w: { code: string }) => warnings.push(w.code));
+    file.write('before');
+    await file.flush();
+    const fd = (file as unknown as { fd: number }).fd;
+    fs.closeSync(fd); // a bug elsewhere in the app
+    const other = path.join(dir, 'other.txt');
+    const otherFd = fs.openSync(other, 'a'); // the lowest free number: most likely the one just closed
+    try {
+      now += 1000; // a quiet spell: the next write looks first
+      file.write('after');
+      await file.flush();
+      expect(readLines(log)).toEqual(['before', 'after']);
+      expect(fs.readFileSync(other, 'utf8')).toBe('');
+      expect(warnings).toEqual(['DESCRIPTOR_LOST']);
+    } finally {
+      fs.closeSync(otherFd);
+    }
+  });
+
   it('makes the directory again (mkdir) when it was deleted with the active file', async () => {
     const dir = path.join(tempDir(), 'logs');
     const log = path.join(dir, 'app.log');
