@@ -12,6 +12,7 @@ import { createRotationLock, type RotationLock } from './lock.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
 import {
   followActive,
+  holdsNoLines,
   openExisting,
   rotateUnderLock,
   stageNext,
@@ -1305,7 +1306,7 @@ export class RotatingFile extends EventEmitter {
       }
       this.waitingSince = 0; // the file is current (a wait above may have found it away for a moment)
       // A file holding only its header is never rolled, however long the header (it would not be archived).
-      if (current.size < (this.options.maxSize as number) || current.size <= this.emptySize || now < this.rollBusyUntil) return 'write';
+      if (current.size < (this.options.maxSize as number) || holdsNoLines(current.size, this.emptySize) || now < this.rollBusyUntil) return 'write';
       const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };
       if (this.inBackground(sync)) {

@@ -187,7 +187,7 @@ export function* stageNext(target: RotationTarget, periodStart: number): Io<Acti
   const state = yield* readState(target.statePath);
   const current = yield* io.stat(target.path);
   if (!state || state.next || !current || current.ino !== state.ino || state.periodStart >= periodStart) return null;
-  if (current.size <= (state.emptySize ?? 0)) return null;
+  if (holdsNoLines(current.size, state.emptySize ?? 0)) return null;
   const stray = yield* io.stat(target.stagedPath);
   if (stray) yield* setAsideStray(target, stray);
   let fd: number;
@@ -348,11 +348,12 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
   }
   const described = state !== null && state.ino === current.ino;
   const emptySize = described ? (state.emptySize ?? 0) : 0;
-  if (current.size <= emptySize) {
-    // A file without lines is not worth an archive: it simply belongs to the new period now.
+  if (holdsNoLines(current.size, emptySize)) {
+    // A file without lines is not worth an archive: it simply belongs to the new period now (with the
+    // header, unless it holds it already: an empty one may be a truncated file the state knew).
     const opened = yield* openExisting(target.path, current.ino);
     if (!opened) return yield* rotateUnderLock(target, periodStart, roll);
-    const size = described ? emptySize : yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
+    const size = described && current.size === emptySize ? emptySize : yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
     testHook('before-state', target.path);
     yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize: size }));
     return { ...opened, periodStart, emptySize: size, action: 'relabelled', archive: null, previousPeriodStart: filePeriodStart };
@@ -364,6 +365,15 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
   const archive = yield* droppingOnError(target, prepared, archiveActive(target, current, filePeriodStart));
   // Step 3 and 4: new active file, then the state that tells everyone about it.
   return yield* createActive(target, newPeriodStart, archive, filePeriodStart, prepared);
+}
+
+/**
+ * Whether a file of `size` bytes holds no lines, the state saying that it holds `emptySize` bytes then (its
+ * header's). Smaller but not empty, it was truncated (logrotate's copytruncate, `: > app.log`) and written
+ * to since: it holds lines, and no header.
+ */
+export function holdsNoLines(size: number, emptySize: number): boolean {
+  return size === 0 || size === emptySize;
 }
 
 /**

@@ -1084,6 +1084,20 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(errors).toEqual([]);
   });
 
+  it('archives a file that was truncated (copytruncate) and written to at the boundary: its lines are not taken for the header', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
+    for (let i = 0; i < 50; i++) file.write(`line ${i}`);
+    fs.truncateSync(log, 0); // logrotate's copytruncate, or `: > app.log`
+    file.write('short');
+    now = Date.UTC(2026, 10, 26, 12);
+    file.write('next day');
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['short']);
+    expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00/), 'next day']);
+  });
+
   it('reopen() appends to a file with lines an operator moved into place, however old, and archives nothing', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
