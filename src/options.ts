@@ -143,7 +143,7 @@ const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
  *   misspelt `pth` is reported as unknown rather than as a missing `path`).
  */
 export function normalizeOptions(input: unknown, identity: ProcessIdentity = { hostname: 'localhost', pid: 0 }): NormalizedOptions {
-  const options = ownProperties('options', input, "a plain object such as { path: 'logs/app.log' }");
+  const options = ownProperties('options', input, PLAIN_OPTIONS);
   rejectUnknownKeys(options, KNOWN_OPTIONS, '');
   const lock =
     options.lock === undefined
@@ -253,7 +253,14 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
 }
 
 /** A snapshot of a plain object's own enumerable properties; anything else (null, array, class instance) is refused. */
-function ownProperties(option: string, value: unknown, allowed: string): Record<string, unknown> {
+/** What the options of createRotatingFile and of the transports must be. */
+export const PLAIN_OPTIONS = "a plain object such as { path: 'logs/app.log' } (not a class instance: options on its prototype would be missed)";
+
+/**
+ * The own enumerable properties of a plain object (an object literal, or one without prototype), each read
+ * once, in a record that a polluted Object.prototype cannot add to. Anything else throws for `option`.
+ */
+export function ownProperties(option: string, value: unknown, allowed: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TimberlockOptionError(option, value, allowed);
   }

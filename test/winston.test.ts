@@ -127,6 +127,27 @@ describe('RotatingFileTransport with winston', () => {
     expect(() => new RotatingFileTransport(undefined as unknown as { path: string })).toThrow(/Invalid option options: undefined/);
   });
 
+  it('refuses a class instance as options, as createRotatingFile does, and reads a getter once', () => {
+    class Options {
+      path = path.join(dir, 'app.log');
+      get frequency(): string {
+        return 'hourly'; // on the prototype: a spread would miss it and the file would rotate daily
+      }
+    }
+    expect(() => new RotatingFileTransport(new Options() as never)).toThrow(/Invalid option options: .*a plain object.*not a class instance/);
+    let reads = 0;
+    const options = {
+      path: path.join(dir, 'app.log'),
+      get frequency(): 'hourly' {
+        reads++;
+        return 'hourly';
+      },
+    };
+    const transport = new RotatingFileTransport(options);
+    expect(reads).toBe(1);
+    transport.close();
+  });
+
   it("throws a TimberlockOptionError naming the option for bad winston transport options, or a misspelt name", () => {
     const log = path.join(dir, 'app.log');
     const cases: [Record<string, unknown>, RegExp][] = [

@@ -6,7 +6,7 @@
  */
 import TransportStream from 'winston-transport';
 import { TimberlockOptionError } from '../errors.js';
-import { KNOWN_OPTIONS, rejectUnknownKeys } from '../options.js';
+import { KNOWN_OPTIONS, ownProperties, PLAIN_OPTIONS, rejectUnknownKeys } from '../options.js';
 import { createRotatingFile, type RotatingFile } from '../rotating-file.js';
 import type { RotatingFileOptions } from '../types.js';
 
@@ -85,11 +85,11 @@ export class RotatingFileTransport extends TransportStream {
   private runMarks: { handler: HandlerListeners; before: HandlerListeners | null }[] = [];
 
   constructor(options: RotatingFileTransportOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new TimberlockOptionError('options', options, 'an object with at least a path');
-    }
-    const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = options;
-    rejectUnknownKeys({ ...options }, [...KNOWN_OPTIONS, ...TRANSPORT_KEYS], '');
+    // Each option read once, from the object itself: a getter runs once, and a class instance is refused
+    // (its prototype's options would be missed), as createRotatingFile does.
+    const own = ownProperties('options', options, PLAIN_OPTIONS);
+    rejectUnknownKeys(own, [...KNOWN_OPTIONS, ...TRANSPORT_KEYS], '');
+    const { level, format, silent, handleExceptions, handleRejections, ...fileOptions } = own as unknown as RotatingFileTransportOptions;
     checkTransportOptions({ level, format, silent, handleExceptions, handleRejections });
     super({ level, format, silent, handleExceptions, handleRejections });
     this.file = createRotatingFile(fileOptions);
