@@ -208,6 +208,8 @@ export class RotatingFile extends EventEmitter {
   private cutAfterClose = false;
   /** Lines written to the open file since checkActiveName last saw it under the active name. */
   private linesSinceSeen = 0;
+  /** The code of the failure the last active-name check ended with; null when it got through. */
+  private failingCheck: string | null = null;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -1602,6 +1604,7 @@ export class RotatingFile extends EventEmitter {
       this.descriptorLost(this.fd);
       return;
     }
+    let failed = false;
     try {
       const current = statOrNull(this.path);
       if (current && current.ino === this.ino) {
@@ -1661,7 +1664,19 @@ export class RotatingFile extends EventEmitter {
       if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true });
       this.rotateHere(this.period.start, null);
     } catch (err) {
+      failed = true;
+      // The same failure at every check (something in the way that this process cannot open: EACCES,
+      // EISDIR) is one 'error' until a check gets through, not one per check: the writes to the open file in
+      // between end each error episode.
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      if (code === this.failingCheck) {
+        this.counters.errors++;
+        return;
+      }
+      this.failingCheck = code;
       this.reportError(err as Error, 'check');
+    } finally {
+      if (!failed) this.failingCheck = null;
     }
   }
 

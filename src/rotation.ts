@@ -468,6 +468,11 @@ function* takeAsItIs(target: RotationTarget, periodStart: number): Io<ActiveFile
  * or null when another holder archived this inode meanwhile.
  */
 function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStart: number): Io<string | null> {
+  if (!active.isFile()) {
+    // A directory (or a FIFO …) someone put under the active name is no log: never given an archive name (a
+    // link fails with EPERM, which reads as "no hard links here", and the rename after it would succeed).
+    throw Object.assign(new Error(`${target.path} is not a regular file; it is not archived (remove it)`), { code: active.isDirectory() ? 'EISDIR' : 'EINVAL' });
+  }
   const { ino } = active;
   let archive: string | null = null;
   const nameOf = archiveNamesOf(target.scheme, filePeriodStart);

@@ -1018,22 +1018,33 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]);
   });
 
-  it('creates the active file again when it finds it deleted, and counts the lines that went with it as dropped', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    // The periodic check never comes in this test; the look before a write after a quiet spell does.
-    let now = Date.UTC(2026, 10, 25, 12);
-    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
+  /**
+   * A file with 'before' in it, on a clock of the test's, whose periodic check never comes: the look at the
+   * active name before a write after a quiet spell (`quiet()` moves the clock on) does. Errors and warnings
+   * are collected.
+   */
+  async function onTestClock(log: string, options: Partial<RotatingFileOptions> = {}, closeWaitMs?: number) {
+    const clock = { now: Date.UTC(2026, 10, 25, 12) };
+    const internals = closeWaitMs === undefined ? { now: () => clock.now } : { now: () => clock.now, closeWaitMs };
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000, ...options }, internals));
+    const errors: NodeJS.ErrnoException[] = [];
     const warnings: Array<{ code: string; details?: { lines?: number } }> = [];
+    file.on('error', (err: NodeJS.ErrnoException) => errors.push(err));
     file.on('warning', (w: { code: string; details?: { lines?: number } }) => warnings.push(w));
     file.write('before');
     await file.flush();
+    return { file, clock, errors, warnings, quiet: (): void => void (clock.now += 1000) };
+  }
+
+  it('creates the active file again when it finds it deleted, and counts the lines that went with it as dropped', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const { file, warnings, quiet } = await onTestClock(log);
     fs.rmSync(log); // an operator deletes it
     file.write('into the deleted file 1');
     file.write('into the deleted file 2');
     await file.flush();
     expect(fs.existsSync(log)).toBe(false);
-    now += 1000;
+    quiet();
     file.write('after');
     await file.flush();
     expect(readLines(log)).toEqual(['after']);
@@ -1045,39 +1056,60 @@ describe('RotatingFile and a file someone else put under the active name (logrot
   it('opens the file again when other code closed its descriptor, and never writes to the file that got its number since', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    let now = Date.UTC(2026, 10, 25, 12);
-    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
-    const warnings: string[] = [];
-    file.on('warning', (w: { code: string }) => warnings.push(w.code));
-    file.write('before');
-    await file.flush();
-    const fd = (file as unknown as { fd: number }).fd;
-    fs.closeSync(fd); // a bug elsewhere in the app
+    const { file, warnings, quiet } = await onTestClock(log);
+    fs.closeSync((file as unknown as { fd: number }).fd); // a bug elsewhere in the app
     const other = path.join(dir, 'other.txt');
     const otherFd = fs.openSync(other, 'a'); // the lowest free number: most likely the one just closed
     try {
-      now += 1000; // a quiet spell: the next write looks first
+      quiet();
       file.write('after');
       await file.flush();
       expect(readLines(log)).toEqual(['before', 'after']);
       expect(fs.readFileSync(other, 'utf8')).toBe('');
-      expect(warnings).toEqual(['DESCRIPTOR_LOST']);
+      expect(warnings.map((w) => w.code)).toEqual(['DESCRIPTOR_LOST']);
     } finally {
       fs.closeSync(otherFd);
     }
   });
 
+  it('reports a check that fails the same way every time (a directory in the way) once, not at every check; the lines go on to the moved file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, errors, quiet } = await onTestClock(log);
+    fs.renameSync(log, path.join(dir, 'moved.log'));
+    fs.mkdirSync(log); // in the way: it cannot be opened for appending
+    for (let i = 0; i < 3; i++) {
+      quiet();
+      file.write(`line ${i}`);
+      await file.flush();
+    }
+    expect(errors).toHaveLength(1);
+    expect(file.stats().errors).toBeGreaterThanOrEqual(3);
+    expect(readLines(path.join(dir, 'moved.log'))).toEqual(['before', 'line 0', 'line 1', 'line 2']);
+  });
+
+  it('never archives a directory someone put under the active name', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    // closeWaitMs 0: close() does not wait for the new period's file that cannot be had; its lines go to the old file.
+    const { file, clock, errors } = await onTestClock(log, { sync: true }, 0);
+    fs.renameSync(log, path.join(dir, 'moved.log'));
+    fs.mkdirSync(log);
+    const day = new Date(Date.UTC(2026, 10, 25, 13));
+    fs.utimesSync(log, day, day); // of the day before the boundary, as the file it replaced
+    clock.now = Date.UTC(2026, 10, 26, 12); // the boundary: the file under the active name would be archived
+    file.write('after');
+    expect(fs.statSync(log).isDirectory()).toBe(true);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('app.2026'))).toEqual([]);
+    expect(errors.map((e) => e.code)).toContain('EISDIR');
+  });
+
   it('makes the directory again (mkdir) when it was deleted with the active file', async () => {
     const dir = path.join(tempDir(), 'logs');
     const log = path.join(dir, 'app.log');
-    let now = Date.UTC(2026, 10, 25, 12);
-    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => now }));
-    const errors: Error[] = [];
-    file.on('error', (err: Error) => errors.push(err));
-    file.write('before');
-    await file.flush();
+    const { file, errors, quiet } = await onTestClock(log);
     fs.rmSync(dir, { recursive: true });
-    now += 1000;
+    quiet();
     file.write('after');
     await file.flush();
     expect(readLines(log)).toEqual(['after']);
