@@ -25,7 +25,7 @@ import {
 import type { MaintenanceResult } from './archive.js';
 import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
-import { newFileTempPath, stateTempPath } from './state.js';
+import { newFileTempPath, readState, stateTempPath, type RotationState } from './state.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import {
   deferLine,
@@ -667,7 +667,9 @@ export class RotatingFile extends EventEmitter {
       this.cutAfterClose = false;
     } catch (err) {
       this.counters.droppedLines++;
-      if (written > 0) this.cutAfterClose = true;
+      // Cut in the middle: the file now ends inside this line (not when all that got in was the newline
+      // that ended an earlier one).
+      if (written > 0) this.cutAfterClose = data[written - 1] !== NEWLINE;
       this.reportError(err as Error, 'write after close');
     }
     this.counters.bytes += written;
@@ -738,6 +740,9 @@ export class RotatingFile extends EventEmitter {
       }
       this.counters.droppedLines += this.appLinesInMemory();
     }
+    // The rest of a line a short write cut, dropped here, leaves that line open in the file (when no other
+    // descriptor takes its end): a line written after close() ends it first.
+    if (this.restFd === null && this.tornRest !== null && this.pending.indexOf(this.tornRest, this.head) !== -1) this.cutAfterClose = true;
     this.pending = [];
     this.head = 0;
     this.pendingBytes = 0;
@@ -1612,6 +1617,11 @@ export class RotatingFile extends EventEmitter {
         return;
       }
       const sibling = runSync(followActive(this.target, this.period.start));
+      // Another process found the open file deleted and made a new one: the lines written here since it was
+      // last seen went with it.
+      if (current && this.linesSinceSeen > 0 && hasNoName(this.fd) && readStateQuietly(this.target.statePath)?.deleted === this.ino) {
+        this.countLinesOfDeletedFile();
+      }
       if (sibling) {
         // Another process rotated (rotate(), a size roll): follow it.
         this.adopt(sibling);
@@ -1621,7 +1631,10 @@ export class RotatingFile extends EventEmitter {
         // Another inode under the active name: logrotate's create or an operator — or a sibling process
         // between creating the new file and writing the state. Only the lock tells them apart: a rotation in
         // progress holds it (look again at the next check); holding it, the state is complete.
-        if (!this.lock.tryAcquire()) return;
+        if (!this.lock.tryAcquire()) {
+          failed = true; // no answer either way: a failure seen before still stands
+          return;
+        }
         let sibling: ActiveFile | null;
         let foreign: ActiveFile | null = null;
         try {
@@ -1650,19 +1663,21 @@ export class RotatingFile extends EventEmitter {
         }
         // The next tick comes one interval later; timers may measure it a millisecond short.
         if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
-      } else if (this.linesSinceSeen > 0) {
-        const lines = this.linesSinceSeen;
-        this.counters.droppedLines += lines;
-        this.warn('DROPPED_LINES', `${this.path} was deleted: ${lines} line(s) written to it since it was last seen under its name went with it`, {
-          lines,
-          reason: 'file deleted',
-        });
+      } else {
+        this.countLinesOfDeletedFile();
       }
       this.linesSinceSeen = 0;
       this.warn('EXTERNAL_MOVE', `${this.path} was ${deleted ? 'deleted' : 'moved or deleted'}; creating it again`);
       // The directory may have gone with it (rm -r): made again as at start-up, when asked to.
       if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true });
-      this.rotateHere(this.period.start, null);
+      // The state of the new file says which file was deleted, so that the other processes that wrote to it
+      // count their lines too when they follow.
+      this.target.deletedIno = deleted ? this.ino : null;
+      try {
+        this.rotateHere(this.period.start, null);
+      } finally {
+        this.target.deletedIno = null;
+      }
     } catch (err) {
       failed = true;
       // The same failure at every check (something in the way that this process cannot open: EACCES,
@@ -1678,6 +1693,18 @@ export class RotatingFile extends EventEmitter {
     } finally {
       if (!failed) this.failingCheck = null;
     }
+  }
+
+  /** The open file was deleted (rm): the lines written to it since it was last seen under its name went with it. */
+  private countLinesOfDeletedFile(): void {
+    const lines = this.linesSinceSeen;
+    this.linesSinceSeen = 0;
+    if (lines === 0) return;
+    this.counters.droppedLines += lines;
+    this.warn('DROPPED_LINES', `${this.path} was deleted: ${lines} line(s) written to it since it was last seen under its name went with it`, {
+      lines,
+      reason: 'file deleted',
+    });
   }
 
   /**
@@ -1699,7 +1726,17 @@ export class RotatingFile extends EventEmitter {
   private descriptorLost(fd: number): void {
     this.fd = null;
     if (this.restFd === fd) this.restFd = null;
-    this.warn('DESCRIPTOR_LOST', `The descriptor ${fd} of ${this.path} was closed by other code (and its number may be another file's now); opening the file again`, { fd });
+    // Writes that succeeded since the last check went to the file, or, after the close, to whatever file got
+    // the number: counted as dropped (at most that many are lost).
+    const lines = this.linesSinceSeen;
+    this.linesSinceSeen = 0;
+    this.counters.droppedLines += lines;
+    this.warn(
+      'DESCRIPTOR_LOST',
+      `The descriptor ${fd} of ${this.path} was closed by other code (and its number may be another file's now); opening the file again. ` +
+        `${lines} line(s) written since the last check may have gone to another file: counted as dropped`,
+      { fd, lines },
+    );
     this.flushNow();
   }
 
@@ -1930,6 +1967,15 @@ function headerWriter(
 /** A chunk as a Buffer, without copying bytes it already has. */
 export function toBuffer(chunk: Chunk | Buffer): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** The state file's contents, or null when it is missing or cannot be read (EIO, EACCES …). */
+function readStateQuietly(statePath: string): RotationState | null {
+  try {
+    return readState(statePath);
+  } catch {
+    return null;
+  }
 }
 
 /** The file open on `fd` has no name left (nlink 0): what is written to it is in no file. */

@@ -35,6 +35,8 @@ export interface RotationTarget {
   stagedPath: string;
   /** Where a new active file gets its header, before it gets the active name (see prepareActive). */
   newPath: string;
+  /** Set while a file found deleted is made again: its inode, which the new file's state records (see RotationState). */
+  deletedIno?: number | null;
   mode: number;
   frequency: Frequency;
   timeZone: string;
@@ -286,6 +288,7 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
  * It is archived under the period its mtime falls in, like a file without state; only an empty one goes.
  */
 function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
+  if (!stray.isFile()) return; // a directory or the like under the staged name is nobody's file: left alone
   if ((yield* io.stat(target.path))?.ino === stray.ino) {
     // A publication stopped between its link and the removal of the staged name: only that name goes.
     yield* unlinkExtraName(target.stagedPath, stray.ino);
@@ -719,6 +722,6 @@ function* createExclusive(target: RotationTarget): Io<number | null> {
 function* recordNewActive(target: RotationTarget, fd: number, periodStart: number, emptySize: number): Io<{ ino: number }> {
   const ino = (yield* io.fstat(fd)).ino;
   testHook('before-state', target.path);
-  yield* recordState(target, { periodStart, ino, emptySize });
+  yield* recordState(target, target.deletedIno ? { periodStart, ino, emptySize, deleted: target.deletedIno } : { periodStart, ino, emptySize });
   return { ino };
 }

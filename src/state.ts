@@ -20,6 +20,11 @@ export interface RotationState {
    * once that file is under the active name (see rotation.ts, stageNext and publishStaged).
    */
   next?: StagedFile;
+  /**
+   * The inode of the active file a process found deleted (rm) when it made this one in its place: the other
+   * processes that wrote to it count the lines they wrote there since they last saw it as dropped.
+   */
+  deleted?: number;
 }
 
 /** A file made ahead of its publication under the active name. */
@@ -55,6 +60,7 @@ export function parseState(text: string): RotationState | null {
       if (next && Number.isFinite(next.periodStart) && Number.isFinite(next.ino)) {
         state.next = { periodStart: next.periodStart as number, ino: next.ino as number, emptySize: Number.isFinite(next.emptySize) ? (next.emptySize as number) : 0 };
       }
+      if (Number.isFinite(data.deleted)) state.deleted = data.deleted as number;
       return state;
     }
   } catch {

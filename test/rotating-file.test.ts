@@ -17,6 +17,10 @@ function tempDir(): string {
   return dir;
 }
 
+function toBufferForTest(data: Buffer | string): Buffer {
+  return typeof data === 'string' ? Buffer.from(data) : data;
+}
+
 function track(file: RotatingFile): RotatingFile {
   files.push(file);
   return file;
@@ -184,6 +188,56 @@ describe('RotatingFile, one process', () => {
     file.write('third');
     expect(readLines(log)).toEqual(['a'.repeat(300), 'b'.repeat(100), 'third']);
     expect(file.stats()).toMatchObject({ droppedLines: 1, bytes: 301 + 100 + 7 });
+  });
+
+  it('after close(), a line of which only the newline ending the cut one got in leaves no empty line behind', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }));
+    await file.close();
+    file.on('error', () => {});
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer, offset: number) => number;
+    let calls = 0;
+    // The first line: 5 bytes, then the disk is full. The second: only the newline ending the first, then full.
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: Buffer, at?: number | null) => {
+      const offset = at ?? 0;
+      calls++;
+      if (calls === 1) return writeSync(fd, data.subarray(offset, offset + 5), 0);
+      if (calls === 3) return writeSync(fd, data.subarray(offset, offset + 1), 0);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    try {
+      file.write('a'.repeat(20));
+      file.write('second');
+    } finally {
+      disk.mockRestore();
+    }
+    file.write('third');
+    expect(fs.readFileSync(log, 'utf8')).toBe(`${'a'.repeat(5)}\nthird\n`);
+    expect(file.stats().droppedLines).toBe(2);
+  });
+
+  it('ends a line a short write cut before the disk filled up and close() dropped its rest, before the next line written after close()', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { closeWaitMs: 0 }));
+    file.on('error', () => {});
+    await once(file, 'open');
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer | string) => number;
+    let calls = 0;
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: Buffer | string) => {
+      if (++calls === 1) return writeSync(fd, toBufferForTest(data).subarray(0, 100)); // then the disk is full
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    try {
+      file.write('a'.repeat(300));
+      await file.close(); // its rest cannot be written: dropped, counted
+    } finally {
+      disk.mockRestore();
+    }
+    file.write('after close');
+    expect(readLines(log)).toEqual(['a'.repeat(100), 'after close']);
+    expect(file.stats().droppedLines).toBe(1);
   });
 
   it('tells WRITE_AFTER_CLOSE once when lines come after close(), and appends them', async () => {
@@ -1061,12 +1115,16 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     const other = path.join(dir, 'other.txt');
     const otherFd = fs.openSync(other, 'a'); // the lowest free number: most likely the one just closed
     try {
+      file.write('into the file that got the number'); // before the next look: nothing can tell
+      await file.flush();
       quiet();
       file.write('after');
       await file.flush();
       expect(readLines(log)).toEqual(['before', 'after']);
-      expect(fs.readFileSync(other, 'utf8')).toBe('');
+      expect(fs.readFileSync(other, 'utf8')).toBe('into the file that got the number\n');
       expect(warnings.map((w) => w.code)).toEqual(['DESCRIPTOR_LOST']);
+      // Counted as dropped: every line written since the last look, 'before' too (at most that many are lost).
+      expect(file.stats().droppedLines).toBe(2);
     } finally {
       fs.closeSync(otherFd);
     }
@@ -1102,6 +1160,57 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(fs.statSync(log).isDirectory()).toBe(true);
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('app.2026'))).toEqual([]);
     expect(errors.map((e) => e.code)).toContain('EISDIR');
+  });
+
+  it('counts the lines that went with a deleted file in every process that wrote to it, not only in the one that made it again', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const a = await onTestClock(log);
+    const b = await onTestClock(log);
+    fs.rmSync(log);
+    a.file.write('a lost');
+    b.file.write('b lost');
+    await Promise.all([a.file.flush(), b.file.flush()]);
+    b.quiet();
+    b.file.write('b after'); // b notices first and makes the file again
+    await b.file.flush();
+    a.quiet();
+    a.file.write('a after'); // a finds b's file, and the state saying which file was deleted
+    await a.file.flush();
+    expect(readLines(log)).toEqual(['b after', 'a after']);
+    expect(a.file.stats().droppedLines).toBe(2); // 'before' and 'a lost'
+    expect(b.file.stats().droppedLines).toBe(2);
+    expect(a.warnings.map((w) => w.code)).toEqual(['DROPPED_LINES']);
+  });
+
+  it('a busy lock during a failing check does not count as a check that got through: the same failure is still told once', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, errors, quiet } = await onTestClock(log);
+    fs.renameSync(log, path.join(dir, 'moved.log'));
+    fs.mkdirSync(log); // in the way
+    const attempt = async (i: number): Promise<void> => {
+      quiet();
+      file.write(`line ${i}`);
+      await file.flush();
+    };
+    await attempt(0);
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock for a moment
+    await attempt(1);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    await attempt(2);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('leaves a directory under the staged name alone, and rotates all the same', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }));
+    file.write('before');
+    await file.flush();
+    fs.mkdirSync(path.join(dir, '.app.log.next'));
+    expect(await file.rotate()).toBe(true);
+    expect(fs.statSync(path.join(dir, '.app.log.next')).isDirectory()).toBe(true);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('app.2'))).toHaveLength(1);
   });
 
   it('makes the directory again (mkdir) when it was deleted with the active file', async () => {
