@@ -1653,9 +1653,13 @@ export class RotatingFile extends EventEmitter {
       // rotator one interval to create it (racing logrotate's `create` makes it rename ours away), then
       // create it ourselves. Deleted (the open file has no name left): at once, since every line written
       // meanwhile goes to a file that is in no directory. Those written since the file was last seen under
-      // its name went with it: they are counted as dropped.
-      const deleted = hasNoName(this.fd);
-      if (!deleted) {
+      // its name went with it: they are counted as dropped. Deleted only if it had no name already when the
+      // name was first found missing: one that had (given an archive name by a rotator that stalled before
+      // making the new file) and lost it since was compressed or deleted as an archive, its lines with it.
+      // Either way, a file without a name takes no more lines: the active name is made at once.
+      const nameless = hasNoName(this.fd);
+      const deleted = nameless && this.missingSince === 0;
+      if (!nameless) {
         const now = this.now();
         if (this.missingSince === 0) {
           this.missingSince = now;
@@ -1663,7 +1667,7 @@ export class RotatingFile extends EventEmitter {
         }
         // The next tick comes one interval later; timers may measure it a millisecond short.
         if (now - this.missingSince < this.options.checkIntervalMs / 2) return;
-      } else {
+      } else if (deleted) {
         this.countLinesOfDeletedFile();
       }
       this.linesSinceSeen = 0;

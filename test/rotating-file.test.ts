@@ -1162,6 +1162,23 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(errors.map((e) => e.code)).toContain('EISDIR');
   });
 
+  it('does not count as deleted a file that was moved away first (an archive name) and lost that name later (compressed), and writes no line there', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, warnings, quiet } = await onTestClock(log);
+    fs.renameSync(log, path.join(dir, 'app.2026-11-25.log')); // a rotator that stalls before making the new file
+    quiet();
+    file.write('into the archive'); // the look finds the name missing, the open file still named
+    await file.flush();
+    fs.rmSync(path.join(dir, 'app.2026-11-25.log')); // compressed away (its lines are in the .gz)
+    quiet();
+    file.write('after'); // not into the file without a name: the active name is made at once
+    await file.flush();
+    expect(readLines(log)).toEqual(['after']);
+    expect(warnings.map((w) => w.code)).not.toContain('DROPPED_LINES');
+    expect(file.stats().droppedLines).toBe(0);
+  });
+
   it('counts the lines that went with a deleted file in every process that wrote to it, not only in the one that made it again', async () => {
     const log = path.join(tempDir(), 'app.log');
     const a = await onTestClock(log);
