@@ -1656,9 +1656,12 @@ export class RotatingFile extends EventEmitter {
       // its name went with it: they are counted as dropped. Deleted only if it had no name already when the
       // name was first found missing: one that had (given an archive name by a rotator that stalled before
       // making the new file) and lost it since was compressed or deleted as an archive, its lines with it.
-      // Either way, a file without a name takes no more lines: the active name is made at once.
+      // Either way, a file without a name takes no more lines: the active name is made at once. (Nor while
+      // the rotation lock is there: a rotator that gave the file its archive name and stalled, or died,
+      // before making the new one, while archive maintenance compressed the archive. This process may have
+      // stalled through all of that too.)
       const nameless = hasNoName(this.fd);
-      const deleted = nameless && this.missingSince === 0;
+      const deleted = nameless && this.missingSince === 0 && statOrNull(this.lock.lockPath) === null;
       if (!nameless) {
         const now = this.now();
         if (this.missingSince === 0) {
@@ -1677,11 +1680,15 @@ export class RotatingFile extends EventEmitter {
       // The state of the new file says which file was deleted, so that the other processes that wrote to it
       // count their lines too when they follow.
       this.target.deletedIno = deleted ? this.ino : null;
+      let made: boolean;
       try {
-        this.rotateHere(this.period.start, null);
+        made = this.rotateHere(this.period.start, null);
       } finally {
         this.target.deletedIno = null;
       }
+      // The lock is busy (a rotation under way): lines wait for the file it makes, as at start-up, and go to
+      // the active name after fallbackMs at the latest; never to the file without a name.
+      if (!made && nameless) this.letGoOfNamelessFile();
     } catch (err) {
       failed = true;
       // The same failure at every check (something in the way that this process cannot open: EACCES,
@@ -1697,6 +1704,13 @@ export class RotatingFile extends EventEmitter {
     } finally {
       if (!failed) this.failingCheck = null;
     }
+  }
+
+  /** Stop writing to the open file, which has no name left: the next lines wait for a file (see flushNow). */
+  private letGoOfNamelessFile(): void {
+    const fd = this.fd as number;
+    this.fd = null;
+    this.letGo(fd);
   }
 
   /** The open file was deleted (rm): the lines written to it since it was last seen under its name went with it. */

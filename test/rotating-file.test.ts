@@ -1179,6 +1179,26 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats().droppedLines).toBe(0);
   });
 
+  it('does not count as deleted a file found without a name while the rotation lock is there (archived by a stalled rotator, then compressed)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lock = path.join(dir, '.app.log.lock');
+    const { file, warnings, quiet } = await onTestClock(log);
+    // While this process stalled: a rotator took the lock, gave the file its archive name and stalled before
+    // making the new one; archive maintenance compressed the archive.
+    fs.mkdirSync(lock);
+    fs.renameSync(log, path.join(dir, 'app.2026-11-25.log'));
+    fs.rmSync(path.join(dir, 'app.2026-11-25.log'));
+    quiet();
+    file.write('after'); // the look before it finds the file without a name, the lock there
+    await vi.waitFor(() => expect(warnings.map((w) => w.code)).toContain('EXTERNAL_MOVE'), { timeout: 2000, interval: 5 });
+    fs.rmdirSync(lock); // the rotator goes on (here: lets go), and the file is made
+    await file.flush();
+    expect(readLines(log)).toEqual(['after']);
+    expect(warnings.map((w) => w.code)).not.toContain('DROPPED_LINES');
+    expect(file.stats().droppedLines).toBe(0);
+  });
+
   it('counts the lines that went with a deleted file in every process that wrote to it, not only in the one that made it again', async () => {
     const log = path.join(tempDir(), 'app.log');
     const a = await onTestClock(log);
