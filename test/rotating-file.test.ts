@@ -21,6 +21,25 @@ function toBufferForTest(data: Buffer | string): Buffer {
   return typeof data === 'string' ? Buffer.from(data) : data;
 }
 
+/**
+ * Run `action` once, the first time a rotation of this process reaches `step` (rotation.ts's test hook).
+ * Returns what removes the hook if that never happened.
+ */
+function onceAtStep(step: string, action: () => void): () => void {
+  const key = Symbol.for('timberlock.testHooks');
+  const hooks = globalThis as Record<symbol, unknown>;
+  hooks[key] = {
+    at(reached: string) {
+      if (reached !== step) return;
+      hooks[key] = undefined;
+      action();
+    },
+  };
+  return () => {
+    hooks[key] = undefined;
+  };
+}
+
 function track(file: RotatingFile): RotatingFile {
   files.push(file);
   return file;
@@ -466,19 +485,11 @@ describe('RotatingFile, one process', () => {
   it('with maxSize, a batch written while another process rolls the file (between its unlink and its create) waits for the new file', async () => {
     const { dir, log, writer, roller } = writerAndRoller();
     writer.write('before the roll');
-    const key = Symbol.for('timberlock.testHooks');
-    const hooks = globalThis as Record<symbol, unknown>;
-    hooks[key] = {
-      at(step: string) {
-        if (step !== 'before-create') return;
-        hooks[key] = undefined;
-        writer.write('during the roll'); // sync: true, so it is written now, unless it waits
-      },
-    };
+    const unhook = onceAtStep('before-create', () => writer.write('during the roll')); // sync: true, so it is written now, unless it waits
     try {
       expect(await roller.rotate()).toBe(true);
     } finally {
-      hooks[key] = undefined;
+      unhook();
     }
     await vi.waitFor(() => expect(readLines(log)).toEqual(['during the roll']), { timeout: 5000, interval: 5 });
     expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll']);
@@ -518,23 +529,17 @@ describe('RotatingFile, one process', () => {
     fs.writeFileSync(old, 'old\n');
     const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', sync: true }, { now: () => now }));
     file.write('new');
-    const key = Symbol.for('timberlock.testHooks');
-    const hooks = globalThis as Record<symbol, unknown>;
-    hooks[key] = {
-      at(step: string) {
-        if (step !== 'before-link') return;
-        hooks[key] = undefined;
-        // Between the rotation's look for `.gz` and its link: maintenance renames its gzip of the old
-        // archive into place and removes the original, freeing the plain name.
-        fs.writeFileSync(`${old}.gz`, zlib.gzipSync(fs.readFileSync(old)));
-        fs.unlinkSync(old);
-      },
-    };
+    const unhook = onceAtStep('before-link', () => {
+      // Between the rotation's look for `.gz` and its link: maintenance renames its gzip of the old
+      // archive into place and removes the original, freeing the plain name.
+      fs.writeFileSync(`${old}.gz`, zlib.gzipSync(fs.readFileSync(old)));
+      fs.unlinkSync(old);
+    });
     const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
     try {
       expect(await file.rotate()).toBe(true);
     } finally {
-      hooks[key] = undefined;
+      unhook();
     }
     expect((await rotated)[0].archive).toBe(path.join(dir, 'app.2026-11-25.1.log'));
     expect(visible(dir)).toEqual(['app.2026-11-25.1.log', 'app.2026-11-25.log.gz', 'app.log']);
@@ -1022,22 +1027,16 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     // This process archives the file of the 25th and stalls before its new file gets the active name. Its
     // lock goes stale, and another process makes the file of the 26th: its header and a state naming it.
     const takeover = '# timberlock app.log period=2026-11-26T00:00:00.000Z created=2026-11-26T12:00:01.000Z pid=2 host=h\n';
-    const hooks = {
-      at: (step: string): void => {
-        if (step !== 'before-create') return;
-        hooks.at = () => {};
-        fs.appendFileSync(log, takeover);
-        const state = { periodStart: Date.UTC(2026, 10, 26), ino: fs.statSync(log).ino, emptySize: takeover.length };
-        fs.writeFileSync(statePath, `${JSON.stringify(state)}\n`);
-      },
-    };
-    const key = Symbol.for('timberlock.testHooks');
-    (globalThis as Record<symbol, unknown>)[key] = hooks;
+    const unhook = onceAtStep('before-create', () => {
+      fs.appendFileSync(log, takeover);
+      const state = { periodStart: Date.UTC(2026, 10, 26), ino: fs.statSync(log).ino, emptySize: takeover.length };
+      fs.writeFileSync(statePath, `${JSON.stringify(state)}\n`);
+    });
     try {
       now = Date.UTC(2026, 10, 26, 12);
       file.write('a2');
     } finally {
-      delete (globalThis as Record<symbol, unknown>)[key];
+      unhook();
     }
     expect(fs.readFileSync(log, 'utf8')).toBe(`${takeover}a2\n`);
     expect((JSON.parse(fs.readFileSync(statePath, 'utf8')) as { emptySize: number }).emptySize).toBe(takeover.length);
@@ -1052,20 +1051,12 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     let now = Date.UTC(2026, 10, 25, 12);
     const file = track(new RotatingFile({ path: log, timeZone: 'UTC', header: true, sync: true }, { now: () => now, identity: { hostname: 'h', pid: 1 } }));
     file.write('old');
-    const hooks = {
-      at: (step: string): void => {
-        if (step !== 'before-header') return;
-        hooks.at = () => {};
-        fs.appendFileSync(log, 'ending\n');
-      },
-    };
-    const key = Symbol.for('timberlock.testHooks');
-    (globalThis as Record<symbol, unknown>)[key] = hooks;
+    const unhook = onceAtStep('before-header', () => fs.appendFileSync(log, 'ending\n'));
     try {
       now = Date.UTC(2026, 10, 26, 12);
       file.write('new');
     } finally {
-      delete (globalThis as Record<symbol, unknown>)[key];
+      unhook();
     }
     expect(readLines(log)).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-26T00:00:00/), 'new']);
     expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual([expect.stringMatching(/^# timberlock app\.log period=2026-11-25/), 'old', 'ending']);
