@@ -559,8 +559,6 @@ describe('a RotatingFile at a boundary', () => {
     const lock = path.join(dir, '.app.log.lock');
     const state = path.join(dir, '.app.log.state');
     const { file } = await stagedAfterBoundary(dir);
-    const errors: Error[] = [];
-    file.on('error', (err: Error) => errors.push(err));
     fs.mkdirSync(lock); // another process holds the lock
     fs.rmSync(path.join(dir, '.app.log.next'));
     fs.rmSync(state);
