@@ -1649,17 +1649,16 @@ export class RotatingFile extends EventEmitter {
         else if (sibling) this.adopt(sibling);
         return;
       }
-      // The active name is missing. Moved away (logrotate renames, then creates the file): give an external
-      // rotator one interval to create it (racing logrotate's `create` makes it rename ours away), then
-      // create it ourselves. Deleted (the open file has no name left): at once, since every line written
-      // meanwhile goes to a file that is in no directory. Those written since the file was last seen under
-      // its name went with it: they are counted as dropped. Deleted only if it had no name already when the
-      // name was first found missing: one that had (given an archive name by a rotator that stalled before
-      // making the new file) and lost it since was compressed or deleted as an archive, its lines with it.
-      // Either way, a file without a name takes no more lines: the active name is made at once. (Nor while
-      // the rotation lock is there: a rotator that gave the file its archive name and stalled, or died,
-      // before making the new one, while archive maintenance compressed the archive. This process may have
-      // stalled through all of that too.)
+      // The active name is missing.
+      // - The open file still has a name (moved away: logrotate renames, then creates): an external rotator
+      //   gets one interval to create it (racing logrotate's `create` makes it rename ours away), then this
+      //   process creates it.
+      // - It has none: it takes no more lines, and the active name is made at once. It was deleted (rm), and
+      //   the lines written to it since it was last seen under its name went with it (counted as dropped),
+      //   only if it had no name already when the active name was first found missing and the rotation lock
+      //   is not there. Otherwise a rotator gave it an archive name and stalled, or died, before making the
+      //   new file, and archive maintenance compressed the archive, lines and all (this process may have
+      //   stalled through all of that).
       const nameless = hasNoName(this.fd);
       const deleted = nameless && this.missingSince === 0 && statOrNull(this.lock.lockPath) === null;
       if (!nameless) {
