@@ -716,9 +716,7 @@ export class RotatingFile extends EventEmitter {
   private linesInMemory(): number {
     const rest = this.pending[this.head];
     if (rest === undefined || rest !== this.shortWriteRest) return this.bufferedLineCount();
-    let lines = 0;
-    for (const byte of rest) if (byte === NEWLINE) lines++;
-    return this.bufferedLineCount() - 1 + lines;
+    return this.bufferedLineCount() - 1 + newlinesIn(rest);
   }
 
   /**
@@ -961,8 +959,11 @@ export class RotatingFile extends EventEmitter {
       this.writeFailed(err as Error);
       return false;
     }
-    const lines = end - this.head;
-    if (this.staged && fd === this.fd && late === null) this.stagedLines += lines; // late ones are counted already
+    // Lines this write completed: one per chunk, but a short write's rest (one chunk) holds as many lines
+    // as it has newlines, and a short write completes only the lines whose newline got in.
+    let lines = end - this.head;
+    const rest = this.pending[this.head] === this.shortWriteRest ? this.shortWriteRest : null;
+    if (rest !== null) lines += newlinesIn(rest) - 1;
     const wasTorn = this.pending[this.head] === this.tornRest;
     for (let i = this.head; i < end; i++) this.pendingBytes -= (this.pending[i] as Chunk).length;
     this.head = end;
@@ -970,14 +971,16 @@ export class RotatingFile extends EventEmitter {
     if (written < bytes) {
       // A short write (disk nearly full): the rest of these lines must be the very next bytes written.
       const buffer = toBuffer(data);
-      const rest = buffer.subarray(written);
-      this.pending[--this.head] = rest;
-      this.shortWriteRest = rest;
-      this.tornRest = (written === 0 ? wasTorn : buffer[written - 1] !== NEWLINE) ? rest : null;
-      this.pendingBytes += rest.length;
+      const unwritten = buffer.subarray(written);
+      this.pending[--this.head] = unwritten;
+      this.shortWriteRest = unwritten;
+      this.tornRest = (written === 0 ? wasTorn : buffer[written - 1] !== NEWLINE) ? unwritten : null;
+      this.pendingBytes += unwritten.length;
+      lines = newlinesIn(buffer.subarray(0, written));
     } else if (wasTorn) {
       this.tornRest = null;
     }
+    if (this.staged && fd === this.fd && late === null) this.stagedLines += lines; // late ones are counted already
     // Late: written to the previous period's file on purpose (fallback), or the write returned after the
     // settle margin and the active name has moved on, so it may have landed after the rename, where a
     // follower of the active name never reads it (a write stalled in the kernel, or this process was
@@ -1979,6 +1982,13 @@ function headerWriter(
     }
     return line.endsWith('\n') ? line : `${line}\n`;
   };
+}
+
+/** How many lines `bytes` ends: its newlines. */
+function newlinesIn(bytes: Uint8Array): number {
+  let lines = 0;
+  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
+  return lines;
 }
 
 /** A chunk as a Buffer, without copying bytes it already has. */

@@ -364,6 +364,32 @@ describe('RotatingFile, one process', () => {
     });
   }
 
+  it('counts each late line once when a short write cuts the late batch', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', sync: true }, { now: () => now }));
+    file.write('old');
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock past midnight
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    const lines = Array.from({ length: 10 }, (_, i) => `late line ${i}`);
+    for (const line of lines) file.write(line); // they wait for the new file
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer | string) => number;
+    let calls = 0;
+    const short = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: Buffer | string) => {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      return writeSync(fd, ++calls === 1 ? bytes.subarray(0, 30) : bytes); // the first write takes 30 bytes only
+    }) as typeof fs.writeSync);
+    try {
+      file.flushSync(); // they cannot wait: to the old file, late
+    } finally {
+      short.mockRestore();
+      fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    }
+    expect(readLines(log)).toEqual(['old', ...lines]);
+    expect(file.stats().lateLines).toBe(10);
+  });
+
   it('loses no later line when a LATE_LINES listener rotates while late lines go to the active name', async () => {
     const dir = tempDir();
     const { file, giveUp } = lateLinesWhileRotating(dir, ['waiting']);
