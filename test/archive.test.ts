@@ -6,11 +6,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
 import lockfile from 'proper-lockfile';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { archiveLockPath, maintainArchives, type ArchiveStep, type ArchiveTarget, type MaintenanceResult } from '../src/archive.js';
 import { archiveName, type NameScheme } from '../src/naming.js';
 import { compressionTempName, recognizeListing, type RetentionPolicy } from '../src/retention.js';
-import { buildInternalModule } from './helpers/internal-module.js';
+import { useInternalModule } from './helpers/internal-module.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'archive-child.mjs');
 const scheme: NameScheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' };
@@ -20,17 +20,8 @@ const HOOKS = Symbol.for('timberlock.testHooks');
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
-let removeBuild = (): void => {};
-let moduleUrl = '';
-
 // The children run the compiled src/archive.ts (an internal module until the writer uses it).
-beforeAll(async () => {
-  const built = await buildInternalModule('archive');
-  moduleUrl = built.url;
-  removeBuild = built.remove;
-}, 60_000);
-
-afterAll(() => removeBuild());
+const archiveModule = useInternalModule('archive');
 
 afterEach(() => {
   delete (globalThis as Record<symbol, unknown>)[HOOKS];
@@ -615,7 +606,7 @@ describe('a maintenance process killed at each step', () => {
 
   /** The child runs with `fileSizeLimitKiB` as its file size limit (`ulimit -f`), if given. */
   function startChild(config: Record<string, unknown>, fileSizeLimitKiB?: number): Child {
-    const args = [fixture, JSON.stringify({ module: moduleUrl, ...config })];
+    const args = [fixture, JSON.stringify({ module: archiveModule.url, ...config })];
     const child =
       fileSizeLimitKiB === undefined
         ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -2,21 +2,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRotationLock, lockOnce } from '../src/lock.js';
-import { buildInternalModule } from './helpers/internal-module.js';
-
-let lockModuleUrl = '';
-let removeLockModule = (): void => {};
+import { useInternalModule } from './helpers/internal-module.js';
 
 // A child process runs the compiled src/lock.ts (an internal module).
-beforeAll(async () => {
-  const built = await buildInternalModule('lock');
-  lockModuleUrl = built.url;
-  removeLockModule = built.remove;
-}, 60_000);
-
-afterAll(() => removeLockModule());
+const lockModule = useInternalModule('lock');
 
 const dirs: string[] = [];
 
@@ -221,7 +212,7 @@ describe('rotation lock', () => {
     // takes it (mkdir), and the process exits: proper-lockfile's exit cleanup still knows A's hold.
     const script = `
       import fs from 'node:fs';
-      const { createRotationLock } = await import(${JSON.stringify(lockModuleUrl)});
+      const { createRotationLock } = await import(${JSON.stringify(lockModule.url)});
       const lockPath = ${JSON.stringify(lockPath)};
       const a = createRotationLock(${JSON.stringify(path.join(dir, 'app.log'))}, lockPath, 2000, () => {});
       const b = createRotationLock(${JSON.stringify(path.join(dir, 'app.log'))}, lockPath, 2000, () => {});

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'tsup';
+import { afterAll, beforeAll } from 'vitest';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 
@@ -27,4 +28,20 @@ export async function buildInternalModule(name: string): Promise<{ url: string; 
     silent: true,
   });
   return { url: pathToFileURL(path.join(dir, `${name}.js`)).href, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * In the test file that calls it: build `name` before its tests (buildInternalModule) and remove the build
+ * after them. `url` is the module's file URL once the tests run.
+ */
+export function useInternalModule(name: string): { url: string } {
+  const module = { url: '' };
+  let remove = (): void => {};
+  beforeAll(async () => {
+    const built = await buildInternalModule(name);
+    module.url = built.url;
+    remove = built.remove;
+  }, 60_000);
+  afterAll(() => remove());
+  return module;
 }
