@@ -1018,6 +1018,14 @@ export class RotatingFile extends EventEmitter {
    * Returns false when writing failed and a retry is scheduled.
    */
   private completeTornLine(fd: number): boolean {
+    if (hasNoName(fd)) {
+      // Deleted, or compressed away by archive maintenance: the line's beginning is in no file any more.
+      closeQuietly(fd);
+      this.restFd = null;
+      this.dropTornEnd('the file a short write cut a line in has no name left', `Dropping a line a short write cut in a previous file of ${this.path}: that file has no name left`);
+      if (this.errorEpisode) this.endErrorEpisode();
+      return true;
+    }
     const rest = this.pending[this.head] as Buffer;
     const end = rest.indexOf(NEWLINE) + 1 || rest.length;
     let written: number;
@@ -1056,6 +1064,20 @@ export class RotatingFile extends EventEmitter {
     // The file that failed is left behind: the next failure is a new episode, and the drop marker goes to the current file.
     if (this.errorEpisode) this.endErrorEpisode();
     return true;
+  }
+
+  /**
+   * The end of the line a short write cut (at the head of the buffer) cannot be written after its beginning:
+   * it is dropped, and the line counted as dropped. The whole lines after it stay, still ahead of everything else.
+   */
+  private dropTornEnd(cause: string, message: string): void {
+    const rest = this.pending[this.head] as Buffer;
+    const end = rest.indexOf(NEWLINE) + 1 || rest.length;
+    this.pendingBytes -= end;
+    this.tornRest = null;
+    if (end < rest.length) this.pending[this.head] = this.shortWriteRest = rest.subarray(end);
+    else this.pending[this.head++] = '';
+    this.countDropped(1, cause, message);
   }
 
   /** Over maxBufferBytes: write to whatever file is open rather than grow without bound. */
@@ -1745,7 +1767,7 @@ export class RotatingFile extends EventEmitter {
    */
   private descriptorLost(fd: number): void {
     this.fd = null;
-    if (this.restFd === fd) this.restFd = null;
+    const tornHere = this.tornRest !== null && this.pending[this.head] === this.tornRest && (this.restFd === null || this.restFd === fd);
     // Writes that succeeded since the last check went to the file, or, after the close, to whatever file got
     // the number: counted as dropped (at most that many are lost).
     const lines = this.linesSinceSeen;
@@ -1757,7 +1779,26 @@ export class RotatingFile extends EventEmitter {
         `${lines} line(s) written since the last check may have gone to another file: counted as dropped`,
       { fd, lines },
     );
+    // A line a short write cut in that descriptor is completed through a new one to the same file, if the
+    // active name still holds it; else it cannot be: its end would begin another file.
+    if (this.restFd === fd || tornHere) this.restFd = tornHere ? this.reopenForTornLine() : null;
     this.flushNow();
+  }
+
+  /**
+   * A new descriptor of the file whose descriptor was lost, for the end of the line a short write cut in it:
+   * only under the active name can it be found again. Not there (or failing to open), the end is dropped,
+   * the line counted as dropped, and null returned.
+   */
+  private reopenForTornLine(): number | null {
+    try {
+      const opened = runSync(openExisting(this.path, this.ino));
+      if (opened) return opened.fd;
+    } catch {
+      // Dropped below; the reopening of the active file that follows reports what is wrong with it.
+    }
+    this.dropTornEnd('a short write cut a line in a descriptor closed by other code', `Dropping a line a short write cut in ${this.path}: its descriptor was closed by other code and the file is not under its name any more`);
+    return null;
   }
 
   private clearTimers(): void {

@@ -1147,6 +1147,77 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     }
   });
 
+  /** Write `line` with the disk taking only its first `bytes` bytes, then full (the episode's 'error' is the caller's). */
+  function cutByFullDisk(file: RotatingFile, line: string, bytes: number): void {
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
+    let calls = 0;
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
+      if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, bytes));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    try {
+      file.write(line);
+      file.flushSync();
+    } finally {
+      disk.mockRestore();
+    }
+  }
+
+  it('completes a line a short write cut in a descriptor other code then closed, through a new descriptor of the same file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, warnings, errors, quiet } = await onTestClock(log);
+    cutByFullDisk(file, 'cut in two', 4);
+    expect(errors.map((e) => e.code)).toEqual(['ENOSPC']);
+    fs.closeSync((file as unknown as { fd: number }).fd); // a bug elsewhere in the app
+    quiet();
+    file.write('after');
+    await file.flush();
+    expect(readLines(log)).toEqual(['before', 'cut in two', 'after']);
+    expect(warnings.map((w) => w.code)).toEqual(['DESCRIPTOR_LOST']);
+  });
+
+  it('drops the end of a line a short write cut in a descriptor other code then closed, once the file is not under its name: the new file never begins with it', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, warnings, quiet } = await onTestClock(log);
+    cutByFullDisk(file, 'cut in two', 4);
+    fs.closeSync((file as unknown as { fd: number }).fd); // a bug elsewhere in the app
+    fs.renameSync(log, path.join(dir, 'moved.log')); // and the file rotated away meanwhile
+    quiet();
+    file.write('after');
+    await file.flush();
+    expect(fs.readFileSync(path.join(dir, 'moved.log'), 'utf8')).toBe('before\ncut ');
+    const lines = readLines(log);
+    expect(lines[0]).toBe('after');
+    expect(lines[1]).toMatch(/^timberlock: 1 line\(s\) dropped .* a short write cut a line in a descriptor closed by other code$/);
+    expect(lines).toHaveLength(2);
+    // The line dropped, then the episode's marker written.
+    expect(warnings.map((w) => w.code)).toEqual(['DESCRIPTOR_LOST', 'DROPPED_LINES', 'DROPPED_LINES']);
+    expect(file.stats().droppedLines).toBe(2); // 'before' (at most, see DESCRIPTOR_LOST) and the cut line
+  });
+
+  it('drops the end of a line a short write cut in a file deleted since, and counts it, rather than write it into no file', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const { file, warnings, quiet } = await onTestClock(log);
+    cutByFullDisk(file, 'cut in two', 4);
+    fs.rmSync(log); // an operator deletes it
+    quiet();
+    file.write('after');
+    await file.flush();
+    const lines = readLines(log);
+    expect(lines[0]).toMatch(/^timberlock: 1 line\(s\) dropped .* the file a short write cut a line in has no name left$/);
+    expect(lines[1]).toBe('after');
+    expect(lines).toHaveLength(2);
+    expect(warnings.map((w) => [w.code, w.details?.lines])).toEqual([
+      ['DROPPED_LINES', 1], // 'before' went with the file
+      ['EXTERNAL_MOVE', undefined],
+      ['DROPPED_LINES', 1], // the cut line
+      ['DROPPED_LINES', 1], // its marker, written
+    ]);
+    expect(file.stats().droppedLines).toBe(2);
+  });
+
   it('reports a check that fails the same way every time (a directory in the way) once, not at every check; the lines go on to the moved file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
