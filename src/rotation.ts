@@ -112,7 +112,20 @@ function* writeState(target: RotationTarget, state: RotationState): Io<void> {
   const temp = stateTempPath(target.statePath);
   yield* io.writeFile(temp, stateText(state), target.mode);
   testHook('state-written', target.path);
-  yield* io.rename(temp, target.statePath);
+  try {
+    yield* io.rename(temp, target.statePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // Bare, ENOENT would not say which file, nor how it can go missing under the lock.
+    throw Object.assign(
+      new Error(
+        `${temp}, the new state this process wrote, was removed before it became ${target.statePath}: archive maintenance removes such a ` +
+          'file once it is staleMs old (this process held the rotation lock that long, and another process may have taken it over), ' +
+          'or the directory was removed; the rotation is tried again',
+      ),
+      { code: 'ENOENT', path: temp },
+    );
+  }
 }
 
 /**

@@ -1069,6 +1069,31 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('.app.log.new'))).toEqual([]); // its own new file went
   });
 
+  it("says which file went missing, and how, when its new state's temp file is removed under it (a holder stalled past staleMs)", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', sync: true }, { now: () => now }));
+    const errors: NodeJS.ErrnoException[] = [];
+    file.on('error', (err: NodeJS.ErrnoException) => errors.push(err));
+    file.write('a1');
+    // Archive maintenance of another process removes the temp file as stale.
+    const unhook = onceAtStep('state-written', () => {
+      for (const name of fs.readdirSync(dir)) if (name.startsWith('.app.log.state.')) fs.rmSync(path.join(dir, name));
+    });
+    try {
+      now = Date.UTC(2026, 10, 26, 12);
+      file.write('a2');
+    } finally {
+      unhook();
+    }
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.code).toBe('ENOENT');
+    expect(errors[0]?.message).toMatch(/\.app\.log\.state\.\S+, the new state this process wrote, was removed before it became \S+\.app\.log\.state: archive maintenance removes/);
+    await file.flush();
+    expect(readLines(log)).toEqual(['a2']);
+  });
+
   it('the header stays the first line when a process appends to the active name while the holder writes it', () => {
     // A process that ends appends what it still holds to whatever file has the active name (the writer's
     // fallback, without the lock). The new file gets that name only with its header in it.
