@@ -75,9 +75,11 @@ export class RotatingFileTransport extends TransportStream {
   readonly file: RotatingFile;
   /**
    * winston's exception and rejection handlers waiting for this transport to say it is done, whose crash
-   * entry did not come in the run that marked it (held up in its logger's pipe): oldest first.
+   * entry did not come in the run that marked them (held up in its logger's pipe): one group per run, oldest first.
    */
-  private waitingHandlers: HandlerListeners[] = [];
+  private waitingRuns: HandlerListeners[][] = [];
+  /** Whether a crash entry came in the current synchronous run. */
+  private crashEntryInRun = false;
   /**
    * The handlers that marked this transport in the current synchronous run, in order. The last one may
    * still be adding listeners: `before` holds the listeners there were when it began, until it is closed.
@@ -107,7 +109,7 @@ export class RotatingFileTransport extends TransportStream {
     // loggers share it).
     Object.defineProperty(this, '_ending', {
       configurable: true,
-      get: () => this.runMarks.length > 0 || this.waitingHandlers.length > 0,
+      get: () => this.runMarks.length > 0 || this.waitingRuns.length > 0,
       set: (ending: boolean) => {
         if (!ending) return;
         if (this.runMarks.length === 0) queueMicrotask(() => this.endRun());
@@ -127,11 +129,12 @@ export class RotatingFileTransport extends TransportStream {
     setImmediate(() => this.emit('logged', info));
     callback();
     if (info.exception !== true && info.rejection !== true) return;
-    // A crash entry: of the last handler that marked this transport in this run, or else of the one
-    // that has waited longest.
+    // A crash entry: of the last handler that marked this transport in this run, or else of the run that
+    // has waited longest (every handler of it: see endRun).
     this.closeLastMark();
-    const handler = this.runMarks.pop()?.handler ?? this.waitingHandlers.shift();
-    if (handler) this.handOverToWinston(handler);
+    const mark = this.runMarks.pop();
+    if (mark) this.crashEntryInRun = true;
+    for (const handler of mark ? [mark.handler] : (this.waitingRuns.shift() ?? [])) this.handOverToWinston(handler);
   }
 
   /** The last handler of this run has added its listeners: the ones added since it began are its own. */
@@ -144,11 +147,21 @@ export class RotatingFileTransport extends TransportStream {
     mark.before = null;
   }
 
-  /** The synchronous run is over: handlers whose crash entry has not come wait for it. */
+  /**
+   * The synchronous run is over. Its marks are all of one crash (one 'uncaughtException' or
+   * 'unhandledRejection' emit), but a crash may bring fewer entries than marks: winston marks this
+   * transport once for every pipe of the logger that carries it with the matching flag, and a transport
+   * among both the exceptionHandlers and the rejectionHandlers carries both flags, so the other kind's
+   * wrapper marks it too and never forwards the entry. So once one entry of the crash has come, every
+   * handler of the run is done; until then, they wait for it together.
+   */
   private endRun(): void {
     this.closeLastMark();
-    this.waitingHandlers.push(...this.runMarks.map((mark) => mark.handler));
+    const handlers = this.runMarks.map((mark) => mark.handler);
     this.runMarks = [];
+    if (this.crashEntryInRun) for (const handler of handlers) this.handOverToWinston(handler);
+    else if (handlers.length > 0) this.waitingRuns.push(handlers);
+    this.crashEntryInRun = false;
   }
 
   /**
