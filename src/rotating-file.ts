@@ -696,6 +696,28 @@ export class RotatingFile extends EventEmitter {
   }
 
   /** Counters since this RotatingFile was created. */
+  /**
+   * @internal Not part of the API. The pino transport's limit on a line it holds before its newline has
+   * come: maxBufferBytes, in characters.
+   */
+  get unfinishedLineLimit(): number {
+    return this.options.maxBufferBytes;
+  }
+
+  /**
+   * @internal Not part of the API. A line the pino transport dropped before it reached write(): it grew
+   * past unfinishedLineLimit without a newline. Counted as written and dropped, and told.
+   */
+  dropUnfinishedLine(length: number): void {
+    this.counters.lines++;
+    this.counters.droppedLines++;
+    this.warn(
+      'DROPPED_LINES',
+      `Dropping a line for ${this.path} that grew to ${length} characters without a newline (more than maxBufferBytes, ${this.options.maxBufferBytes}); input up to its newline is skipped`,
+      { lines: 1, reason: 'line too long' },
+    );
+  }
+
   stats(): RotatingFileStats {
     return { ...this.counters, bufferedLines: this.linesInMemory(), bufferedBytes: this.pendingBytes };
   }

@@ -17,6 +17,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimberlockOptionError } from '../src/errors.js';
 import { createRotatingFile, type RotatingFile } from '../src/index.js';
+import type { WarningEvent } from '../src/types.js';
 import { LineCutter } from '../src/line-cutter.js';
 import timberlockTransport, { PinoDestination, destination } from '../src/transports/pino.js';
 import { killChildren, runNode } from './helpers/child.js';
@@ -270,6 +271,23 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n{"msg":"three"}\n{"msg":"four"}\n');
   });
 
+  it('the transport target drops a line that grows past maxBufferBytes without a newline, whole, counts it and skips its end; the lines around it are kept', async () => {
+    const file = path.join(dir, 'app.log');
+    const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024, maxBufferBytes: 4096 });
+    const warnings: WarningEvent[] = [];
+    (stream as unknown as { file: RotatingFile }).file.on('warning', (w: WarningEvent) => warnings.push(w));
+    stream.write('{"msg":"before"}\n{"msg":"');
+    for (let i = 0; i < 10; i++) stream.write('x'.repeat(1000)); // 10,000 characters and no newline
+    stream.write('still the long one"}\n{"msg":"after"}\n{"msg":"last"');
+    const closed = once(stream, 'close');
+    stream.end();
+    await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"before"}\n{"msg":"after"}\n{"msg":"last"\n');
+    expect(warnings.map((w) => [w.code, w.details?.lines])).toEqual([['DROPPED_LINES', 1]]);
+    expect(warnings[0]?.message).toMatch(/grew to 5008 characters without a newline \(more than maxBufferBytes, 4096\)/);
+    expect((stream as unknown as { file: RotatingFile }).file.stats()).toMatchObject({ lines: 4, droppedLines: 1 });
+  });
+
   it('the transport target keeps a character whose bytes a chunk cuts (pino hands a pipeline\'s output over as bytes) whole', async () => {
     const file = path.join(dir, 'app.log');
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC' });
@@ -431,6 +449,26 @@ describe('LineCutter', () => {
         for (const chunk of [text.slice(0, i), text.slice(i, j), text.slice(j)]) cutter.cut(chunk);
         expect([lines, cutter.rest()], `cut at ${i} and ${j}`).toEqual([['{"a":1}\n', '\n', '{"b":"é"}\r\n', '{"c":3}\n'], '{"d":']);
         expect(cutter.rest()).toBe('');
+      }
+    }
+  });
+
+  it('with a limit, drops an incomplete line that grows past it, whole, however the text is cut, and tells each such line once', () => {
+    const long = `${'x'.repeat(12)}\n`;
+    const input = `ab\n${long}${long}cd\nef`;
+    for (let i = 0; i <= input.length; i++) {
+      for (let j = i; j <= input.length; j++) {
+        const lines: string[] = [];
+        const dropped: number[] = [];
+        const cutter = new LineCutter((line) => lines.push(line) > 0, { maxLength: 8, onDrop: (length) => dropped.push(length) });
+        for (const chunk of [input.slice(0, i), input.slice(i, j), input.slice(j)]) cutter.cut(chunk);
+        // A long line (at 3 and 16) is dropped when a cut leaves more than 8 of its characters held without
+        // its newline; otherwise the sink gets it whole.
+        const held = (start: number): number => [i, j].map((cut) => cut - start).find((n) => n > 8 && n < long.length) ?? 0;
+        const expected = [3, 16].map(held).filter((n) => n > 0);
+        expect(dropped, `cut at ${i} and ${j}`).toEqual(expected);
+        expect(lines, `cut at ${i} and ${j}`).toEqual(['ab\n', ...Array(2 - expected.length).fill(long), 'cd\n']);
+        expect(cutter.rest()).toBe('ef');
       }
     }
   });
