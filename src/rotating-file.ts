@@ -37,6 +37,7 @@ import {
   signalContextEnded,
   trackRotation,
   unregisterSignalTarget,
+  type SignalTarget,
 } from './signal-context.js';
 import type { ArchiveEvent, HeaderInfo, OpenEvent, RotateEvent, RotatingFileOptions, RotatingFileStats, WarningEvent } from './types.js';
 
@@ -284,6 +285,8 @@ export class RotatingFile extends EventEmitter {
   private constructing = true;
   /** This file's id in the signal context's registry (signal-context.ts). */
   private readonly signalId: number;
+  /** This file as the signal context sees it; held here, since the context holds a closed file only weakly. */
+  private readonly signalTarget: SignalTarget;
 
   private readonly counters: Omit<RotatingFileStats, 'bufferedLines' | 'bufferedBytes'> = {
     lines: 0,
@@ -344,13 +347,14 @@ export class RotatingFile extends EventEmitter {
             (err) => this.warn('ARCHIVE_ERROR', `Archive maintenance of ${file} failed: ${err.message}`),
           )
         : null;
-    this.signalId = registerSignalTarget({
+    this.signalTarget = {
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
       emit: (event, payload) => this.notify(event, payload),
       deliverHeldEvents: () => this.deliverDeferred(true),
       stopMaintenance: async () => this.archives?.stop(),
-    });
+    };
+    this.signalId = registerSignalTarget(this.signalTarget);
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
     this.flushNow();
@@ -377,7 +381,7 @@ export class RotatingFile extends EventEmitter {
     }
     // Signal context (handleSignals): no rotation check, no lock, no I/O — the line goes to the signal
     // buffer and comes back through write() when the context ends (it is counted then, or now if dropped).
-    if (inSignalContext() && this.state !== 'closed') {
+    if (inSignalContext()) {
       if (!deferLine(this.signalId, line)) {
         this.counters.lines++;
         this.counters.droppedLines++;

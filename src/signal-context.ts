@@ -41,6 +41,12 @@ const DIGIT_0 = 0x30;
 const textDecoder = new TextDecoder();
 
 const targets = new Map<number, SignalTarget>();
+/**
+ * Closed files, for as long as anything else holds them: a line written to one in the signal context is
+ * buffered like any other (it is appended when the context ends, see RotatingFile's write after close).
+ */
+const closedTargets = new Map<number, WeakRef<SignalTarget>>();
+const forgetClosed = new FinalizationRegistry<number>((id) => closedTargets.delete(id));
 let nextId = 1;
 /** Nesting depth of the signal context; > 0 means "inside". */
 let depth = 0;
@@ -59,10 +65,22 @@ export function registerSignalTarget(target: SignalTarget): number {
   return id;
 }
 
-/** Forget a closed file. When no file is left, the process's signal listeners are as if timberlock were not loaded. */
+/**
+ * A file closed: it is no longer flushed at the end of the process, but still takes lines in the signal
+ * context. When no file is open, the process's signal listeners are as if timberlock were not loaded.
+ */
 export function unregisterSignalTarget(id: number): void {
-  if (!targets.delete(id)) return;
+  const target = targets.get(id);
+  if (!target) return;
+  targets.delete(id);
+  closedTargets.set(id, new WeakRef(target));
+  forgetClosed.register(target, id);
   if (targets.size === 0) disarmDefaultSignalFlush();
+}
+
+/** The file, open or closed, that `id` names. */
+function targetOf(id: number): SignalTarget | undefined {
+  return targets.get(id) ?? closedTargets.get(id)?.deref();
 }
 
 /** True while a signal is being handled through the library: write() must only buffer. */
@@ -145,7 +163,7 @@ export function drainSignalBuffer(): void {
   const counts = [...refused];
   refused.clear();
   for (const [id, lines] of counts) {
-    targets.get(id)?.emit('warning', {
+    targetOf(id)?.emit('warning', {
       code: 'DROPPED_LINES',
       message:
         `${lines} line(s) written while a signal was handled were dropped: they did not fit in the signal ` +
@@ -264,9 +282,8 @@ function handOver(record: Uint8Array): void {
   }
   const kind = record[at];
   const payload = record.subarray(at + 1);
-  const target = targets.get(id);
-  // A record always names a registered file: files unregister only when they close, which never
-  // happens inside the context, and the buffer is drained when the context ends.
+  // A record names a file that is open, or closed and still held by the code that wrote to it.
+  const target = targetOf(id);
   if (!target) return;
   if (kind === KIND_STRING) target.write(textDecoder.decode(payload));
   else if (kind === KIND_BYTES) target.write(Buffer.from(payload));

@@ -167,6 +167,31 @@ describe('the signal context', () => {
     expect(file.stats().lines).toBe(5);
   });
 
+  it('write() to a file closed already only buffers too, and the line is appended when the context ends', async () => {
+    const file = createRotatingFile({ path: path.join(tempDir(), 'app.log') });
+    files.push(file);
+    file.write('before');
+    await file.close();
+    const open = fs.openSync;
+    let opened = 0;
+    runInSignalContext(() => {
+      // A closed file appends with an open, a write and a close: none of them here.
+      fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+        opened++;
+        return open(...args);
+      }) as typeof fs.openSync;
+      try {
+        file.write('inside, after close()');
+      } finally {
+        fs.openSync = open;
+      }
+      expect(opened).toBe(0);
+      expect(linesOf(file.path)).toEqual(['before']);
+    });
+    expect(linesOf(file.path)).toEqual(['before', 'inside, after close()']);
+    expect(file.stats()).toMatchObject({ lines: 2, droppedLines: 0 });
+  });
+
   it('hands the lines back even when the code inside throws', () => {
     const file = createRotatingFile({ path: path.join(tempDir(), 'app.log'), sync: true });
     files.push(file);
