@@ -19,7 +19,7 @@ import { TimberlockOptionError } from '../src/errors.js';
 import { createRotatingFile, type RotatingFile } from '../src/index.js';
 import type { WarningEvent } from '../src/types.js';
 import { LineCutter } from '../src/line-cutter.js';
-import timberlockTransport, { PinoDestination, destination } from '../src/transports/pino.js';
+import timberlockTransport, { PinoDestination, destination, type PinoTransportOptions } from '../src/transports/pino.js';
 import { killChildren, runNode } from './helpers/child.js';
 import { checkJsonLog, formatJsonLogReport } from './helpers/json-log.js';
 
@@ -113,6 +113,19 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n');
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(TimberlockOptionError);
     await expect(target({ path: path.join(dir, 'app.log'), timeZone: 'Mars/Olympus' })).rejects.toThrow(/timeZone.*"Mars\/Olympus"/);
+  });
+
+  it('the transport target refuses options given as a string, as pino hands them over (spread into characters), saying so', async () => {
+    const { default: target } = await import('../src/transports/pino.js');
+    const log = path.join(dir, 'app.log');
+    const refusal = /Invalid option options: ".*app\.log"\. Expected an object such as \{ path: 'logs\/app\.log' \}, not a string/;
+    await expect(target(log as unknown as PinoTransportOptions)).rejects.toThrow(refusal);
+    await expect(target({ ...log, $context: {}, pinoWillSendConfig: true } as unknown as PinoTransportOptions)).rejects.toThrow(refusal);
+    await expect(target({ 0: 'x', path: log } as unknown as PinoTransportOptions)).rejects.toThrow(/Invalid option 0: "x"/); // not a spread string
+    // Through pino's worker: the transport's 'error', with the same message.
+    const transport = workerTransport(log as unknown as Record<string, unknown>);
+    const [error] = (await once(transport, 'error')) as [Error];
+    expect(error.message).toMatch(refusal);
   });
 
   it("takes a logger's custom levels through the worker transport (pino passes them to the target as `levels`)", async () => {

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import { isMainThread, parentPort, type MessagePort } from 'node:worker_threads';
-import { emitAsProcessWarning, printToStderr, type TimberlockError } from '../errors.js';
+import { emitAsProcessWarning, printToStderr, TimberlockOptionError, type TimberlockError } from '../errors.js';
 import { LineCutter } from '../line-cutter.js';
 import { RotatingFile, toBuffer } from '../rotating-file.js';
 import type { RotatingFileOptions, WarningEvent } from '../types.js';
@@ -44,10 +44,31 @@ const END_WAIT_MS = 3000;
  *   transport's 'error', a plain Error with the same message (an error loses its class between threads).
  */
 export default async function timberlockTransport(options: PinoTransportOptions): Promise<PinoTransportStream> {
+  const given = typeof options === 'string' ? options : spreadString(options);
+  if (given !== null) throw new TimberlockOptionError('options', given, "an object such as { path: 'logs/app.log' }, not a string");
+  // Anything else that is not an object the file refuses, as createRotatingFile does.
+  const fileOptions = typeof options === 'object' && options !== null ? withoutPinoKeys(options) : options;
+  const file = new RotatingFile(fileOptions, { closeWaitMs: END_WAIT_MS });
+  return new PinoTransportStream(file, isMainThread ? null : parentPort);
+}
+
+function withoutPinoKeys(options: PinoTransportOptions): RotatingFileOptions {
   const fileOptions: Record<string, unknown> = { ...options };
   for (const key of PINO_KEYS) delete fileOptions[key];
-  const file = new RotatingFile(fileOptions as unknown as RotatingFileOptions, { closeWaitMs: END_WAIT_MS });
-  return new PinoTransportStream(file, isMainThread ? null : parentPort);
+  return fileOptions as unknown as RotatingFileOptions;
+}
+
+/**
+ * The string that `options` were given as, or null. pino spreads a target's options into the object it
+ * hands the worker, so a string arrives as { 0: '/', 1: 'v', … } next to pino's own keys.
+ */
+function spreadString(options: unknown): string | null {
+  if (typeof options !== 'object' || options === null) return null;
+  const record = options as Record<string, unknown>;
+  const keys = Object.keys(record).filter((key) => !(PINO_KEYS as readonly string[]).includes(key));
+  if (keys.length === 0 || keys.some((key, i) => key !== String(i))) return null;
+  const characters = keys.map((key) => record[key]);
+  return characters.every((c) => typeof c === 'string' && c.length === 1) ? characters.join('') : null;
 }
 
 /** The file's events that reach the app's transport object, in the main thread. */
