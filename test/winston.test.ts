@@ -187,6 +187,24 @@ describe('RotatingFileTransport with winston', () => {
     }
   });
 
+  it("does not take a rejection entry for the crash entry an exception handler waits for, when the transport does not handle rejections (winston-transport passes them to every transport)", async () => {
+    const transport = new RotatingFileTransport({ path: path.join(dir, 'app.log'), timeZone: 'UTC', handleExceptions: true });
+    // What winston's exception handler does; its crash entry is held up in the logger's pipe (a slow transport).
+    let done = 0;
+    (transport as unknown as { _ending: boolean })._ending = true;
+    transport.once('finish', () => done++);
+    transport.once('error', () => done++);
+    await new Promise(setImmediate); // the run ends: the handler waits for its entry
+    const entry = (fields: Record<string, unknown>): Record<string | symbol, unknown> => ({ level: 'error', ...fields, [Symbol.for('message')]: JSON.stringify(fields) });
+    transport.log(entry({ message: 'rejected elsewhere', rejection: true }) as never, () => {}); // through another logger
+    await new Promise(setImmediate);
+    await new Promise(setImmediate); // a hand-over would have called the listener by now
+    expect(done).toBe(0);
+    transport.log(entry({ message: 'boom', exception: true }) as never, () => {});
+    await vi.waitFor(() => expect(done).toBe(1), { timeout: 5000, interval: 5 });
+    await transport.file.close();
+  });
+
   for (const mode of ['crash', 'reject'] as const) {
     const what = mode === 'crash' ? 'an uncaught exception (handleExceptions)' : 'an unhandled rejection (handleRejections)';
     it(`exits at once with the error line on disk after ${what}`, async () => {

@@ -128,7 +128,10 @@ export class RotatingFileTransport extends TransportStream {
     this.file.write(typeof line === 'string' ? line : fallbackLine(info));
     setImmediate(() => this.emit('logged', info));
     callback();
-    if (info.exception !== true && info.rejection !== true) return;
+    // A crash entry of a kind this transport handles: winston-transport passes rejection entries to every
+    // transport, and only a handler of that kind marked this one.
+    const crash = (info.exception === true && this.handleExceptions === true) || (info.rejection === true && this.handleRejections === true);
+    if (!crash) return;
     // A crash entry: of the last handler that marked this transport in this run, or else of the run that
     // has waited longest (every handler of it: see endRun).
     this.closeLastMark();
