@@ -169,6 +169,7 @@ describe('examples', () => {
     };
     const [app] = ecosystem.apps;
     expect(app).toMatchObject({ instances: 4, exec_mode: 'cluster' });
+    expect(app!.kill_timeout).toBeGreaterThan(7000); // longer than logger.end() may take: fallbackMs, 7 s by default
     const script = path.resolve(app!.cwd, app!.script);
     expect(fs.existsSync(script)).toBe(true);
     // pm2 is not installed here: start the instances as pm2 would (its env, NODE_APP_INSTANCE), with

@@ -9,7 +9,8 @@ module.exports = {
       instances: 4,
       exec_mode: 'cluster',
       // pm2 stops an instance with SIGINT and SIGKILLs it after kill_timeout ms: leave time to flush.
-      kill_timeout: 5000,
+      // logger.end() waits at most fallbackMs (7 s by default) for a rotation under way or a full disk.
+      kill_timeout: 10000,
       env: { LOG_PATH: 'logs/app.log' },
     },
   ],
