@@ -120,7 +120,7 @@ describe('timberlock/pino', () => {
     const log = path.join(dir, 'app.log');
     const refusal = /Invalid option options: ".*app\.log"\. Expected an object such as \{ path: 'logs\/app\.log' \}, not a string/;
     await expect(target(log as unknown as PinoTransportOptions)).rejects.toThrow(refusal);
-    await expect(target({ ...log, $context: {}, pinoWillSendConfig: true } as unknown as PinoTransportOptions)).rejects.toThrow(refusal);
+    await expect(target({ ...[...log], $context: {}, pinoWillSendConfig: true } as unknown as PinoTransportOptions)).rejects.toThrow(refusal);
     await expect(target({ 0: 'x', path: log } as unknown as PinoTransportOptions)).rejects.toThrow(/Invalid option 0: "x"/); // not a spread string
     // Through pino's worker: the transport's 'error', with the same message.
     const transport = workerTransport(log as unknown as Record<string, unknown>);
