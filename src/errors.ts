@@ -3,6 +3,7 @@
  * when nothing else can be done with them.
  */
 import fs from 'node:fs';
+import { inspect } from 'node:util';
 
 /** Base class of the errors timberlock creates itself. */
 export class TimberlockError extends Error {
@@ -41,9 +42,13 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  return 'an object';
+  // Arrays and objects shortly, as the code that passed them reads (getters are not called).
+  const shown = inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 6, maxStringLength: 40 });
+  return shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN - 1)}…` : shown;
 }
+
+/** Characters of an array or object an error message shows at most. */
+const MAX_SHOWN = 80;
 
 /**
  * Write `text` to stderr synchronously, for a process that is ending (no later tick will come). A closed

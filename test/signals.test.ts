@@ -493,7 +493,7 @@ describe('handleSignals()', () => {
 
   it('rejects invalid options with the option, the value and what is allowed', () => {
     const cases: [unknown, string][] = [
-      [{ signals: [] }, 'Invalid option signals: an array. Expected a non-empty array of distinct signal names from SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2.'],
+      [{ signals: [] }, 'Invalid option signals: []. Expected a non-empty array of distinct signal names from SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2.'],
       [{ signals: ['SIGTERM', 'SIGKILL'] }, 'Invalid option signals[1]: "SIGKILL".'],
       [{ signals: ['SIGTERM', 'SIGTERM'] }, 'Invalid option signals[1]: "SIGTERM".'],
       [{ signals: [, 'SIGTERM'] }, 'Invalid option signals[0]: undefined.'],
@@ -750,7 +750,7 @@ describe('stopChildren()', () => {
   });
 
   it('rejects invalid arguments at the call site', () => {
-    expect(() => stopChildren([{} as never])).toThrow('Invalid option children[0]: an object. Expected a ChildProcess (child_process) or a cluster Worker.');
+    expect(() => stopChildren([{} as never])).toThrow('Invalid option children[0]: {}. Expected a ChildProcess (child_process) or a cluster Worker.');
     expect(() => stopChildren('x' as never)).toThrow('Invalid option children: "x".');
     expect(() => stopChildren([], { signal: 'SIGNOPE' as never })).toThrow('Invalid option signal: "SIGNOPE". Expected a signal name');
     expect(() => stopChildren([], { timeoutMs: 1.5 })).toThrow('Invalid option timeoutMs: 1.5.');
