@@ -28,7 +28,7 @@ export class TimberlockOptionError extends TimberlockError {
   readonly value: unknown;
 
   constructor(option: string, value: unknown, allowed: string) {
-    super('ERR_TIMBERLOCK_OPTION', `Invalid option ${option}: ${describeValue(value)}. Expected ${allowed}.`);
+    super('ERR_TIMBERLOCK_OPTION', `Invalid option ${option}: ${describeValue(value)}. Expected ${allowed}${/[.?]$/.test(allowed) ? '' : '.'}`);
     this.option = option;
     this.value = value;
   }

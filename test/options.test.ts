@@ -302,7 +302,7 @@ describe('normalizeOptions', () => {
 
   it('suggests the frequency name for a wrongly cased one, without asking for a number', () => {
     const error = optionError({ path: 'app.log', frequency: 'Daily' });
-    expect(error.message).toContain("did you mean 'daily'?");
+    expect(error.message).toMatch(/did you mean 'daily'\?$/); // one mark at the end, not '?.'
     expect(error.message).not.toContain('a number, not a string');
     expect(optionError({ path: 'app.log', frequency: 'yearly' }).message).not.toContain('a number, not a string');
   });
