@@ -4,7 +4,7 @@
  * what a dead process left), and every minute.
  * One run at a time per file; runs never block the write path.
  */
-import { maintainArchives, type ArchiveTarget, type MaintenanceResult } from './archive.js';
+import { maintainArchives, type ArchiveTarget, type ExitStep, type MaintenanceResult } from './archive.js';
 
 /** A periodic catch-up run, for archives made by processes that died before their own run. */
 const CATCH_UP_INTERVAL_MS = 60_000;
@@ -24,6 +24,8 @@ export class ArchiveScheduler {
   private rerun = false;
   private readonly abort = new AbortController();
   private stopped = false;
+  /** What the run under way must still do if the process ends now. */
+  private readonly atExit: ExitStep = { finish: null };
 
   constructor(
     private readonly target: ArchiveTarget,
@@ -67,13 +69,23 @@ export class ArchiveScheduler {
     await this.running;
   }
 
+  /**
+   * The process ends now (synchronously): a compression between its rename to the `.gz` and the removal of
+   * its original removes the original, so that no pair is left behind. Anything earlier is left to the
+   * next run (a temp file, removed once stale; the original, compressed again).
+   */
+  finishForExit(): void {
+    this.atExit.finish?.();
+    this.atExit.finish = null;
+  }
+
   private start(): void {
     if (this.stopped) return;
     if (this.running) {
       this.rerun = true; // an archive appeared while a run was going: look again when it ends
       return;
     }
-    this.running = maintainArchives(this.target, this.now, this.abort.signal)
+    this.running = maintainArchives(this.target, this.now, this.abort.signal, this.atExit)
       .then((result) => {
         this.onResult(result);
         // The holder may have listed the directory before this process's archive settled: look again.

@@ -162,10 +162,19 @@ export async function maintainArchives(
   target: ArchiveTarget,
   now: () => number = Date.now,
   signal?: AbortSignal,
+  atExit: ExitStep = { finish: null },
 ): Promise<MaintenanceResult> {
-  const run = new MaintenanceRun(target, now, signal);
+  const run = new MaintenanceRun(target, now, signal, atExit);
   await run.execute();
   return run.result;
+}
+
+/**
+ * What a run must still do, synchronously, if the process ends now: `finish` is set while a compression
+ * is between its rename to the `.gz` and the removal of its original (see finishCompressionSync).
+ */
+export interface ExitStep {
+  finish: (() => void) | null;
 }
 
 /** One maintenance run: the lock it holds and what it has done so far. */
@@ -186,6 +195,7 @@ class MaintenanceRun {
     private readonly target: ArchiveTarget,
     private readonly now: () => number,
     private readonly signal: AbortSignal | undefined,
+    private readonly atExit: ExitStep,
   ) {}
 
   async execute(): Promise<void> {
@@ -510,7 +520,29 @@ class MaintenanceRun {
       return;
     }
     // Step 4: the .gz is complete under its final name; from here on the original is only a duplicate.
-    await this.finishCompression(name, copy);
+    this.atExit.finish = () => this.finishCompressionSync(name, copy);
+    try {
+      await this.finishCompression(name, copy);
+    } finally {
+      this.atExit.finish = null;
+    }
+  }
+
+  /**
+   * Steps 4-5 at once, for a process that ends between them (process.exit(), a death by signal): otherwise
+   * the original would stay beside its `.gz` until a later run verifies the pair.
+   */
+  private finishCompressionSync(name: string, copy: CompressedCopy): void {
+    if (this.compromised) return; // the next holder verifies the pair
+    const original = this.file(name);
+    try {
+      fs.utimesSync(`${original}.gz`, copy.atime, copy.mtime);
+      fsyncDirectorySync(this.target.dir);
+      const current = fs.lstatSync(original);
+      if (current.ino === copy.ino && current.size === copy.size) fs.unlinkSync(original);
+    } catch {
+      // Left as a pair, which the next run verifies and repairs.
+    }
   }
 
   /** Steps 4-5: make the new `.gz` name durable, then remove the original (if it is still the file compressed). */
@@ -771,6 +803,22 @@ async function exists(file: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
+  }
+}
+
+/** fsyncDirectory, synchronously (a process that ends). */
+function fsyncDirectorySync(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch (err) {
+    if (process.platform === 'win32') return;
+    throw err;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -482,6 +482,7 @@ export class RotatingFile extends EventEmitter {
     this.flushSync();
     this.publishNow();
     this.dropUnwritten('the process exited'); // writes kept failing (a full disk, a file size limit)
+    this.archives?.finishForExit(); // no original left beside its .gz
     // Only the lock holder writes the temp file. Its name is this thread's, shared by another file of this
     // thread on the same path: without the lock, it could be that file's, mid-rotation.
     if (!this.inFlight || !this.lock.held) return;

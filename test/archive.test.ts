@@ -767,3 +767,25 @@ describe('a maintenance process killed at each step', () => {
     expect(plainIn(dir)).toEqual([]);
   });
 });
+
+describe('a writer process that ends in the middle of a compression', () => {
+  it('removes the original on process.exit() once its .gz is in place, so no pair is left for a later run to verify', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'exit-mid-compression.mjs'), JSON.stringify({ path: path.join(dir, 'app.log') })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    let stdout = '';
+    child.stdout!.on('data', (data: Buffer) => (stdout += data));
+    const [code] = (await Promise.race([
+      new Promise((resolve) => child.once('exit', (...args) => resolve(args))),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the child did not exit within 30 s')), 30_000)),
+    ])) as [number | null];
+    expect(code).toBe(0);
+    const { exiting } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { exiting?: string };
+    expect(exiting).toMatch(/app\.\d{4}-\d\d-\d\d\.log$/);
+    const archive = path.basename(exiting as string);
+    expect(plainIn(dir)).toEqual([]); // the original is gone
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
+  }, 40_000);
+});
