@@ -10,14 +10,7 @@
  * `periodOf(start)` is the same period. A caller can therefore cache `next` as its boundary, compare it
  * with the clock on every write, and call `periodOf(next)` when it is passed.
  */
-import { tz, tzOffset } from '@date-fns/tz';
-// Subpath imports: the 'date-fns' root pulls in every function, which costs seconds of start-up as ESM on Node 22/24.
-import { addDays } from 'date-fns/addDays';
-import { addMonths } from 'date-fns/addMonths';
-import { addWeeks } from 'date-fns/addWeeks';
-import { startOfDay } from 'date-fns/startOfDay';
-import { startOfMonth } from 'date-fns/startOfMonth';
-import { startOfWeek } from 'date-fns/startOfWeek';
+import { tzOffset } from '@date-fns/tz';
 import { TimberlockError } from './errors.js';
 import type { Frequency } from './types.js';
 
@@ -45,10 +38,11 @@ const HOUR_MS = 3_600_000;
  * - A number is a period in milliseconds aligned to the Unix epoch, independent of the zone:
  *   `start = t - (t mod P)`.
  * - `'daily'`, `'weekly'` (weeks start on Monday, as ISO weeks do) and `'monthly'` start at the first
- *   instant of the local calendar day, week or month, computed by date-fns in the zone. Their length
- *   follows the calendar: a day is 23 or 25 hours long on DST change days; where midnight does not
- *   exist (America/Havana, Africa/Cairo, America/Santiago...) the day starts at the first instant that
- *   exists.
+ *   instant of the local calendar day, week or month, found from the zone's UTC offsets (not date-fns'
+ *   TZDate arithmetic, which goes through the process's own time zone and was off by an hour, or threw,
+ *   when that zone changed its offset near the other zone's midnight). Their length follows the calendar:
+ *   a day is 23 or 25 hours long on DST change days; where midnight does not exist (America/Havana,
+ *   Africa/Cairo, America/Santiago...) the day starts at the first instant that exists.
  * - `'hourly'` and `'minutely'` start at the local clock's full hour or minute, from the zone's UTC offset
  *   at `t` (not date-fns `startOfHour` with a zone, which returns wrong results in a repeated fall-back
  *   hour). When the offset changes by an amount that is not a multiple of the unit (Australia/Lord_Howe
@@ -59,12 +53,13 @@ const HOUR_MS = 3_600_000;
  * {@link isValidTimeZone}. Throws a `RangeError` (code `ERR_INVALID_ARG_VALUE`) for a non-finite `t`, a
  * number frequency that is not a positive finite number, an unknown frequency or a time zone whose offset
  * cannot be determined, and a TimberlockError (code `ERR_TIMBERLOCK_PERIOD`) rather than return a period
- * that does not contain `t`. That never happens in 2026 in any of the 418 zones Node 20 knows (walked period
- * by period); it does for a few historic offset changes that date-fns/tz mishandles (Asia/Kathmandu
- * 1986-01-01, Asia/Tehran 1977-78, Africa/Monrovia before 1972).
+ * that does not contain `t`. Walked period by period in all 418 zones Node 20 knows, under several process
+ * time zones, days, weeks and months start where Intl says the local date changes (days 2011-2021 and
+ * 2026, weeks 2020-2027, months 2000-2030; days 1970-2010 too, but for Africa/Monrovia before 1972, whose
+ * offset of -00:44:30 @date-fns/tz's tzOffset reads as +00:44:30), identically whatever `TZ` is.
  *
- * Cost: a few µs for hours and minutes, tens to hundreds of µs for days, weeks and months in a named zone
- * (date-fns' TZDate), so call it at boundaries, not on every write. Touches no file.
+ * Cost: a few µs for hours and minutes, about 10 µs for days, weeks and months in a named zone (Intl
+ * offsets), so call it at boundaries, not on every write. Touches no file.
  */
 export function periodOf(t: number, frequency: Frequency, timeZone: string): Period {
   if (!Number.isFinite(t)) throw invalidArgument('t', t, 'a finite epoch time in milliseconds');
@@ -130,30 +125,59 @@ function fixedPeriod(t: number, periodMs: number): Period {
   return { start, next: start + periodMs };
 }
 
-/** Starts of the local day, week (Monday) and month, and the step to the following one, from date-fns. */
-const CALENDAR: Record<
-  'daily' | 'weekly' | 'monthly',
-  {
-    startOf: (t: number | Date, ctx?: { in: ReturnType<typeof tz> }) => Date;
-    add: (d: Date, amount: number, ctx?: { in: ReturnType<typeof tz> }) => Date;
-  }
-> = {
-  daily: { startOf: (t, ctx) => startOfDay(t, ctx), add: (d, n, ctx) => addDays(d, n, ctx) },
-  weekly: { startOf: (t, ctx) => startOfWeek(t, { ...ctx, weekStartsOn: 1 }), add: (d, n, ctx) => addWeeks(d, n, ctx) },
-  monthly: { startOf: (t, ctx) => startOfMonth(t, ctx), add: (d, n, ctx) => addMonths(d, n, ctx) },
-};
+const DAY_MS = 86_400_000;
+/** Wider than any day: 24 h, plus the largest offset change in one step (a day skipped or repeated, 24 h), plus margin. */
+const SEARCH_MS = 50 * HOUR_MS;
 
 /**
- * A local calendar day, week or month. The end is the start of the following unit as date-fns computes
- * it (a day is not 24 h), so the next period's start equals this period's end by construction.
+ * A local calendar day, week (from Monday) or month. Both ends are the first instant whose local date is
+ * that day's, the week's Monday or the month's first (or later: a date a zone skipped), found from the
+ * zone's UTC offsets alone: the process's own time zone (`TZ`) plays no part, and the next period's start
+ * equals this period's end by construction.
  */
-function calendarPeriod(t: number, frequency: keyof typeof CALENDAR, timeZone: string): Period {
-  const ctx = timeZone === 'local' ? undefined : { in: tz(timeZone) };
-  const { startOf, add } = CALENDAR[frequency];
-  const startDate = startOf(t, ctx);
-  const start = startDate.getTime();
-  const next = startOf(add(startDate, 1, ctx), ctx).getTime();
+function calendarPeriod(t: number, frequency: 'daily' | 'weekly' | 'monthly', timeZone: string): Period {
+  const offsetAt = (x: number): number => zoneOffsetMinutes(x, timeZone) * MINUTE_MS;
+  if (!Number.isFinite(offsetAt(t))) throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
+  const day = localDay(t, offsetAt);
+  let first: number;
+  let following: number;
+  if (frequency === 'daily') {
+    first = day;
+    following = day + 1;
+  } else if (frequency === 'weekly') {
+    first = day - mod(new Date(day * DAY_MS).getUTCDay() - 1, 7); // back to Monday
+    following = first + 7;
+  } else {
+    const date = new Date(day * DAY_MS);
+    first = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) / DAY_MS;
+    following = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / DAY_MS;
+  }
+  const start = firstInstantOfDay(first, t, offsetAt);
+  const next = firstInstantOfDay(following, t, offsetAt);
   return checked(t, { start, next }, frequency, timeZone);
+}
+
+/** The local date of instant `x`, as whole days since 1970-01-01. */
+function localDay(x: number, offsetAt: (x: number) => number): number {
+  return Math.floor((x + offsetAt(x)) / DAY_MS);
+}
+
+/**
+ * The first instant whose local date is `day` or later (days since 1970-01-01), searched around `near`:
+ * local midnight at the offset of `near`, or else at the offset found there; else a binary search over
+ * the instants around it, local dates only ever moving forward.
+ */
+function firstInstantOfDay(day: number, near: number, offsetAt: (x: number) => number): number {
+  const reached = (x: number): boolean => localDay(x, offsetAt) >= day;
+  const isFirst = (x: number): boolean => reached(x) && !reached(x - 1);
+  const guess = day * DAY_MS - offsetAt(near);
+  if (isFirst(guess)) return guess;
+  const second = day * DAY_MS - offsetAt(guess);
+  if (isFirst(second)) return second;
+  // Midnight does not exist that day (a spring-forward at 00:00), or the offset changed in between.
+  const lo = Math.min(guess, second) - SEARCH_MS;
+  const hi = Math.max(guess, second) + SEARCH_MS;
+  return reached(lo) || !reached(hi) ? Number.NaN : firstInstant(lo, hi, reached);
 }
 
 /** Length of the clock units. */
@@ -193,18 +217,16 @@ function firstInstant(lo: number, hi: number, holds: (x: number) => boolean): nu
 
 /**
  * Guard against a period that does not contain `t`, which would make a caller's boundary check never fire
- * or fire forever. An unknown zone gives NaN (a RangeError naming the zone); anything else would be a
- * date-fns or Intl result this module did not expect (a TimberlockError with code ERR_TIMBERLOCK_PERIOD).
+ * or fire forever (the callers have refused an unknown zone already): a TimberlockError with code
+ * ERR_TIMBERLOCK_PERIOD for offsets this module did not expect.
  */
 function checked(t: number, period: Period, frequency: Frequency, timeZone: string): Period {
   if (period.start <= t && t < period.next) return period;
-  if (!Number.isFinite(period.start) || !Number.isFinite(period.next)) {
-    throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
-  }
+  const shown = (x: number): string => (Number.isFinite(x) ? new Date(x).toISOString() : 'not found');
   throw new TimberlockError(
     'ERR_TIMBERLOCK_PERIOD',
     `The ${String(frequency)} period of ${new Date(t).toISOString()} in time zone ${timeZone} came out as ` +
-      `${new Date(period.start).toISOString()} .. ${new Date(period.next).toISOString()}, which does not contain it.`,
+      `${shown(period.start)} .. ${shown(period.next)}, which does not contain it.`,
   );
 }
 

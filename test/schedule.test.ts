@@ -297,6 +297,48 @@ describe('periodOf across DST changes', () => {
   });
 });
 
+describe('calendar periods and the process time zone', () => {
+  /** The local date of `t` in `timeZone`, from Intl (YYYY-MM-DD). */
+  const localDate = (t: number, timeZone: string): string => new Intl.DateTimeFormat('en-CA', { timeZone }).format(new Date(t));
+  // Instants near a DST change of the zone (or of the process zones below) close to its local midnight.
+  const CASES: Array<[string, string]> = [
+    ['America/Sao_Paulo', '2026-09-06T03:30:00Z'],
+    ['Atlantic/Azores', '2026-10-25T00:30:00Z'],
+    ['America/Nuuk', '2026-03-29T01:30:00Z'],
+    ['America/Santiago', '2026-04-04T03:00:00Z'],
+    ['Pacific/Chatham', '2026-04-04T11:14:00Z'],
+    ['Asia/Gaza', '2021-10-28T21:30:00Z'], // midnight repeated by a fall-back at 01:00
+    ['Europe/Berlin', '2026-03-29T01:30:00Z'],
+  ];
+  const PROCESS_ZONES = ['UTC', 'America/Santiago', 'Australia/Sydney', 'America/New_York', 'Europe/London'];
+
+  it("finds the same days, weeks and months whatever the process's own time zone (TZ) is, each starting where its local date begins", () => {
+    const before = process.env.TZ;
+    const seen = new Map<string, string>();
+    try {
+      for (const processZone of PROCESS_ZONES) {
+        process.env.TZ = processZone;
+        for (const [zone, at] of CASES) {
+          for (const frequency of ['daily', 'weekly', 'monthly'] as const) {
+            const t = Date.parse(at);
+            const key = `${zone} ${at} ${frequency}`;
+            const period = periodOf(t, frequency, zone);
+            expect(period.start <= t && t < period.next, `${key} under TZ=${processZone}: ${span(period)}`).toBe(true);
+            expect(localDate(period.start - 1, zone) < localDate(period.start, zone), `${key}: the local date begins at the start`).toBe(true);
+            expect(localDate(period.next - 1, zone) < localDate(period.next, zone), `${key}: the local date begins at the end`).toBe(true);
+            const shown = span(period);
+            expect(seen.get(key) ?? shown, `${key} under TZ=${processZone}`).toBe(shown);
+            seen.set(key, shown);
+          }
+        }
+      }
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+});
+
 describe('weekly and monthly periods', () => {
   it('start weeks on Monday and run a DST week to 169 hours (Berlin, week of 2026-10-25)', () => {
     expect(periodOf(utc('2026-10-25T12:00:00Z'), 'weekly', 'Europe/Berlin')).toEqual({
