@@ -596,7 +596,21 @@ function* unlinkExtraName(file: string, ino: number): Io<void> {
 function* unlinkActive(target: RotationTarget, ino: number, archive: string | null): Io<string | null> {
   testHook('before-unlink', target.path);
   // Re-check right before the destructive step: never unlink a newer active file.
-  if ((yield* io.stat(target.path))?.ino === ino) yield* unlinkQuietly(target.path);
+  if ((yield* io.stat(target.path))?.ino === ino) {
+    yield* unlinkQuietly(target.path);
+    return archive;
+  }
+  // The active name moved on without us. A holder that took over from this one archived the file under
+  // this same name (its only name now: it stays), or under another (two archive names: ours goes); or a
+  // program outside the protocol renamed it (logrotate: `app.log.1`), and its lines would be on disk twice
+  // under our name too: ours goes, the file is that program's.
+  if (archive !== null) {
+    const linked = yield* io.stat(archive);
+    if (linked?.ino === ino && linked.nlink >= 2) {
+      yield* unlinkQuietly(archive);
+      return null;
+    }
+  }
   return archive;
 }
 

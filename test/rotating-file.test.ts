@@ -1094,6 +1094,25 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(readLines(log)).toEqual(['a2']);
   });
 
+  it('gives no archive name to a file logrotate renamed between the archive link and the unlink of the active name: its lines are in one file only', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', sync: true }, { now: () => now }));
+    file.write('a1');
+    const unhook = onceAtStep('before-unlink', () => fs.renameSync(log, `${log}.1`)); // logrotate's rename
+    try {
+      now = Date.UTC(2026, 10, 26, 12);
+      file.write('a2');
+    } finally {
+      unhook();
+    }
+    expect(visible(dir)).toEqual(['app.log', 'app.log.1']);
+    expect(fs.statSync(`${log}.1`).nlink).toBe(1);
+    expect(readLines(`${log}.1`)).toEqual(['a1']);
+    expect(readLines(log)).toEqual(['a2']);
+  });
+
   it('the header stays the first line when a process appends to the active name while the holder writes it', () => {
     // A process that ends appends what it still holds to whatever file has the active name (the writer's
     // fallback, without the lock). The new file gets that name only with its header in it.
