@@ -282,20 +282,31 @@ function sampleProblem(dateFormat: string, timeZone: string): string | null {
  */
 function periodProblem(dateFormat: string, timeZone: string, frequency: Frequency): string | null {
   const every = typeof frequency === 'number' ? `${frequency} ms` : frequency;
+  // From each sample, that period and the ones after it: two periods that share a name are found as the
+  // second reading back as the first. A period in ms need not line up with the format's units (45 s periods
+  // named by the minute share a name only where two starts fall in one minute): more of them are tried.
+  const periods = typeof frequency === 'number' ? CONSECUTIVE_PERIODS_MS : CONSECUTIVE_PERIODS_NAMED;
   for (const sample of SAMPLE_INSTANTS) {
-    const start = periodOf(sample, frequency, timeZone).start;
-    const text = formatPeriod(start, dateFormat, timeZone);
-    const readBack = periodNamed(text, { activeName: '', dateFormat, timeZone, frequency });
-    if (readBack !== start) {
-      const readAs = readBack === null ? 'no period' : `the period starting ${new Date(readBack).toISOString()}`;
-      return (
-        `it does not tell ${every} periods apart: ${JSON.stringify(text)} names the period starting ` +
-        `${new Date(start).toISOString()} but reads back as ${readAs}`
-      );
+    let period = periodOf(sample, frequency, timeZone);
+    for (let i = 0; i < periods; i++, period = periodOf(period.next, frequency, timeZone)) {
+      const { start } = period;
+      const text = formatPeriod(start, dateFormat, timeZone);
+      const readBack = periodNamed(text, { activeName: '', dateFormat, timeZone, frequency });
+      if (readBack !== start) {
+        const readAs = readBack === null ? 'no period' : `the period starting ${new Date(readBack).toISOString()}`;
+        return (
+          `it does not tell ${every} periods apart: ${JSON.stringify(text)} names the period starting ` +
+          `${new Date(start).toISOString()} but reads back as ${readAs}`
+        );
+      }
     }
   }
   return null;
 }
+
+/** Consecutive periods periodProblem tries from each sample instant. */
+const CONSECUTIVE_PERIODS_NAMED = 2;
+const CONSECUTIVE_PERIODS_MS = 16;
 
 /**
  * date-fns' tokenizer for format strings: an ordinal token, a run of one letter, an escaped quote, a quoted

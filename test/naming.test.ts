@@ -392,8 +392,14 @@ describe('dateFormatProblem', () => {
     ['yyyy', 'monthly', /does not tell monthly periods apart/],
     ["RRRR-'W'II", 'daily', /does not tell daily periods apart/],
     ["yyyy-MM-dd'T'HH-mm-ss", 500, /does not tell 500 ms periods apart/],
+    // Two starts within one minute (00:00:00 and 00:00:45) only now and then: not where the samples fall.
+    ["yyyy-MM-dd'T'HH-mmxx", 45_000, /does not tell 45000 ms periods apart/],
   ] as Array<[string, Frequency, RegExp]>)('refuses %j for %j periods: names that do not tell the periods apart', (dateFormat, frequency, reason) => {
     expect(dateFormatProblem(dateFormat, 'UTC', frequency)).toMatch(reason);
+  });
+
+  it('refuses an hour format for 50-minute periods in a zone 45 minutes off the hour (two starts in one local hour)', () => {
+    expect(dateFormatProblem("yyyy-MM-dd'T'HHxx", 'Asia/Kathmandu', 3_000_000)).toMatch(/does not tell 3000000 ms periods apart/);
   });
 
   it('accepts, for each frequency, formats that tell its periods apart', () => {
