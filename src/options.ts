@@ -217,7 +217,7 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
 
   const maxSize = checkSize(options.maxSize);
   const maxFiles = options.maxFiles === undefined ? null : optionalInteger('maxFiles', options.maxFiles, 0, 1, 1_000_000, 'an integer from 1 to 1000000 (archives to keep)');
-  const maxAgeMs = checkAge(options.maxAge);
+  const maxAgeMs = checkAge(options.maxAge, frequency);
   const { compress, archiveDelayMs } = checkCompress(options.compress);
   const header = options.header === undefined ? false : options.header;
   if (typeof header !== 'boolean' && typeof header !== 'function') {
@@ -495,8 +495,23 @@ function checkSize(value: unknown): number | null {
   return bytes;
 }
 
-/** maxAge: milliseconds as a number, or a string such as '14d', '12h', '30m', '90s'. */
-function checkAge(value: unknown): number | null {
+/**
+ * The longest period of each named frequency (a day with a DST fall-back, a month of 31 days with one):
+ * an archive is dated by its period's start, so it is at least that old once it is made.
+ */
+const LONGEST_PERIOD_MS = {
+  minutely: 60_000,
+  hourly: 3_600_000,
+  daily: 25 * 3_600_000,
+  weekly: 7 * 86_400_000 + 3_600_000,
+  monthly: 31 * 86_400_000 + 3_600_000,
+} as const;
+
+/**
+ * maxAge: milliseconds as a number, or a string such as '14d', '12h', '30m', '90s'; longer than a period of
+ * `frequency`, or every archive would be deleted as soon as it is made.
+ */
+function checkAge(value: unknown, frequency: Frequency): number | null {
   if (value === undefined) return null;
   const allowed = "a duration of at least 1000 ms: a number of ms or a string such as '14d', '12h', '30m', '90s', '2w'";
   let ms = Number.NaN;
@@ -512,7 +527,24 @@ function checkAge(value: unknown): number | null {
     if (match && unit) ms = Math.floor(Number(match[1]) * unit);
   }
   if (!Number.isSafeInteger(ms) || ms < 1000) throw new TimberlockOptionError('maxAge', value, allowed);
+  const longest = typeof frequency === 'number' ? frequency : LONGEST_PERIOD_MS[frequency];
+  if (ms <= longest) {
+    const every = typeof frequency === 'number' ? `a period of ${frequency} ms` : `a ${frequency} period (up to ${describeMs(longest)})`;
+    throw new TimberlockOptionError(
+      'maxAge',
+      value,
+      `longer than ${every}: archives are dated by their period's start, so every archive would be deleted as soon as it is made`,
+    );
+  }
   return ms;
+}
+
+/** A period's longest length for people: '60 s', '1 h', '25 h', '7 d 1 h', '31 d 1 h'. */
+function describeMs(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  const hours = (ms % 86_400_000) / 3_600_000;
+  if (days >= 2) return hours === 0 ? `${days} d` : `${days} d ${hours} h`;
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${ms / 1000} s`;
 }
 
 /** compress: boolean, or { delayMs } to gzip archives only once they are that old. */

@@ -32,7 +32,7 @@ describe('normalizeOptions', () => {
     expect(normalizeOptions({ path: 'a.log', maxSize: '512k' }).maxSize).toBe(512 * 1024);
     expect(normalizeOptions({ path: 'a.log', maxSize: 4096 }).maxSize).toBe(4096);
     expect(normalizeOptions({ path: 'a.log', maxAge: '14d' }).maxAgeMs).toBe(14 * DAY_MS);
-    expect(normalizeOptions({ path: 'a.log', maxAge: '90s' }).maxAgeMs).toBe(90_000);
+    expect(normalizeOptions({ path: 'a.log', frequency: 'minutely', maxAge: '90s' }).maxAgeMs).toBe(90_000);
     expect(normalizeOptions({ path: 'a.log', compress: { delayMs: 300 } })).toMatchObject({ compress: true, archiveDelayMs: 300 });
     expect(normalizeOptions({ path: 'a.log', compress: true })).toMatchObject({ compress: true, archiveDelayMs: 5000 });
   });
@@ -311,7 +311,18 @@ describe('normalizeOptions', () => {
     const error = optionError({ path: 'app.log', maxAge: '6M' });
     expect(error.option).toBe('maxAge');
     expect(error.message).toContain("'M' is ambiguous: write 'm' for minutes, or days for months ('180d')");
-    expect(normalizeOptions({ path: 'app.log', maxAge: '6m' }).maxAgeMs).toBe(6 * 60_000);
+    expect(normalizeOptions({ path: 'app.log', frequency: 'minutely', maxAge: '6m' }).maxAgeMs).toBe(6 * 60_000);
+  });
+
+  it('refuses a maxAge no longer than a period, which would delete every archive as soon as it is made', () => {
+    expect(optionError({ path: 'app.log', maxAge: '12h' }).message).toBe(
+      'Invalid option maxAge: "12h". Expected longer than a daily period (up to 25 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
+    );
+    expect(optionError({ path: 'app.log', maxAge: '1d' }).option).toBe('maxAge'); // a day with a fall-back lasts 25 h
+    expect(optionError({ path: 'app.log', frequency: 'monthly', maxAge: '30d' }).message).toContain('a monthly period (up to 31 d 1 h)');
+    expect(optionError({ path: 'app.log', frequency: 60_000, maxAge: 60_000 }).message).toContain('longer than a period of 60000 ms');
+    expect(normalizeOptions({ path: 'app.log', maxAge: '26h' }).maxAgeMs).toBe(26 * 3_600_000);
+    expect(normalizeOptions({ path: 'app.log', frequency: 'hourly', maxAge: '61m' }).maxAgeMs).toBe(61 * 60_000);
   });
 
   it('explains that proper-lockfile clamps lock.staleMs below 2000', () => {
