@@ -353,6 +353,11 @@ function checkPath(value: unknown, identity: ProcessIdentity): string {
   if (name === '.' || name === '..') {
     throw new TimberlockOptionError('path', value, `a path whose last part is a file name, not '${name}'`);
   }
+  // `app.gz` would archive to `app.2026-11-25.gz`, the name of `app`'s compressed archive (retention of `app`
+  // in the same directory would count and delete it as its own).
+  if (/\.gz$/i.test(name)) {
+    throw new TimberlockOptionError('path', value, 'a file name that does not end in .gz (its archives would read as compressed archives)');
+  }
   return nodePath.resolve(expanded);
 }
 

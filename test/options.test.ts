@@ -314,6 +314,14 @@ describe('normalizeOptions', () => {
     expect(normalizeOptions({ path: 'app.log', frequency: 'minutely', maxAge: '6m' }).maxAgeMs).toBe(6 * 60_000);
   });
 
+  it("refuses an active file name ending in .gz: its archives would read as another file's compressed archives", () => {
+    expect(optionError({ path: 'logs/app.gz' }).message).toBe(
+      'Invalid option path: "logs/app.gz". Expected a file name that does not end in .gz (its archives would read as compressed archives).',
+    );
+    expect(optionError({ path: 'logs/app.log.GZ' }).option).toBe('path');
+    expect(normalizeOptions({ path: 'logs/app.gzip' }).name).toBe('app.gzip');
+  });
+
   it('refuses a maxAge no longer than a period, which would delete every archive as soon as it is made', () => {
     expect(optionError({ path: 'app.log', maxAge: '12h' }).message).toBe(
       'Invalid option maxAge: "12h". Expected longer than a daily period (up to 25 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
