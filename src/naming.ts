@@ -416,6 +416,26 @@ function readPeriodStart(dateText: string, scheme: Pick<NameScheme, 'dateFormat'
   for (const shift of PROCESS_GAP_SHIFTS_MS) {
     if (formatPeriod(parsed + shift, dateFormat, timeZone) === dateText) return parsed + shift;
   }
+  return parseZone === 'UTC' ? null : readAsWallTime(dateText, dateFormat, timeZone);
+}
+
+/**
+ * The last resort of readPeriodStart, without date-fns' zone arithmetic (which goes through the process's
+ * zone, and can be a day off near an offset change of both zones: Santiago's `2026-04-05` under
+ * TZ=Australia/Sydney): the text read as a UTC wall time, less each offset the zone has within half a day
+ * of it, give or take a DST gap of the process's zone; the first instant that formats back to the text.
+ */
+function readAsWallTime(dateText: string, dateFormat: string, timeZone: string): number | null {
+  const wall = parse(dateText, dateFormat, PARSE_REFERENCE, { in: tz('UTC') }).getTime();
+  if (!Number.isFinite(wall)) return null;
+  const offsets = new Set<number>();
+  for (let hours = -14; hours <= 14; hours++) offsets.add(zoneOffsetMinutes(wall + hours * 3_600_000, timeZone) * 60_000);
+  for (const offset of offsets) {
+    for (const shift of [0, ...PROCESS_GAP_SHIFTS_MS]) {
+      const candidate = wall - offset + shift;
+      if (formatPeriod(candidate, dateFormat, timeZone) === dateText) return candidate;
+    }
+  }
   return null;
 }
 

@@ -265,6 +265,33 @@ describe('parseArchiveName round-trips archiveName', () => {
   }
 });
 
+describe('archive names and the process time zone', () => {
+  it("makes and reads the same names whatever the process's own time zone (TZ) is, near offset changes of both", () => {
+    const before = process.env.TZ;
+    const cases: Array<[string, Frequency, string]> = [
+      ['America/Santiago', 'daily', '2026-04-05T04:00:00Z'], // read a day off under TZ=Australia/Sydney
+      ['Pacific/Easter', 'daily', '2026-04-05T06:00:00Z'],
+      ['America/Santiago', 'daily', '2026-09-06T04:00:00Z'],
+      ['UTC', 'hourly', '2026-10-04T02:00:00Z'], // 02:00 wall time is in Lord_Howe's gap
+      ['Europe/Berlin', 'hourly', '2026-10-25T01:00:00Z'],
+    ];
+    try {
+      for (const processZone of ['UTC', 'Australia/Sydney', 'Australia/Lord_Howe', 'America/Santiago']) {
+        process.env.TZ = processZone;
+        for (const [timeZone, frequency, at] of cases) {
+          const scheme = { activeName: 'app.log', dateFormat: defaultDateFormat(frequency), timeZone, frequency };
+          const start = periodOf(Date.parse(at), frequency, timeZone).start;
+          const name = archiveName(scheme, start, 0);
+          expect(parseArchiveName(scheme, name)?.periodStart, `${name} (${timeZone}) under TZ=${processZone}`).toBe(start);
+        }
+      }
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+});
+
 describe('parseArchiveName rejects names it did not make', () => {
   const daily = scheme('Europe/Berlin');
 
