@@ -115,7 +115,7 @@ describe('names that could leave the log directory', () => {
 
   it('keeps the name of every archive, the state, the lock and every temp file inside the log directory', () => {
     const dir = '/var/log/svc';
-    const activeNames = ['app.log', '.app.log', 'app', 'app.log.gz', 'a..b.log', 'my app.log', 'ünïcödé.log', 'app.2026-11-25.log', '...'];
+    const activeNames = ['app.log', '.app.log', 'app', 'a..b.log', 'my app.log', 'ünïcödé.log', 'app.2026-11-25.log', '...'];
     const frequencies: Frequency[] = ['minutely', 'hourly', 'daily', 'weekly', 'monthly', 200];
     const formats = [...frequencies.map((f) => defaultDateFormat(f)), 'yyyy.MM.dd', "'x'yyyyMMdd", 't'];
     const periods = [Date.UTC(2026, 10, 25), Date.UTC(2026, 0, 1, 23, 59, 59, 999), Date.UTC(1999, 11, 31, 12)];
