@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as io from './io.js';
 import type { Io } from './io.js';
-import { archiveIndexesOf, archiveNamesOf, type NameScheme } from './naming.js';
+import { archiveIndexesOf, archiveNamesOf, parseArchiveName, type NameScheme } from './naming.js';
 import { periodOf } from './schedule.js';
 import { parseState, stateText, stateTempPath, type RotationState, type StagedFile } from './state.js';
 import type { Frequency } from './types.js';
@@ -601,17 +601,38 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
     return archive;
   }
   // The active name moved on without us. A holder that took over from this one archived the file under
-  // this same name (its only name now: it stays), or under another (two archive names: ours goes); or a
-  // program outside the protocol renamed it (logrotate: `app.log.1`), and its lines would be on disk twice
-  // under our name too: ours goes, the file is that program's.
+  // this same name (its only name now: it stays), or under another (two archive names); or a program
+  // outside the protocol renamed it (logrotate: `app.log.1`), and its lines would be on disk twice under
+  // our name too. With two names or more, one is kept, the same one whoever looks (two stalled holders
+  // may look at once, each with a name of its own: each removing its own would leave none).
   if (archive !== null) {
     const linked = yield* io.stat(archive);
-    if (linked?.ino === ino && linked.nlink >= 2) {
+    if (linked?.ino === ino && linked.nlink >= 2 && (yield* keptName(target, ino)) !== path.basename(archive)) {
       yield* unlinkQuietly(archive);
       return null;
     }
   }
   return archive;
+}
+
+/**
+ * Of the visible names that file `ino` has in the log directory, the one that stays when it has more than
+ * one: a name outside the protocol (logrotate's, the file is that program's now; the first in code-unit
+ * order) before an archive name of ours (the lowest index). Removing names is only ever done for the
+ * others, so every holder keeps the same one. Null when it has no visible name (hidden temp names are
+ * never kept).
+ */
+function* keptName(target: RotationTarget, ino: number): Io<string | null> {
+  const ours: Array<{ name: string; index: number }> = [];
+  const foreign: string[] = [];
+  for (const name of (yield* io.readdir(target.dir)).sort()) {
+    if (name.startsWith('.') || name === target.scheme.activeName) continue;
+    if ((yield* io.stat(path.join(target.dir, name)))?.ino !== ino) continue;
+    const parsed = parseArchiveName(target.scheme, name);
+    if (parsed === null) foreign.push(name);
+    else ours.push({ name, index: parsed.index });
+  }
+  return foreign[0] ?? ours.sort((a, b) => a.index - b.index)[0]?.name ?? null;
 }
 
 /** A new active file holding its header, under this process's temp name `newPath` (see prepareActive). */

@@ -230,3 +230,63 @@ describe('a holder that stalled before its link, which then names a newer active
     expect(contents(dir).lines.sort()).toEqual(['first', 'second']);
   });
 });
+
+/** A rotation run one system call at a time, for interleaving several holders by hand. */
+class Stepper {
+  private next: IteratorResult<Op, unknown>;
+  constructor(private readonly steps: Io<unknown>) {
+    this.next = steps.next();
+  }
+
+  /** Run the calls up to the first one `stop` picks (not run), or to the end. */
+  runUntil(stop: (op: Op) => boolean = () => false): void {
+    while (!this.next.done) {
+      const op = this.next.value;
+      if (stop(op)) return;
+      let result: unknown;
+      try {
+        result = runSync((function* (): Io<unknown> {
+          return yield op;
+        })());
+      } catch (err) {
+        this.next = this.steps.throw(err);
+        continue;
+      }
+      this.next = this.steps.next(result);
+    }
+  }
+}
+
+describe('holders that stalled between their link and their unlink of the active name', () => {
+  it('two of them with archive names of their own, resuming together after a third rotated: one name stays, the lines are in it', () => {
+    const { dir, log, next, rotation } = setup();
+    fs.writeFileSync(log, 'the line\n');
+    const { ino } = fs.statSync(log);
+    const today = periodOf(next - 1, 'daily', 'UTC');
+    let reached = '';
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[Symbol.for('timberlock.testHooks')] = { at: (step: string) => (reached = step) };
+    try {
+      const atUnlink = (): boolean => reached === 'before-unlink';
+      // A links the file to index 0 and stalls; B, which took over, links it to index 1 and stalls.
+      const a = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 0 } }, next));
+      a.runUntil(atUnlink);
+      reached = '';
+      const b = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 1 } }, next));
+      b.runUntil(atUnlink);
+      // C took over from B: index 0 holds the file already, so it unlinks the active name and makes a new file.
+      new Stepper(rotateUnderLock({ ...rotation }, next)).runUntil();
+      // A and B go on together: each looks before either removes anything.
+      const isUnlink = (op: Op): boolean => op.kind === 'unlink';
+      a.runUntil(isUnlink);
+      b.runUntil(isUnlink);
+      a.runUntil();
+      b.runUntil();
+    } finally {
+      hooks[Symbol.for('timberlock.testHooks')] = undefined;
+    }
+    const names = fs.readdirSync(dir).filter((name) => fs.statSync(path.join(dir, name)).ino === ino);
+    expect(names).toEqual([archiveName(scheme, today.start, 0)]);
+    expect(fs.readFileSync(path.join(dir, names[0] as string), 'utf8')).toBe('the line\n');
+  });
+});
