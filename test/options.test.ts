@@ -324,12 +324,13 @@ describe('normalizeOptions', () => {
 
   it('refuses a maxAge no longer than a period, which would delete every archive as soon as it is made', () => {
     expect(optionError({ path: 'app.log', maxAge: '12h' }).message).toBe(
-      'Invalid option maxAge: "12h". Expected longer than a daily period (up to 25 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
+      'Invalid option maxAge: "12h". Expected longer than a daily period (up to 26 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
     );
-    expect(optionError({ path: 'app.log', maxAge: '1d' }).option).toBe('maxAge'); // a day with a fall-back lasts 25 h
-    expect(optionError({ path: 'app.log', frequency: 'monthly', maxAge: '30d' }).message).toContain('a monthly period (up to 31 d 1 h)');
+    expect(optionError({ path: 'app.log', maxAge: '1d' }).option).toBe('maxAge'); // a day with a fall-back lasts up to 26 h (Antarctica/Troll)
+    expect(optionError({ path: 'app.log', timeZone: 'Antarctica/Troll', maxAge: '25h' }).option).toBe('maxAge');
+    expect(optionError({ path: 'app.log', frequency: 'monthly', maxAge: '30d' }).message).toContain('a monthly period (up to 31 d 2 h)');
     expect(optionError({ path: 'app.log', frequency: 60_000, maxAge: 60_000 }).message).toContain('longer than a period of 60000 ms');
-    expect(normalizeOptions({ path: 'app.log', maxAge: '26h' }).maxAgeMs).toBe(26 * 3_600_000);
+    expect(normalizeOptions({ path: 'app.log', maxAge: '27h' }).maxAgeMs).toBe(27 * 3_600_000);
     expect(normalizeOptions({ path: 'app.log', frequency: 'hourly', maxAge: '61m' }).maxAgeMs).toBe(61 * 60_000);
   });
 
