@@ -66,7 +66,7 @@ export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 type Chunk = string | Uint8Array;
 
 /** Why lines went to a file that may no longer carry the active name (see noteLate). */
-type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished';
+type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished' | 'after-close';
 
 /** The file a process announced last ('rotate' compares with it): its period, inode, and whether there was one. */
 interface Announced {
@@ -663,13 +663,17 @@ export class RotatingFile extends EventEmitter {
     let written = 0;
     try {
       const fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
+      let late = false;
       try {
         // A short write (a disk that fills up) leaves the rest of the line to write, not to drop.
         while (written < data.length) written += fs.writeSync(fd, data, written);
+        // Still the file it had open when it closed, whose period has ended: nobody rotated it since.
+        late = this.now() >= this.period.next && fs.fstatSync(fd).ino === this.ino;
       } finally {
         fs.closeSync(fd);
       }
       this.cutAfterClose = false;
+      if (late) this.noteLate(1, 'after-close');
     } catch (err) {
       this.counters.droppedLines++;
       // Cut in the middle: the file now ends inside this line (not when all that got in was the newline
@@ -1421,6 +1425,7 @@ export class RotatingFile extends EventEmitter {
       fallback: `${lines} line(s) written to the previous period's file of ${this.path}: no file for the new period could be had in time`,
       'after-rename': `${lines} line(s) may have been appended to ${this.path} after its rename: the write returned more than settleMs after a boundary, or after another process rolled the file (maxSize)`,
       'rotation-under-way': `${lines} line(s) written to ${this.path} in the middle of a rotation because they could not wait (process exit, flushSync() or maxBufferBytes): they may be in the archive`,
+      'after-close': `${lines} line(s) written to ${this.path} after close() went to the file of a period that has ended: after close() the file no longer rotates`,
       unpublished: `${lines} line(s) were written to the new period's file staged for ${this.path} while another process took the rotation lock over from this one (stalled past staleMs), and this process did not see that file get the active name: the lines may be in an archive that never had it`,
     }[why];
     this.warn('LATE_LINES', message, { lines, why });

@@ -1262,6 +1262,22 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats().droppedLines).toBe(2);
   });
 
+  it('counts a line written after close() as late when it lands in the file it had open after that period ended, and not before', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const { file, clock, warnings } = await onTestClock(log);
+    await file.close();
+    file.write('after close, same day');
+    expect(file.stats().lateLines).toBe(0);
+    clock.now += 86_400_000; // nobody rotated the file since
+    file.write('after close, the next day');
+    expect(readLines(log)).toEqual(['before', 'after close, same day', 'after close, the next day']);
+    expect(file.stats().lateLines).toBe(1);
+    expect(warnings.map((w) => [w.code, (w.details as { why?: string } | undefined)?.why])).toEqual([
+      ['WRITE_AFTER_CLOSE', undefined],
+      ['LATE_LINES', 'after-close'],
+    ]);
+  });
+
   it('reports a check that fails the same way every time (a directory in the way) once, not at every check; the lines go on to the moved file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
