@@ -138,23 +138,26 @@ const SEARCH_MS = 50 * HOUR_MS;
 function calendarPeriod(t: number, frequency: 'daily' | 'weekly' | 'monthly', timeZone: string): Period {
   const offsetAt = (x: number): number => zoneOffsetMinutes(x, timeZone) * MINUTE_MS;
   if (!Number.isFinite(offsetAt(t))) throw invalidArgument('timeZone', timeZone, "'local', 'UTC' or an IANA time zone name");
-  const day = localDay(t, offsetAt);
-  let first: number;
-  let following: number;
-  if (frequency === 'daily') {
-    first = day;
-    following = day + 1;
-  } else if (frequency === 'weekly') {
-    first = day - mod(new Date(day * DAY_MS).getUTCDay() - 1, 7); // back to Monday
-    following = first + 7;
-  } else {
-    const date = new Date(day * DAY_MS);
-    first = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) / DAY_MS;
-    following = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / DAY_MS;
+  let [first, following] = calendarUnit(localDay(t, offsetAt), frequency);
+  let start = firstInstantOfDay(first, t, offsetAt);
+  // `t` is in the stretch a fall-back took back out of the unit (see firstInstantOfDay): the unit before.
+  if (start > t) {
+    [first, following] = calendarUnit(first - 1, frequency);
+    start = firstInstantOfDay(first, t, offsetAt);
   }
-  const start = firstInstantOfDay(first, t, offsetAt);
   const next = firstInstantOfDay(following, t, offsetAt);
   return checked(t, { start, next }, frequency, timeZone);
+}
+
+/** The first day of the day, week (Monday) or month that `day` is in, and of the one after (days since 1970-01-01). */
+function calendarUnit(day: number, frequency: 'daily' | 'weekly' | 'monthly'): [number, number] {
+  if (frequency === 'daily') return [day, day + 1];
+  if (frequency === 'weekly') {
+    const monday = day - mod(new Date(day * DAY_MS).getUTCDay() - 1, 7);
+    return [monday, monday + 7];
+  }
+  const date = new Date(day * DAY_MS);
+  return [Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1) / DAY_MS, Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) / DAY_MS];
 }
 
 /** The local date of instant `x`, as whole days since 1970-01-01. */
@@ -171,13 +174,29 @@ function firstInstantOfDay(day: number, near: number, offsetAt: (x: number) => n
   const reached = (x: number): boolean => localDay(x, offsetAt) >= day;
   const isFirst = (x: number): boolean => reached(x) && !reached(x - 1);
   const guess = day * DAY_MS - offsetAt(near);
-  if (isFirst(guess)) return guess;
+  if (isFirst(guess)) return forGood(guess, day, offsetAt);
   const second = day * DAY_MS - offsetAt(guess);
-  if (isFirst(second)) return second;
+  if (isFirst(second)) return forGood(second, day, offsetAt);
   // Midnight does not exist that day (a spring-forward at 00:00), or the offset changed in between.
   const lo = Math.min(guess, second) - SEARCH_MS;
   const hi = Math.max(guess, second) + SEARCH_MS;
-  return reached(lo) || !reached(hi) ? Number.NaN : firstInstant(lo, hi, reached);
+  return reached(lo) || !reached(hi) ? Number.NaN : forGood(firstInstant(lo, hi, reached), day, offsetAt);
+}
+
+/** The longest a fall-back takes the clock back (Antarctica/Troll: 2 h), with margin. */
+const FALL_BACK_WINDOW_MS = 3 * HOUR_MS;
+
+/**
+ * `first`, the instant the local date reached `day`, unless a fall-back right after it takes the date back
+ * before `day` (America/St_Johns until 2011 turned 00:01 back to 23:01 the day before): then the instant
+ * it reaches `day` again, for good. Periods then still tile; the minute before belongs to the day before.
+ */
+function forGood(first: number, day: number, offsetAt: (x: number) => number): number {
+  const offset = offsetAt(first);
+  if (!(offsetAt(first + FALL_BACK_WINDOW_MS) < offset)) return first;
+  const change = firstInstant(first, first + FALL_BACK_WINDOW_MS, (x) => offsetAt(x) !== offset);
+  if (localDay(change, offsetAt) >= day) return first;
+  return firstInstant(change, change + FALL_BACK_WINDOW_MS, (x) => localDay(x, offsetAt) >= day);
 }
 
 /** Length of the clock units. */

@@ -339,6 +339,21 @@ describe('calendar periods and the process time zone', () => {
   });
 });
 
+describe('a fall-back that takes the local date back a day', () => {
+  it("tiles where America/St_Johns turned 00:01 back to 23:01 (until 2011): the day begins when its date comes back for good", () => {
+    const fallBack = Date.parse('2009-11-01T02:31:00Z'); // 00:01 NDT becomes 23:01 NST on Oct 31
+    for (const frequency of ['daily', 'weekly', 'monthly'] as const) {
+      for (const t of [fallBack - 60_001, fallBack - 1, fallBack, fallBack + 30 * MINUTE, fallBack + 59 * MINUTE, fallBack + 61 * MINUTE]) {
+        const period = periodOf(t, frequency, 'America/St_Johns');
+        expect(periodOf(period.start, frequency, 'America/St_Johns'), `${frequency} ${iso(t)}`).toEqual(period);
+        expect(periodOf(period.next - 1, frequency, 'America/St_Johns'), `${frequency} ${iso(t)}`).toEqual(period);
+        expect(periodOf(period.next, frequency, 'America/St_Johns').start, `${frequency} ${iso(t)}`).toBe(period.next);
+      }
+    }
+    expect(span(periodOf(fallBack, 'daily', 'America/St_Johns'))).toBe('2009-10-31T02:30:00.000Z .. 2009-11-01T03:30:00.000Z');
+  });
+});
+
 describe('weekly and monthly periods', () => {
   it('start weeks on Monday and run a DST week to 169 hours (Berlin, week of 2026-10-25)', () => {
     expect(periodOf(utc('2026-10-25T12:00:00Z'), 'weekly', 'Europe/Berlin')).toEqual({
