@@ -260,6 +260,8 @@ export class RotatingFile extends EventEmitter {
    * goes there (completeTornLine), never to the new file.
    */
   private restFd: number | null = null;
+  /** The inode restFd was open on when it was kept: a descriptor closed and reused since shows another. */
+  private restIno = 0;
   /** The last drop marker queued: kept in the buffer until written, even past maxBufferBytes. */
   private unwrittenMarker: string | null = null;
   /** Compression and retention runs; null when no archive policy is set. */
@@ -956,8 +958,12 @@ export class RotatingFile extends EventEmitter {
    * open until that line's end is written there (completeTornLine), whatever file is written next.
    */
   private letGo(fd: number): void {
-    if (this.restFd === null && this.pending[this.head] === this.tornRest) this.restFd = fd;
-    else closeQuietly(fd);
+    if (this.restFd === null && this.pending[this.head] === this.tornRest) {
+      this.restFd = fd;
+      this.restIno = inodeOf(fd);
+    } else {
+      closeQuietly(fd);
+    }
   }
 
   /** Write one batch of whole lines with one write(2), to `fd` if given. Returns false when writing failed. */
@@ -1049,11 +1055,27 @@ export class RotatingFile extends EventEmitter {
    * Returns false when writing failed and a retry is scheduled.
    */
   private completeTornLine(fd: number): boolean {
-    if (hasNoName(fd)) {
-      // Deleted, or compressed away by archive maintenance: the line's beginning is in no file any more.
-      closeQuietly(fd);
+    let stats: fs.Stats | null = null;
+    try {
+      stats = fs.fstatSync(fd);
+    } catch {
+      // EBADF: other code closed it (below).
+    }
+    if (stats === null || stats.ino !== this.restIno || stats.nlink === 0) {
+      // Deleted, or compressed away by archive maintenance: the line's beginning is in no file any more. Or
+      // other code closed the descriptor, and its number may be another file's now: that file must not get
+      // the line's end (nor is the number closed again).
+      const gone = stats !== null && stats.ino === this.restIno;
+      if (gone) closeQuietly(fd);
       this.restFd = null;
-      this.dropTornEnd('the file a short write cut a line in has no name left', `Dropping a line a short write cut in a previous file of ${this.path}: that file has no name left`);
+      if (gone) {
+        this.dropTornEnd('the file a short write cut a line in has no name left', `Dropping a line a short write cut in a previous file of ${this.path}: that file has no name left`);
+      } else {
+        this.dropTornEnd(
+          'a short write cut a line in a descriptor closed by other code',
+          `Dropping a line a short write cut in a previous file of ${this.path}: its descriptor was closed by other code`,
+        );
+      }
       if (this.errorEpisode) this.endErrorEpisode();
       return true;
     }
@@ -1813,7 +1835,10 @@ export class RotatingFile extends EventEmitter {
     );
     // A line a short write cut in that descriptor is completed through a new one to the same file, if the
     // active name still holds it; else it cannot be: its end would begin another file.
-    if (this.restFd === fd || tornHere) this.restFd = tornHere ? this.reopenForTornLine() : null;
+    if (this.restFd === fd || tornHere) {
+      this.restFd = tornHere ? this.reopenForTornLine() : null;
+      this.restIno = this.ino;
+    }
     this.flushNow();
   }
 
@@ -2079,6 +2104,15 @@ function readStateQuietly(statePath: string): RotationState | null {
 }
 
 /** The file open on `fd` has no name left (nlink 0): what is written to it is in no file. */
+/** The inode of `fd`, or 0 when fstat fails. */
+function inodeOf(fd: number): number {
+  try {
+    return fs.fstatSync(fd).ino;
+  } catch {
+    return 0;
+  }
+}
+
 function hasNoName(fd: number): boolean {
   try {
     return fs.fstatSync(fd).nlink === 0;

@@ -1241,6 +1241,49 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats().droppedLines).toBe(2); // 'before' (at most, see DESCRIPTOR_LOST) and the cut line
   });
 
+  it('never writes the end of a line a short write cut into another file that got the descriptor number after other code closed it', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, warnings } = await onTestClock(log);
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
+    let calls = 0;
+    // 4 bytes of the line go in, then the disk is full: also for the line's end after the rotation below.
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
+      if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, 4));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    let cutIn: number;
+    try {
+      cutIn = (file as unknown as { fd: number }).fd;
+      file.write('cut in two');
+      file.flushSync();
+      expect(await file.rotate()).toBe(true); // the old descriptor is kept for the line's end
+    } finally {
+      disk.mockRestore();
+    }
+    fs.closeSync(cutIn); // a bug elsewhere in the app
+    const other = path.join(dir, 'other.txt');
+    const otherFd = fs.openSync(other, 'a'); // the lowest free number: most likely the one just closed
+    try {
+      file.write('after');
+      await file.flush();
+      expect(fs.readFileSync(other, 'utf8')).toBe('');
+      expect(fs.fstatSync(otherFd).ino).toBe(fs.statSync(other).ino); // and the app's descriptor is not closed
+      const archived = visible(dir).filter((name) => name.startsWith('app.2026'));
+      expect(archived.map((name) => fs.readFileSync(path.join(dir, name), 'utf8'))).toEqual(['before\ncut ']);
+      const lines = readLines(log);
+      expect(lines[0]).toMatch(/^timberlock: 1 line\(s\) dropped .* a short write cut a line in a descriptor closed by other code$/);
+      expect(lines.slice(1)).toEqual(['after']);
+      expect(warnings.filter((w) => w.code === 'DROPPED_LINES').map((w) => w.details?.lines)).toEqual([1, 1]);
+    } finally {
+      try {
+        fs.closeSync(otherFd);
+      } catch {
+        // Closed already: what the assertions above report.
+      }
+    }
+  });
+
   it('drops the end of a line a short write cut in a file deleted since, and counts it, rather than write it into no file', async () => {
     const log = path.join(tempDir(), 'app.log');
     const { file, warnings, quiet } = await onTestClock(log);
