@@ -607,9 +607,12 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
   // may look at once, each with a name of its own: each removing its own would leave none).
   if (archive !== null) {
     const linked = yield* io.stat(archive);
-    if (linked?.ino === ino && linked.nlink >= 2 && (yield* keptName(target, ino)) !== path.basename(archive)) {
-      yield* unlinkQuietly(archive);
-      return null;
+    if (linked?.ino === ino && linked.nlink >= 2) {
+      const kept = yield* keptName(target, ino);
+      if (kept !== null && kept !== path.basename(archive)) {
+        yield* unlinkQuietly(archive);
+        return null;
+      }
     }
   }
   return archive;
@@ -618,22 +621,33 @@ function* unlinkActive(target: RotationTarget, ino: number, archive: string | nu
 /**
  * Of the visible names that file `ino` has in the log directory, the one that stays when it has more than
  * one: a name outside the protocol (logrotate's, the file is that program's now; the first in code-unit
- * order) before an archive name of ours (the lowest index). Removing names is only ever done for the
- * others, so every holder keeps the same one. Null when it has no visible name (hidden temp names are
- * never kept).
+ * order) before an archive name of ours (the lowest index). An archive name beside its own `.gz` is never
+ * kept: it is an extra name, which other holders remove (see archiveActive). Removing names is only ever
+ * done for the others, so every holder keeps the same one. Null when it cannot tell: no such name, or a
+ * name went while it looked (a rename: the listing is looked at again, twice at most); the caller then
+ * keeps its own.
  */
 function* keptName(target: RotationTarget, ino: number): Io<string | null> {
-  const ours: Array<{ name: string; index: number }> = [];
-  const foreign: string[] = [];
-  for (const name of (yield* io.readdir(target.dir)).sort()) {
-    if (name.startsWith('.') || name === target.scheme.activeName) continue;
-    if ((yield* io.stat(path.join(target.dir, name)))?.ino !== ino) continue;
-    const parsed = parseArchiveName(target.scheme, name);
-    if (parsed === null) foreign.push(name);
-    else ours.push({ name, index: parsed.index });
+  for (let look = 0; look < KEPT_NAME_LOOKS; look++) {
+    const ours: Array<{ name: string; index: number }> = [];
+    const foreign: string[] = [];
+    let vanished = false;
+    for (const name of (yield* io.readdir(target.dir)).sort()) {
+      if (name.startsWith('.') || name === target.scheme.activeName) continue;
+      const stats = yield* io.stat(path.join(target.dir, name));
+      if (stats === null) vanished = true;
+      if (stats?.ino !== ino) continue;
+      const parsed = parseArchiveName(target.scheme, name);
+      if (parsed === null) foreign.push(name);
+      else if (!(yield* io.stat(path.join(target.dir, `${name}.gz`)))) ours.push({ name, index: parsed.index });
+    }
+    if (!vanished) return foreign[0] ?? ours.sort((a, b) => a.index - b.index)[0]?.name ?? null;
   }
-  return foreign[0] ?? ours.sort((a, b) => a.index - b.index)[0]?.name ?? null;
+  return null;
 }
+
+/** How often keptName lists the directory when names keep going while it looks. */
+const KEPT_NAME_LOOKS = 3;
 
 /** A new active file holding its header, under this process's temp name `newPath` (see prepareActive). */
 interface PreparedFile {

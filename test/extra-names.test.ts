@@ -289,4 +289,76 @@ describe('holders that stalled between their link and their unlink of the active
     expect(names).toEqual([archiveName(scheme, today.start, 0)]);
     expect(fs.readFileSync(path.join(dir, names[0] as string), 'utf8')).toBe('the line\n');
   });
+
+  /**
+   * A links the file to index 1 (an old archive holds index 0) and stalls. B, which took over, finds no
+   * index-0 `.gz`; maintenance then finishes compressing the old archive 0; B links the file to index 0, an
+   * extra name beside that `.gz`, and stalls before it looks for the `.gz`. C finds the file at index 1 and
+   * rotates. The file has two names: index 0 (which B removes as extra) and index 1.
+   */
+  function extraNameBesideGz(): { dir: string; a: Stepper; b: Stepper; ino: number } {
+    const { dir, log, next, indexZero, rotation } = setup();
+    const today = periodOf(next - 1, 'daily', 'UTC');
+    fs.writeFileSync(indexZero, 'old archive 0\n');
+    fs.writeFileSync(log, 'the line\n');
+    const { ino } = fs.statSync(log);
+    let reached = '';
+    (globalThis as Record<symbol, unknown>)[Symbol.for('timberlock.testHooks')] = { at: (step: string) => (reached = step) };
+    const a = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 0 } }, next));
+    a.runUntil(() => reached === 'before-unlink');
+    const b = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 0 } }, next));
+    b.runUntil((op) => op.kind === 'link');
+    fs.writeFileSync(`${indexZero}.gz`, zlib.gzipSync('old archive 0\n'));
+    fs.unlinkSync(indexZero);
+    let linked = false;
+    b.runUntil((op) => {
+      if (op.kind === 'link') linked = true;
+      return linked && op.kind === 'stat' && op.path === `${indexZero}.gz`;
+    });
+    new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 1 } }, next)).runUntil();
+    return { dir, a, b, ino };
+  }
+
+  const namesOf = (dir: string, ino: number): string[] => fs.readdirSync(dir).filter((name) => fs.statSync(path.join(dir, name)).ino === ino);
+
+  it('never keeps an extra name beside a .gz: two holders going on together leave the file its other name', () => {
+    const { dir, a, b, ino } = extraNameBesideGz();
+    try {
+      const isUnlink = (op: Op): boolean => op.kind === 'unlink';
+      a.runUntil(isUnlink);
+      b.runUntil(isUnlink);
+      a.runUntil();
+      b.runUntil();
+    } finally {
+      (globalThis as Record<symbol, unknown>)[Symbol.for('timberlock.testHooks')] = undefined;
+    }
+    const names = namesOf(dir, ino);
+    expect(names).toHaveLength(1);
+    expect(fs.existsSync(path.join(dir, `${names[0]}.gz`))).toBe(false);
+  });
+
+  it('looks again when a name goes while it looks (logrotate shifting app.log.1 to app.log.2): one name stays', () => {
+    const { dir, log, next, rotation } = setup();
+    const today = periodOf(next - 1, 'daily', 'UTC');
+    fs.writeFileSync(log, 'the line\n');
+    const { ino } = fs.statSync(log);
+    let reached = '';
+    (globalThis as Record<symbol, unknown>)[Symbol.for('timberlock.testHooks')] = { at: (step: string) => (reached = step) };
+    try {
+      const a = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 0 } }, next));
+      a.runUntil(() => reached === 'before-unlink');
+      reached = '';
+      const b = new Stepper(rotateUnderLock({ ...rotation, archiveHint: { periodStart: today.start, next: 1 } }, next));
+      b.runUntil(() => reached === 'before-unlink');
+      fs.renameSync(log, path.join(dir, 'app.log.1')); // logrotate, then its `create`
+      fs.writeFileSync(log, '');
+      a.runUntil((op) => op.kind === 'stat' && op.path === path.join(dir, 'app.log.1')); // A has listed the directory
+      fs.renameSync(path.join(dir, 'app.log.1'), path.join(dir, 'app.log.2')); // logrotate's next run
+      a.runUntil();
+      b.runUntil();
+    } finally {
+      (globalThis as Record<symbol, unknown>)[Symbol.for('timberlock.testHooks')] = undefined;
+    }
+    expect(namesOf(dir, ino)).toEqual(['app.log.2']);
+  });
 });
