@@ -946,7 +946,7 @@ export class RotatingFile extends EventEmitter {
     try {
       while (this.bufferedLineCount() > 0 && this.writeBatch(why, fd));
     } finally {
-      this.letGo(fd);
+      this.letGo(fd, null); // just opened here: its own
       const lines = this.heldLate;
       this.heldLate = null;
       if (lines > 0) this.noteLate(lines, why);
@@ -957,13 +957,22 @@ export class RotatingFile extends EventEmitter {
    * Close a descriptor this file no longer writes to, unless a short write cut a line in it: then it stays
    * open until that line's end is written there (completeTornLine), whatever file is written next.
    */
-  private letGo(fd: number): void {
+  private letGo(fd: number, ino: number | null): void {
+    // `ino`: the file it was open on. Other code may have closed it since, and the number may be another
+    // file's now: that file is neither closed nor given the end of a line.
+    const lost = ino !== null && inodeOf(fd) !== ino;
     if (this.restFd === null && this.pending[this.head] === this.tornRest) {
-      this.restFd = fd;
-      this.restIno = inodeOf(fd);
-    } else {
-      closeQuietly(fd);
+      if (!lost) {
+        this.restFd = fd;
+        this.restIno = ino ?? inodeOf(fd);
+        return;
+      }
+      this.dropTornEnd(
+        'a short write cut a line in a descriptor closed by other code',
+        `Dropping a line a short write cut in a previous file of ${this.path}: its descriptor was closed by other code`,
+      );
     }
+    if (!lost) closeQuietly(fd);
   }
 
   /** Write one batch of whole lines with one write(2), to `fd` if given. Returns false when writing failed. */
@@ -1526,6 +1535,7 @@ export class RotatingFile extends EventEmitter {
   /** `staged`: see the field. The 'open' event is not repeated for the staged file once it is published. */
   private switchTo(fd: number, ino: number, periodStart: number, emptySize: number, staged = false): void {
     const old = this.fd;
+    const oldIno = this.ino;
     this.linesSinceSeen = 0;
     const wasStaged = this.staged;
     const published = wasStaged && !staged && ino === this.ino;
@@ -1555,7 +1565,7 @@ export class RotatingFile extends EventEmitter {
     this.lateEpisode = false;
     this.missingSince = 0;
     if (this.state === 'waiting') this.state = 'open';
-    if (old !== null && old !== fd) this.letGo(old);
+    if (old !== null && old !== fd) this.letGo(old, oldIno);
     this.armBoundaryTimer();
     this.staged = staged;
     this.armPublishTimer();
@@ -1788,7 +1798,7 @@ export class RotatingFile extends EventEmitter {
   private letGoOfNamelessFile(): void {
     const fd = this.fd as number;
     this.fd = null;
-    this.letGo(fd);
+    this.letGo(fd, this.ino);
   }
 
   /** The open file was deleted (rm): the lines written to it since it was last seen under its name went with it. */

@@ -1284,6 +1284,44 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     }
   });
 
+  it('neither closes nor writes into another file that got the descriptor number when other code closed it before a rotation, with a line cut in it', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, warnings } = await onTestClock(log);
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
+    let calls = 0;
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
+      if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, 4));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    const other = path.join(dir, 'other.txt');
+    let otherFd = -1;
+    try {
+      const cutIn = (file as unknown as { fd: number }).fd;
+      file.write('cut in two');
+      file.flushSync();
+      fs.closeSync(cutIn); // a bug elsewhere in the app, before this file looks again
+      otherFd = fs.openSync(other, 'a'); // the lowest free number: most likely the one just closed
+      expect(await file.rotate()).toBe(true); // lets go of the old descriptor
+    } finally {
+      disk.mockRestore();
+    }
+    try {
+      file.write('after');
+      await file.flush();
+      expect(fs.readFileSync(other, 'utf8')).toBe('');
+      expect(fs.fstatSync(otherFd).ino).toBe(fs.statSync(other).ino); // still open
+      expect(readLines(log).filter((line) => !line.startsWith('timberlock: '))).toEqual(['after']);
+      expect(warnings.filter((w) => w.code === 'DROPPED_LINES').map((w) => w.details?.lines)).toEqual([1, 1]);
+    } finally {
+      try {
+        fs.closeSync(otherFd);
+      } catch {
+        // Closed already: what the assertions above report.
+      }
+    }
+  });
+
   it('drops the end of a line a short write cut in a file deleted since, and counts it, rather than write it into no file', async () => {
     const log = path.join(tempDir(), 'app.log');
     const { file, warnings, quiet } = await onTestClock(log);
