@@ -1191,14 +1191,19 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     }
   });
 
-  /** Write `line` with the disk taking only its first `bytes` bytes, then full (the episode's 'error' is the caller's). */
-  function cutByFullDisk(file: RotatingFile, line: string, bytes: number): void {
+  /** A disk that takes the first `bytes` bytes of the next write, then is full (until the spy is restored). */
+  function diskFullAfter(bytes: number): { mockRestore(): void } {
     const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
     let calls = 0;
-    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
+    return vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
       if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, bytes));
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     }) as typeof fs.writeSync);
+  }
+
+  /** Write `line` with the disk taking only its first `bytes` bytes, then full (the episode's 'error' is the caller's). */
+  function cutByFullDisk(file: RotatingFile, line: string, bytes: number): void {
+    const disk = diskFullAfter(bytes);
     try {
       file.write(line);
       file.flushSync();
@@ -1288,12 +1293,7 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const { file, warnings } = await onTestClock(log);
-    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
-    let calls = 0;
-    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
-      if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, 4));
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }) as typeof fs.writeSync);
+    const disk = diskFullAfter(4);
     const other = path.join(dir, 'other.txt');
     let otherFd = -1;
     try {
