@@ -1250,13 +1250,8 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const { file, warnings } = await onTestClock(log);
-    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
-    let calls = 0;
     // 4 bytes of the line go in, then the disk is full: also for the line's end after the rotation below.
-    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
-      if (++calls === 1) return writeSync(fd, Buffer.from(data).subarray(0, 4));
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }) as typeof fs.writeSync);
+    const disk = diskFullAfter(4);
     let cutIn: number;
     try {
       cutIn = (file as unknown as { fd: number }).fd;
