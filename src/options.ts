@@ -501,16 +501,16 @@ function checkSize(value: unknown): number | null {
 }
 
 /**
- * The longest period of each named frequency (a day with a fall-back of 2 hours, Antarctica/Troll's; a
- * month of 31 days with one): an archive is dated by its period's start, so it is at least that old once
- * it is made.
+ * The longest period of each named frequency (a day with a fall-back of 3 hours, Antarctica/Casey's in
+ * 2010, 2020 and 2023; a month of 31 days with one): an archive is dated by its period's start, so it is
+ * at least that old once it is made.
  */
 const LONGEST_PERIOD_MS = {
   minutely: 60_000,
   hourly: 3_600_000,
-  daily: 26 * 3_600_000,
-  weekly: 7 * 86_400_000 + 2 * 3_600_000,
-  monthly: 31 * 86_400_000 + 2 * 3_600_000,
+  daily: 27 * 3_600_000,
+  weekly: 7 * 86_400_000 + 3 * 3_600_000,
+  monthly: 31 * 86_400_000 + 3 * 3_600_000,
 } as const;
 
 /**

@@ -183,8 +183,8 @@ function firstInstantOfDay(day: number, near: number, offsetAt: (x: number) => n
   return reached(lo) || !reached(hi) ? Number.NaN : forGood(firstInstant(lo, hi, reached), day, offsetAt);
 }
 
-/** The longest a fall-back takes the clock back (Antarctica/Troll: 2 h), with margin. */
-const FALL_BACK_WINDOW_MS = 3 * HOUR_MS;
+/** The longest a fall-back takes the clock back (Antarctica/Casey: 3 h), with margin. */
+const FALL_BACK_WINDOW_MS = 4 * HOUR_MS;
 
 /**
  * `first`, the instant the local date reached `day`, unless a fall-back right after it takes the date back

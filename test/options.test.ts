@@ -324,13 +324,14 @@ describe('normalizeOptions', () => {
 
   it('refuses a maxAge no longer than a period, which would delete every archive as soon as it is made', () => {
     expect(optionError({ path: 'app.log', maxAge: '12h' }).message).toBe(
-      'Invalid option maxAge: "12h". Expected longer than a daily period (up to 26 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
+      'Invalid option maxAge: "12h". Expected longer than a daily period (up to 27 h): archives are dated by their period\'s start, so every archive would be deleted as soon as it is made.',
     );
-    expect(optionError({ path: 'app.log', maxAge: '1d' }).option).toBe('maxAge'); // a day with a fall-back lasts up to 26 h (Antarctica/Troll)
+    expect(optionError({ path: 'app.log', maxAge: '1d' }).option).toBe('maxAge'); // a day with a fall-back lasts up to 27 h (Antarctica/Casey)
     expect(optionError({ path: 'app.log', timeZone: 'Antarctica/Troll', maxAge: '25h' }).option).toBe('maxAge');
-    expect(optionError({ path: 'app.log', frequency: 'monthly', maxAge: '30d' }).message).toContain('a monthly period (up to 31 d 2 h)');
+    expect(optionError({ path: 'app.log', timeZone: 'Antarctica/Casey', maxAge: '26.5h' }).option).toBe('maxAge');
+    expect(optionError({ path: 'app.log', frequency: 'monthly', maxAge: '30d' }).message).toContain('a monthly period (up to 31 d 3 h)');
     expect(optionError({ path: 'app.log', frequency: 60_000, maxAge: 60_000 }).message).toContain('longer than a period of 60000 ms');
-    expect(normalizeOptions({ path: 'app.log', maxAge: '27h' }).maxAgeMs).toBe(27 * 3_600_000);
+    expect(normalizeOptions({ path: 'app.log', maxAge: '28h' }).maxAgeMs).toBe(28 * 3_600_000);
     expect(normalizeOptions({ path: 'app.log', frequency: 'hourly', maxAge: '61m' }).maxAgeMs).toBe(61 * 60_000);
   });
 
