@@ -669,8 +669,9 @@ export class RotatingFile extends EventEmitter {
       try {
         // A short write (a disk that fills up) leaves the rest of the line to write, not to drop.
         while (written < data.length) written += fs.writeSync(fd, data, written);
-        // Still the file it had open when it closed, whose period has ended: nobody rotated it since.
-        late = this.now() >= this.period.next && fs.fstatSync(fd).ino === this.ino;
+        // Still the file it had open when it closed, whose period has ended: nobody rotated it since (the
+        // state still says so: an inode number alone may be a newer file's, reused).
+        late = this.now() >= this.period.next && fs.fstatSync(fd).ino === this.ino && this.stateStillNamesOpenFile();
       } finally {
         fs.closeSync(fd);
       }
@@ -1850,6 +1851,12 @@ export class RotatingFile extends EventEmitter {
       this.restIno = this.ino;
     }
     this.flushNow();
+  }
+
+  /** Whether the state file names the file this process had open, in the period it had it for. */
+  private stateStillNamesOpenFile(): boolean {
+    const state = readStateQuietly(this.target.statePath);
+    return state !== null && state.ino === this.ino && state.periodStart === this.period.start;
   }
 
   /**

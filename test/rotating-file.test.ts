@@ -1354,6 +1354,19 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     ]);
   });
 
+  it('does not count a line written after close() as late when the file under its inode number is the current period\'s (the number reused)', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const { file, clock } = await onTestClock(log);
+    await file.close();
+    clock.now += 3 * 86_400_000;
+    // Another process's file of the current period, which got the same inode number (ext4 reuses them): its state.
+    const current = Date.UTC(2026, 10, 28);
+    fs.writeFileSync(path.join(path.dirname(log), '.app.log.state'), `${JSON.stringify({ periodStart: current, ino: fs.statSync(log).ino, emptySize: 0 })}\n`);
+    file.write('after close');
+    expect(readLines(log)).toEqual(['before', 'after close']);
+    expect(file.stats().lateLines).toBe(0);
+  });
+
   it('reports a check that fails the same way every time (a directory in the way) once, not at every check; the lines go on to the moved file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
