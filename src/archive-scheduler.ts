@@ -70,9 +70,9 @@ export class ArchiveScheduler {
   }
 
   /**
-   * The process ends now (synchronously): a compression between its rename to the `.gz` and the removal of
-   * its original removes the original, so that no pair is left behind. Anything earlier is left to the
-   * next run (a temp file, removed once stale; the original, compressed again).
+   * The process ends now (synchronously): a compression under way removes its temp file, or, between its
+   * rename to the `.gz` and the removal of its original, removes the original, so that neither a temp file
+   * nor a pair is left behind (the original is compressed again by a later run).
    */
   finishForExit(): void {
     this.atExit.finish?.();

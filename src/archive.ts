@@ -492,6 +492,9 @@ class MaintenanceRun {
     const final = this.file(finalName);
     const temp = this.file(compressionTempName(name, process.pid, randomBytes(4).toString('hex')));
     let copy: CompressedCopy;
+    // The process ending meanwhile (process.exit(), a death by signal) removes the temp file on the way out,
+    // rather than leave it for a later run to remove once it is staleMs old.
+    this.atExit.finish = () => unlinkSyncQuietly(temp);
     try {
       // Steps 1-3: a complete, fsynced temp file, or an exception (the temp file is then discarded).
       copy = await this.writeCompressedCopy(original, temp);
@@ -516,6 +519,7 @@ class MaintenanceRun {
       await fsp.rename(temp, final);
     } catch (err) {
       await this.discardTemp(temp);
+      this.atExit.finish = null;
       if (!(err instanceof StopRun) && !this.signal?.aborted) this.failIo('compress', original, 'compress', err);
       return;
     }
@@ -803,6 +807,15 @@ async function exists(file: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
+  }
+}
+
+/** unlink, synchronously (a process that ends), of a file that may be gone already. */
+function unlinkSyncQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Gone (renamed to its final name, or removed), or not ours to remove: a later run looks at it.
   }
 }
 

@@ -769,9 +769,12 @@ describe('a maintenance process killed at each step', () => {
 });
 
 describe('a writer process that ends in the middle of a compression', () => {
-  it('removes the original on process.exit() once its .gz is in place, so no pair is left for a later run to verify', async () => {
-    const dir = tempDir();
-    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'exit-mid-compression.mjs'), JSON.stringify({ path: path.join(dir, 'app.log') })], {
+  const LINES = Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('');
+
+  /** Run the fixture to its process.exit(0) at `step`; the archive it was compressing. */
+  async function exitAt(dir: string, step: ArchiveStep): Promise<string> {
+    const config = { path: path.join(dir, 'app.log'), step };
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'exit-mid-compression.mjs'), JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
@@ -784,8 +787,22 @@ describe('a writer process that ends in the middle of a compression', () => {
     expect(code).toBe(0);
     const { exiting } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { exiting?: string };
     expect(exiting).toMatch(/app\.\d{4}-\d\d-\d\d\.log$/);
-    const archive = path.basename(exiting as string);
+    return path.basename(exiting as string);
+  }
+
+  it('removes the original on process.exit() once its .gz is in place, so no pair is left for a later run to verify', async () => {
+    const dir = tempDir();
+    const archive = await exitAt(dir, 'gzip-before-unlink');
     expect(plainIn(dir)).toEqual([]); // the original is gone
-    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(''));
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+  }, 40_000);
+
+  it('removes its temp file on process.exit() while it writes it, leaving the original to compress later', async () => {
+    const dir = tempDir();
+    const archive = await exitAt(dir, 'gzip-chunk');
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toEqual([archive]);
+    expect(fs.readFileSync(path.join(dir, archive), 'utf8')).toBe(LINES);
+    expect(fs.existsSync(path.join(dir, `${archive}.gz`))).toBe(false);
   }, 40_000);
 });
