@@ -961,7 +961,7 @@ export class RotatingFile extends EventEmitter {
   private letGo(fd: number, ino: number | null): void {
     // `ino`: the file it was open on. Other code may have closed it since, and the number may be another
     // file's now: that file is neither closed nor given the end of a line.
-    const lost = ino !== null && inodeOf(fd) !== ino;
+    const lost = ino !== null && !this.ownsDescriptor(fd, ino);
     if (this.restFd === null && this.pending[this.head] === this.tornRest) {
       if (!lost) {
         this.restFd = fd;
@@ -1815,12 +1815,12 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * Whether `fd` is still the open file's: code of the app's that closed it (EBADF), and maybe opened
+   * Whether `fd` is still open on the file `ino` (the open file, by default): code of the app's that closed it (EBADF), and maybe opened
    * another file that got its number, took it away. Another failing fstat (EIO) says nothing about that.
    */
-  private ownsDescriptor(fd: number): boolean {
+  private ownsDescriptor(fd: number, ino = this.ino): boolean {
     try {
-      return fs.fstatSync(fd).ino === this.ino;
+      return fs.fstatSync(fd).ino === ino;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code !== 'EBADF';
     }
