@@ -1815,8 +1815,9 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * Whether `fd` is still open on the file `ino` (the open file, by default): code of the app's that closed it (EBADF), and maybe opened
-   * another file that got its number, took it away. Another failing fstat (EIO) says nothing about that.
+   * Whether `fd` is still open on the file `ino` (the open file, by default): code of the app's that closed
+   * it (EBADF), and maybe opened another file that got its number, took it away. Another failing fstat
+   * (EIO) says nothing about that.
    */
   private ownsDescriptor(fd: number, ino = this.ino): boolean {
     try {
