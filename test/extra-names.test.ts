@@ -257,6 +257,15 @@ class Stepper {
   }
 }
 
+/** Two stalled holders go on together: each looks before either removes anything, then both finish. */
+function goOnTogether(a: Stepper, b: Stepper): void {
+  const isUnlink = (op: Op): boolean => op.kind === 'unlink';
+  a.runUntil(isUnlink);
+  b.runUntil(isUnlink);
+  a.runUntil();
+  b.runUntil();
+}
+
 describe('holders that stalled between their link and their unlink of the active name', () => {
   it('two of them with archive names of their own, resuming together after a third rotated: one name stays, the lines are in it', () => {
     const { dir, log, next, rotation } = setup();
@@ -276,12 +285,7 @@ describe('holders that stalled between their link and their unlink of the active
       b.runUntil(atUnlink);
       // C took over from B: index 0 holds the file already, so it unlinks the active name and makes a new file.
       new Stepper(rotateUnderLock({ ...rotation }, next)).runUntil();
-      // A and B go on together: each looks before either removes anything.
-      const isUnlink = (op: Op): boolean => op.kind === 'unlink';
-      a.runUntil(isUnlink);
-      b.runUntil(isUnlink);
-      a.runUntil();
-      b.runUntil();
+      goOnTogether(a, b);
     } finally {
       hooks[Symbol.for('timberlock.testHooks')] = undefined;
     }
@@ -324,11 +328,7 @@ describe('holders that stalled between their link and their unlink of the active
   it('never keeps an extra name beside a .gz: two holders going on together leave the file its other name', () => {
     const { dir, a, b, ino } = extraNameBesideGz();
     try {
-      const isUnlink = (op: Op): boolean => op.kind === 'unlink';
-      a.runUntil(isUnlink);
-      b.runUntil(isUnlink);
-      a.runUntil();
-      b.runUntil();
+      goOnTogether(a, b);
     } finally {
       (globalThis as Record<symbol, unknown>)[Symbol.for('timberlock.testHooks')] = undefined;
     }
