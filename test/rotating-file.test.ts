@@ -1191,6 +1191,21 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     }
   });
 
+  /** The app's own file `other`, open on `otherFd`, got nothing of ours, and its descriptor is still open. */
+  function expectUntouched(other: string, otherFd: number): void {
+    expect(fs.readFileSync(other, 'utf8')).toBe('');
+    expect(fs.fstatSync(otherFd).ino).toBe(fs.statSync(other).ino);
+  }
+
+  /** Close `fd` unless it is closed already (what a test's assertions report). */
+  function closeIfOpen(fd: number): void {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Closed already.
+    }
+  }
+
   /** A disk that takes the first `bytes` bytes of the next write, then is full (until the spy is restored). */
   function diskFullAfter(bytes: number): { mockRestore(): void } {
     const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer) => number;
@@ -1267,8 +1282,7 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     try {
       file.write('after');
       await file.flush();
-      expect(fs.readFileSync(other, 'utf8')).toBe('');
-      expect(fs.fstatSync(otherFd).ino).toBe(fs.statSync(other).ino); // and the app's descriptor is not closed
+      expectUntouched(other, otherFd);
       const archived = visible(dir).filter((name) => name.startsWith('app.2026'));
       expect(archived.map((name) => fs.readFileSync(path.join(dir, name), 'utf8'))).toEqual(['before\ncut ']);
       const lines = readLines(log);
@@ -1276,11 +1290,7 @@ describe('RotatingFile and a file someone else put under the active name (logrot
       expect(lines.slice(1)).toEqual(['after']);
       expect(warnings.filter((w) => w.code === 'DROPPED_LINES').map((w) => w.details?.lines)).toEqual([1, 1]);
     } finally {
-      try {
-        fs.closeSync(otherFd);
-      } catch {
-        // Closed already: what the assertions above report.
-      }
+      closeIfOpen(otherFd);
     }
   });
 
@@ -1304,16 +1314,11 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     try {
       file.write('after');
       await file.flush();
-      expect(fs.readFileSync(other, 'utf8')).toBe('');
-      expect(fs.fstatSync(otherFd).ino).toBe(fs.statSync(other).ino); // still open
+      expectUntouched(other, otherFd);
       expect(readLines(log).filter((line) => !line.startsWith('timberlock: '))).toEqual(['after']);
       expect(warnings.filter((w) => w.code === 'DROPPED_LINES').map((w) => w.details?.lines)).toEqual([1, 1]);
     } finally {
-      try {
-        fs.closeSync(otherFd);
-      } catch {
-        // Closed already: what the assertions above report.
-      }
+      closeIfOpen(otherFd);
     }
   });
 
