@@ -272,7 +272,7 @@ function printTables(r) {
     );
   }
   if (r.rotation) {
-    const { disk, forced, boundary } = r.rotation;
+    const { disk, forced, boundary, diskAfter } = r.rotation;
     console.log('\n== Rotation cost (timberlock, 4 processes) ==');
     const dist = (d) => [ms(d.p50), ms(d.p99), ms(d.max), fmt(d.n)];
     // Each percentile of its own: the p99 wait and the p99 block less its wait need not be one turn.
@@ -308,6 +308,12 @@ function printTables(r) {
           ['disk: write + rename (the state)', ...dist(disk.writeRename)],
           ['disk: create + unlink (a new file)', ...dist(disk.createUnlink)],
           ['disk: link + unlink (archive name)', ...dist(disk.linkUnlink)],
+          ...(diskAfter
+            ? [
+                ['disk after the runs: mkdir + rmdir', ...dist(diskAfter.mkdirRmdir)],
+                ['disk after the runs: create + unlink', ...dist(diskAfter.createUnlink)],
+              ]
+            : []),
         ],
       ),
     );

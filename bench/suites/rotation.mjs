@@ -28,7 +28,11 @@ export async function rotationCost(ctx, { processes, forced, boundary, diskSampl
   );
   const forcedResult = await forcedRotations(ctx, processes, forced);
   const boundaryResult = await boundaryRotations(ctx, processes, boundary);
-  return { disk, forced: forcedResult, boundary: boundaryResult };
+  // Again after the runs: on some disks the cost of making a file or a directory changes for minutes at a
+  // time (see the README), and a figure of the runs is read against the floor it had.
+  const diskAfter = diskFloor(ctx, diskSamples);
+  ctx.progress(`rotation disk floor after the runs: mkdir+rmdir p50 ${us(diskAfter.mkdirRmdir.p50)}, create+unlink p50 ${us(diskAfter.createUnlink.p50)}`);
+  return { disk, forced: forcedResult, boundary: boundaryResult, diskAfter };
 }
 
 async function forcedRotations(ctx, processes, { target, runMs }) {
