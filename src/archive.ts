@@ -341,7 +341,7 @@ class MaintenanceRun {
           if (!archive.compressed) namesOf.set(stats.ino, [...(namesOf.get(stats.ino) ?? []), archive.name]);
           return;
         }
-        listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats) });
+        listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats), size: stats.size });
       }),
       ...recognized.temps.map((name) => async () => {
         const stats = await this.regularFile(name);
@@ -469,6 +469,8 @@ class MaintenanceRun {
       this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
       return;
     }
+    // Planned because it held nothing (retention.ts, rule 6), it holds lines by now: the next plan decides.
+    if (!file.compressed && file.size === 0 && stats.size > 0) return;
     const errors = this.result.errors.length;
     if (await this.unlinkIfPresent('remove', file.name, 'delete the expired archive')) this.result.removed.push(file.name);
     else if (this.result.errors.length > errors) this.failedRemovals.add(file.name);

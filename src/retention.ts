@@ -19,6 +19,10 @@
  *    Young archives count towards the limit even though they are not deleted yet.
  * 4. **maxAge** deletes archives whose period started before `now - maxAgeMs`.
  * 5. **compress** gzips every remaining plain archive that is past the grace delay.
+ * 6. **Empty archives.** A plain archive of 0 bytes without a `.gz` holds no line: timberlock never archives
+ *    an empty file of its own (it keeps it for the next period), so it is a file another program put under
+ *    the active name (logrotate's `create` right after a boundary, a `touch`). It counts towards neither
+ *    limit, and is deleted once past the grace delay instead of being compressed.
  */
 
 import { parseArchiveName, type NameScheme, type ParsedArchive } from './naming.js';
@@ -36,6 +40,8 @@ export interface ArchiveFile {
   compressed: boolean;
   /** Last change (epoch ms): the later of its mtime and its ctime, from stat (see rule 1). */
   changedMs: number;
+  /** Its size in bytes, from stat (see rule 6). */
+  size: number;
 }
 
 /** What to keep and what to compress. */
@@ -61,9 +67,10 @@ export interface MaintenancePlan {
 /**
  * Which archives to gzip and which to delete at time `now` (epoch ms). Never plans anything for a file
  * that changed less than `policy.delayMs` ago; `maxFiles` keeps the newest archives by (periodStart, index);
- * `maxAgeMs` deletes archives whose period started before `now - maxAgeMs`; a file planned for deletion
- * is not also compressed, and a plain file whose `.gz` is in the listing is never compressed. Names
- * appear in the order they should be handled: oldest archive first.
+ * `maxAgeMs` deletes archives whose period started before `now - maxAgeMs`; a plain archive of 0 bytes counts
+ * towards neither and is deleted; a file planned for deletion is not also compressed, and a plain file whose
+ * `.gz` is in the listing is never compressed. Names appear in the order they should be handled: oldest
+ * archive first.
  *
  * Touches no file. Throws a RangeError (code `ERR_INVALID_ARG_VALUE`) for a policy with a negative or
  * non-integer limit, or a non-finite `now`.
@@ -72,10 +79,16 @@ export function planMaintenance(files: readonly ArchiveFile[], policy: Retention
   checkPolicy(policy, now);
   const archives = groupByArchive(files);
   const expired = new Set<Archive>();
-  archives.forEach((archive, position) => {
+  let position = 0;
+  for (const archive of archives) {
+    if (holdsNothing(archive)) {
+      expired.add(archive);
+      continue;
+    }
     if (policy.maxFiles !== null && position >= policy.maxFiles) expired.add(archive);
     if (policy.maxAgeMs !== null && archive.periodStart < now - policy.maxAgeMs) expired.add(archive);
-  });
+    position++;
+  }
 
   const plan: MaintenancePlan = { compress: [], remove: [], settlesAt: null };
   const isSettled = (file: ArchiveFile): boolean => {
@@ -102,6 +115,11 @@ interface Archive {
   index: number;
   plain: ArchiveFile | null;
   gzip: ArchiveFile | null;
+}
+
+/** Rule 6: a plain archive of 0 bytes, without a `.gz`. */
+function holdsNothing(archive: { plain: ArchiveFile | null; gzip: ArchiveFile | null }): boolean {
+  return archive.gzip === null && archive.plain?.size === 0;
 }
 
 /** Archives, newest first by (periodStart, index). Later duplicates of the same name/kind are ignored. */

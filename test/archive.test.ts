@@ -143,13 +143,17 @@ describe('compression', () => {
   it('gzips every settled archive: the .gz holds exactly the original bytes, the original is gone', async () => {
     const dir = tempDir();
     const originals = new Map<string, Buffer>();
-    const add = (daysAgo: number, bytes: Buffer): void => {
+    const write = (daysAgo: number, bytes: Buffer): string => {
       const name = archiveName(scheme, today - daysAgo * DAY, 0);
       fs.writeFileSync(path.join(dir, name), bytes);
       setAge(path.join(dir, name), 3_600_000);
-      originals.set(name, bytes);
+      return name;
     };
-    add(1, Buffer.alloc(0)); // empty
+    const add = (daysAgo: number, bytes: Buffer): void => {
+      originals.set(write(daysAgo, bytes), bytes);
+    };
+    const empty = write(1, Buffer.alloc(0)); // holds nothing: deleted, not compressed
+    add(5, Buffer.from('one line\n'));
     add(2, Buffer.from(Array.from({ length: 256 * 1000 }, (_, i) => i % 256))); // every byte value
     add(3, Buffer.from(Array.from({ length: 30_000 }, (_, i) => `${line('big', i)}\n`).join(''))); // ~2.2 MB, many chunks
     add(4, Buffer.from('no final newline'));
@@ -159,6 +163,7 @@ describe('compression', () => {
 
     expect(result.errors).toEqual([]);
     expect(result.skipped).toBeNull();
+    expect(result.removed).toEqual([empty]);
     expect(result.compressed.map((c) => c.from).sort()).toEqual([...originals.keys()].sort());
     for (const [name, bytes] of originals) {
       expect(result.compressed).toContainEqual({ from: name, to: `${name}.gz` });
@@ -354,6 +359,35 @@ describe('retention on disk', () => {
     expect(result.compressed.map((c) => c.from)).toEqual([kept[1]?.name, kept[0]?.name]);
     expect(fs.readdirSync(dir).sort()).toEqual(kept.map((k) => `${k.name}.gz`).sort());
     expectEveryLineOnce(dir, kept);
+  });
+
+  it('deletes an archive of 0 bytes (logrotate created the file right after a boundary) without counting it towards maxFiles', async () => {
+    const dir = tempDir();
+    const empty = writeArchive(dir, 0, 0);
+    const kept = [writeArchive(dir, 0, 5, { index: 1 }), writeArchive(dir, 1, 5)];
+    const old = writeArchive(dir, 2, 5);
+
+    const result = await maintainArchives(target(dir, { maxFiles: 2, compress: false }), justAfter);
+
+    expect(result.errors).toEqual([]);
+    expect(result.removed).toEqual([old.name, empty.name]);
+    expect(fs.readdirSync(dir).sort()).toEqual(kept.map((k) => k.name).sort());
+  });
+
+  it('keeps an archive of 0 bytes that a straggler wrote to after the listing', async () => {
+    const dir = tempDir();
+    const empty = writeArchive(dir, 1, 0, { ageMs: 3_600_000 });
+    const file = path.join(dir, empty.name);
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: string, at: string) {
+        if (step === 'before-remove' && at === file) fs.appendFileSync(file, 'straggler\n');
+      },
+    };
+    // delayMs 0: the line does not make the archive young; what it holds now does keep it.
+    const result = await maintainArchives(target(dir, { compress: false }), justAfter);
+
+    expect(result).toMatchObject({ errors: [], removed: [] });
+    expect(fs.readFileSync(file, 'utf8')).toBe('straggler\n');
   });
 
   it('deletes archives whose period started before now - maxAge, using the clock it is given', async () => {

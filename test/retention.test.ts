@@ -10,10 +10,10 @@ const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 /** Start of the day `n` days before NOW's day. */
 const day = (n: number): number => Date.UTC(2026, 10, 25) - n * DAY;
 
-/** An archive of day `daysAgo`, index `index`, last written `ageMs` before NOW. */
-function archive(daysAgo: number, { index = 0, compressed = false, ageMs = DAY } = {}): ArchiveFile {
+/** An archive of day `daysAgo`, index `index`, last written `ageMs` before NOW, of `size` bytes. */
+function archive(daysAgo: number, { index = 0, compressed = false, ageMs = DAY, size = 100 } = {}): ArchiveFile {
   const periodStart = day(daysAgo);
-  return { name: archiveName(scheme, periodStart, index, compressed), periodStart, index, compressed, changedMs: NOW - ageMs };
+  return { name: archiveName(scheme, periodStart, index, compressed), periodStart, index, compressed, changedMs: NOW - ageMs, size };
 }
 
 const policy = (overrides: Partial<RetentionPolicy>): RetentionPolicy => ({
@@ -195,6 +195,32 @@ describe('planMaintenance', () => {
     });
   });
 
+  describe('archives of 0 bytes (a file another program put under the active name)', () => {
+    it('deletes a settled one, and counts it towards neither maxFiles nor maxAge', () => {
+      // logrotate's `create` right after the boundary: an empty archive of the newest period, beside the real ones.
+      const empty = archive(0, { size: 0 });
+      const files = [empty, archive(0, { index: 1 }), archive(1), archive(2)];
+      expect(planMaintenance(files, policy({ maxFiles: 2 }), NOW).remove).toEqual(names([archive(2), empty]));
+      expect(planMaintenance(files, policy({ maxAgeMs: 30 * DAY }), NOW).remove).toEqual(names([empty]));
+    });
+
+    it('deletes it instead of compressing it', () => {
+      const empty = archive(1, { size: 0 });
+      expect(planMaintenance([empty, archive(2)], policy({ compress: true }), NOW)).toEqual({ compress: names([archive(2)]), remove: [empty.name], settlesAt: null });
+    });
+
+    it('leaves a young one for the delay (a straggler may still write to it), without counting it', () => {
+      const young = archive(0, { size: 0, ageMs: 1000 });
+      const plan = planMaintenance([young, archive(1), archive(2)], policy({ maxFiles: 2 }), NOW);
+      expect(plan).toEqual({ compress: [], remove: [], settlesAt: NOW - 1000 + 5000 });
+    });
+
+    it('counts a .gz of 0 bytes and a plain archive of 0 bytes beside its .gz as archives (those pairs have rules of their own)', () => {
+      const files = [archive(1, { compressed: true, size: 0 }), archive(2, { size: 0 }), archive(2, { compressed: true }), archive(3)];
+      expect(planMaintenance(files, policy({ maxFiles: 2 }), NOW).remove).toEqual(names([archive(3)]));
+    });
+  });
+
   it('never plans a name that is not in the listing, and lists no name twice', () => {
     // A mixed listing, every combination of limit; the plan only ever names listed files, each once.
     const files = [archive(1), archive(1, { compressed: true, ageMs: 10 }), archive(2, { index: 3 }), archive(4, { compressed: true }), archive(9, { ageMs: 1 })];
@@ -292,7 +318,7 @@ describe('recognizeListing', () => {
 
   it('feeds planMaintenance only names of this scheme', () => {
     const listing = recognizeListing(scheme, ['app.log', 'other.2026-11-20.log', archiveName(scheme, day(5), 0), 'app.2026-11-20.log.old']);
-    const files = listing.archives.map((a) => ({ ...a, changedMs: NOW - DAY }));
+    const files = listing.archives.map((a) => ({ ...a, changedMs: NOW - DAY, size: 100 }));
     expect(planMaintenance(files, policy({ maxFiles: 0, compress: true }), NOW)).toEqual({ compress: [], remove: [archiveName(scheme, day(5), 0)], settlesAt: null });
   });
 });
