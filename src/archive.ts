@@ -15,9 +15,11 @@
  * 3. fsync the temp file; if the original grew meanwhile (a straggler wrote after the grace delay), discard
  *    the temp file and try again in a later run. `gzip-before-rename` — leaves a complete temp file and the
  *    original: the temp file is removed once stale and the original compressed again.
- * 4. Rename the temp file to `app.<date>.log.gz` (only if that name is free), fsync the directory.
- *    `gzip-before-unlink` — leaves the original and its complete `.gz`: a later run gunzips the `.gz`,
- *    compares it with the original byte for byte, and only then removes the original.
+ * 4. Link the temp file to `app.<date>.log.gz` (which fails if that name is taken: it is never
+ *    overwritten), remove the temp name, fsync the directory. Between the link and the removal, the temp
+ *    name is a second name of the `.gz`: the archive is left alone until a later run removes that name once
+ *    it is older than staleMs. `gzip-before-unlink` — leaves the original and its complete `.gz`: a later
+ *    run gunzips the `.gz`, compares it with the original byte for byte, and only then removes the original.
  * 5. Unlink the original, if it is still the same inode with the size that was compressed (otherwise both
  *    are kept and reported).
  * At no point is a `.gz` incomplete under its final name, and at no point is a line only in a temp file.
@@ -118,8 +120,11 @@ export class ArchiveError extends TimberlockError {
 /** Test-only pause points (see test/fixtures/archive-child.mjs). Not public API. */
 export type ArchiveStep = 'archive-locked' | 'gzip-start' | 'gzip-chunk' | 'gzip-before-rename' | 'gzip-before-unlink';
 
-/** A test-only point where nothing is left half-done: before an expired archive is looked at again. */
-type QuietStep = 'before-remove';
+/**
+ * Test-only points where nothing is left half-done: before an expired archive is looked at again, and
+ * before a verified pair is looked at again (`target` is the original).
+ */
+type QuietStep = 'before-remove' | 'pair-verified';
 
 interface TestHooks {
   at?: (step: ArchiveStep | QuietStep, target: string) => void;
@@ -183,6 +188,11 @@ class MaintenanceRun {
   /** When the youngest temp file repair() left will be staleMs old; null if it left none. */
   private tempsStaleAt: number | null = null;
   /**
+   * When the archives that this run found written to since its listing (which a plan may be made from, see
+   * execute) will have settled; null if none.
+   */
+  private youngUntil: number | null = null;
+  /**
    * Plain archives and `.gz` names this run said it keeps (a `.gz` that does not gunzip to its original's
    * bytes, or an original that changed while it was compressed): left out of every plan of this run.
    */
@@ -222,7 +232,7 @@ class MaintenanceRun {
           listedAt = this.now();
         }
         const plan = planMaintenance(files, this.target.policy, this.now());
-        this.result.settlesAt = earliest(plan.settlesAt, this.tempsStaleAt);
+        this.result.settlesAt = earliest(earliest(plan.settlesAt, this.tempsStaleAt), this.youngUntil);
         const byName = new Map(files.map((file) => [file.name, file]));
         for (const name of plan.remove) {
           if (this.shouldStop()) return;
@@ -339,6 +349,8 @@ class MaintenanceRun {
         if (stats === null) return;
         if (stats.nlink !== 1) {
           if (!archive.compressed) namesOf.set(stats.ino, [...(namesOf.get(stats.ino) ?? []), archive.name]);
+          // A `.gz` whose temp name a killed run left (see giveFinalName): its original is not compressed again.
+          else this.kept.add(archive.name).add(archive.name.slice(0, -'.gz'.length));
           return;
         }
         listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats), size: stats.size });
@@ -426,10 +438,16 @@ class MaintenanceRun {
    * An original beside its `.gz`. A run died at `gzip-before-unlink`: the `.gz` holds the same bytes, and the
    * original goes. Or a straggler wrote to the original after its `.gz` was made: the `.gz` holds the
    * beginning of the original only, a stale copy, and goes (the original is compressed again once it has
-   * settled). Returns the name removed, or null when neither can be shown (both are kept and reported).
+   * settled). Returns the name removed, or null when neither can be shown (both are kept and reported), or
+   * when either name holds another file by the time it would be removed (both are kept for this run).
    */
   private async repairPair(name: string): Promise<string | null> {
     const original = this.file(name);
+    // The files verified, so that a name is removed only while it still holds the same one: a holder that
+    // stalled past staleMs after its verification may find the pair repaired and the original compressed
+    // again by the holder that took over (or a straggler wrote to the original meanwhile).
+    const verified = { original: await this.regularFile(name), gzip: await this.regularFile(`${name}.gz`) };
+    if (verified.original === null || verified.gzip === null) return null;
     let holds: 'same' | 'beginning' | 'other';
     try {
       holds = await gunzipsTo(`${original}.gz`, original, this.signal);
@@ -442,8 +460,13 @@ class MaintenanceRun {
         return null;
       }
     }
-    if (holds === 'same') return (await this.unlinkIfPresent('repair', name, 'remove the already compressed original')) ? name : null;
+    testHook('pair-verified', original);
+    if (holds === 'same') {
+      if (!(await this.stillHolds(name, verified.original))) return null;
+      return (await this.unlinkIfPresent('repair', name, 'remove the already compressed original')) ? name : null;
+    }
     if (holds === 'beginning') {
+      if (!(await this.stillHolds(`${name}.gz`, verified.gzip))) return null;
       return (await this.unlinkIfPresent('repair', `${name}.gz`, 'remove the stale compressed copy')) ? `${name}.gz` : null;
     }
     this.fail(
@@ -457,6 +480,16 @@ class MaintenanceRun {
   }
 
   /**
+   * Whether the run may go on to remove `name`: its lock is still its own, and the name holds the file seen
+   * as `seen` (same inode, size and modification time). Else a later run looks at the name again.
+   */
+  private async stillHolds(name: string, seen: fs.Stats): Promise<boolean> {
+    if (this.shouldStop()) return false;
+    const now = await this.regularFile(name);
+    return now !== null && now.ino === seen.ino && now.size === seen.size && now.mtimeMs === seen.mtimeMs;
+  }
+
+  /**
    * Step 4a: delete one archive. ENOENT counts as done (someone else deleted it). The plan may come from a
    * listing up to RELIST_MS old: an archive that changed since (a straggler wrote to it) waits for the delay.
    */
@@ -464,16 +497,24 @@ class MaintenanceRun {
     testHook('before-remove', this.file(file.name));
     const stats = await this.regularFile(file.name);
     if (stats === null) return;
-    const settlesAt = changedMsOf(file, stats) + this.target.policy.delayMs;
-    if (this.now() < settlesAt) {
-      this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
-      return;
-    }
+    if (this.stillYoung(file, stats)) return;
     // Planned because it held nothing (retention.ts, rule 6), it holds lines by now: the next plan decides.
     if (!file.compressed && file.size === 0 && stats.size > 0) return;
     const errors = this.result.errors.length;
     if (await this.unlinkIfPresent('remove', file.name, 'delete the expired archive')) this.result.removed.push(file.name);
     else if (this.result.errors.length > errors) this.failedRemovals.add(file.name);
+  }
+
+  /**
+   * Whether `file` (its `stats` just now) changed less than the grace delay ago: a straggler wrote to it
+   * since the listing the plan was made from. The run then comes back once it has settled.
+   */
+  private stillYoung(file: { compressed: boolean }, stats: fs.Stats): boolean {
+    const settlesAt = changedMsOf(file, stats) + this.target.policy.delayMs;
+    if (this.now() >= settlesAt) return false;
+    this.youngUntil = earliest(this.youngUntil, settlesAt);
+    this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
+    return true;
   }
 
   /** unlink that treats ENOENT as "someone else did it" (returns false) and reports other errors. */
@@ -512,13 +553,16 @@ class MaintenanceRun {
         throw new StopRun();
       }
       testHook('gzip-before-rename', original);
-      // Only archive-lock holders create `.gz` names, so this check and the rename do not race; a name that
-      // is taken all the same (by hand, or by a holder that lost its lock to us) is never overwritten.
-      if (await exists(final)) {
-        this.fail('ERR_TIMBERLOCK_ARCHIVE_IO', 'compress', final, `Could not compress ${original}: ${final} appeared meanwhile; it is left as it is.`);
-        throw new StopRun();
-      }
-      await fsp.rename(temp, final);
+      if (this.shouldStop()) throw new StopRun();
+      // Between the link and the removal of the temp name, a process that ends removes the temp name, and
+      // finishes the compression if the `.gz` name holds the temp file.
+      const compressed = copy;
+      this.atExit.finish = () => {
+        const linked = sameFileSync(temp, final);
+        unlinkSyncQuietly(temp);
+        if (linked) this.finishCompressionSync(name, compressed);
+      };
+      await this.giveFinalName(temp, final, original);
     } catch (err) {
       await this.discardTemp(temp);
       this.atExit.finish = null;
@@ -532,6 +576,30 @@ class MaintenanceRun {
     } finally {
       this.atExit.finish = null;
     }
+  }
+
+  /**
+   * Step 3b: the complete temp file gets the `.gz` name, which is never overwritten: a link, which fails if
+   * the name is taken (by hand, or by the holder that took the lock over from this one while it stalled, and
+   * compressed the original again, maybe with lines a straggler added since), then the temp name goes.
+   * Without hard links, a rename after a look that the name is free.
+   */
+  private async giveFinalName(temp: string, final: string, original: string): Promise<void> {
+    const taken = (): never => {
+      this.fail('ERR_TIMBERLOCK_ARCHIVE_IO', 'compress', final, `Could not compress ${original}: ${final} appeared meanwhile; it is left as it is.`);
+      throw new StopRun();
+    };
+    try {
+      await fsp.link(temp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') taken();
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      if (await exists(final)) taken();
+      await fsp.rename(temp, final);
+      return;
+    }
+    await fsp.unlink(temp);
   }
 
   /**
@@ -594,7 +662,12 @@ class MaintenanceRun {
   private async writeCompressedCopy(original: string, temp: string): Promise<CompressedCopy> {
     const source = await fsp.open(original, 'r');
     try {
-      const { atime, mtime, ino } = await source.stat();
+      const stats = await source.stat();
+      // Planned from a listing up to RELIST_MS old, after the compressions before it: an archive written to
+      // since then waits for the grace delay (the straggler may write again, and that line would go with
+      // the original), and one that got a second name meanwhile is left alone (see listArchives).
+      if (stats.nlink !== 1 || this.stillYoung({ compressed: false }, stats)) throw new StopRun();
+      const { atime, mtime, ino } = stats;
       let size = 0;
       const sink = await fsp.open(temp, 'wx', this.target.mode);
       try {
@@ -813,6 +886,13 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** unlink, synchronously (a process that ends), of a file that may be gone already. */
+/** Whether two names hold one file (both present, same inode), synchronously. */
+function sameFileSync(a: string, b: string): boolean {
+  const first = fs.lstatSync(a, { throwIfNoEntry: false });
+  const second = fs.lstatSync(b, { throwIfNoEntry: false });
+  return first !== undefined && second !== undefined && first.ino === second.ino && first.dev === second.dev;
+}
+
 function unlinkSyncQuietly(file: string): void {
   try {
     fs.unlinkSync(file);

@@ -71,6 +71,35 @@ function writeArchive(
 }
 
 /**
+ * A run's clock 3 s ahead, once `file` (written last, so both archives of a test qualify) got its name more
+ * than 2.1 s ago: with a delay of 5 s the archive is settled when the run lists it, and a line appended
+ * during the run makes it young again.
+ */
+async function clockWhereSettled(file: string): Promise<() => number> {
+  const named = fs.statSync(file).ctimeMs;
+  await vi.waitFor(() => expect(Date.now() - named).toBeGreaterThan(2100), { timeout: 5000, interval: 50 });
+  return () => Date.now() + 3000;
+}
+
+/** An archive of yesterday beside a `.gz` of its beginning only (lines were appended after that `.gz` was made). */
+function withStaleCopy(dir: string): { written: Written; original: string; bytes: Buffer } {
+  const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
+  const original = path.join(dir, written.name);
+  const bytes = fs.readFileSync(original);
+  fs.writeFileSync(`${original}.gz`, zlib.gzipSync(bytes.subarray(0, bytes.length - 100)));
+  return { written, original, bytes };
+}
+
+/** At the test hook `step` for `target`, a straggler appends a line to `file`. */
+function appendAt(step: string, target: string, file: string): void {
+  (globalThis as Record<symbol, unknown>)[HOOKS] = {
+    at(reached: string, at: string) {
+      if (reached === step && at === target) fs.appendFileSync(file, 'straggler\n');
+    },
+  };
+}
+
+/**
  * The clock of the runs in this process. Every archive here got its name just now (its ctime, which the
  * grace delay counts from, as it does from the mtime): it may lie within the current millisecond, which
  * Date.now() rounds down. With the tests' delayMs of 0, a millisecond later it is settled.
@@ -218,16 +247,9 @@ describe('compression', () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
     const file = path.join(dir, written.name);
-    // The run's clock is 3 s ahead and the delay 5 s: the archive, named 2 s ago, is settled when listed;
-    // a line appended just before the deletion makes it young again.
-    const named = fs.statSync(file).ctimeMs;
-    await vi.waitFor(() => expect(Date.now() - named).toBeGreaterThan(2100), { timeout: 5000, interval: 50 });
-    const threeSecondsLater = (): number => Date.now() + 3000;
-    (globalThis as Record<symbol, unknown>)[HOOKS] = {
-      at(step: string, at: string) {
-        if (step === 'before-remove' && at === file) fs.appendFileSync(file, 'straggler\n');
-      },
-    };
+    // A line appended just before the deletion makes the archive young again.
+    const threeSecondsLater = await clockWhereSettled(file);
+    appendAt('before-remove', file, file);
     const result = await maintainArchives(target(dir, { maxFiles: 0, compress: false, delayMs: 5000 }), threeSecondsLater);
 
     expect(result).toMatchObject({ errors: [], removed: [] });
@@ -328,6 +350,44 @@ describe('compression', () => {
     expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).toString()).toBe(`${written.lines.join('\n')}\nlate line\n`);
   });
 
+  it('does not compress an archive written to after the listing: it waits for the delay, and the straggler keeps its file', async () => {
+    const dir = tempDir();
+    const first = writeArchive(dir, 2, 10, { ageMs: 3_600_000 });
+    const second = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const file = path.join(dir, second.name);
+    // A straggler's line in the second archive while the first is compressed makes it young again.
+    const threeSecondsLater = await clockWhereSettled(file);
+    appendAt('gzip-start', path.join(dir, first.name), file);
+
+    const result = await maintainArchives(target(dir, { delayMs: 5000 }), threeSecondsLater);
+
+    expect(result).toMatchObject({ errors: [], compressed: [{ from: first.name, to: `${first.name}.gz` }] });
+    expect(fs.readFileSync(file, 'utf8').endsWith('straggler\n')).toBe(true);
+    expect((result.settlesAt ?? 0) - fs.statSync(file).mtimeMs).toBeCloseTo(5000, 0);
+  });
+
+  it('never replaces a .gz that another holder put in place right before its own gets the name', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const final = path.join(dir, `${written.name}.gz`);
+    const theirs = zlib.gzipSync('the other holder\n');
+    // Right before the temp file gets the `.gz` name (this holder stalled past staleMs after its look, and the
+    // holder that took over compressed the archive, with a line a straggler added since).
+    for (const call of ['link', 'rename'] as const) {
+      const real = fs.promises[call];
+      vi.spyOn(fs.promises, call).mockImplementation(async (from, to) => {
+        if (to === final) fs.writeFileSync(final, theirs);
+        return real(from, to);
+      });
+    }
+
+    const result = await maintainArchives(target(dir), justAfter);
+
+    expect(result.errors.map((e) => e.code)).toEqual(['ERR_TIMBERLOCK_ARCHIVE_IO']);
+    expect(fs.readFileSync(final).equals(theirs)).toBe(true);
+    expect(fs.readdirSync(dir).sort()).toEqual([written.name, `${written.name}.gz`].sort()); // no temp file left
+  });
+
   it('never overwrites a name that is taken: the original stays and the problem is reported', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
@@ -378,11 +438,7 @@ describe('retention on disk', () => {
     const dir = tempDir();
     const empty = writeArchive(dir, 1, 0, { ageMs: 3_600_000 });
     const file = path.join(dir, empty.name);
-    (globalThis as Record<symbol, unknown>)[HOOKS] = {
-      at(step: string, at: string) {
-        if (step === 'before-remove' && at === file) fs.appendFileSync(file, 'straggler\n');
-      },
-    };
+    appendAt('before-remove', file, file);
     // delayMs 0: the line does not make the archive young; what it holds now does keep it.
     const result = await maintainArchives(target(dir, { compress: false }), justAfter);
 
@@ -517,14 +573,45 @@ describe('repair of an interrupted run', () => {
 
   it('removes a .gz that holds only the beginning of the original beside it (lines appended to the original later), and compresses the original again', async () => {
     const dir = tempDir();
-    const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
-    const original = path.join(dir, written.name);
-    const bytes = fs.readFileSync(original);
-    fs.writeFileSync(`${original}.gz`, zlib.gzipSync(bytes.subarray(0, bytes.length - 100)));
+    const { written, original, bytes } = withStaleCopy(dir);
     const result = await maintainArchives(target(dir), justAfter);
     expect(result.errors).toEqual([]);
     expect(result.repaired).toEqual([`${written.name}.gz`]);
     expect(result.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expect(fs.readdirSync(dir)).toEqual([`${written.name}.gz`]);
+    expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).equals(bytes)).toBe(true);
+  });
+
+  it('keeps a pair whose original a straggler wrote to after it was verified: the line stays', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 1000, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    fs.writeFileSync(`${original}.gz`, zlib.gzipSync(fs.readFileSync(original)));
+    appendAt('pair-verified', original, original);
+
+    const result = await maintainArchives(target(dir, { compress: false }), justAfter);
+
+    expect(result).toMatchObject({ errors: [], repaired: [] });
+    expect(fs.readFileSync(original, 'utf8').endsWith('straggler\n')).toBe(true);
+  });
+
+  it('keeps a .gz that another holder put in place of the stale copy it verified (it stalled past staleMs meanwhile)', async () => {
+    const dir = tempDir();
+    const { written, original, bytes } = withStaleCopy(dir);
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: string, at: string) {
+        // What the holder that took over did meanwhile: removed the stale copy, compressed the original
+        // again, and removed the original.
+        if (step !== 'pair-verified' || at !== original) return;
+        fs.unlinkSync(`${original}.gz`);
+        fs.writeFileSync(`${original}.gz`, zlib.gzipSync(bytes));
+        fs.unlinkSync(original);
+      },
+    };
+
+    const result = await maintainArchives(target(dir), justAfter);
+
+    expect(result).toMatchObject({ errors: [], repaired: [] });
     expect(fs.readdirSync(dir)).toEqual([`${written.name}.gz`]);
     expect(zlib.gunzipSync(fs.readFileSync(`${original}.gz`)).equals(bytes)).toBe(true);
   });
