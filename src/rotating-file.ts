@@ -182,6 +182,8 @@ export class RotatingFile extends EventEmitter {
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
+  /** A write failed in the error episode under way (not only a rotation, a check or a close). */
+  private writesFailing = false;
   /** The error that began the error episode under way (what a waiting flush(callback) is given). */
   private episodeError: TimberlockError | null = null;
   /** flush(callback) calls waiting for their lines: each is called with the error if writes fail meanwhile. */
@@ -410,9 +412,17 @@ export class RotatingFile extends EventEmitter {
       if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
     }
-    if (this.pendingBytes > this.options.maxBufferBytes) this.relieveOverCap();
+    const overCap = this.pendingBytes > this.options.maxBufferBytes;
+    if (overCap) this.relieveOverCap();
     if (this.pendingBytes > this.options.highWaterMark) {
       this.needDrain = true;
+      return false;
+    }
+    if (overCap) {
+      // The lines went over maxBufferBytes and were written (or dropped) at once: the caller is still told to
+      // wait, and 'drain' follows on the next tick. (With maxBufferBytes equal to highWaterMark, a caller
+      // that writes until false would otherwise never stop.)
+      process.nextTick(() => this.emitDrain());
       return false;
     }
     return true;
@@ -898,8 +908,13 @@ export class RotatingFile extends EventEmitter {
     }
     if (this.needDrain && this.pendingBytes <= this.options.highWaterMark) {
       this.needDrain = false;
-      process.nextTick(() => this.emit('drain'));
+      process.nextTick(() => this.emitDrain());
     }
+  }
+
+  /** 'drain', unless the file has closed meanwhile: no event follows 'close'. */
+  private emitDrain(): void {
+    if (this.state !== 'closed') this.emit('drain');
   }
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
@@ -993,7 +1008,7 @@ export class RotatingFile extends EventEmitter {
       ? (this.pending.slice(this.head, end) as string[]).join('')
       : Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
     let bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (bytes > MAX_BATCH_BYTES && end - this.head > 1) {
+    while (bytes > MAX_BATCH_BYTES && end - this.head > 1) {
       // Multi-byte characters made the batch larger than its chars: write fewer lines.
       end = this.head + Math.ceil((end - this.head) / 2);
       data = Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
@@ -1052,6 +1067,7 @@ export class RotatingFile extends EventEmitter {
 
   private writeFailed(err: Error): void {
     this.reportError(err, 'write');
+    this.writesFailing = true;
     this.scheduleRetry(this.errorDelay, false);
     this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
   }
@@ -1145,9 +1161,9 @@ export class RotatingFile extends EventEmitter {
 
   /** Over maxBufferBytes: write to whatever file is open rather than grow without bound. */
   private relieveOverCap(): void {
-    // Waiting for a boundary or a lock: write wherever possible rather than grow. During a write-error
-    // episode the retry timer owns the next attempt (no tight loop), so go straight to dropping.
-    if (!this.errorEpisode) this.flushNow(true);
+    // Waiting for a boundary, a lock or a rotation that failed: write wherever possible rather than grow.
+    // While writes fail, the retry timer owns the next attempt (no tight loop), so go straight to dropping.
+    if (!this.writesFailing) this.flushNow(true);
     if (this.pendingBytes <= this.options.maxBufferBytes) return;
     // The disk refuses writes: drop the oldest whole lines and count them. The rest of a short write (it must
     // be the very next bytes written) and a drop marker not written yet stay in front; the lines after them go.
@@ -2060,6 +2076,7 @@ export class RotatingFile extends EventEmitter {
 
   private endErrorEpisode(): void {
     this.errorEpisode = false;
+    this.writesFailing = false;
     this.episodeError = null;
     this.errorDelay = ERROR_RETRY_MIN_MS;
     this.queueDropMarker();

@@ -313,16 +313,21 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe(`${text}\n`);
   });
 
-  it("the transport target's write() returns true above highWaterMark: the file bounds its buffer itself", async () => {
+  it("the transport target's write() returns true above highWaterMark, and it emits no 'drain': the file bounds its buffer itself", async () => {
     const file = path.join(dir, 'app.log');
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024 });
+    let drains = 0;
+    stream.on('drain', () => drains++);
     const line = `{"msg":"${'x'.repeat(190)}"}\n`;
     expect(stream.write(line.repeat(3))).toBe(true);
     expect(stream.write(line.repeat(3))).toBe(true); // 6 × 201 bytes buffered
+    await stream.flush();
+    await new Promise((resolve) => setImmediate(resolve)); // a 'drain' of the file's comes on the next tick
     const closed = once(stream, 'close');
     stream.end();
     await closed;
     expect(fs.readFileSync(file, 'utf8')).toBe(line.repeat(6));
+    expect(drains).toBe(0); // no write() said false
   });
 
   it("through the worker transport on a failing disk, the app is told of the I/O error, logger.flush(cb) calls back without killing the transport, and process.exit() is not held to pino's 10 s limit: the lines that could not be written are counted on stderr", () => {

@@ -290,6 +290,57 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.log'))).toHaveLength(30);
   });
 
+  it('returns false when a write goes over maxBufferBytes, though its lines are written at once, and emits drain after each such false', async () => {
+    const dir = tempDir();
+    // maxBufferBytes equal to highWaterMark: a write over it is written at once, and the buffer is empty again.
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), highWaterMark: 1024, maxBufferBytes: 1024 }));
+    let drains = 0;
+    file.on('drain', () => drains++);
+    const results = Array.from({ length: 20 }, () => file.write('y'.repeat(299)));
+    const falses = results.filter((result) => !result).length;
+    expect(falses).toBe(5); // every fourth line takes the buffer over 1024 bytes
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(drains).toBe(falses);
+    await file.close();
+    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(20);
+  });
+
+  it('emits nothing after close, not even a drain it owed from a write that returned false', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), highWaterMark: 1024 }));
+    file.on('error', () => {});
+    const events: string[] = [];
+    for (const name of ['drain', 'close']) file.on(name, () => events.push(name));
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    expect(file.write('x'.repeat(2000))).toBe(false);
+    file.flushSync(); // the disk is full: the line stays in memory
+    disk.mockRestore();
+    await file.close(); // space again: close() writes it
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events.at(-1)).toBe('close');
+    expect(events.filter((name) => name === 'close')).toHaveLength(1);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['x'.repeat(2000)]);
+  });
+
+  it('writes no batch over 64 KiB, whatever the characters (multi-byte lines count their bytes)', async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log') }));
+    const sizes: number[] = [];
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: string | Buffer) => number;
+    vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: string | Buffer) => {
+      sizes.push(Buffer.byteLength(data));
+      return writeSync(fd, data);
+    }) as typeof fs.writeSync);
+    // 20,001 UTF-16 code units a line, 60,001 bytes: three fit in a batch by length, one by bytes.
+    for (let i = 0; i < 12; i++) file.write('€'.repeat(20_000));
+    file.flushSync();
+    vi.restoreAllMocks();
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024);
+    expect(readLines(path.join(dir, 'app.log'))).toHaveLength(12);
+  });
+
   it('moves the file of an ended period to its archive name at the boundary (injected clock)', async () => {
     const dir = tempDir();
     let now = Date.UTC(2026, 10, 25, 23, 59, 59, 0);
@@ -1821,6 +1872,29 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(onDisk).toHaveLength(40);
     expect(file.stats().droppedLines).toBe(0);
     fs.rmdirSync(path.join(dir, '.app.log.lock'));
+  });
+
+  it('writes lines over maxBufferBytes to the open file, counted late, while its rotation fails but writes do not', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+    const options = { path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024 };
+    const file = track(new RotatingFile(options, { now: () => now }));
+    file.write('first');
+    file.flushSync();
+    // The rotation fails (its state cannot be read), while the open file still takes lines.
+    const statePath = path.join(dir, '.app.log.state');
+    fs.rmSync(statePath);
+    fs.mkdirSync(statePath);
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    const failed = once(file, 'error');
+    file.write('after the boundary');
+    expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
+    for (let i = 0; i < 40; i++) file.write(`line ${String(i).padStart(3, '0')} ${'y'.repeat(40)}`); // 2,000 bytes > the cap
+    expect(file.stats().droppedLines).toBe(0);
+    const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
+    expect(onDisk.length).toBeGreaterThan(0);
+    expect(file.stats().lateLines).toBe(onDisk.length + 1); // and the line right after the boundary
+    fs.rmdirSync(statePath);
   });
 
   it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {

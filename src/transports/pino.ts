@@ -112,7 +112,6 @@ export class PinoTransportStream extends EventEmitter {
       maxLength: file.unfinishedLineLimit,
       onDrop: (length) => file.dropUnfinishedLine(length),
     });
-    file.on('drain', () => this.emit('drain'));
     if (port) this.forwardEvents(port);
   }
 
