@@ -885,7 +885,6 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** unlink, synchronously (a process that ends), of a file that may be gone already. */
 /** Whether two names hold one file (both present, same inode), synchronously. */
 function sameFileSync(a: string, b: string): boolean {
   const first = fs.lstatSync(a, { throwIfNoEntry: false });
@@ -893,6 +892,7 @@ function sameFileSync(a: string, b: string): boolean {
   return first !== undefined && second !== undefined && first.ino === second.ino && first.dev === second.dev;
 }
 
+/** unlink, synchronously (a process that ends), of a file that may be gone already. */
 function unlinkSyncQuietly(file: string): void {
   try {
     fs.unlinkSync(file);
