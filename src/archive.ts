@@ -16,10 +16,10 @@
  *    the temp file and try again in a later run. `gzip-before-rename` — leaves a complete temp file and the
  *    original: the temp file is removed once stale and the original compressed again.
  * 4. Link the temp file to `app.<date>.log.gz` (which fails if that name is taken: it is never
- *    overwritten), remove the temp name, fsync the directory. Between the link and the removal, the temp
- *    name is a second name of the `.gz`: the archive is left alone until a later run removes that name once
- *    it is older than staleMs. `gzip-before-unlink` — leaves the original and its complete `.gz`: a later
- *    run gunzips the `.gz`, compares it with the original byte for byte, and only then removes the original.
+ *    overwritten), remove the temp name, fsync the directory. `gzip-linked` — the temp name is a second
+ *    name of the `.gz`: the archive is left alone until a later run removes that name once it is older than
+ *    staleMs. `gzip-before-unlink` — leaves the original and its complete `.gz`: a later run gunzips the
+ *    `.gz`, compares it with the original byte for byte, and only then removes the original.
  * 5. Unlink the original, if it is still the same inode with the size that was compressed (otherwise both
  *    are kept and reported).
  * At no point is a `.gz` incomplete under its final name, and at no point is a line only in a temp file.
@@ -118,7 +118,7 @@ export class ArchiveError extends TimberlockError {
 }
 
 /** Test-only pause points (see test/fixtures/archive-child.mjs). Not public API. */
-export type ArchiveStep = 'archive-locked' | 'gzip-start' | 'gzip-chunk' | 'gzip-before-rename' | 'gzip-before-unlink';
+export type ArchiveStep = 'archive-locked' | 'gzip-start' | 'gzip-chunk' | 'gzip-before-rename' | 'gzip-linked' | 'gzip-before-unlink';
 
 /**
  * Test-only points where nothing is left half-done: before an expired archive is looked at again, and
@@ -591,6 +591,7 @@ class MaintenanceRun {
     };
     try {
       await fsp.link(temp, final);
+      testHook('gzip-linked', original);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') taken();

@@ -820,6 +820,13 @@ describe('a maintenance process killed at each step', () => {
       expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, temp ?? ''))).equals(original)).toBe(true); // complete, fsynced
       expect(fs.existsSync(path.join(dir, `${first(written)}.gz`))).toBe(false);
     },
+    'gzip-linked': (dir, written) => {
+      // The temp name and the `.gz` name hold the complete copy; the original is intact.
+      const [temp] = tempsIn(dir);
+      const gz = path.join(dir, `${first(written)}.gz`);
+      expect(fs.statSync(path.join(dir, temp ?? '')).ino).toBe(fs.statSync(gz).ino);
+      expect(zlib.gunzipSync(fs.readFileSync(gz)).equals(fs.readFileSync(path.join(dir, first(written))))).toBe(true);
+    },
     'gzip-before-unlink': (dir, written) => {
       expect(tempsIn(dir)).toEqual([]);
       expect(fs.existsSync(path.join(dir, first(written)))).toBe(true);
@@ -915,6 +922,15 @@ describe('a writer process that ends in the middle of a compression', () => {
     const dir = tempDir();
     const archive = await exitAt(dir, 'gzip-before-unlink');
     expect(plainIn(dir)).toEqual([]); // the original is gone
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+  }, 40_000);
+
+  it('removes the temp name and the original on process.exit() right after the .gz name was linked to the temp file', async () => {
+    const dir = tempDir();
+    const archive = await exitAt(dir, 'gzip-linked');
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toEqual([]);
+    expect(fs.statSync(path.join(dir, `${archive}.gz`)).nlink).toBe(1);
     expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
   }, 40_000);
 
