@@ -10,12 +10,13 @@ import lockfile from 'proper-lockfile';
  * methods, its refreshes included. Five changes:
  * - lock directories are created with mode 0o700, so no umask can make one world-writable (anyone able to
  *   put a file into a lock directory could keep it from ever being removed);
- * - a time in the future given to utimes becomes now. On every lockSync (the sync API does not keep its
- *   cache) proper-lockfile probes the mtime precision by dating the new lock to the next whole second + 5 ms,
- *   so a lock taken at 12:00:00.030 looked fresh until 12:00:03.005 with staleMs 2000 and a holder killed
- *   right away blocked everyone for staleMs + up to 1 s. proper-lockfile reads the mtime back after the
- *   probe, so its bookkeeping stays consistent; its refreshes ask for `now` and pass unchanged. A whole
- *   second is avoided so that the probe always concludes 'ms' precision ('s' would date every refresh ahead);
+ * - a time in the future given to the utimes that dates a new lock becomes now. On every lockSync (the sync
+ *   API does not keep its cache) proper-lockfile probes the mtime precision by dating the new lock to the
+ *   next whole second + 5 ms, so a lock taken at 12:00:00.030 looked fresh until 12:00:03.005 with staleMs
+ *   2000 and a holder killed right away blocked everyone for staleMs + up to 1 s. proper-lockfile reads the
+ *   mtime back after the probe, so its bookkeeping stays consistent; its refreshes pass as they are (with
+ *   millisecond mtimes they ask for `now`). A whole second is avoided so that the probe concludes 'ms'
+ *   precision wherever the file system keeps it ('s' would date every refresh ahead);
  * - a lock directory that vanished between our mkdir and the probe was removed by another process that
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
@@ -66,6 +67,12 @@ function sameDir(a: DirIdentity | null, b: DirIdentity | null): boolean {
  */
 let taking: { dir: string; staleMs: number } | null = null;
 
+/**
+ * The lock directory this thread has just made, until proper-lockfile's precision probe (the first utimes
+ * after the mkdir) has dated it: only that date is kept from lying ahead (see lockFileSystem.utimesSync).
+ */
+let probing: string | null = null;
+
 /** Run a stat or utimes of `file`; a lock found gone is marked (see above). */
 function watchVanish<T>(file: fs.PathLike, call: () => T): T {
   try {
@@ -110,12 +117,18 @@ export const lockFileSystem = {
     if (taking !== null && taking.dir === lock) {
       // Ours now: an rmdir of it from here on is a release, or proper-lockfile giving it up after a failed probe.
       taking = null;
+      probing = lock;
       const identity = identityOf(lock);
       if (identity !== null) made.set(lock, identity);
     }
   },
   utimesSync(file: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike): void {
-    const time = notAhead(mtime);
+    // The probe's date only: a refresh passes as asked. Where mtimes have whole seconds only, proper-lockfile
+    // dates each refresh to the next second and compares the next refresh's stat with that date: brought back
+    // to now, every refresh after the first found the lock "compromised", and a run longer than two refresh
+    // intervals (an archive's compression) was stopped.
+    const time = probing === String(file) ? notAhead(mtime) : null;
+    probing = null;
     watchVanish(file, () => fs.utimesSync(file, time ?? atime, time ?? mtime));
   },
 };

@@ -75,6 +75,32 @@ describe('rotation lock', () => {
     expect(mtime).toBeLessThanOrEqual(Date.now());
   });
 
+  it('keeps its lock where mtimes have whole seconds only: a refresh is not taken for a takeover', async () => {
+    const { lockPath, lock, compromised } = tempLock(2000);
+    // ext3, or ext4 with 128-byte inodes: the file system drops the milliseconds of every date it is given.
+    const utimesSync = fs.utimesSync;
+    vi.spyOn(fs, 'utimesSync').mockImplementation((file, atime, mtime) => {
+      const ms = mtime instanceof Date ? mtime.getTime() : typeof mtime === 'number' ? mtime * 1000 : Date.parse(mtime);
+      utimesSync(file, atime, new Date(Math.floor(ms / 1000) * 1000));
+    });
+    expect(lock.tryAcquire()).toBe(true);
+    // The date the lock got, then two refreshes (one every staleMs / 2), each comparing what it finds with
+    // the date the one before it asked for.
+    const dated: number[] = [];
+    await vi.waitFor(
+      () => {
+        const mtime = fs.statSync(lockPath).mtimeMs;
+        if (dated.at(-1) !== mtime) dated.push(mtime);
+        expect(dated.length).toBeGreaterThanOrEqual(3);
+      },
+      { timeout: 6000, interval: 50 },
+    );
+    expect(compromised).toEqual([]);
+    expect(lock.held).toBe(true);
+    lock.release();
+    expect(fs.existsSync(lockPath)).toBe(false);
+  });
+
   it('takes over a stale lock left by a dead holder', () => {
     const { lockPath, lock } = tempLock(2000);
     leftBehind(lockPath, 5000);
