@@ -558,7 +558,9 @@ class MaintenanceRun {
       // finishes the compression if the `.gz` name holds the temp file.
       const compressed = copy;
       this.atExit.finish = () => {
-        const linked = sameFileSync(temp, final);
+        // The `.gz` name holds the temp file (linked, or renamed where there are no hard links), whether or not
+        // the temp name is gone already.
+        const linked = fs.lstatSync(final, { throwIfNoEntry: false })?.ino === compressed.tempIno;
         unlinkSyncQuietly(temp);
         if (linked) this.finishCompressionSync(name, compressed);
       };
@@ -671,6 +673,7 @@ class MaintenanceRun {
       const { atime, mtime, ino } = stats;
       let size = 0;
       const sink = await fsp.open(temp, 'wx', this.target.mode);
+      let tempIno = 0;
       try {
         testHook('gzip-start', original);
         const chunks = Readable.from(readChunks(source, () => this.shouldStop(), (bytes) => (size += bytes)), { highWaterMark: 1 });
@@ -692,11 +695,12 @@ class MaintenanceRun {
           throw failure ?? err;
         });
         await sink.sync();
+        tempIno = (await sink.stat()).ino;
       } finally {
         await sink.close();
       }
       const grew = (await source.stat()).size !== size;
-      return { atime, mtime, ino, size, grew };
+      return { atime, mtime, ino, size, grew, tempIno };
     } finally {
       await source.close();
     }
@@ -802,6 +806,8 @@ interface CompressedCopy {
   size: number;
   /** The original was longer once the copy was complete: it was written to meanwhile. */
   grew: boolean;
+  /** The temp file's inode: the `.gz`'s once it has its name. */
+  tempIno: number;
 }
 
 interface Listing {
@@ -884,13 +890,6 @@ async function exists(file: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-}
-
-/** Whether two names hold one file (both present, same inode), synchronously. */
-function sameFileSync(a: string, b: string): boolean {
-  const first = fs.lstatSync(a, { throwIfNoEntry: false });
-  const second = fs.lstatSync(b, { throwIfNoEntry: false });
-  return first !== undefined && second !== undefined && first.ino === second.ino && first.dev === second.dev;
 }
 
 /** unlink, synchronously (a process that ends), of a file that may be gone already. */

@@ -954,6 +954,7 @@ export class RotatingFile extends EventEmitter {
       fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
     } catch (err) {
       this.reportError(err as Error, 'write');
+      this.writesFailing = true; // no file takes these lines: relieveOverCap drops them rather than try again each write
       return;
     }
     // Listeners hear of the late lines only once the descriptor is let go: one that rotates must find a line
@@ -1163,7 +1164,9 @@ export class RotatingFile extends EventEmitter {
   private relieveOverCap(): void {
     // Waiting for a boundary, a lock or a rotation that failed: write wherever possible rather than grow.
     // While writes fail, the retry timer owns the next attempt (no tight loop), so go straight to dropping.
-    if (!this.writesFailing) this.flushNow(true);
+    // While a rotation fails, it is tried again off the event loop, not once per batch on it (each attempt
+    // would fail, and each batch written after it would end the episode: one 'error' per batch).
+    if (!this.writesFailing) this.flushNow(true, !this.errorEpisode);
     if (this.pendingBytes <= this.options.maxBufferBytes) return;
     // The disk refuses writes: drop the oldest whole lines and count them. The rest of a short write (it must
     // be the very next bytes written) and a drop marker not written yet stay in front; the lines after them go.

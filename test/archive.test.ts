@@ -24,6 +24,7 @@ const children: ChildProcess[] = [];
 const archiveModule = useInternalModule('archive');
 
 afterEach(() => {
+  vi.restoreAllMocks();
   delete (globalThis as Record<symbol, unknown>)[HOOKS];
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
@@ -365,6 +366,21 @@ describe('compression', () => {
     expect(fs.readFileSync(file, 'utf8').endsWith('straggler\n')).toBe(true);
     expect((result.settlesAt ?? 0) - fs.statSync(file).mtimeMs).toBeCloseTo(5000, 0);
   });
+
+  for (const code of ['EPERM', 'ENOTSUP', 'EOPNOTSUPP']) {
+    it(`gives the .gz its name by a rename where link(2) is refused with ${code} (vfat, exfat), leaving no temp file`, async () => {
+      const dir = tempDir();
+      const written = writeArchive(dir, 1, 100, { ageMs: 3_600_000 });
+      const link = vi.spyOn(fs.promises, 'link').mockRejectedValue(Object.assign(new Error(`${code}: link`), { code }));
+
+      const result = await maintainArchives(target(dir), justAfter);
+
+      expect(link).toHaveBeenCalled();
+      expect(result).toMatchObject({ errors: [], compressed: [{ from: written.name, to: `${written.name}.gz` }] });
+      expect(fs.readdirSync(dir)).toEqual([`${written.name}.gz`]);
+      expectEveryLineOnce(dir, [written]);
+    });
+  }
 
   it('never replaces a .gz that another holder put in place right before its own gets the name', async () => {
     const dir = tempDir();
@@ -900,8 +916,8 @@ describe('a writer process that ends in the middle of a compression', () => {
   const LINES = Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('');
 
   /** Run the fixture to its process.exit(0) at `step`; the archive it was compressing. */
-  async function exitAt(dir: string, step: ArchiveStep): Promise<string> {
-    const config = { path: path.join(dir, 'app.log'), step };
+  async function exitAt(dir: string, step: ArchiveStep, afterTempRemoved = false): Promise<string> {
+    const config = { path: path.join(dir, 'app.log'), step, afterTempRemoved };
     const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'exit-mid-compression.mjs'), JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -931,6 +947,14 @@ describe('a writer process that ends in the middle of a compression', () => {
     expect(tempsIn(dir)).toEqual([]);
     expect(plainIn(dir)).toEqual([]);
     expect(fs.statSync(path.join(dir, `${archive}.gz`)).nlink).toBe(1);
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+  }, 40_000);
+
+  it('removes the original on process.exit() once the temp name is gone, before the code that removed it has gone on', async () => {
+    const dir = tempDir();
+    const archive = await exitAt(dir, 'gzip-linked', true);
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toEqual([]);
     expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
   }, 40_000);
 

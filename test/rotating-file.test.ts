@@ -1886,15 +1886,39 @@ describe('RotatingFile rotations off the event loop', () => {
     fs.rmSync(statePath);
     fs.mkdirSync(statePath);
     now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    const errors: string[] = [];
     const failed = once(file, 'error');
+    file.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
     file.write('after the boundary');
     expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
-    for (let i = 0; i < 40; i++) file.write(`line ${String(i).padStart(3, '0')} ${'y'.repeat(40)}`); // 2,000 bytes > the cap
+    for (let i = 0; i < 200; i++) file.write(`line ${String(i).padStart(3, '0')} ${'y'.repeat(40)}`); // 10,000 bytes: ten times the cap
     expect(file.stats().droppedLines).toBe(0);
+    expect(errors).toEqual(['EISDIR']); // one episode, not one per relief of the cap
     const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
     expect(onDisk.length).toBeGreaterThan(0);
     expect(file.stats().lateLines).toBe(onDisk.length + 1); // and the line right after the boundary
     fs.rmdirSync(statePath);
+  });
+
+  it('drops lines over maxBufferBytes without trying to open the file for each write while no file can be opened', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const openSync = fs.openSync;
+    let opens = 0;
+    vi.spyOn(fs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      if (!String(file).startsWith(dir)) return (openSync as (...args: unknown[]) => number)(file, ...rest);
+      opens++;
+      throw Object.assign(new Error(`EMFILE: too many open files, open '${String(file)}'`), { code: 'EMFILE' });
+    }) as typeof fs.openSync);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', highWaterMark: 1024, maxBufferBytes: 1024 }));
+    file.on('error', () => {});
+    file.on('warning', () => {});
+    for (let i = 0; i < 30; i++) file.write(`fill ${'y'.repeat(90)}`); // over the cap
+    const before = opens;
+    for (let i = 0; i < 200; i++) file.write(`line ${i} ${'y'.repeat(90)}`);
+    expect(opens - before).toBeLessThan(5); // the retry timer owns the next attempt
+    expect(file.stats().droppedLines).toBeGreaterThan(150);
+    vi.restoreAllMocks();
   });
 
   it('close() during rotate() lets it finish, writes the waiting lines to the new file and leaves no descriptor open', async () => {
