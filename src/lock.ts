@@ -90,7 +90,13 @@ function skipRemoval(dir: fs.PathLike): boolean {
 
 export const lockFileSystem = {
   statSync(file: fs.PathLike): fs.Stats {
-    return watchVanish(file, () => fs.statSync(file));
+    const stats = watchVanish(file, () => fs.statSync(file));
+    // While taking: proper-lockfile judges only a lock dated before now - staleMs stale. One dated more than
+    // staleMs ahead is stale too (see isStale): it is shown dated at the epoch, so that it goes to removeStale.
+    if (taking !== null && String(file) === taking.dir && isStale(stats, taking.staleMs)) {
+      return Object.assign(Object.create(stats) as fs.Stats, { mtime: new Date(0) });
+    }
+    return stats;
   },
   rmdirSync(dir: fs.PathLike): void {
     const lock = String(dir);
@@ -242,9 +248,17 @@ function removeAbandoned(guard: string, staleMs: number): void {
   if (stats !== undefined && isStale(stats, staleMs)) removeQuietly(guard);
 }
 
-/** As proper-lockfile judges a lock: not refreshed within the last staleMs. */
+/**
+ * As proper-lockfile judges a lock: not refreshed within the last staleMs; or dated more than staleMs ahead,
+ * which no refresh does (proper-lockfile dates one a second ahead at most). Such a date is one a holder made
+ * before the clock was set back, or another host's whose clock runs ahead: its lock would look fresh until
+ * then, and nobody could rotate. (A holder alive at such a moment dates its lock anew at its next refresh,
+ * within staleMs / 2; until then another process may take the lock over, as from a stalled holder.)
+ */
 function isStale(stats: fs.Stats, staleMs: number): boolean {
-  return stats.mtime.getTime() < Date.now() - staleMs;
+  const now = Date.now();
+  const mtime = stats.mtime.getTime();
+  return mtime < now - staleMs || mtime > now + staleMs;
 }
 
 /** rmdir; already gone (ENOENT: another process removed it) is fine. */

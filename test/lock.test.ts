@@ -109,6 +109,23 @@ describe('rotation lock', () => {
     lock.release();
   });
 
+  it('takes over a lock dated more than staleMs ahead (the clock was set back, or another host\'s runs ahead), and a takeover directory so dated', () => {
+    const { lockPath, lock } = tempLock(2000);
+    leftBehind(lockPath, -3_600_000);
+    leftBehind(`${lockPath}.takeover`, -3_600_000);
+    expect(lock.tryAcquire()).toBe(false); // the abandoned takeover directory goes first
+    expect(lock.tryAcquire()).toBe(true);
+    expect(Math.abs(Date.now() - fs.statSync(lockPath).mtimeMs)).toBeLessThan(2000);
+    lock.release();
+  });
+
+  it('leaves a lock dated up to staleMs ahead to its holder', () => {
+    const { lockPath, lock } = tempLock(2000);
+    leftBehind(lockPath, -1500); // proper-lockfile dates a refresh up to a second ahead where mtimes have whole seconds
+    expect(lock.tryAcquire()).toBe(false);
+    expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThan(Date.now());
+  });
+
   it('reports "busy", not an error, when another taker of the same stale lock removes ours before it is dated, and leaves that taker\'s lock alone', () => {
     const { lockPath, lock } = tempLock(2000);
     leftBehind(lockPath, 5000);
