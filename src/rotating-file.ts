@@ -809,9 +809,9 @@ export class RotatingFile extends EventEmitter {
    * Write buffered batches while the open file belongs to the current period. `force` (exit,
    * flushSync): when no file of the current period can be had now, write to the previous one.
    * `sync` (implied by `force`): a rotation that is due runs now, on this thread, instead of off the
-   * event loop.
+   * event loop. `rotate` false: a rotation that is due is not tried now (the retry timer tries it).
    */
-  private flushNow(force = false, sync = force): void {
+  private flushNow(force = false, sync = force, rotate = true): void {
     if (this.flushing || this.state === 'closed') return; // reentrancy guard: the outer call writes it
     // The check timer is overdue: the event loop was blocked (this runs before overdue timers do). Another
     // process may have rotated meanwhile, and the grace delay that keeps the archive from being compressed
@@ -846,7 +846,7 @@ export class RotatingFile extends EventEmitter {
           if (!adopted && this.waitingSince === 0) this.waitingSince = now; // a reopen() meanwhile reset it
           if (adopted ? !force : !this.waitedTooLong(now, force)) break;
           if (!adopted) late = force ? 'rotation-under-way' : 'fallback';
-        } else if ((this.fd === null || now >= this.period.next) && !this.makeCurrent(now, force, sync)) {
+        } else if ((this.fd === null || now >= this.period.next) && (!rotate || !this.makeCurrent(now, force, sync))) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           if (this.fd === null) {
@@ -1052,7 +1052,8 @@ export class RotatingFile extends EventEmitter {
     if (fd === this.fd) this.linesSinceSeen += lines;
     if (late) this.noteLate(lines, late);
     else if (this.mayHaveMissedRename() && this.activeNameMovedOn()) this.noteLate(lines, 'after-rename');
-    if (this.errorEpisode) this.endErrorEpisode();
+    // Writes work again. A late batch says nothing of a rotation that fails: its episode goes on (one 'error').
+    if (this.errorEpisode && (late === null || this.writesFailing)) this.endErrorEpisode();
     return true;
   }
 
@@ -1164,9 +1165,9 @@ export class RotatingFile extends EventEmitter {
   private relieveOverCap(): void {
     // Waiting for a boundary, a lock or a rotation that failed: write wherever possible rather than grow.
     // While writes fail, the retry timer owns the next attempt (no tight loop), so go straight to dropping.
-    // While a rotation fails, it is tried again off the event loop, not once per batch on it (each attempt
-    // would fail, and each batch written after it would end the episode: one 'error' per batch).
-    if (!this.writesFailing) this.flushNow(true, !this.errorEpisode);
+    // While a rotation fails, the retry timer owns its next attempt too (its back-off): the lines go to the
+    // open file, late, without one attempt per relief.
+    if (!this.writesFailing) this.flushNow(true, true, !(this.errorEpisode && this.retryTimer !== null));
     if (this.pendingBytes <= this.options.maxBufferBytes) return;
     // The disk refuses writes: drop the oldest whole lines and count them. The rest of a short write (it must
     // be the very next bytes written) and a drop marker not written yet stay in front; the lines after them go.

@@ -1874,31 +1874,37 @@ describe('RotatingFile rotations off the event loop', () => {
     fs.rmdirSync(path.join(dir, '.app.log.lock'));
   });
 
-  it('writes lines over maxBufferBytes to the open file, counted late, while its rotation fails but writes do not', async () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
-    const options = { path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024 };
-    const file = track(new RotatingFile(options, { now: () => now }));
-    file.write('first');
-    file.flushSync();
-    // The rotation fails (its state cannot be read), while the open file still takes lines.
-    const statePath = path.join(dir, '.app.log.state');
-    fs.rmSync(statePath);
-    fs.mkdirSync(statePath);
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
-    const errors: string[] = [];
-    const failed = once(file, 'error');
-    file.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
-    file.write('after the boundary');
-    expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
-    for (let i = 0; i < 200; i++) file.write(`line ${String(i).padStart(3, '0')} ${'y'.repeat(40)}`); // 10,000 bytes: ten times the cap
-    expect(file.stats().droppedLines).toBe(0);
-    expect(errors).toEqual(['EISDIR']); // one episode, not one per relief of the cap
-    const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
-    expect(onDisk.length).toBeGreaterThan(0);
-    expect(file.stats().lateLines).toBe(onDisk.length + 1); // and the line right after the boundary
-    fs.rmdirSync(statePath);
-  });
+  for (const sync of [false, true]) {
+    it(`writes lines over maxBufferBytes to the open file, counted late, while its rotation fails but writes do not: one 'error' (sync: ${sync})`, async () => {
+      const dir = tempDir();
+      let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
+      const options = { path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024, sync };
+      const file = track(new RotatingFile(options, { now: () => now }));
+      file.write('first');
+      file.flushSync();
+      // The rotation fails (its state cannot be read), while the open file still takes lines.
+      const statePath = path.join(dir, '.app.log.state');
+      fs.rmSync(statePath);
+      fs.mkdirSync(statePath);
+      now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+      const errors: string[] = [];
+      const failed = once(file, 'error');
+      file.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
+      file.write('after the boundary');
+      expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
+      // Bursts of 1,500 bytes (over the cap), far enough apart for the rotation's retries to fail in between.
+      for (let burst = 0; burst < 10; burst++) {
+        for (let i = 0; i < 30; i++) file.write(`line ${burst}-${String(i).padStart(2, '0')} ${'y'.repeat(40)}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      expect(file.stats().droppedLines).toBe(0);
+      expect(errors).toEqual(['EISDIR']); // one episode, not one per relief of the cap
+      const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
+      expect(onDisk.length).toBeGreaterThan(200);
+      expect(file.stats().lateLines).toBe(onDisk.length + 1); // and the line right after the boundary
+      fs.rmdirSync(statePath);
+    });
+  }
 
   it('drops lines over maxBufferBytes without trying to open the file for each write while no file can be opened', () => {
     const dir = tempDir();
