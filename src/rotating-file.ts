@@ -953,8 +953,7 @@ export class RotatingFile extends EventEmitter {
     try {
       fd = fs.openSync(this.path, APPEND_CREATE, this.options.mode);
     } catch (err) {
-      this.reportError(err as Error, 'write');
-      this.writesFailing = true; // no file takes these lines: relieveOverCap drops them rather than try again each write
+      this.noteWriteFailure(err as Error); // no file takes these lines: relieveOverCap drops them rather than try again each write
       return;
     }
     // Listeners hear of the late lines only once the descriptor is let go: one that rotates must find a line
@@ -1068,10 +1067,20 @@ export class RotatingFile extends EventEmitter {
   }
 
   private writeFailed(err: Error): void {
-    this.reportError(err, 'write');
-    this.writesFailing = true;
+    this.noteWriteFailure(err);
     this.scheduleRetry(this.errorDelay, false);
     this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+  }
+
+  /**
+   * Writes fail (the write itself, or the open for it). The first such failure in an episode that a failed
+   * rotation or check began is a failure of its own: its own 'error' (a full disk is not hidden behind a
+   * rotation that keeps failing), and what a waiting flush(callback) is given.
+   */
+  private noteWriteFailure(err: Error): void {
+    if (this.errorEpisode && !this.writesFailing) this.errorEpisode = false;
+    this.reportError(err, 'write');
+    this.writesFailing = true;
   }
 
   /**
@@ -1514,6 +1523,9 @@ export class RotatingFile extends EventEmitter {
       from = { periodStart: published.periodStart, ino: published.ino, hadFile: true };
     }
     this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize, active.staged);
+    // A file of the current period: a rotation that failed works again. (An episode of failing writes ends
+    // with a write that works.)
+    if (this.errorEpisode && !this.writesFailing) this.endErrorEpisode();
     if (active.staged) return;
     const changed = active.ino !== from.ino;
     if (active.action === 'archived') this.archives?.afterArchive();

@@ -1874,37 +1874,89 @@ describe('RotatingFile rotations off the event loop', () => {
     fs.rmdirSync(path.join(dir, '.app.log.lock'));
   });
 
+  /**
+   * A file (maxBufferBytes 1 KiB) whose rotation at a boundary fails (its state is a directory: EISDIR) while
+   * its open file takes writes; resolves once that failure was told. `repair()` puts the state back.
+   */
+  async function rotationFailing(sync = false) {
+    const dir = tempDir();
+    const clock = { now: Date.UTC(2026, 10, 25, 23, 59, 59, 990) };
+    const log = path.join(dir, 'app.log');
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024, sync }, { now: () => clock.now }));
+    file.write('first');
+    file.flushSync();
+    const statePath = path.join(dir, '.app.log.state');
+    const state = fs.readFileSync(statePath);
+    fs.rmSync(statePath);
+    fs.mkdirSync(statePath);
+    const repair = (): void => {
+      fs.rmdirSync(statePath);
+      fs.writeFileSync(statePath, state);
+    };
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    const errors: string[] = [];
+    const failed = once(file, 'error');
+    file.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
+    file.on('warning', () => {});
+    file.write('after the boundary');
+    expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
+    return { dir, log, file, errors, repair };
+  }
+
+  /** 30 lines of 50 bytes: 1,500 bytes, over the cap. */
+  function burst(file: RotatingFile, tag: string | number): void {
+    for (let i = 0; i < 30; i++) file.write(`line ${tag}-${String(i).padStart(2, '0')} ${'y'.repeat(40)}`);
+  }
+
+  /** A disk that refuses every write (until the spy is restored). */
+  function diskFull(): { mockRestore(): void } {
+    return vi.spyOn(fs, 'writeSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+  }
+
   for (const sync of [false, true]) {
     it(`writes lines over maxBufferBytes to the open file, counted late, while its rotation fails but writes do not: one 'error' (sync: ${sync})`, async () => {
-      const dir = tempDir();
-      let now = Date.UTC(2026, 10, 25, 23, 59, 59, 990);
-      const options = { path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 0, highWaterMark: 1024, maxBufferBytes: 1024, sync };
-      const file = track(new RotatingFile(options, { now: () => now }));
-      file.write('first');
-      file.flushSync();
-      // The rotation fails (its state cannot be read), while the open file still takes lines.
-      const statePath = path.join(dir, '.app.log.state');
-      fs.rmSync(statePath);
-      fs.mkdirSync(statePath);
-      now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
-      const errors: string[] = [];
-      const failed = once(file, 'error');
-      file.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
-      file.write('after the boundary');
-      expect((await failed)[0]).toMatchObject({ code: 'EISDIR' });
-      // Bursts of 1,500 bytes (over the cap), far enough apart for the rotation's retries to fail in between.
-      for (let burst = 0; burst < 10; burst++) {
-        for (let i = 0; i < 30; i++) file.write(`line ${burst}-${String(i).padStart(2, '0')} ${'y'.repeat(40)}`);
+      const { log, file, errors, repair } = await rotationFailing(sync);
+      // Bursts over the cap, far enough apart for the rotation's retries to fail in between.
+      for (let i = 0; i < 10; i++) {
+        burst(file, i);
         await new Promise((resolve) => setTimeout(resolve, 30));
       }
       expect(file.stats().droppedLines).toBe(0);
       expect(errors).toEqual(['EISDIR']); // one episode, not one per relief of the cap
-      const onDisk = readLines(path.join(dir, 'app.log')).filter((line) => line.startsWith('line '));
+      const onDisk = readLines(log).filter((line) => line.startsWith('line '));
       expect(onDisk.length).toBeGreaterThan(200);
       expect(file.stats().lateLines).toBe(onDisk.length + 1); // and the line right after the boundary
-      fs.rmdirSync(statePath);
+      repair();
+    });
+
+    it(`ends the episode once the rotation works again, though every line went late: a full disk after it is told (sync: ${sync})`, async () => {
+      const { file, errors, repair } = await rotationFailing(sync);
+      repair();
+      burst(file, 'late'); // written late at once, over the cap
+      await once(file, 'rotate'); // the retry timer rotates; nothing is left to write after it
+      const disk = diskFull();
+      file.write('the disk is full now');
+      file.flushSync();
+      disk.mockRestore();
+      expect(errors).toEqual(['EISDIR', 'ENOSPC']);
     });
   }
+
+  it("tells a disk that fills up while a failed rotation's episode is open, and gives that error to flush(callback)", async () => {
+    const { dir, file, errors } = await rotationFailing();
+    const disk = diskFull();
+    burst(file, 'lost'); // over the cap: the disk refuses them, the oldest are dropped
+    const told = new Promise((resolve) => file.flush(resolve));
+    disk.mockRestore();
+    expect(errors).toEqual(['EISDIR', 'ENOSPC']);
+    expect(await told).toMatchObject({ code: 'ENOSPC' });
+    expect(file.stats().droppedLines).toBeGreaterThan(0);
+    file.flushSync();
+    const lines = visible(dir).flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines.filter((line) => line.startsWith('timberlock: '))).toHaveLength(1); // the drop marker
+  });
 
   it('drops lines over maxBufferBytes without trying to open the file for each write while no file can be opened', () => {
     const dir = tempDir();
