@@ -1078,7 +1078,10 @@ export class RotatingFile extends EventEmitter {
    * rotation that keeps failing), and what a waiting flush(callback) is given.
    */
   private noteWriteFailure(err: Error): void {
-    if (this.errorEpisode && !this.writesFailing) this.errorEpisode = false;
+    if (this.errorEpisode && !this.writesFailing) {
+      this.errorEpisode = false;
+      this.errorDelay = ERROR_RETRY_MIN_MS; // and its own back-off: not the rotation's, grown meanwhile
+    }
     this.reportError(err, 'write');
     this.writesFailing = true;
   }

@@ -1944,8 +1944,20 @@ describe('RotatingFile rotations off the event loop', () => {
     });
   }
 
+  it("retries writes that fail within a failed rotation's episode from the shortest back-off, not the rotation's", async () => {
+    const { file, repair } = await rotationFailing();
+    const backOff = (): number => (file as unknown as { errorDelay: number }).errorDelay;
+    await vi.waitFor(() => expect(backOff()).toBeGreaterThanOrEqual(800), { timeout: 5000, interval: 20 }); // the rotation failed again and again
+    const disk = diskFull();
+    file.write('the disk is full now');
+    file.flushSync();
+    disk.mockRestore();
+    expect(backOff()).toBe(200); // 100 ms to the first retry, doubled for the next
+    repair();
+  });
+
   it("tells a disk that fills up while a failed rotation's episode is open, and gives that error to flush(callback)", async () => {
-    const { dir, file, errors } = await rotationFailing();
+    const { dir, file, errors, repair } = await rotationFailing();
     const disk = diskFull();
     burst(file, 'lost'); // over the cap: the disk refuses them, the oldest are dropped
     const told = new Promise((resolve) => file.flush(resolve));
@@ -1956,6 +1968,7 @@ describe('RotatingFile rotations off the event loop', () => {
     file.flushSync();
     const lines = visible(dir).flatMap((name) => readLines(path.join(dir, name)));
     expect(lines.filter((line) => line.startsWith('timberlock: '))).toHaveLength(1); // the drop marker
+    repair();
   });
 
   it('drops lines over maxBufferBytes without trying to open the file for each write while no file can be opened', () => {
