@@ -248,8 +248,10 @@ export class RotatingFile extends EventEmitter {
   private inFlight: Promise<void> | null = null;
   /** The rotation in flight has adopted its new file: its listeners run, its last steps follow. */
   private inFlightAdopted = false;
-  /** Until then a size roll is not tried again (its lock was busy: someone else is rolling). */
+  /** Until then a size roll is not tried again: its lock was busy (someone else is rolling), or it failed. */
   private rollBusyUntil = 0;
+  /** How long a size roll that failed waits before the next try: doubles with each failure, back to the shortest once one works. */
+  private rollRetryDelay = ERROR_RETRY_MIN_MS;
   private closing: Promise<void> | null = null;
   /** Lines dropped in the current full-disk episode, reported by a marker line once writes work. */
   private drops: { lines: number; first: number; last: number; causes: Set<string> } | null = null;
@@ -1367,6 +1369,10 @@ export class RotatingFile extends EventEmitter {
         this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
       }
       if (result === 'failed' && roll === null) return; // rotationFailed() scheduled the retry
+      if (typeof roll === 'object' && roll !== null) {
+        if (result === 'failed') this.rollFailed();
+        else if (result === 'done') this.rollRetryDelay = ERROR_RETRY_MIN_MS;
+      }
       // The waiting lines are written on the next turn of the event loop, not in this callback.
       this.queueFlush();
     });
@@ -1440,11 +1446,18 @@ export class RotatingFile extends EventEmitter {
         void this.startRotation(period.start, roll);
         return 'rolling';
       }
-      this.rotateHere(period.start, roll);
+      if (this.rotateHere(period.start, roll)) this.rollRetryDelay = ERROR_RETRY_MIN_MS;
     } catch (err) {
       this.reportError(err as Error, 'size roll');
+      this.rollFailed();
     }
     return 'write';
+  }
+
+  /** A size roll failed: the batches go on to the current file, and the next roll waits (see rollRetryDelay). */
+  private rollFailed(): void {
+    this.rollBusyUntil = this.now() + this.rollRetryDelay;
+    this.rollRetryDelay = Math.min(this.rollRetryDelay * 2, ERROR_RETRY_MAX_MS);
   }
 
   /**

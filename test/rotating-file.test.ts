@@ -1944,6 +1944,32 @@ describe('RotatingFile rotations off the event loop', () => {
     });
   }
 
+  for (const sync of [false, true]) {
+    it(`backs off a size roll that keeps failing rather than try it before every batch (sync: ${sync})`, async () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const file = track(new RotatingFile({ path: log, timeZone: 'UTC', maxSize: 1024, sync }));
+      file.on('error', () => {});
+      file.write('first');
+      file.flushSync();
+      const statePath = path.join(dir, '.app.log.state');
+      fs.rmSync(statePath);
+      fs.mkdirSync(statePath); // every roll fails (EISDIR)
+      const started = Date.now();
+      let written = 1;
+      while (Date.now() - started < 300) {
+        for (let i = 0; i < 10; i++, written++) file.write(`line ${written} ${'y'.repeat(100)}`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      file.flushSync();
+      // Tries at about 0, 100 and 300 ms (fewer on a slow machine), not one per batch.
+      expect(file.stats().errors).toBeLessThanOrEqual(4);
+      expect(file.stats().droppedLines).toBe(0);
+      expect(readLines(log)).toHaveLength(written);
+      fs.rmdirSync(statePath);
+    });
+  }
+
   it("retries writes that fail within a failed rotation's episode from the shortest back-off, not the rotation's", async () => {
     const { file, repair } = await rotationFailing();
     const backOff = (): number => (file as unknown as { errorDelay: number }).errorDelay;
