@@ -934,28 +934,28 @@ describe('a writer process that ends in the middle of a compression', () => {
     return path.basename(exiting as string);
   }
 
+  /** After an exit once the `.gz` had its name: the `.gz` alone holds the lines, under that one name (no temp name, no original). */
+  function expectCompressedAlone(dir: string, archive: string): void {
+    expect(tempsIn(dir)).toEqual([]);
+    expect(plainIn(dir)).toEqual([]); // the original is gone
+    const gz = path.join(dir, `${archive}.gz`);
+    expect(fs.statSync(gz).nlink).toBe(1);
+    expect(zlib.gunzipSync(fs.readFileSync(gz)).toString()).toBe(LINES);
+  }
+
   it('removes the original on process.exit() once its .gz is in place, so no pair is left for a later run to verify', async () => {
     const dir = tempDir();
-    const archive = await exitAt(dir, 'gzip-before-unlink');
-    expect(plainIn(dir)).toEqual([]); // the original is gone
-    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+    expectCompressedAlone(dir, await exitAt(dir, 'gzip-before-unlink'));
   }, 40_000);
 
   it('removes the temp name and the original on process.exit() right after the .gz name was linked to the temp file', async () => {
     const dir = tempDir();
-    const archive = await exitAt(dir, 'gzip-linked');
-    expect(tempsIn(dir)).toEqual([]);
-    expect(plainIn(dir)).toEqual([]);
-    expect(fs.statSync(path.join(dir, `${archive}.gz`)).nlink).toBe(1);
-    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+    expectCompressedAlone(dir, await exitAt(dir, 'gzip-linked'));
   }, 40_000);
 
   it('removes the original on process.exit() once the temp name is gone, before the code that removed it has gone on', async () => {
     const dir = tempDir();
-    const archive = await exitAt(dir, 'gzip-linked', true);
-    expect(tempsIn(dir)).toEqual([]);
-    expect(plainIn(dir)).toEqual([]);
-    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${archive}.gz`))).toString()).toBe(LINES);
+    expectCompressedAlone(dir, await exitAt(dir, 'gzip-linked', true));
   }, 40_000);
 
   it('removes its temp file on process.exit() while it writes it, leaving the original to compress later', async () => {
