@@ -35,6 +35,7 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { TimberlockError } from './errors.js';
+import { noHardLinks } from './io.js';
 import { lockOnce } from './lock.js';
 import type { NameScheme } from './naming.js';
 import {
@@ -597,7 +598,7 @@ class MaintenanceRun {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') taken();
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      if (!noHardLinks(code)) throw err;
       if (await exists(final)) taken();
       await fsp.rename(temp, final);
       return;

@@ -8,6 +8,11 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 
+/** link(2) failed because this file system has no hard links (the callers rename instead, after a check). */
+export function noHardLinks(code: string | undefined): boolean {
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV';
+}
+
 /** One system call. `stat` and `readText` answer null for a missing file instead of throwing ENOENT. */
 export type Op =
   | { kind: 'stat'; path: string }

@@ -18,11 +18,6 @@ import type { Frequency } from './types.js';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
-/** link(2) failed because this file system has no hard links (the callers rename instead, after a check). */
-function noHardLinks(code: string | undefined): boolean {
-  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV';
-}
-
 /** How many files that appear under the active name publishStaged archives before it gives up (see there). */
 const PUBLISH_ROUNDS = 3;
 
@@ -275,7 +270,7 @@ export function* publishStaged(target: RotationTarget): Io<Publication | null> {
       yield* io.link(target.stagedPath, target.path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (noHardLinks(code)) {
+      if (io.noHardLinks(code)) {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (!(yield* io.stat(target.path))) yield* io.rename(target.stagedPath, target.path);
       } else if (code === 'ENOENT') {
@@ -523,7 +518,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
         continue;
       }
       if (code === 'ENOENT') return null; // the active name vanished: another holder moved it
-      if (noHardLinks(code)) {
+      if (io.noHardLinks(code)) {
         // No hard links on this file system: rename, after checking the name is free (we hold the lock).
         if (yield* io.stat(candidate)) continue;
         if ((yield* io.stat(target.path))?.ino !== ino) return null;
@@ -697,7 +692,7 @@ function* linkPreparedSteps(target: RotationTarget, prepared: PreparedFile): Io<
     yield* io.link(target.newPath, target.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (noHardLinks(code)) {
+    if (io.noHardLinks(code)) {
       yield* dropPrepared(target, prepared);
       return 'no-hard-links';
     }

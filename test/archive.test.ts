@@ -367,8 +367,8 @@ describe('compression', () => {
     expect((result.settlesAt ?? 0) - fs.statSync(file).mtimeMs).toBeCloseTo(5000, 0);
   });
 
-  for (const code of ['EPERM', 'ENOTSUP', 'EOPNOTSUPP']) {
-    it(`gives the .gz its name by a rename where link(2) is refused with ${code} (vfat, exfat), leaving no temp file`, async () => {
+  for (const code of ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV']) {
+    it(`gives the .gz its name by a rename where link(2) is refused with ${code} (vfat and exfat say EPERM), leaving no temp file`, async () => {
       const dir = tempDir();
       const written = writeArchive(dir, 1, 100, { ageMs: 3_600_000 });
       const link = vi.spyOn(fs.promises, 'link').mockRejectedValue(Object.assign(new Error(`${code}: link`), { code }));
