@@ -57,7 +57,10 @@ function payloadFor(writer: string, seq: number): string {
   return `${writer}-${seq}-`.repeat(1 + (seq % 7));
 }
 
-/** Fork the workers and resolve once each has seen two rotations (so rotations are constantly happening). */
+/**
+ * Fork the workers and resolve once each has seen three 'rotate' events, two of them rotations of a period
+ * with lines (so rotations are constantly happening).
+ */
 async function startWorkers(root: string, mode: Mode): Promise<WorkerRun[]> {
   const logDir = path.join(root, 'logs');
   const progressDir = path.join(root, 'progress');
