@@ -1053,8 +1053,9 @@ export class RotatingFile extends EventEmitter {
     if (fd === this.fd) this.linesSinceSeen += lines;
     if (late) this.noteLate(lines, late);
     else if (this.mayHaveMissedRename() && this.activeNameMovedOn()) this.noteLate(lines, 'after-rename');
-    // Writes work again. A late batch says nothing of a rotation that fails: its episode goes on (one 'error').
-    if (this.errorEpisode && (late === null || this.writesFailing)) this.endErrorEpisode();
+    // Writes work again. A late batch says nothing of a rotation that fails, nor a batch to a staged file of
+    // its publication: their episode goes on (one 'error') until the rotation or the publication works.
+    if (this.errorEpisode && (this.writesFailing || (late === null && !(this.staged && this.publishFailing)))) this.endErrorEpisode();
     return true;
   }
 

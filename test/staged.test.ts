@@ -710,6 +710,51 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats().lateLines).toBe(0);
   });
 
+  it('a publication that keeps failing is one error episode, however many lines the staged file takes meanwhile; the publication that works ends it', async () => {
+    const dir = tempDir();
+    const { file } = await stagedAfterBoundary(dir);
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    let attempts = 0;
+    hooks[key] = {
+      at(step: string) {
+        if (step !== 'before-publish') return;
+        attempts++;
+        throw Object.assign(new Error('EACCES: permission denied (simulated)'), { code: 'EACCES' });
+      },
+    };
+    let written = 0;
+    const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
+    try {
+      // With the episode ended by every write, each attempt was an 'error' of its own, 100 ms apart.
+      await vi.waitFor(() => expect(attempts).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 10 });
+      expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
+    } finally {
+      clearInterval(writer);
+      hooks[key] = undefined;
+    }
+    await once(file, 'rotate');
+    expect(errors).toHaveLength(1);
+    await file.flush();
+    // Every line in the files, once (a later boundary may have rotated the file since).
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect([...lines].sort()).toEqual(['after', 'before', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
+    // The episode is over: the next failure is told.
+    hooks[key] = {
+      at(step: string) {
+        if (step === 'locked') throw Object.assign(new Error('EIO: i/o error (simulated)'), { code: 'EIO' });
+      },
+    };
+    try {
+      expect(await file.rotate()).toBe(false);
+    } finally {
+      hooks[key] = undefined;
+    }
+    expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES', 'EIO']);
+  });
+
   /**
    * Two files on one path, on a clock of the test's own: a stager, and a writer with `sync: true` and
    * maxSize. At the boundary the stager stages the new file, and both have written a line to it.
