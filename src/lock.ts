@@ -27,15 +27,22 @@ import lockfile from 'proper-lockfile';
  * - the removal of a stale lock is exclusive (see removeStale): proper-lockfile's own let two processes that
  *   found the lock stale at once both take it;
  * - a release removes the lock directory only if it is still the one this thread made (its inode and birth
- *   time): a holder that stalled past staleMs, woke and released before its refresh timer could tell it
+ *   time, or mtime: see DirIdentity): a holder that stalled past staleMs, woke and released before its refresh timer could tell it
  *   the lock was taken over, removed the lock of the process that took it over.
  */
 const vanishedLocks = new Set<string>();
 
-/** A directory as made: its inode and birth time (inode numbers are reused). */
+/**
+ * A directory as made: its inode and birth time (inode numbers are reused). Where the file system keeps no
+ * birth time (ext3, ext4 with 128-byte inodes: 0), a directory made in place of another one often gets its
+ * inode, so the lock's mtime tells them apart instead: the date this thread last gave it (see
+ * lockFileSystem.utimesSync). A lock taken over was not refreshed for staleMs, and its taker dates the new
+ * one to now, at least staleMs later, in another second even where mtimes have whole seconds only.
+ */
 interface DirIdentity {
   ino: number;
   birthtimeMs: number;
+  mtimeMs: number;
 }
 
 /** The lock directories this thread made and holds, by path. */
@@ -53,11 +60,11 @@ let holds = 0;
 
 function identityOf(dir: string): DirIdentity | null {
   const stats = fs.statSync(dir, { throwIfNoEntry: false });
-  return stats === undefined ? null : { ino: stats.ino, birthtimeMs: stats.birthtimeMs };
+  return stats === undefined ? null : { ino: stats.ino, birthtimeMs: stats.birthtimeMs, mtimeMs: stats.mtimeMs };
 }
 
 function sameDir(a: DirIdentity | null, b: DirIdentity | null): boolean {
-  return a !== null && b !== null && a.ino === b.ino && a.birthtimeMs === b.birthtimeMs;
+  return a !== null && b !== null && a.ino === b.ino && a.birthtimeMs === b.birthtimeMs && (a.birthtimeMs !== 0 || a.mtimeMs === b.mtimeMs);
 }
 
 /**
@@ -136,6 +143,9 @@ export const lockFileSystem = {
     const time = probing === String(file) ? notAhead(mtime) : null;
     probing = null;
     watchVanish(file, () => fs.utimesSync(file, time ?? atime, time ?? mtime));
+    // Without birth times, a lock of ours is known by the date it got last (see DirIdentity).
+    const ours = made.get(String(file));
+    if (ours?.birthtimeMs === 0) ours.mtimeMs = identityOf(String(file))?.mtimeMs ?? ours.mtimeMs;
   },
 };
 

@@ -227,6 +227,39 @@ describe('rotation lock', () => {
     expect(lock.held).toBe(false);
   });
 
+  it('where the file system keeps no birth time and the new lock directory gets the old one\'s inode, a holder that stalled leaves the lock of the process that took it over', async () => {
+    const { lockPath, lock, compromised } = tempLock(2000);
+    // ext4 with 128-byte inodes, ext3: birth time 0, and a directory made right after an rmdir gets the
+    // inode it freed. Both shown for the lock directory, whatever this disk does.
+    const statSync = fs.statSync;
+    let ino: number | null = null;
+    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
+      const stats = statSync(file, options);
+      if (file !== lockPath || stats === undefined) return stats;
+      ino ??= Number(stats.ino);
+      return Object.assign(Object.create(stats) as fs.Stats, { ino, birthtimeMs: 0, birthtime: new Date(0) });
+    }) as typeof fs.statSync);
+    expect(lock.tryAcquire()).toBe(true);
+    // Its own refresh (every staleMs / 2) re-dates the lock: the release still knows it.
+    const dated = fs.statSync(lockPath).mtimeMs;
+    await vi.waitFor(() => expect(fs.statSync(lockPath).mtimeMs).not.toBe(dated), { timeout: 5000, interval: 50 });
+    lock.release();
+    expect(fs.existsSync(lockPath)).toBe(false);
+    expect(compromised).toEqual([]);
+
+    expect(lock.tryAcquire()).toBe(true);
+    // This holder stalled past staleMs (its refresh timer never ran); another process took the lock over,
+    // dating its lock to its now.
+    fs.rmdirSync(lockPath);
+    fs.mkdirSync(lockPath);
+    const later = new Date(Date.now() + 2500);
+    fs.utimesSync(lockPath, later, later);
+    lock.release();
+    expect(Math.round(fs.statSync(lockPath).mtimeMs)).toBe(later.getTime()); // still the taker's
+    expect(compromised).toEqual([expect.objectContaining({ code: 'ECOMPROMISED' })]);
+    expect(lock.held).toBe(false);
+  });
+
   it('two holders in one process (two files on one path): one that stalled past staleMs and lost the lock to the other releases neither the other\'s lock nor its hold', () => {
     const { dir, lockPath, lock: stalled, compromised } = tempLock();
     const toldOther: Error[] = [];
