@@ -16,7 +16,12 @@ import lockfile from 'proper-lockfile';
  *   2000 and a holder killed right away blocked everyone for staleMs + up to 1 s. proper-lockfile reads the
  *   mtime back after the probe, so its bookkeeping stays consistent; its refreshes pass as they are (with
  *   millisecond mtimes they ask for `now`). A whole second is avoided so that the probe concludes 'ms'
- *   precision wherever the file system keeps it ('s' would date every refresh ahead);
+ *   precision wherever the file system keeps it ('s' would date every refresh ahead). Where mtimes have
+ *   whole seconds only (the new directory's has none), the probe's date stays: now would come back as the
+ *   second begun, up to 1 s in the past, and the first refresh (staleMs / 2 later) would have as little as
+ *   a few ms before the lock looked stale to others (a lock taken at .950 was taken over from a holder
+ *   whose event loop was 56 ms late). The lock is dated to the next second instead: a holder killed at once
+ *   holds everyone back for up to 1 s more than staleMs;
  * - a lock directory that vanished between our mkdir and the probe was removed by another process that
  *   had judged the previous (stale) lock and removed ours instead; proper-lockfile then rmdirs the lock
  *   path, which by now may be that other process's fresh lock. That rmdir is skipped: the lock is not ours.
@@ -140,7 +145,7 @@ export const lockFileSystem = {
     // dates each refresh to the next second and compares the next refresh's stat with that date: brought back
     // to now, every refresh after the first found the lock "compromised", and a run longer than two refresh
     // intervals (an archive's compression) was stopped.
-    const time = probing === String(file) ? notAhead(mtime) : null;
+    const time = probing === String(file) && !wholeSeconds(made.get(probing)) ? notAhead(mtime) : null;
     probing = null;
     watchVanish(file, () => fs.utimesSync(file, time ?? atime, time ?? mtime));
     // Without birth times, a lock of ours is known by the date it got last (see DirIdentity).
@@ -148,6 +153,11 @@ export const lockFileSystem = {
     if (ours?.birthtimeMs === 0) ours.mtimeMs = identityOf(String(file))?.mtimeMs ?? ours.mtimeMs;
   },
 };
+
+/** Whether the file system dated `dir` (a directory this thread just made) to a whole second: it keeps no less. */
+function wholeSeconds(dir: DirIdentity | undefined): boolean {
+  return dir !== undefined && dir.mtimeMs % 1000 === 0;
+}
 
 /** Now (never on a whole second) when `mtime` lies in the future, else null (use the times as given). */
 function notAhead(mtime: fs.TimeLike): Date | null {

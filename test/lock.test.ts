@@ -101,6 +101,40 @@ describe('rotation lock', () => {
     expect(fs.existsSync(lockPath)).toBe(false);
   });
 
+  it('where mtimes have whole seconds only, a lock taken late in a second is not dated back to its start: a first refresh 150 ms late keeps it', async () => {
+    const { dir, lockPath, lock, compromised } = tempLock(2000);
+    // ext3, or ext4 with 128-byte inodes: the file system keeps whole seconds of every date, its own included.
+    const floor = (ms: number): number => Math.floor(ms / 1000) * 1000;
+    const utimesSync = fs.utimesSync;
+    vi.spyOn(fs, 'utimesSync').mockImplementation((file, atime, mtime) => {
+      const ms = mtime instanceof Date ? mtime.getTime() : typeof mtime === 'number' ? mtime * 1000 : Date.parse(mtime);
+      utimesSync(file, atime, new Date(floor(ms)));
+    });
+    const statSync = fs.statSync;
+    vi.spyOn(fs, 'statSync').mockImplementation(((file: fs.PathLike, options?: fs.StatSyncOptions) => {
+      const stats = statSync(file, options);
+      if (stats === undefined || !String(file).startsWith(lockPath)) return stats;
+      const mtimeMs = floor(Number(stats.mtimeMs));
+      return Object.assign(Object.create(stats) as fs.Stats, { mtimeMs, mtime: new Date(mtimeMs) });
+    }) as typeof fs.statSync);
+    await vi.waitFor(() => expect(Date.now() % 1000).toBeGreaterThanOrEqual(900), { timeout: 2000, interval: 1 });
+    const takenAt = Date.now();
+    expect(lock.tryAcquire()).toBe(true);
+    expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThanOrEqual(takenAt); // not the second begun
+    expect(fs.statSync(lockPath).mtimeMs).toBeLessThanOrEqual(takenAt + 1000);
+    // The first refresh is due staleMs / 2 after the take: the event loop is 150 ms late for it, and another
+    // process tries the lock meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() - takenAt) - 50));
+    const blockedUntil = takenAt + 1150;
+    while (Date.now() < blockedUntil); // the event loop stalls
+    const other = createRotationLock(path.join(dir, 'app.log'), lockPath, 2000, () => {});
+    expect(other.tryAcquire()).toBe(false);
+    await vi.waitFor(() => expect(fs.statSync(lockPath).mtimeMs).toBeGreaterThan(takenAt + 1000), { timeout: 2000, interval: 20 }); // refreshed
+    expect(compromised).toEqual([]);
+    lock.release();
+    expect(fs.existsSync(lockPath)).toBe(false);
+  });
+
   it('takes over a stale lock left by a dead holder', () => {
     const { lockPath, lock } = tempLock(2000);
     leftBehind(lockPath, 5000);
