@@ -319,6 +319,13 @@ function printTables(r) {
     );
     const lines = (c) => `expected ${fmt(c.expected)}, lost ${fmt(c.lost)}, duplicated ${fmt(c.duplicated)}, torn ${fmt(c.torn)}, ${fmt(c.files)} files`;
     console.log(`forced: ${forced.archives} archives; ${lines(forced.lines)} (load ${forced.load1.toFixed(1)})`);
+    if (forced.slowest) {
+      const names = { pool: 'a thread-pool completion', immediate: "rotate()'s own turn (the lock)", timer: 'a timer', other: 'other' };
+      const kinds = Object.entries(forced.slowest.kinds)
+        .sort((a, b) => b[1].n - a[1].n)
+        .map(([kind, k]) => `${names[kind] ?? kind} in ${k.n}${k.waitingForCpuP50 === null ? '' : ` (waiting for a CPU ${ms(k.waitingForCpuP50)} at p50)`}`);
+      console.log(`forced, slowest 1 % (${forced.slowest.n} rotations, from ${ms(forced.slowest.fromMs)}): the longest turn was ${kinds.join(', ')}`);
+    }
     console.log(`boundary: ${boundary.boundaries} boundaries, late lines ${fmt(boundary.lateLines)}; ${lines(boundary.lines)} (load ${boundary.load1.toFixed(1)})`);
   }
   if (r.exit) {

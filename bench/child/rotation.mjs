@@ -64,6 +64,11 @@ const readCpuWait = (() => {
 // a long turn of many jobs carries a few reads, so its figures err high by some tens of µs at most.
 const JOBS = new Set(['PROMISE', 'TickObject', 'Microtask']);
 const jobIds = new Set();
+/** What starts each turn, by async id: a thread-pool completion, a timer, an immediate (see turnKind). */
+const kinds = new Map();
+const POOL = new Set(['FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLECLOSEREQ', 'STATWATCHER']);
+const turnKind = (type) => (POOL.has(type) ? 'pool' : type === 'Timeout' ? 'timer' : type === 'Immediate' ? 'immediate' : 'other');
+let kindOfTurn = 'other';
 let depth = 0;
 let turnStart = 0;
 let cpuWaitAtTurnStart = null;
@@ -72,11 +77,13 @@ let window = null;
 createHook({
   init(id, type) {
     if (JOBS.has(type)) jobIds.add(id);
+    else kinds.set(id, turnKind(type));
   },
   before(id) {
     if (depth++ > 0 || jobIds.has(id)) return;
     cpuWaitAtTurnStart = readCpuWait?.() ?? null; // always: a window may open inside this turn
     turnStart = performance.now();
+    kindOfTurn = kinds.get(id) ?? 'other';
   },
   after() {
     if (--depth > 0 || !window) return;
@@ -85,6 +92,7 @@ createHook({
   // A promise that never settles, or whose jobs never run, leaves its id only here.
   destroy(id) {
     jobIds.delete(id);
+    kinds.delete(id);
   },
 }).enable();
 
@@ -93,12 +101,13 @@ function countTurn(w) {
   const wall = performance.now() - turnStart;
   if (wall <= w.longest) return;
   w.longest = wall;
+  w.kind = kindOfTurn;
   w.waitingForCpu = cpuWaitAtTurnStart === null ? null : readCpuWait() - cpuWaitAtTurnStart;
 }
 
 /** A measuring window (see countTurn). */
 function openWindow(extra = {}) {
-  return { longest: 0, waitingForCpu: null, ...extra };
+  return { longest: 0, waitingForCpu: null, kind: null, ...extra };
 }
 
 /** One entry per boundary: { ms: longest turn from the boundary to the rotation, waitingForCpu, archived } */
@@ -171,6 +180,8 @@ const busy = [];
 const wonCpu = [];
 const wonLatency = [];
 const wonCpuWait = [];
+/** Forced: what started the longest turn of each rotation won ('immediate': the turn that called rotate(), which takes the lock). */
+const wonTurnKind = [];
 if (mode === 'forced') {
   const target = Number(param);
   while (won.length < target && Date.now() < stopAt) {
@@ -206,6 +217,7 @@ if (mode === 'forced') {
     const ok = await file.rotate();
     const longest = window.longest;
     const waitingForCpu = window.waitingForCpu;
+    const kind = window.kind;
     window = null;
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
@@ -213,6 +225,7 @@ if (mode === 'forced') {
     if (ok) {
       wonLatency.push(ms);
       wonCpuWait.push(waitingForCpu);
+      wonTurnKind.push(kind);
       wonCpu.push((cpu.user + cpu.system) / 1000);
     }
   }
@@ -229,6 +242,7 @@ process.send(
     wonCpu,
     wonLatency,
     wonCpuWait,
+    wonTurnKind,
     control,
     controlCpuWait,
     calibration,

@@ -64,6 +64,7 @@ async function forcedRotations(ctx, processes, { target, runMs }) {
     knownBlockMs: results[0]?.knownBlockMs,
     calibration: distribution(results.flatMap((r) => r.calibration ?? [])),
     calibrationCpuWait: cpuWaitOf(results.flatMap((r) => r.calibration ?? []), results.flatMap((r) => r.calibrationCpuWait ?? [])),
+    slowest: slowestTurns(won, results.flatMap((r) => r.wonTurnKind ?? []), results.flatMap((r) => r.wonCpuWait ?? [])),
     blockFirstFifth: distribution(early),
     blockLastFifth: distribution(late),
     busyAttempts: distribution(results.flatMap((r) => r.busy)),
@@ -123,6 +124,29 @@ async function boundaryRotations(ctx, processes, { frequency, runMs }) {
       `p99 ${ms(result.allReopenedAfterBoundary.p99)} max ${ms(result.allReopenedAfterBoundary.max)}; rotator's longest turn p99 ${ms(result.rotatorTaskBlock.p99)} (load ${load1.toFixed(1)})`,
   );
   return result;
+}
+
+/**
+ * The slowest 1 % of the rotations (by their longest turn, `blocks`): what started that turn (`kinds`: 'pool',
+ * a thread-pool completion; 'immediate', the turn that called rotate() and took the lock; 'timer'; 'other'),
+ * how many of each, and the median of their wait for a CPU (`waits`). Null without the kinds (an old child).
+ */
+function slowestTurns(blocks, kinds, waits) {
+  if (blocks.length === 0 || kinds.length !== blocks.length) return null;
+  const order = blocks.map((_, i) => i).sort((a, b) => blocks[b] - blocks[a]);
+  const slowest = order.slice(0, Math.ceil(blocks.length / 100));
+  const byKind = {};
+  for (const i of slowest) (byKind[kinds[i]] ??= []).push(i);
+  return {
+    n: slowest.length,
+    fromMs: blocks[slowest.at(-1)],
+    kinds: Object.fromEntries(
+      Object.entries(byKind).map(([kind, of]) => [
+        kind,
+        { n: of.length, waitingForCpuP50: waits.length === blocks.length && of.every((i) => waits[i] !== null) ? median(of.map((i) => waits[i])) : null },
+      ]),
+    ),
+  };
 }
 
 /**
