@@ -1311,6 +1311,8 @@ export class RotatingFile extends EventEmitter {
     const stage = roll === 'stage';
     // A boundary follows another process's file; not the staged file this process has open (it publishes it).
     const follow = (roll === null || stage) && !this.staged;
+    // Giving the staged file the active name: its retries are the publish timer's (see publishAgain).
+    const publishing = roll === null && this.staged;
     const takeoversBefore = this.lockTakeovers;
     const run = async (): Promise<ActiveFile | 'busy' | 'declined'> => {
       if (follow) {
@@ -1338,7 +1340,8 @@ export class RotatingFile extends EventEmitter {
         return 'done' as const;
       },
       (err: unknown) => {
-        if (roll === null) this.rotationFailed(err as Error, 'rotate');
+        if (publishing) this.reportError(err as Error, 'rotate');
+        else if (roll === null) this.rotationFailed(err as Error, 'rotate');
         else this.reportError(err as Error, roll === 'force' || stage ? 'rotate' : 'size roll');
         return 'failed' as const;
       },
@@ -1369,7 +1372,7 @@ export class RotatingFile extends EventEmitter {
         }
         this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
       }
-      if (result === 'failed' && roll === null) return; // rotationFailed() scheduled the retry
+      if (result === 'failed' && roll === null && !publishing) return; // rotationFailed() scheduled the retry
       if (typeof roll === 'object' && roll !== null) {
         if (result === 'failed') this.rollFailed();
         else if (result === 'done') this.rollRetryDelay = ERROR_RETRY_MIN_MS;
@@ -1416,7 +1419,11 @@ export class RotatingFile extends EventEmitter {
         if (statOrNull(this.path)?.ino !== this.ino) {
           // Lines that cannot wait (exit, flushSync) go to the staged file while it is not published yet, as
           // they would without maxSize; if it was published and rolled away, to it all the same, as late.
-          if (force) return statOrNull(this.target.stagedPath)?.ino === this.ino ? 'write' : 'late';
+          const unpublished = statOrNull(this.target.stagedPath)?.ino === this.ino;
+          if (force) return unpublished ? 'write' : 'late';
+          // A publication that fails is tried again on its own timer, with its back-off: meanwhile the lines
+          // go on to the staged file, as they would without maxSize.
+          if (this.publishFailing && unpublished) return 'write';
           this.publish();
           this.scheduleRetry(LOCK_RETRY_MS, true);
           return 'wait';
@@ -1700,7 +1707,10 @@ export class RotatingFile extends EventEmitter {
     });
   }
 
-  /** The staged file is still not published: try again soon (lock busy), or after the error back-off. */
+  /**
+   * The staged file is still not published: try again soon (lock busy), or after the error back-off. Lines
+   * go on to the staged file meanwhile: a failed publication leaves the writer's retry timer alone.
+   */
   private publishAgain(result: 'done' | 'busy' | 'failed' | 'declined'): void {
     if (result === 'failed' && !this.publishFailing) {
       // The lines written so far are in the kernel, in the staged file: flush() does not wait for a
@@ -1708,7 +1718,12 @@ export class RotatingFile extends EventEmitter {
       this.publishFailing = true;
       if (this.flushed()) this.resolveFlushWaiters();
     }
-    this.retryPublish(result === 'failed' ? this.errorDelay : LOCK_RETRY_MS);
+    if (result !== 'failed') {
+      this.retryPublish(LOCK_RETRY_MS);
+      return;
+    }
+    this.retryPublish(this.errorDelay);
+    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
   }
 
   /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */
@@ -1719,7 +1734,7 @@ export class RotatingFile extends EventEmitter {
       this.notePublished();
       return 'done';
     } catch (err) {
-      this.rotationFailed(err as Error, 'rotate');
+      this.reportError(err as Error, 'rotate'); // retried by the publish timer (see publishAgain)
       return 'failed';
     }
   }

@@ -710,11 +710,8 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats().lateLines).toBe(0);
   });
 
-  it('a publication that keeps failing is one error episode, however many lines the staged file takes meanwhile; the publication that works ends it', async () => {
-    const dir = tempDir();
-    const { file } = await stagedAfterBoundary(dir);
-    const errors: Error[] = [];
-    file.on('error', (err: Error) => errors.push(err));
+  /** From now until stop(): every attempt to give a staged file the active name fails (EACCES), and is counted. */
+  function failingPublications(): { readonly attempts: number; stop: () => void } {
     const key = Symbol.for('timberlock.testHooks');
     const hooks = globalThis as Record<symbol, unknown>;
     let attempts = 0;
@@ -725,15 +722,31 @@ describe('a RotatingFile at a boundary', () => {
         throw Object.assign(new Error('EACCES: permission denied (simulated)'), { code: 'EACCES' });
       },
     };
+    return {
+      get attempts() {
+        return attempts;
+      },
+      stop: () => {
+        hooks[key] = undefined;
+      },
+    };
+  }
+
+  it('a publication that keeps failing is one error episode, however many lines the staged file takes meanwhile; the publication that works ends it', async () => {
+    const dir = tempDir();
+    const { file } = await stagedAfterBoundary(dir);
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    const publications = failingPublications();
     let written = 0;
     const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
     try {
       // With the episode ended by every write, each attempt was an 'error' of its own, 100 ms apart.
-      await vi.waitFor(() => expect(attempts).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 10 });
+      await vi.waitFor(() => expect(publications.attempts).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 10 });
       expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
     } finally {
       clearInterval(writer);
-      hooks[key] = undefined;
+      publications.stop();
     }
     await once(file, 'rotate');
     expect(errors).toHaveLength(1);
@@ -742,6 +755,8 @@ describe('a RotatingFile at a boundary', () => {
     const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
     expect([...lines].sort()).toEqual(['after', 'before', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
     // The episode is over: the next failure is told.
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
     hooks[key] = {
       at(step: string) {
         if (step === 'locked') throw Object.assign(new Error('EIO: i/o error (simulated)'), { code: 'EIO' });
@@ -753,6 +768,44 @@ describe('a RotatingFile at a boundary', () => {
       hooks[key] = undefined;
     }
     expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES', 'EIO']);
+  });
+
+  it.each([
+    ['', {}],
+    [' (with maxSize, tried only as often)', { maxSize: '1MB' }],
+  ])('while a publication keeps failing, lines go on to the staged file at once, not at the pace of its back-off%s', async (_, extra) => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    // 30 s periods on a clock of this test's own that runs with the real one: the boundary comes in 300 ms.
+    const period = 30_000;
+    const offset = (Math.ceil(Date.now() / period) + 10) * period - 300 - Date.now();
+    const file = new RotatingFile({ path: log, frequency: period, timeZone: 'UTC', settleMs: 300, ...extra }, { now: () => Date.now() + offset });
+    files.push(file);
+    const errors: Error[] = [];
+    file.on('error', (err: Error) => errors.push(err));
+    const publications = failingPublications();
+    let written = 0;
+    let mostBuffered = 0;
+    const writer = setInterval(() => {
+      file.write(`line ${written++}\n`);
+      mostBuffered = Math.max(mostBuffered, file.stats().bufferedLines);
+    }, 10);
+    try {
+      // Attempts 100, 200, 400 and 800 ms apart: past the fifth, lines held back until the next attempt would
+      // be 80 and more.
+      await vi.waitFor(() => expect(publications.attempts).toBeGreaterThanOrEqual(5), { timeout: 10_000, interval: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 500)); // half-way to the sixth attempt
+    } finally {
+      clearInterval(writer);
+      publications.stop();
+    }
+    expect(mostBuffered).toBeLessThan(40);
+    expect(publications.attempts).toBeLessThanOrEqual(6);
+    expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
+    await once(file, 'rotate'); // the next attempt publishes it
+    await file.flush();
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect([...lines].sort()).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`).sort());
   });
 
   /**
