@@ -402,10 +402,11 @@ export class RotatingFile extends EventEmitter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
-    if (processExiting() && !this.flushing) {
-      // After the exit flush (an app's 'exit' listener logs): written now, or counted as dropped. (Inside a
-      // flush of this file, the line is written by that flush.) A file made in an 'exit' listener tells
-      // the constructor's events now: no tick comes.
+    if ((processExiting() || this.ending) && !this.flushing) {
+      // After the exit flush (an app's 'exit' listener logs), or the flush before a death by signal (a
+      // signal-exit onExit callback logs): written now, or counted as dropped. (Inside a flush of this file,
+      // the line is written by that flush.) A file made in an 'exit' listener tells the constructor's events
+      // now: no tick comes.
       this.deliverDeferred();
       this.flushSync();
       this.dropUnwritten('the process exited');

@@ -66,12 +66,12 @@ interface ChildRun {
  */
 async function runChild(
   mode: string,
-  options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean; dualCopies?: boolean; emit?: NodeJS.Signals } = {},
+  options: { signal?: NodeJS.Signals; repeat?: number; signalExit4?: boolean; dualCopies?: boolean; emit?: NodeJS.Signals; onExitLogs?: 'v3' | 'v4' } = {},
 ): Promise<ChildRun> {
   const dir = tempDir();
   const logPath = path.join(dir, 'app.log');
   const lockDir = path.join(dir, '.app.log.lock');
-  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false, dualCopies: options.dualCopies ?? false, emit: options.emit };
+  const config = { path: logPath, mode, frequency: 200, signalExit4: options.signalExit4 ?? false, dualCopies: options.dualCopies ?? false, emit: options.emit, onExitLogs: options.onExitLogs };
   const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -262,6 +262,14 @@ describe('death by signal when the app has no handler of its own', () => {
       const run = await runChild('none', { signal });
       expect(run.signal, run.stderr).toBe(signal);
       expect(run.allLines).toEqual(numbered(50));
+    });
+  }
+
+  for (const version of ['v3', 'v4'] as const) {
+    it(`writes the line an onExit callback of signal-exit ${version} logs on the way out`, async () => {
+      const run = await runChild('none', { onExitLogs: version, signalExit4: version === 'v4' });
+      expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: null, signal: 'SIGTERM' });
+      expect(run.allLines).toEqual([...numbered(50), 'bye']);
     });
   }
 
