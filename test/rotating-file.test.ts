@@ -2214,6 +2214,17 @@ describe('RotatingFile in a process that ends', () => {
     expect(lines[19_999]).toBe('line 19999');
   });
 
+  for (const earlier of ['exit', 'throw'] as const) {
+    it(`loses nothing to an app's 'exit' listener added before the file that ${earlier === 'exit' ? 'calls process.exit() again' : 'throws'}`, () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const out = spawnSync(process.execPath, [fixture, JSON.stringify({ path: log, lines: 1000, then: 'exit', earlierExitListener: earlier })], { timeout: 30_000, encoding: 'utf8' });
+      if (earlier === 'exit') expect(out.status, out.stderr).toBe(2);
+      else expect(out.stderr).toContain('Error: cleanup failed');
+      expect(readLines(log)).toEqual(Array.from({ length: 1000 }, (_, i) => `line ${i}`));
+    });
+  }
+
   for (const then of ['exit', 'end'] as const) {
     it(`writes a line an app's 'exit' listener logs after timberlock's own exit flush (${then === 'exit' ? 'process.exit()' : 'the event loop ran out'})`, () => {
       const dir = tempDir();
