@@ -63,7 +63,12 @@ export function printToStderr(text: string): void {
 }
 
 
-/** An error nobody listens for, as a process warning (`TimberlockWarning`, printed to stderr by Node). */
-export function emitAsProcessWarning(error: TimberlockError): void {
-  process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+/**
+ * An error nobody listens for, as a process warning (`TimberlockWarning`, printed to stderr by Node). While
+ * the process ends (`ending`), Node would print it on a tick that never comes: it is printed here instead,
+ * in Node's format.
+ */
+export function emitAsProcessWarning(error: { code: string; message: string }, ending = false): void {
+  if (ending) printToStderr(`(node:${process.pid}) [${error.code}] TimberlockWarning: ${error.message}\n`);
+  else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
 }

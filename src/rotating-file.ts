@@ -2005,7 +2005,7 @@ export class RotatingFile extends EventEmitter {
     this.errorEpisode = true;
     const error = new TimberlockError(
       (err as NodeJS.ErrnoException).code ?? 'ERR_TIMBERLOCK_IO',
-      `timberlock: ${operation} failed on ${this.path}: ${err.message}; data is kept and retried`,
+      `timberlock: ${operation} failed on ${this.path}: ${err.message}${this.ending || processExiting() ? '' : '; data is kept and retried'}`,
       { cause: err },
     );
     this.episodeError = error;
@@ -2033,7 +2033,7 @@ export class RotatingFile extends EventEmitter {
 
   private raiseError(error: TimberlockError): void {
     if (this.listenerCount('error') > 0) this.emitSafely('error', error);
-    else emitAsProcessWarning(error);
+    else emitAsProcessWarning(error, this.ending || processExiting());
   }
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
@@ -2136,6 +2136,10 @@ export class RotatingFile extends EventEmitter {
 
   private warn(code: string, message: string, details?: Record<string, unknown>): void {
     const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
+    // Lines lost while the process ends, and nobody listens: no stats() can be read afterwards to tell.
+    if (code === 'DROPPED_LINES' && this.listenerCount('warning') === 0 && (this.ending || processExiting())) {
+      this.tell(() => emitAsProcessWarning(event, true)); // in turn with the error told before it
+    }
     this.notify('warning', event);
   }
 }

@@ -2266,6 +2266,18 @@ describe('RotatingFile in a process that ends', () => {
     expect(report.warnings).toContain('DROPPED_LINES');
   });
 
+  it('prints the error and the lines it dropped when writes first fail in the exit flush and nobody listens (EFBIG under ulimit -f)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const out = writeUnderFileSizeLimit(log, false, 'exit' as 'report', { quiet: true });
+    expect(out.status, out.stderr).toBe(0);
+    const wholeLines = readLines(log).length;
+    expect(wholeLines).toBeLessThan(200);
+    // Node's own format for a process warning: no tick comes at exit for process.emitWarning() to print it.
+    expect(out.stderr).toMatch(new RegExp(`\\(node:\\d+\\) \\[EFBIG\\] TimberlockWarning: timberlock: write failed on ${log}`));
+    expect(out.stderr).toMatch(/\(node:\d+\) \[DROPPED_LINES\] TimberlockWarning: .*before the process exited/);
+  });
+
   it('drops and counts a line a file size limit cut short, rather than finish it in the next file (EFBIG under ulimit -f)', () => {
     // 120 lines of 100 B against a limit of 8 KiB: line 81 is cut at byte 8192. Its file can take no more
     // bytes; after the rotation the other lines go to the new file, and that line's rest must not.
