@@ -113,7 +113,24 @@ function installProcessHooks(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.prependListener('exit', flushAllOpenFiles);
+  process.prependListener('beforeExit', onBeforeExit);
   process.on('SIGXFSZ', ignoreSignal);
+}
+
+/** From a 'beforeExit' until the event loop goes on (see onBeforeExit): write() writes at once. */
+let beforeExit = false;
+
+/**
+ * 'beforeExit': the event loop has nothing left to do. A line an app's listener logs now is written at
+ * once, since the turn a queued flush takes would keep the process alive and bring 'beforeExit' again: for
+ * ever, with a listener that logs each time (685,102 lines in 3 s, and no exit). Until the event loop goes
+ * on, if the listeners gave it work (an unref'd immediate tells): an async listener's lines too.
+ */
+function onBeforeExit(): void {
+  beforeExit = true;
+  setImmediate(() => {
+    beforeExit = false;
+  }).unref();
 }
 
 /**
@@ -415,7 +432,7 @@ export class RotatingFile extends EventEmitter {
       this.dropUnwritten('the process exited');
     }
     else if (this.retryTimer === null) {
-      if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
+      if (this.options.sync || beforeExit || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
     }
     const overCap = this.pendingBytes > this.options.maxBufferBytes;

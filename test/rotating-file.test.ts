@@ -2214,6 +2214,19 @@ describe('RotatingFile in a process that ends', () => {
     expect(lines[19_999]).toBe('line 19999');
   });
 
+  for (const listener of ['sync', 'async'] as const) {
+    it(`ends when an app's 'beforeExit' listener logs each time (${listener}): its line is written at once and keeps nothing alive`, () => {
+      const dir = tempDir();
+      const log = path.join(dir, 'app.log');
+      const out = spawnSync(process.execPath, [fixture, JSON.stringify({ path: log, lines: 3, then: 'end', beforeExitListener: listener })], {
+        timeout: 10_000,
+        encoding: 'utf8',
+      });
+      expect({ status: out.status, signal: out.signal }, out.stderr).toEqual({ status: 0, signal: null });
+      expect(readLines(log)).toEqual(['line 0', 'line 1', 'line 2', 'from the beforeExit listener']);
+    });
+  }
+
   for (const earlier of ['exit', 'throw'] as const) {
     it(`loses nothing to an app's 'exit' listener added before the file that ${earlier === 'exit' ? 'calls process.exit() again' : 'throws'}`, () => {
       const dir = tempDir();
