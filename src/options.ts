@@ -124,7 +124,7 @@ const DEFAULT_STALE_MS = 5000;
 const DEFAULT_SETTLE_MS = 100;
 const DEFAULT_CHECK_INTERVAL_MS = 1000;
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /**
  * Validate the options given to `createRotatingFile` and fill in every default, once, at the entrance.

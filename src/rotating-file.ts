@@ -9,7 +9,7 @@ import path from 'node:path';
 import { TimberlockError, TimberlockOptionError, describeValue, emitAsProcessWarning, printToStderr } from './errors.js';
 import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
-import { normalizeOptions, type NormalizedOptions } from './options.js';
+import { DEFAULT_MAX_BUFFER_BYTES, normalizeOptions, type NormalizedOptions } from './options.js';
 import {
   followActive,
   holdsNoLines,
@@ -746,7 +746,10 @@ export class RotatingFile extends EventEmitter {
    * come: maxBufferBytes, in characters.
    */
   get unfinishedLineLimit(): number {
-    return this.options.maxBufferBytes;
+    // Not less than the default, whatever maxBufferBytes says: pino's worker hands a long record over in
+    // pieces, and a record that a main-thread destination writes whole must not be dropped here (a
+    // maxBufferBytes of 64 KiB dropped every record of 100 KB).
+    return Math.max(this.options.maxBufferBytes, DEFAULT_MAX_BUFFER_BYTES);
   }
 
   /**
@@ -758,7 +761,7 @@ export class RotatingFile extends EventEmitter {
     this.counters.droppedLines++;
     this.warn(
       'DROPPED_LINES',
-      `Dropping a line for ${this.path} that grew to ${length} characters without a newline (more than maxBufferBytes, ${this.options.maxBufferBytes}); input up to its newline is skipped`,
+      `Dropping a line for ${this.path} that grew to ${length} characters without a newline (more than ${this.unfinishedLineLimit}: maxBufferBytes, and at least 16 MiB); input up to its newline is skipped`,
       { lines: 1, reason: 'line too long' },
     );
   }

@@ -159,6 +159,26 @@ describe('timberlock/pino', () => {
     expect(lines.slice(0, 3).map((line) => (JSON.parse(line) as { msg: string }).msg.length)).toEqual([4, longLineChars, 4]);
   }, 120_000);
 
+  it('keeps a record longer than maxBufferBytes whole through the worker transport, as a main-thread destination does', async () => {
+    const file = path.join(dir, 'app.log');
+    // 200 records of 100,000 characters: the worker's 4 MiB shared buffer cuts some of them in two.
+    const config = { mode: 'worker', path: file, lines: 200, longLineChars: 100_000, longEvery: true, fileOptions: { highWaterMark: 65_536, maxBufferBytes: 65_536 } };
+    const result = await runNode([CHILD, JSON.stringify(config)], { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const report = checkJsonLog(dir, { w0: 200 });
+    expect(report.ok, formatJsonLogReport(report)).toBe(true);
+  }, 120_000);
+
+  it('says on stderr that it dropped a record that grew past 16 MiB without its newline, even when process.exit() follows at once (the app never gets the warning)', async () => {
+    const file = path.join(dir, 'app.log');
+    const longLineChars = 21 * 1024 * 1024; // arrives in 4 MiB pieces: 20 MiB held without a newline
+    const result = await runNode([CHILD, JSON.stringify({ mode: 'worker', path: file, lines: 3, longLineChars })], { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([0, 2]);
+    expect(result.stderr).toMatch(/timberlock\/pino .*app\.log: DROPPED_LINES: Dropping a line .* without a newline/);
+  }, 120_000);
+
   it('logger.flush(cb) through the worker-thread transport calls back only once lines held after a boundary are in the file', async () => {
     // Lines logged just after a boundary wait in the worker's memory until the old file is renamed,
     // settleMs later: a flush that called back before they were written would find them missing.
@@ -284,21 +304,25 @@ describe('timberlock/pino', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"one"}\n{"msg":"two"}\n{"msg":"three"}\n{"msg":"four"}\n');
   });
 
-  it('the transport target drops a line that grows past maxBufferBytes without a newline, whole, counts it and skips its end; the lines around it are kept', async () => {
+  it('the transport target drops a line that grows past 16 MiB (or maxBufferBytes, if more) without a newline, whole, counts it and skips its end; the lines around it are kept', async () => {
     const file = path.join(dir, 'app.log');
+    // A maxBufferBytes below the record: pino's worker hands a record over in pieces, and one of 100,000
+    // characters is kept whole all the same, as a main-thread destination keeps it.
     const stream = await timberlockTransport({ path: file, timeZone: 'UTC', highWaterMark: 1024, maxBufferBytes: 4096 });
     const warnings: WarningEvent[] = [];
     (stream as unknown as { file: RotatingFile }).file.on('warning', (w: WarningEvent) => warnings.push(w));
+    const record = `{"msg":"${'y'.repeat(100_000)}"}\n`;
+    for (let at = 0; at < record.length; at += 4000) stream.write(record.slice(at, at + 4000));
     stream.write('{"msg":"before"}\n{"msg":"');
-    for (let i = 0; i < 10; i++) stream.write('x'.repeat(1000)); // 10,000 characters and no newline
+    for (let i = 0; i < 17; i++) stream.write('x'.repeat(1024 * 1024)); // 17 MiB of characters and no newline
     stream.write('still the long one"}\n{"msg":"after"}\n{"msg":"last"');
     const closed = once(stream, 'close');
     stream.end();
     await closed;
-    expect(fs.readFileSync(file, 'utf8')).toBe('{"msg":"before"}\n{"msg":"after"}\n{"msg":"last"\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${record}{"msg":"before"}\n{"msg":"after"}\n{"msg":"last"\n`);
     expect(warnings.map((w) => [w.code, w.details?.lines])).toEqual([['DROPPED_LINES', 1]]);
-    expect(warnings[0]?.message).toMatch(/grew to 5008 characters without a newline \(more than maxBufferBytes, 4096\)/);
-    expect((stream as unknown as { file: RotatingFile }).file.stats()).toMatchObject({ lines: 4, droppedLines: 1 });
+    expect(warnings[0]?.message).toMatch(/grew to 16777224 characters without a newline \(more than 16777216: maxBufferBytes, and at least 16 MiB\)/);
+    expect((stream as unknown as { file: RotatingFile }).file.stats()).toMatchObject({ lines: 5, droppedLines: 1 });
   });
 
   it('the transport target keeps a character whose bytes a chunk cuts (pino hands a pipeline\'s output over as bytes) whole', async () => {

@@ -80,8 +80,8 @@ const FORWARDED = ['open', 'rotate', 'archive', 'warning'] as const;
  *
  * pino's worker passes on whatever its shared buffer held, so a chunk may end in the middle of a
  * line; that incomplete line waits here until the chunk that completes it arrives, and end() writes
- * it as a last line. It waits up to `maxBufferBytes` characters: a line still without its newline past
- * that is dropped whole and counted (DROPPED_LINES), never cut in two. `write()` always returns true: the file bounds what it buffers itself
+ * it as a last line. It waits up to `maxBufferBytes` characters, and at least 16 MiB: a line still
+ * without its newline past that is dropped whole and counted (DROPPED_LINES), never cut in two. `write()` always returns true: the file bounds what it buffers itself
  * (`maxBufferBytes`, the oldest lines dropped and counted beyond it), and a false would stop pino's
  * worker from reading on until 'drain' — the end of the stream included, so a process could not exit
  * while a failing disk or a rotation held the lines. `flush()` resolves once the whole lines are in the
@@ -92,8 +92,9 @@ const FORWARDED = ['open', 'rotate', 'archive', 'warning'] as const;
  * In pino's worker (`port`: the worker's parentPort), the file's 'open', 'rotate', 'archive' and
  * 'warning' events are passed to the transport object the app holds, through pino's worker protocol;
  * its I/O errors as 'warning' events with the code 'IO_ERROR' (an 'error' on the transport means it
- * failed). While the stream ends, the app's thread may be blocked in its exit (pino waits there for the
- * worker): warnings are then also written to stderr, so lines dropped on the way out are never silent.
+ * failed). The app's thread may be blocked in its exit (pino waits there for the worker): warnings are also
+ * written to stderr while the stream ends, and lines dropped (DROPPED_LINES) always, so that they are
+ * never silent.
  */
 export class PinoTransportStream extends EventEmitter {
   private readonly file: RotatingFile;
@@ -126,7 +127,9 @@ export class PinoTransportStream extends EventEmitter {
     };
     for (const name of FORWARDED) {
       this.file.on(name, (payload: unknown) => {
-        if (name === 'warning' && this.state !== 'open') printWarning(this.file.path, payload as WarningEvent);
+        // Lines lost are printed whenever they are told: the app's thread may be blocked in its exit
+        // already (pino waits there for this worker), and then never gets the message.
+        if (name === 'warning' && (this.state !== 'open' || (payload as WarningEvent).code === 'DROPPED_LINES')) printWarning(this.file.path, payload as WarningEvent);
         post(name, payload);
       });
     }
