@@ -1335,8 +1335,9 @@ export class RotatingFile extends EventEmitter {
     const stage = roll === 'stage';
     // A boundary follows another process's file; not the staged file this process has open (it publishes it).
     const follow = (roll === null || stage) && !this.staged;
-    // Giving the staged file the active name: its retries are the publish timer's (see publishAgain).
-    const publishing = roll === null && this.staged;
+    // Giving the staged file the active name, in its own period: its retries are the publish timer's (see
+    // publishAgain). Once that period has ended, the rotation to the next one retries on its own back-off.
+    const publishing = roll === null && this.staged && periodStart === this.period.start;
     const takeoversBefore = this.lockTakeovers;
     const run = async (): Promise<ActiveFile | 'busy' | 'declined'> => {
       if (follow) {

@@ -808,6 +808,33 @@ describe('a RotatingFile at a boundary', () => {
     expect([...lines].sort()).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`).sort());
   });
 
+  it('a publication that fails past the end of the staged file\'s period: the rotation to the next period keeps its back-off (not one attempt per turn of the event loop), and the lines are written', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = new RotatingFile({ path: log, frequency: 1000, timeZone: 'UTC', settleMs: 100, fallbackMs: 500 });
+    files.push(file);
+    file.on('error', () => {});
+    file.write('first\n');
+    await file.flush();
+    const publications = failingPublications();
+    let written = 0;
+    const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
+    try {
+      // Two boundaries and more: the file staged at the first is never published.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      clearInterval(writer);
+      publications.stop();
+    }
+    // With its back-off, a rotation is tried some 10 times in 3 s; without it, as fast as the event loop
+    // turns (hundreds of times).
+    expect(publications.attempts).toBeLessThan(40);
+    expect(file.stats().errors).toBeLessThan(40);
+    await file.close(); // lines still waiting for the next period's file go to the staged one, late
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.') || name === '.app.log.next').flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
+  });
+
   /**
    * Two files on one path, on a clock of the test's own: a stager, and a writer with `sync: true` and
    * maxSize. At the boundary the stager stages the new file, and both have written a line to it.
