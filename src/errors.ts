@@ -69,6 +69,11 @@ export function printToStderr(text: string): void {
  * in Node's format.
  */
 export function emitAsProcessWarning(error: { code: string; message: string }, ending = false): void {
-  if (ending) printToStderr(`(node:${process.pid}) [${error.code}] TimberlockWarning: ${error.message}\n`);
-  else process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+  if (!ending) process.emitWarning(error.message, { code: error.code, type: 'TimberlockWarning' });
+  else if (!warningsSilenced()) printToStderr(`(node:${process.pid}) [${error.code}] TimberlockWarning: ${error.message}\n`);
+}
+
+/** Node prints no process warning under `--no-warnings` or NODE_NO_WARNINGS=1: nor does emitAsProcessWarning. */
+function warningsSilenced(): boolean {
+  return process.env.NODE_NO_WARNINGS === '1' || process.execArgv.includes('--no-warnings') || /(?:^|\s)--no-warnings(?:\s|$)/.test(process.env.NODE_OPTIONS ?? '');
 }

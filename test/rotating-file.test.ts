@@ -2054,12 +2054,14 @@ function writeUnderFileSizeLimit(
   listen: boolean,
   then: 'report' | 'close' | 'rotate' | 'exit-failing' = 'report',
   more: Record<string, unknown> = {},
+  env: Record<string, string> = {},
 ): SpawnSyncReturns<string> {
   // close() waits at most fallbackMs for lines that cannot be written.
   const config = JSON.stringify({ path: log, lines: 200, lineBytes: 100, then, listen, fallbackMs: then === 'close' ? 300 : undefined, ...more });
   return spawnSync('bash', ['-c', `ulimit -f 8 && exec "${process.execPath}" "${fixture}" '${config}'`], {
     encoding: 'utf8',
     timeout: 30_000,
+    env: { ...process.env, ...env },
   });
 }
 
@@ -2289,6 +2291,9 @@ describe('RotatingFile in a process that ends', () => {
     // Node's own format for a process warning: no tick comes at exit for process.emitWarning() to print it.
     expect(out.stderr).toMatch(new RegExp(`\\(node:\\d+\\) \\[EFBIG\\] TimberlockWarning: timberlock: write failed on ${log}`));
     expect(out.stderr).toMatch(/\(node:\d+\) \[DROPPED_LINES\] TimberlockWarning: .*before the process exited/);
+    // Not where process warnings are turned off, as Node prints none either.
+    const silenced = writeUnderFileSizeLimit(path.join(tempDir(), 'app.log'), false, 'exit' as 'report', { quiet: true }, { NODE_OPTIONS: '--no-warnings' });
+    expect(silenced.stderr).toBe('');
   });
 
   it('drops and counts a line a file size limit cut short, rather than finish it in the next file (EFBIG under ulimit -f)', () => {
