@@ -32,8 +32,8 @@ import lockfile from 'proper-lockfile';
  * - the removal of a stale lock is exclusive (see removeStale): proper-lockfile's own let two processes that
  *   found the lock stale at once both take it;
  * - a release removes the lock directory only if it is still the one this thread made (its inode and birth
- *   time, or mtime: see DirIdentity): a holder that stalled past staleMs, woke and released before its refresh timer could tell it
- *   the lock was taken over, removed the lock of the process that took it over.
+ *   time, or mtime: see DirIdentity): a holder that stalled past staleMs, woke and released before its
+ *   refresh timer could tell it the lock was taken over, removed the lock of the process that took it over.
  */
 const vanishedLocks = new Set<string>();
 

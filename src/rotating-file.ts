@@ -104,7 +104,7 @@ function processExiting(): boolean {
  * Once per process: flush every open file on 'exit', before the listeners already there: one of the app's
  * that calls process.exit() again or throws ends the process without running the listeners after it (all
  * 1,000 lines of a process.exit() were lost). Lines its listeners log after the flush are written at once.
- * Also keep SIGXFSZ harmless: Node ignores it (a
+ * Write at once from 'beforeExit' too (see onBeforeExit). Also keep SIGXFSZ harmless: Node ignores it (a
  * write past RLIMIT_FSIZE fails with EFBIG), but the signal-exit listener that proper-lockfile installs
  * re-raises it with its default action, which kills the process. A no-op listener restores Node's
  * behaviour, so a file-size limit becomes an 'error' event like any other write failure.

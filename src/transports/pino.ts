@@ -81,7 +81,8 @@ const FORWARDED = ['open', 'rotate', 'archive', 'warning'] as const;
  * pino's worker passes on whatever its shared buffer held, so a chunk may end in the middle of a
  * line; that incomplete line waits here until the chunk that completes it arrives, and end() writes
  * it as a last line. It waits up to `maxBufferBytes` characters, and at least 16 MiB: a line still
- * without its newline past that is dropped whole and counted (DROPPED_LINES), never cut in two. `write()` always returns true: the file bounds what it buffers itself
+ * without its newline past that is dropped whole and counted (DROPPED_LINES), never cut in two.
+ * `write()` always returns true: the file bounds what it buffers itself
  * (`maxBufferBytes`, the oldest lines dropped and counted beyond it), and a false would stop pino's
  * worker from reading on until 'drain' — the end of the stream included, so a process could not exit
  * while a failing disk or a rotation held the lines. `flush()` resolves once the whole lines are in the
