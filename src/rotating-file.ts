@@ -1456,20 +1456,7 @@ export class RotatingFile extends EventEmitter {
         this.notePublished();
       }
       const current = statOrNull(this.path);
-      if (!current || current.ino !== this.ino) {
-        const followed = runSync(followActive(this.target, this.period.start));
-        if (followed) {
-          this.adopt(followed);
-          return 'write';
-        }
-        // Rolled, and its successor is not complete yet (no active name, or no state naming it): the batch
-        // waits for it as at a boundary. Lines that cannot wait go to the rolled file, counted as late.
-        // (An active name that someone else deleted or replaced is the check timer's: it reopens.)
-        if (this.waitingSince === 0) this.waitingSince = now;
-        if (this.waitedTooLong(now, force)) return 'late';
-        this.scheduleRetry(LOCK_RETRY_MS, true);
-        return 'wait';
-      }
+      if (!current || current.ino !== this.ino) return this.followRoll(now, force);
       this.waitingSince = 0; // the file is current (a wait above may have found it away for a moment)
       // A file holding only its header is never rolled, however long the header (it would not be archived).
       if (current.size < (this.options.maxSize as number) || holdsNoLines(current.size, this.emptySize) || now < this.rollBusyUntil) return 'write';
@@ -1483,8 +1470,35 @@ export class RotatingFile extends EventEmitter {
     } catch (err) {
       this.reportError(err as Error, 'size roll');
       this.rollFailed();
+      // The roll may have failed after giving the open file its archive name (it stalled past staleMs, lost
+      // the lock, and its state temp file was removed): the batch goes to the file with the active name, not
+      // to that archive, which archive maintenance may compress and remove (a line was lost so).
+      try {
+        if (statOrNull(this.path)?.ino !== this.ino) return this.followRoll(now, force);
+      } catch (err) {
+        this.reportError(err as Error, 'size roll');
+      }
     }
     return 'write';
+  }
+
+  /**
+   * Before a batch, with maxSize: the open file no longer has the active name (rolled by another process, or
+   * by this one in a roll that then failed). Follow the file that has it; or, while its successor is not
+   * complete yet (no active name, or no state naming it), the batch waits for it as at a boundary. Lines
+   * that cannot wait go to the rolled file, counted as late. (An active name that someone else deleted or
+   * replaced is the check timer's: it reopens.)
+   */
+  private followRoll(now: number, force: boolean): 'write' | 'wait' | 'late' {
+    const followed = runSync(followActive(this.target, this.period.start));
+    if (followed) {
+      this.adopt(followed);
+      return 'write';
+    }
+    if (this.waitingSince === 0) this.waitingSince = now;
+    if (this.waitedTooLong(now, force)) return 'late';
+    this.scheduleRetry(LOCK_RETRY_MS, true);
+    return 'wait';
   }
 
   /** A size roll failed: the batches go on to the current file, and the next roll waits (see rollRetryDelay). */

@@ -2206,6 +2206,41 @@ describe('RotatingFile and a listener that throws', () => {
   }
 });
 
+describe('RotatingFile size roll that fails half-way', () => {
+  it('writes the next lines to the file with the active name, not to the archive that the failed roll made of the open file (sync: true)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log, sync: true, maxSize: 1024, checkIntervalMs: 50 }));
+    file.on('error', () => {});
+    const key = Symbol.for('timberlock.testHooks');
+    const hooks = globalThis as Record<symbol, unknown>;
+    hooks[key] = {
+      at(step: string) {
+        if (step !== 'state-written') return;
+        hooks[key] = undefined;
+        // As if this process had stalled here past staleMs: archive maintenance removes its state temp file.
+        for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('.app.log.state.'))) fs.rmSync(path.join(dir, name));
+      },
+    };
+    try {
+      for (let i = 0; i < 12; i++) file.write(`${'x'.repeat(95)} ${String(i).padStart(3, '0')}\n`); // 1,200 bytes: the 12th rolls
+    } finally {
+      hooks[key] = undefined;
+    }
+    expect(file.stats().errors).toBe(1); // the roll failed (its state could not be renamed)
+    const archived = fs.readdirSync(dir).filter((name) => name.startsWith('app.') && name !== 'app.log');
+    expect(archived).toHaveLength(1); // the open file got its archive name before the roll failed
+    file.write('after the failed roll\n');
+    await vi.waitFor(() => expect(readLines(log)).toContain('after the failed roll'), { timeout: 5000, interval: 10 });
+    // The archive holds the lines before the roll; the line whose batch found the file at maxSize, and the
+    // lines after, are in the active file.
+    const tags = (lines: string[]): string[] => lines.filter((line) => !line.startsWith('#')).map((line) => line.slice(-3));
+    expect(tags(readLines(path.join(dir, archived[0] as string)))).toEqual(['000', '001', '002', '003', '004', '005', '006', '007', '008', '009', '010']);
+    expect(tags(readLines(log))).toEqual(['011', 'oll']);
+    expect(file.stats().lateLines).toBe(0);
+  });
+});
+
 describe('RotatingFile in a process that ends', () => {
   it('loses nothing when process.exit() follows the writes at once', () => {
     const dir = tempDir();
