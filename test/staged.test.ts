@@ -64,6 +64,12 @@ function setup(lines: string): { dir: string; log: string; staged: string; today
 
 const archiveOf = (dir: string, periodStart: number, index = 0): string => path.join(dir, archiveName(scheme, periodStart, index));
 const read = (file: string): string => fs.readFileSync(file, 'utf8');
+/** Every line in the log files of `dir` (the active file and the archives; the staged file too, with `staged`). */
+const linesOnDisk = (dir: string, staged = false): string[] =>
+  fs
+    .readdirSync(dir)
+    .filter((name) => !name.startsWith('.') || (staged && name === '.app.log.next'))
+    .flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
 const ino = (file: string): number | undefined => fs.statSync(file, { throwIfNoEntry: false })?.ino;
 const dayOf = (periodStart: number): string => new Date(periodStart).toISOString().slice(0, 10);
 
@@ -281,7 +287,7 @@ describe('the staging protocol', () => {
     // rotation, here rotate(), does): the lines written to it are in that archive.
     fs.closeSync(runSync(rotateUnderLock(target, next, 'force')).fd);
     expect(fs.existsSync(staged)).toBe(false);
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir);
     expect(lines.sort()).toEqual(['H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(next), 'H ' + dayOf(today), 'line in the active file', 'line in the staged file', 'old line'].sort());
   });
   it('a stager without a header that stalled past staleMs before writing its state, whose empty file the holder that took over removed, does not take that nameless file', () => {
@@ -304,7 +310,7 @@ describe('the staging protocol', () => {
     fs.closeSync(again.fd);
     expect(again.ino).toBe(active.ino);
     expect(readState(target.statePath)?.next).toBeUndefined();
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir);
     expect(lines.sort()).toEqual(['H ' + dayOf(setUp.today), 'line in the active file', 'old line'].sort());
     expect(read(log)).toBe('line in the active file\n');
   });
@@ -329,7 +335,7 @@ describe('the staging protocol', () => {
     fs.writeSync(stagedFile!.fd, 'line in the staged file\n');
     fs.closeSync(stagedFile!.fd);
     fs.closeSync(runSync(rotateUnderLock(target, next, 'force')).fd);
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir);
     expect(lines.sort()).toEqual(['H ' + dayOf(setUp.today), 'line in the active file', 'line in the staged file', 'old line'].sort());
   });
 
@@ -686,20 +692,14 @@ describe('a RotatingFile at a boundary', () => {
     const { file, boundary } = await stagedAfterBoundary(dir);
     const errors: Error[] = [];
     file.on('error', (err: Error) => errors.push(err));
-    const key = Symbol.for('timberlock.testHooks');
-    const hooks = globalThis as Record<symbol, unknown>;
-    hooks[key] = {
-      at(step: string) {
-        if (step === 'before-publish') throw Object.assign(new Error('EACCES: permission denied (simulated)'), { code: 'EACCES' });
-      },
-    };
+    const publications = failingPublications();
     try {
       await file.flush();
       expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs);
       expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
       expect(read(path.join(dir, '.app.log.next'))).toBe('after\n');
     } finally {
-      hooks[key] = undefined;
+      publications.stop();
     }
     const [event] = (await once(file, 'rotate')) as [RotateEvent];
     expect(event).toMatchObject({ periodStart: boundary, previousPeriodStart: boundary - periodMs });
@@ -752,7 +752,7 @@ describe('a RotatingFile at a boundary', () => {
     expect(errors).toHaveLength(1);
     await file.flush();
     // Every line in the files, once (a later boundary may have rotated the file since).
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir);
     expect([...lines].sort()).toEqual(['after', 'before', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
     // The episode is over: the next failure is told.
     const key = Symbol.for('timberlock.testHooks');
@@ -804,7 +804,7 @@ describe('a RotatingFile at a boundary', () => {
     expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES']);
     await once(file, 'rotate'); // the next attempt publishes it
     await file.flush();
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir);
     expect([...lines].sort()).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`).sort());
   });
 
@@ -831,7 +831,7 @@ describe('a RotatingFile at a boundary', () => {
     expect(publications.attempts).toBeLessThan(40);
     expect(file.stats().errors).toBeLessThan(40);
     await file.close(); // lines still waiting for the next period's file go to the staged one, late
-    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.') || name === '.app.log.next').flatMap((name) => read(path.join(dir, name)).split('\n').filter(Boolean));
+    const lines = linesOnDisk(dir, true);
     expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
   });
 
