@@ -422,7 +422,7 @@ export class RotatingFile extends EventEmitter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     // While a retry is scheduled (boundary wait, busy lock, error back-off) lines only queue up.
-    if ((processExiting() || this.ending) && !this.flushing) {
+    if (this.processEnding() && !this.flushing) {
       // After the exit flush (an app's 'exit' listener logs), or the flush before a death by signal (a
       // signal-exit onExit callback logs): written now, or counted as dropped. (Inside a flush of this file,
       // the line is written by that flush.) A file made in an 'exit' listener tells the constructor's events
@@ -2040,7 +2040,7 @@ export class RotatingFile extends EventEmitter {
     this.errorEpisode = true;
     const error = new TimberlockError(
       (err as NodeJS.ErrnoException).code ?? 'ERR_TIMBERLOCK_IO',
-      `timberlock: ${operation} failed on ${this.path}: ${err.message}${this.ending || processExiting() ? '' : '; data is kept and retried'}`,
+      `timberlock: ${operation} failed on ${this.path}: ${err.message}${this.processEnding() ? '' : '; data is kept and retried'}`,
       { cause: err },
     );
     this.episodeError = error;
@@ -2066,9 +2066,17 @@ export class RotatingFile extends EventEmitter {
     for (const error of result.errors) this.warn('ARCHIVE_ERROR', error.message, { code: error.code });
   }
 
+  /**
+   * No later turn of the event loop comes for this file: the process exits ('exit' is being emitted, or this
+   * thread's exit flush ran), or it is about to die by a signal after this file's flush (endOfProcess).
+   */
+  private processEnding(): boolean {
+    return this.ending || processExiting();
+  }
+
   private raiseError(error: TimberlockError): void {
     if (this.listenerCount('error') > 0) this.emitSafely('error', error);
-    else emitAsProcessWarning(error, this.ending || processExiting());
+    else emitAsProcessWarning(error, this.processEnding());
   }
 
   /** Emit now, or, while the constructor runs (nobody can listen yet), on the next tick. */
@@ -2172,7 +2180,7 @@ export class RotatingFile extends EventEmitter {
   private warn(code: string, message: string, details?: Record<string, unknown>): void {
     const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
     // Lines lost while the process ends, and nobody listens: no stats() can be read afterwards to tell.
-    if (code === 'DROPPED_LINES' && this.listenerCount('warning') === 0 && (this.ending || processExiting())) {
+    if (code === 'DROPPED_LINES' && this.listenerCount('warning') === 0 && this.processEnding()) {
       this.tell(() => emitAsProcessWarning(event, true)); // in turn with the error told before it
     }
     this.notify('warning', event);
