@@ -56,6 +56,12 @@ const LOCK_RETRY_MS = 5;
 /** Back-off after a failed write: first and maximum delay. */
 const ERROR_RETRY_MIN_MS = 100;
 const ERROR_RETRY_MAX_MS = 5000;
+
+/** The next wait after another failure: twice `delayMs`, at most ERROR_RETRY_MAX_MS. */
+function backedOff(delayMs: number): number {
+  return Math.min(delayMs * 2, ERROR_RETRY_MAX_MS);
+}
+
 const NEWLINE = 0x0a;
 /** Append, creating the file if missing, never through a symbolic link (ELOOP instead). */
 const APPEND_CREATE = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
@@ -1096,7 +1102,7 @@ export class RotatingFile extends EventEmitter {
   private writeFailed(err: Error): void {
     this.noteWriteFailure(err);
     this.scheduleRetry(this.errorDelay, false);
-    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+    this.errorDelay = backedOff(this.errorDelay);
   }
 
   /**
@@ -1423,7 +1429,7 @@ export class RotatingFile extends EventEmitter {
   private rotationFailed(err: Error, operation: string): void {
     this.reportError(err, operation);
     this.scheduleRetry(this.errorDelay, false);
-    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+    this.errorDelay = backedOff(this.errorDelay);
   }
 
   /**
@@ -1504,7 +1510,7 @@ export class RotatingFile extends EventEmitter {
   /** A size roll failed: the batches go on to the current file, and the next roll waits (see rollRetryDelay). */
   private rollFailed(): void {
     this.rollBusyUntil = this.now() + this.rollRetryDelay;
-    this.rollRetryDelay = Math.min(this.rollRetryDelay * 2, ERROR_RETRY_MAX_MS);
+    this.rollRetryDelay = backedOff(this.rollRetryDelay);
   }
 
   /**
@@ -1762,7 +1768,7 @@ export class RotatingFile extends EventEmitter {
       return;
     }
     this.retryPublish(this.errorDelay);
-    this.errorDelay = Math.min(this.errorDelay * 2, ERROR_RETRY_MAX_MS);
+    this.errorDelay = backedOff(this.errorDelay);
   }
 
   /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */
