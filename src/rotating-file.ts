@@ -382,7 +382,7 @@ export class RotatingFile extends EventEmitter {
     this.signalTarget = {
       write: (chunk) => this.write(chunk),
       endOfProcess: () => this.endOfProcess(),
-      emit: (event, payload) => this.notify(event, payload),
+      warnEnding: ({ code, message, details }) => this.warn(code, message, details, true),
       deliverHeldEvents: () => this.deliverDeferred(true),
       stopMaintenance: async () => this.archives?.stop(),
     };
@@ -2183,10 +2183,11 @@ export class RotatingFile extends EventEmitter {
     this.queueDropMarker();
   }
 
-  private warn(code: string, message: string, details?: Record<string, unknown>): void {
+  /** `ending`: the process ends next, whether or not it is exiting yet (see processEnding()). */
+  private warn(code: string, message: string, details?: Record<string, unknown>, ending = this.processEnding()): void {
     const event: WarningEvent = { code, message, ...(details ? { details } : {}) };
     // Lines lost while the process ends, and nobody listens: no stats() can be read afterwards to tell.
-    if (code === 'DROPPED_LINES' && this.listenerCount('warning') === 0 && this.processEnding()) {
+    if (code === 'DROPPED_LINES' && this.listenerCount('warning') === 0 && ending) {
       this.tell(() => emitAsProcessWarning(event, true)); // in turn with the error told before it
     }
     this.notify('warning', event);

@@ -23,7 +23,11 @@ export interface SignalTarget {
   write(chunk: string | Uint8Array): boolean;
   /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
   endOfProcess(): void;
-  emit(event: 'warning', payload: WarningEvent): void;
+  /**
+   * A warning from the end of the process: the signal context's lines are drained when handleSignals' hook
+   * has returned, and the process exits next. Printed at once when nobody listens (no stats() follows).
+   */
+  warnEnding(event: WarningEvent): void;
   /** Tell the app's listeners what the file held back while every file was flushed (see flushAllTargets); true if anything. */
   deliverHeldEvents(): boolean;
   /** The process is about to exit: stop archive maintenance (a run under way stops between two steps). */
@@ -163,7 +167,7 @@ export function drainSignalBuffer(): void {
   const counts = [...refused];
   refused.clear();
   for (const [id, lines] of counts) {
-    targetOf(id)?.emit('warning', {
+    targetOf(id)?.warnEnding({
       code: 'DROPPED_LINES',
       message:
         `${lines} line(s) written while a signal was handled were dropped: they did not fit in the signal ` +

@@ -499,6 +499,16 @@ describe('handleSignals()', () => {
     expect(kept).toEqual(kept.map((_, i) => `overflow ${String(i).padStart(3, '0')} ${'x'.repeat(36)}`));
   });
 
+  it('prints the DROPPED_LINES warning of a full signal buffer to stderr when nobody listens: the process exits next', async () => {
+    const run = await runChild('handle-overflow-quiet');
+    const stats = run.messages.find((m) => m.stats)?.stats as Record<string, number>;
+    const kept = run.allLines.filter((line) => line.startsWith('overflow '));
+    expect(run.code, run.stderr).toBe(143);
+    expect(stats.droppedLines).toBe(100 - kept.length);
+    expect(stats.droppedLines).toBeGreaterThan(0);
+    expect(run.stderr).toContain(`[DROPPED_LINES] TimberlockWarning: ${100 - kept.length} line(s) written while a signal was handled were dropped`);
+  });
+
   it('rejects invalid options with the option, the value and what is allowed', () => {
     const cases: [unknown, string][] = [
       [{ signals: [] }, 'Invalid option signals: []. Expected a non-empty array of distinct signal names from SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2.'],
