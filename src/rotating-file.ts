@@ -438,7 +438,10 @@ export class RotatingFile extends EventEmitter {
       this.dropUnwritten('the process exited');
     }
     else if (this.retryTimer === null) {
-      if (this.options.sync || beforeExit || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
+      // From 'beforeExit' as on exit: a rotation that is due too runs now, on this thread (off the event loop
+      // it would keep the process alive and bring 'beforeExit' back).
+      if (beforeExit) this.flushNow(true);
+      else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
     }
     const overCap = this.pendingBytes > this.options.maxBufferBytes;
@@ -1690,7 +1693,7 @@ export class RotatingFile extends EventEmitter {
       this.retryTimer = null;
       this.flushNow();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    if (!keepAlive) this.retryTimer.unref();
+    if (!keepAlive || beforeExit) this.retryTimer.unref(); // nor does a retry bring 'beforeExit' back
   }
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */

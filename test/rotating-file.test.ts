@@ -2264,6 +2264,16 @@ describe('RotatingFile in a process that ends', () => {
     });
   }
 
+  it("ends with one 'beforeExit' when the app's listener logs right after a boundary: the rotation it brings is done at once", () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const config = { path: log, lines: 3, then: 'end-after-boundary', frequency: 1000, beforeExitListener: 'sync' };
+    const out = spawnSync(process.execPath, [fixture, JSON.stringify(config)], { timeout: 10_000, encoding: 'utf8' });
+    expect({ status: out.status, signal: out.signal }, out.stderr).toEqual({ status: 0, signal: null });
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
+  });
+
   for (const earlier of ['exit', 'throw'] as const) {
     it(`loses nothing to an app's 'exit' listener added before the file that ${earlier === 'exit' ? 'calls process.exit() again' : 'throws'}`, () => {
       const dir = tempDir();
