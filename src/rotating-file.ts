@@ -719,12 +719,16 @@ export class RotatingFile extends EventEmitter {
       }
       this.cutAfterClose = false;
       if (late) this.noteLate(1, 'after-close');
+      // Writes work again: the next failure is told as one of its own. (No drop marker: nothing writes it.)
+      if (this.errorEpisode) this.endErrorEpisode(false);
     } catch (err) {
       this.counters.droppedLines++;
       // Cut in the middle: the file now ends inside this line (not when all that got in was the newline
       // that ended an earlier one).
       if (written > 0) this.cutAfterClose = data[written - 1] !== NEWLINE;
-      this.reportError(err as Error, 'write after close');
+      // Nothing keeps or retries a line after close(): one 'error' per episode, and each line dropped told.
+      this.reportError(err as Error, 'write after close', 'the line is dropped');
+      this.warn('DROPPED_LINES', `1 line written to ${this.path} after close() could not be written: ${(err as Error).message}`, { lines: 1 });
     }
     this.counters.bytes += written;
     if (!this.toldWriteAfterClose) {
@@ -2043,13 +2047,15 @@ export class RotatingFile extends EventEmitter {
   }
 
   /** One 'error' per episode (until a write succeeds again); never crashes a process without listeners. */
-  private reportError(err: Error, operation: string): void {
+  /** `outcome`: what becomes of the data, when it is not kept and retried (nor is the process ending). */
+  private reportError(err: Error, operation: string, outcome?: string): void {
     this.counters.errors++;
     if (this.errorEpisode) return;
     this.errorEpisode = true;
+    const then = outcome ?? (this.processEnding() ? null : 'data is kept and retried');
     const error = new TimberlockError(
       (err as NodeJS.ErrnoException).code ?? 'ERR_TIMBERLOCK_IO',
-      `timberlock: ${operation} failed on ${this.path}: ${err.message}${this.processEnding() ? '' : '; data is kept and retried'}`,
+      `timberlock: ${operation} failed on ${this.path}: ${err.message}${then === null ? '' : `; ${then}`}`,
       { cause: err },
     );
     this.episodeError = error;
@@ -2178,12 +2184,13 @@ export class RotatingFile extends EventEmitter {
     return true;
   }
 
-  private endErrorEpisode(): void {
+  /** `marker`: queue the line that says what the episode dropped (see queueDropMarker). */
+  private endErrorEpisode(marker = true): void {
     this.errorEpisode = false;
     this.writesFailing = false;
     this.episodeError = null;
     this.errorDelay = ERROR_RETRY_MIN_MS;
-    this.queueDropMarker();
+    if (marker) this.queueDropMarker();
   }
 
   /** `ending`: the process ends next, whether or not it is exiting yet (see processEnding()). */

@@ -273,6 +273,35 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toEqual(['before', 'after one', 'after two']);
   });
 
+  it('tells each line written after close() that cannot be appended as dropped, and one error per failing spell', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    const errors: string[] = [];
+    const drops: unknown[] = [];
+    file.on('error', (err: Error) => errors.push(err.message));
+    file.on('warning', (w: { code: string; details?: unknown }) => w.code === 'DROPPED_LINES' && drops.push(w.details));
+    await file.close();
+    // A directory under the active name: every append fails (EISDIR).
+    fs.rmSync(log);
+    fs.mkdirSync(log);
+    file.write('lost one');
+    file.write('lost two');
+    fs.rmdirSync(log);
+    file.write('kept');
+    expect(readLines(log)).toEqual(['kept']);
+    fs.rmSync(log);
+    fs.mkdirSync(log);
+    file.write('lost three');
+    expect(drops).toEqual([{ lines: 1 }, { lines: 1 }, { lines: 1 }]);
+    expect(file.stats().droppedLines).toBe(3);
+    expect(errors).toHaveLength(2);
+    for (const message of errors) {
+      expect(message).toMatch(/write after close failed on .*EISDIR.*; the line is dropped$/);
+      expect(message).not.toContain('retried');
+    }
+  });
+
   it('writes through before write() returns with sync: true', () => {
     const dir = tempDir();
     const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), sync: true }));
