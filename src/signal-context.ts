@@ -57,6 +57,12 @@ let depth = 0;
 let buffer: SignalBuffer | null = null;
 /** Lines refused by a full buffer, per file id, not reported yet. */
 const refused = new Map<number, number>();
+/**
+ * Closed files with lines in the signal buffer: held until those lines are handed over (a WeakRef alone
+ * would let them go, and their lines with them), and until the events of that hand-over are told (see
+ * flushAllTargets: only open files are flushed there, and the drain can hand lines to closed ones).
+ */
+const closedInPlay = new Set<SignalTarget>();
 
 /**
  * Register an open file. Returns its id, which {@link deferLine} takes. The first registration arms
@@ -106,6 +112,10 @@ export function deferLine(id: number, line: string | Uint8Array): boolean {
     if (Buffer.byteLength(record) <= ring.maxRecordBytes) stored = ring.push(record);
   }
   if (!stored) refused.set(id, (refused.get(id) ?? 0) + 1);
+  else if (!targets.has(id)) {
+    const closed = closedTargets.get(id)?.deref();
+    if (closed) closedInPlay.add(closed);
+  }
   return stored;
 }
 
@@ -163,6 +173,7 @@ export function signalContextEnded(): Promise<void> {
 export function drainSignalBuffer(): void {
   if (depth > 0) return;
   if (buffer) drainInto(buffer);
+  if (flushingAll === 0) closedInPlay.clear(); // their events were told as they came (see flushAllTargets)
   if (refused.size === 0) return;
   const counts = [...refused];
   refused.clear();
@@ -242,7 +253,9 @@ export function flushAllTargets(): void {
     // What the listeners log is written (or counted as dropped) by the next round: on a death by signal
     // no later turn of the event loop, and no 'exit', would write it.
     let told = false;
-    for (const target of [...targets.values()]) told = target.deliverHeldEvents() || told;
+    const handedTo = [...closedInPlay];
+    closedInPlay.clear();
+    for (const target of [...targets.values(), ...handedTo]) told = target.deliverHeldEvents() || told;
     if (!told) return;
   }
 }

@@ -2159,6 +2159,31 @@ describe('RotatingFile listeners while the process ends', () => {
     expect(out.stderr).toBe('');
   });
 
+  it('tells the events of a closed file that a signal hook logged to before it called process.exit(): its line could not be appended', () => {
+    const dir = tempDir();
+    const out = run(dir, 'closed-in-hook');
+    expect(out.status, out.stderr).toBe(0);
+    const report = reportOf(out);
+    expect(report.stats.droppedLines).toBe(1);
+    expect(report.events).toEqual(['error EISDIR', 'DROPPED_LINES', 'WRITE_AFTER_CLOSE']);
+  });
+
+  it('prints the error and the dropped line of a closed file that a signal hook logged to before process.exit(), when nobody listens', () => {
+    const dir = tempDir();
+    const out = run(dir, 'closed-in-hook-quiet');
+    expect(out.status, out.stderr).toBe(0);
+    expect(reportOf(out).stats.droppedLines).toBe(1);
+    expect(out.stderr).toMatch(/\[EISDIR\] TimberlockWarning: timberlock: write after close failed on .*; the line is dropped/);
+    expect(out.stderr).toContain('[DROPPED_LINES] TimberlockWarning: 1 line written to');
+  });
+
+  it('appends the line a signal hook wrote to a closed file that nothing else holds, though a garbage collection ran meanwhile', () => {
+    const dir = tempDir();
+    const out = spawnSync(process.execPath, ['--expose-gc', listenerExit, JSON.stringify({ dir, mode: 'gc-closed' })], { encoding: 'utf8', timeout: 30_000 });
+    expect(out.signal ?? out.status, out.stderr).toBe(143);
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['from the hook']);
+  });
+
   it("tells the constructor's events when the process exits in the constructor's tick, and writes what their listeners log", () => {
     const dir = tempDir();
     const report = exited(dir, 'same-tick');
