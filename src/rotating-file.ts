@@ -2038,6 +2038,16 @@ export class RotatingFile extends EventEmitter {
     }
     if (!parent) throw new TimberlockOptionError('path', file, `a path in an existing directory (${dir} is missing and mkdir is false)`);
     if (!parent.isDirectory()) throw underFile();
+    try {
+      // The lock, the state file, archives and new files are made there: a directory that takes none of them
+      // would hold every line back until fallbackMs at each boundary, then append them late, for ever.
+      fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new TimberlockOptionError('path', file, `a path whose directory ${dir} this process can write to: the lock, the state and the archives are made there (${(err as Error).message})`);
+      }
+    }
     if (!existing || existing.isFile()) return;
     if (existing.isSymbolicLink()) {
       throw new TimberlockOptionError('path', file, `the path of a regular file, not a symbolic link (this one points to ${fs.readlinkSync(file)}); give the real path`);
@@ -2046,8 +2056,10 @@ export class RotatingFile extends EventEmitter {
     throw new TimberlockOptionError('path', file, 'the path of a regular file, but it names a FIFO, socket or device');
   }
 
-  /** One 'error' per episode (until a write succeeds again); never crashes a process without listeners. */
-  /** `outcome`: what becomes of the data, when it is not kept and retried (nor is the process ending). */
+  /**
+   * One 'error' per episode (until a write succeeds again); never crashes a process without listeners.
+   * `outcome`: what becomes of the data, when it is not kept and retried (nor is the process ending).
+   */
   private reportError(err: Error, operation: string, outcome?: string): void {
     this.counters.errors++;
     if (this.errorEpisode) return;

@@ -423,4 +423,23 @@ describe('a read-only file system (tmpfs remounted read-only)', () => {
     expect((error as Error).message).toContain(log);
     expect((error as Error).message).toContain('this process can create');
   });
+
+  for (const fileThere of [false, true]) {
+    it.skipIf(cannotMount !== null)(`refuses a directory that exists there${fileThere ? ', with the file in it,' : ''} as an option error naming the path and why`, async () => {
+      const { dir, log } = smallDisk();
+      if (fileThere) fs.writeFileSync(log, 'from before\n');
+      execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
+      const { createRotatingFile, TimberlockOptionError } = await import('../src/index.js');
+      let error: unknown;
+      try {
+        createRotatingFile({ path: log });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(TimberlockOptionError);
+      expect((error as Error).message).toContain(log);
+      expect((error as Error).message).toContain(`directory ${path.dirname(log)} this process can write to`);
+      expect((error as Error).message).toContain('EROFS');
+    });
+  }
 });
