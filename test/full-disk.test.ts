@@ -408,10 +408,8 @@ describe('a full disk (2 MiB tmpfs)', () => {
 });
 
 describe('a read-only file system (tmpfs remounted read-only)', () => {
-  it.skipIf(cannotMount !== null)('refuses a path whose directory cannot be created there, as an option error naming the path and why', async () => {
-    const { dir } = smallDisk();
-    execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
-    const log = path.join(dir, 'logs', 'new', 'app.log');
+  /** The option error that opening `log` throws. */
+  async function refusal(log: string): Promise<Error> {
     const { createRotatingFile, TimberlockOptionError } = await import('../src/index.js');
     let error: unknown;
     try {
@@ -420,8 +418,16 @@ describe('a read-only file system (tmpfs remounted read-only)', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(TimberlockOptionError);
-    expect((error as Error).message).toContain(log);
-    expect((error as Error).message).toContain('this process can create');
+    return error as Error;
+  }
+
+  it.skipIf(cannotMount !== null)('refuses a path whose directory cannot be created there, as an option error naming the path and why', async () => {
+    const { dir } = smallDisk();
+    execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
+    const log = path.join(dir, 'logs', 'new', 'app.log');
+    const error = await refusal(log);
+    expect(error.message).toContain(log);
+    expect(error.message).toContain('this process can create');
   });
 
   for (const fileThere of [false, true]) {
@@ -429,17 +435,10 @@ describe('a read-only file system (tmpfs remounted read-only)', () => {
       const { dir, log } = smallDisk();
       if (fileThere) fs.writeFileSync(log, 'from before\n');
       execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
-      const { createRotatingFile, TimberlockOptionError } = await import('../src/index.js');
-      let error: unknown;
-      try {
-        createRotatingFile({ path: log });
-      } catch (err) {
-        error = err;
-      }
-      expect(error).toBeInstanceOf(TimberlockOptionError);
-      expect((error as Error).message).toContain(log);
-      expect((error as Error).message).toContain(`directory ${path.dirname(log)} this process can write to`);
-      expect((error as Error).message).toContain('EROFS');
+      const error = await refusal(log);
+      expect(error.message).toContain(log);
+      expect(error.message).toContain(`directory ${path.dirname(log)} this process can write to`);
+      expect(error.message).toContain('EROFS');
     });
   }
 });
