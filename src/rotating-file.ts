@@ -175,8 +175,8 @@ function ignoreSignal(): void {
  * a write loses nothing. I/O errors never throw from write(): they become 'error' events (or a process
  * warning when nobody listens for 'error'), and the data is kept and retried.
  *
- * Events: 'open' (OpenEvent), 'rotate' (RotateEvent), 'warning' (WarningEvent), 'error' (Error),
- * 'drain', 'close'.
+ * Events: 'open' (OpenEvent), 'ready' (after the first 'open'), 'rotate' (RotateEvent), 'warning'
+ * (WarningEvent), 'error' (Error), 'drain', 'close'.
  */
 export class RotatingFile extends EventEmitter {
   /** Absolute path of the active file. */
@@ -220,6 +220,8 @@ export class RotatingFile extends EventEmitter {
   private toldWriteAfterClose = false;
   private errorDelay = ERROR_RETRY_MIN_MS;
   private lateEpisode = false;
+  /** 'ready' has been raised: after the first 'open', once. */
+  private readyTold = false;
   /** While appendToActiveName writes: the late lines it wrote, told when it is done (see there). */
   private heldLate: number | null = null;
   /** The process is ending (endOfProcess): a listener's error cannot wait for the next tick (emitSafely). */
@@ -1682,6 +1684,10 @@ export class RotatingFile extends EventEmitter {
     if (published) return;
     const event: OpenEvent = { path: this.path, ino, periodStart };
     this.notify('open', event);
+    if (this.readyTold) return;
+    // As sonic-boom (pino.destination()) says once its descriptor is open: code written for it waits for 'ready'.
+    this.readyTold = true;
+    this.tell(() => this.emitSafely('ready'));
   }
 
   // ---------------------------------------------------------------------------------------------

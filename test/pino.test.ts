@@ -450,6 +450,18 @@ describe('timberlock/pino', () => {
     expect(dest.writable).toBe(false);
   });
 
+  it("emits 'ready' once, after the first 'open', as pino.destination() (sonic-boom) does", async () => {
+    const dest = destination({ path: path.join(dir, 'app.log'), timeZone: 'UTC' });
+    const events: string[] = [];
+    dest.on('open', () => events.push('open'));
+    dest.on('ready', () => events.push('ready'));
+    await once(dest, 'ready');
+    dest.write('a line');
+    expect(await dest.rotate()).toBe(true);
+    await dest.close();
+    expect(events).toEqual(['open', 'ready', 'open']);
+  });
+
   it('a destination() the app no longer references stays open until close(): lines it held after a boundary reach the file', async () => {
     // Unlike pino's worker transport (see transportsInUse), timberlock itself references every open file
     // until close(), so a logger the app dropped while lines waited for the new file loses none.
