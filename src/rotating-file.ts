@@ -70,6 +70,8 @@ const APPEND_CREATE = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constan
 export type FileState = 'waiting' | 'open' | 'closing' | 'closed';
 
 type Chunk = string | Uint8Array;
+/** write()'s callback: called once the line has reached the kernel, or with the error once writes fail. */
+export type WriteCallback = (error?: Error | null) => void;
 
 /** Why lines went to a file that may no longer carry the active name (see noteLate). */
 type LateReason = 'fallback' | 'after-rename' | 'rotation-under-way' | 'unpublished' | 'after-close';
@@ -403,8 +405,23 @@ export class RotatingFile extends EventEmitter {
    * `highWaterMark` bytes are buffered; 'drain' follows. Never throws for I/O problems.
    * Throws TypeError for a chunk that is not a string or Uint8Array. After close() the line is still
    * appended, synchronously and without a rotation check, so that a shutdown race loses nothing.
+   * As a Writable's write(): a string in `encoding` (UTF-8 by default), and `callback` called once the
+   * line has reached the kernel (everything buffered with it has: see flush()), or with the error as soon
+   * as writes fail, as flush(callback) is.
    */
-  write(chunk: string | Uint8Array): boolean {
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    if (typeof encoding === 'function') return this.write(chunk, undefined, encoding);
+    // A string in another encoding, as a Writable takes it (an unknown encoding throws TypeError).
+    if (typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') chunk = Buffer.from(chunk, encoding);
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new TypeError(`RotatingFile.write(chunk, encoding, callback): callback must be a function, got ${typeof callback}`);
+    }
+    const accepted = this.writeLine(chunk);
+    if (callback) this.callBackOnFlush(inSignalContext() ? signalContextEnded().then(() => this.whenFlushed()) : this.whenFlushed(), callback);
+    return accepted;
+  }
+
+  private writeLine(chunk: string | Uint8Array): boolean {
     let line: Chunk;
     if (typeof chunk === 'string') {
       line = chunk.charCodeAt(chunk.length - 1) === NEWLINE ? chunk : `${chunk}\n`;
@@ -493,6 +510,11 @@ export class RotatingFile extends EventEmitter {
 
   private flushAndWait(): Promise<void> {
     this.flushNow();
+    return this.whenFlushed();
+  }
+
+  /** Resolves once nothing is in memory and the file written to has its name (see flushed()). */
+  private whenFlushed(): Promise<void> {
     return this.flushed() ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
   }
 
@@ -640,13 +662,10 @@ export class RotatingFile extends EventEmitter {
    * called once the file is closed. For code that ends its streams (pino.multistream().end(), stream
    * pipelines).
    */
-  end(chunk?: string | Uint8Array | (() => void), encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+  end(chunk?: string | Uint8Array | null | (() => void), encoding?: BufferEncoding | (() => void), callback?: () => void): this {
     if (typeof chunk === 'function') return this.end(undefined, undefined, chunk);
     if (typeof encoding === 'function') return this.end(chunk, undefined, encoding);
-    if (chunk !== undefined) {
-      const utf8 = encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
-      this.write(typeof chunk === 'string' && !utf8 ? Buffer.from(chunk, encoding) : chunk);
-    }
+    if (chunk !== undefined && chunk !== null) this.write(chunk, encoding); // null: no chunk, as for a Writable
     this.finishing = true;
     const closed = this.close();
     if (callback) void closed.then(callback);

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -300,6 +301,24 @@ describe('RotatingFile, one process', () => {
       expect(message).toMatch(/write after close failed on .*EISDIR.*; the line is dropped$/);
       expect(message).not.toContain('retried');
     }
+  });
+
+  it("takes write(chunk, [encoding], [callback]) as a Writable does: the string's encoding, and the callback once the line is in the file", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    const calls: string[] = [];
+    // Each callback notes its error and whether its line was in the file by then.
+    file.write('68656c6c6f', 'hex', (err) => calls.push(`hex ${String(err ?? null)} ${readLines(log).includes('hello')}`));
+    file.write('plain', (err) => calls.push(`plain ${String(err ?? null)} ${readLines(log).includes('plain')}`));
+    await promisify(file.write).call(file, 'promisified');
+    expect(readLines(log)).toEqual(['hello', 'plain', 'promisified']);
+    expect(calls).toEqual(['hex null true', 'plain null true']);
+    expect(() => file.write('x', 'no-such-encoding' as BufferEncoding)).toThrow(TypeError);
+    expect(() => file.write('x', 'utf8', 'not a function' as never)).toThrow(/callback must be a function, got string/);
+    expect(readLines(log)).toHaveLength(3);
+    await new Promise<void>((resolve) => file.end(null, resolve));
+    expect(readLines(log)).toHaveLength(3);
   });
 
   it('writes through before write() returns with sync: true', () => {
