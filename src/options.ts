@@ -204,7 +204,7 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
     DEFAULT_HIGH_WATER_MARK,
     MIN_HIGH_WATER_MARK,
     Number.MAX_SAFE_INTEGER,
-    `an integer number of bytes, at least ${MIN_HIGH_WATER_MARK}`,
+    `an integer number of bytes from ${MIN_HIGH_WATER_MARK} to 2^53 - 1`,
   );
   const maxBufferBytes = optionalInteger(
     'maxBufferBytes',
@@ -212,11 +212,11 @@ export function normalizeOptions(input: unknown, identity: ProcessIdentity = { h
     Math.max(DEFAULT_MAX_BUFFER_BYTES, highWaterMark),
     highWaterMark,
     Number.MAX_SAFE_INTEGER,
-    `an integer number of bytes, at least highWaterMark (${highWaterMark})`,
+    `an integer number of bytes from highWaterMark (${highWaterMark}) to 2^53 - 1`,
   );
 
   const maxSize = checkSize(options.maxSize);
-  const maxFiles = options.maxFiles === undefined ? null : optionalInteger('maxFiles', options.maxFiles, 0, 1, 1_000_000, 'an integer from 1 to 1000000 (archives to keep)');
+  const maxFiles = checkMaxFiles(options.maxFiles);
   const maxAgeMs = checkAge(options.maxAge, frequency);
   const { compress, archiveDelayMs } = checkCompress(options.compress);
   const header = options.header === undefined ? false : options.header;
@@ -277,7 +277,9 @@ export function rejectUnknownKeys(options: Record<string, unknown>, known: reado
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const suggestion = closestName(key, known);
-    const hint = suggestion === undefined ? '' : ` (did you mean ${prefix}${suggestion}?)`;
+    const otherName = prefix === '' && Object.hasOwn(OTHER_LIBRARIES_NAMES, key) ? OTHER_LIBRARIES_NAMES[key] : undefined;
+    const hint =
+      otherName !== undefined ? ` (here: ${otherName})` : suggestion === undefined ? '' : ` (did you mean ${prefix}${suggestion}?)`;
     const list = known.map((name) => prefix + name).join(', ');
     const allowed =
       known.length === 1
@@ -286,6 +288,28 @@ export function rejectUnknownKeys(options: Record<string, unknown>, known: reado
     throw new TimberlockOptionError(prefix + key, options[key], allowed);
   }
 }
+
+/**
+ * Option names of the file destinations people come from (winston-daily-rotate-file, winston's File,
+ * rotating-file-stream, pino-roll, log4js) and what does their job here.
+ */
+const OTHER_LIBRARIES_NAMES: Record<string, string> = {
+  filename: 'path, the whole file path',
+  dirname: 'path, whose directory is part of it',
+  file: 'path',
+  datePattern: "dateFormat, in date-fns tokens such as 'yyyy-MM-dd'",
+  pattern: "dateFormat, in date-fns tokens such as 'yyyy-MM-dd'",
+  zippedArchive: 'compress',
+  maxsize: 'maxSize',
+  size: 'maxSize',
+  maxLogSize: 'maxSize',
+  interval: 'frequency',
+  utc: "timeZone: 'UTC'",
+  tz: 'timeZone',
+  numBackups: 'maxFiles',
+  limit: 'maxFiles, a number of archives',
+  daysToKeep: "maxAge, such as '14d'",
+};
 
 /** The known name a typo most likely meant: same name ignoring case, or at most 2 edits away. */
 function closestName(key: string, known: readonly string[]): string | undefined {
@@ -485,10 +509,20 @@ function checkMode(value: unknown): number {
   return value;
 }
 
+/** maxFiles: a count of archives. A duration ('14d', as winston-daily-rotate-file takes it) is maxAge's. */
+function checkMaxFiles(value: unknown): number | null {
+  if (value === undefined) return null;
+  const allowed = 'an integer from 1 to 1000000 (archives to keep)';
+  if (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*[a-z]+\s*$/i.test(value)) {
+    throw new TimberlockOptionError('maxFiles', value, `${allowed}; for archives younger than a duration, use maxAge: ${JSON.stringify(value.trim())}`);
+  }
+  return optionalInteger('maxFiles', value, 0, 1, 1_000_000, allowed);
+}
+
 /** maxSize: bytes as a number, or a string such as '100MB', '512k', '1g'. */
 function checkSize(value: unknown): number | null {
   if (value === undefined) return null;
-  const allowed = `a size of at least ${MIN_MAX_SIZE} bytes: a number of bytes or a string such as '100MB', '512k', '1g'`;
+  const allowed = `a size from ${MIN_MAX_SIZE} bytes to 2^53 - 1: a number of bytes or a string of a number and a unit (b, k, kb, m, mb, g, gb; powers of 1024) such as '100MB', '512k', '1g'`;
   let bytes = Number.NaN;
   if (typeof value === 'number') bytes = value;
   else if (typeof value === 'string') {
@@ -519,7 +553,7 @@ const LONGEST_PERIOD_MS = {
  */
 function checkAge(value: unknown, frequency: Frequency): number | null {
   if (value === undefined) return null;
-  const allowed = "a duration of at least 1000 ms: a number of ms or a string such as '14d', '12h', '30m', '90s', '2w'";
+  const allowed = "a duration from 1000 ms to 2^53 - 1 ms: a number of ms or a string of a number and a unit (ms, s, m, h, d, w) such as '14d', '12h', '30m', '90s', '2w'";
   let ms = Number.NaN;
   if (typeof value === 'number') ms = value;
   else if (typeof value === 'string') {

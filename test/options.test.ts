@@ -265,6 +265,33 @@ describe('normalizeOptions', () => {
     expect(error.message).toContain('Expected');
   });
 
+  it("names the option that does the job of another library's (winston-daily-rotate-file, rotating-file-stream, pino-roll, log4js)", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ filename: 'logs/app-%DATE%.log' }, '(here: path, the whole file path)'],
+      [{ path: 'app.log', dirname: 'logs' }, '(here: path, whose directory is part of it)'],
+      [{ path: 'app.log', datePattern: 'YYYY-MM-DD' }, "(here: dateFormat, in date-fns tokens such as 'yyyy-MM-dd')"],
+      [{ path: 'app.log', zippedArchive: true }, '(here: compress)'],
+      [{ path: 'app.log', size: '10M' }, '(here: maxSize)'],
+      [{ path: 'app.log', interval: '1d' }, '(here: frequency)'],
+      [{ path: 'app.log', daysToKeep: 14 }, "(here: maxAge, such as '14d')"],
+    ];
+    for (const [input, hint] of cases) expect(optionError(input).message).toContain(`one of the known option names ${hint}:`);
+  });
+
+  it("points a duration given as maxFiles (as winston-daily-rotate-file takes '14d') to maxAge", () => {
+    const error = optionError({ path: 'app.log', maxFiles: '14d' });
+    expect(error.option).toBe('maxFiles');
+    expect(error.message).toContain('for archives younger than a duration, use maxAge: "14d"');
+  });
+
+  it('names the upper bound and the units of a size or a duration that is too large', () => {
+    expect(optionError({ path: 'app.log', maxSize: 2 ** 60 }).message).toContain('a size from 1024 bytes to 2^53 - 1');
+    expect(optionError({ path: 'app.log', maxSize: '1TB' }).message).toContain('(b, k, kb, m, mb, g, gb; powers of 1024)');
+    expect(optionError({ path: 'app.log', maxAge: 2 ** 60 }).message).toContain('a duration from 1000 ms to 2^53 - 1 ms');
+    expect(optionError({ path: 'app.log', highWaterMark: 2 ** 60 }).message).toContain('from 1024 to 2^53 - 1');
+    expect(optionError({ path: 'app.log', maxBufferBytes: 2 ** 60 }).message).toContain('to 2^53 - 1');
+  });
+
   it('reports an unknown name before a missing path, suggesting the known one', () => {
     const error = optionError({ pth: 'app.log' });
     expect(error.option).toBe('pth');
