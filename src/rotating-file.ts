@@ -668,7 +668,8 @@ export class RotatingFile extends EventEmitter {
     if (chunk !== undefined && chunk !== null) this.write(chunk, encoding); // null: no chunk, as for a Writable
     this.finishing = true;
     const closed = this.close();
-    if (callback) void closed.then(callback);
+    // A callback that throws is thrown again as an uncaught exception, as a Writable's would be (not a rejection).
+    if (callback) void closed.then(() => this.callSafely('end callback', callback));
     return this;
   }
 

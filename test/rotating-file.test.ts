@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions, type RotatingFileStats } from '../src/index.js';
@@ -126,6 +127,19 @@ describe('RotatingFile, one process', () => {
     await called;
     expect(events).toEqual(['finish 11', 'close']);
     expect(fs.readFileSync(log, 'utf8')).toBe('first\nlast\n');
+  });
+
+  it("end(callback): a callback that throws is an uncaught exception, as a Writable's is, not an unhandled rejection", () => {
+    const log = path.join(tempDir(), 'app.log');
+    const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const script = `
+      process.on('uncaughtException', (err) => console.log('uncaught: ' + err.message));
+      process.on('unhandledRejection', (err) => console.log('rejection: ' + err.message));
+      const { createRotatingFile } = await import(${JSON.stringify(dist)});
+      createRotatingFile({ path: ${JSON.stringify(log)} }).end('last', () => { throw new Error('end callback failed'); });`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(out.stdout.trim(), out.stderr).toBe('uncaught: end callback failed');
+    expect(readLines(log)).toEqual(['last']);
   });
 
   it('flush(callback) calls back with the error once writes fail, as sonic-boom does; the lines stay and are written once the disk takes them', async () => {
