@@ -212,6 +212,8 @@ export class RotatingFile extends EventEmitter {
   private errorEpisode = false;
   /** A write failed in the error episode under way (not only a rotation, a check or a close). */
   private writesFailing = false;
+  /** When writesFailing became true. */
+  private writesFailingSince = 0;
   /** The error that began the error episode under way (what a waiting flush(callback) is given). */
   private episodeError: TimberlockError | null = null;
   /** flush(callback) calls waiting for their lines: each is called with the error if writes fail meanwhile. */
@@ -515,7 +517,10 @@ export class RotatingFile extends EventEmitter {
 
   /** Resolves once nothing is in memory and the file written to has its name (see flushed()). */
   private whenFlushed(): Promise<void> {
-    return this.flushed() ? Promise.resolve() : new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    if (this.flushed()) return Promise.resolve();
+    const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    if (this.retryTimer !== null && !beforeExit && this.retryAwaited()) this.retryTimer.ref();
+    return flushed;
   }
 
   /** True until close() begins: streams consumers (pino) check it to recognise a destination. */
@@ -1130,8 +1135,17 @@ export class RotatingFile extends EventEmitter {
 
   private writeFailed(err: Error): void {
     this.noteWriteFailure(err);
-    this.scheduleRetry(this.errorDelay, false);
+    this.scheduleRetry(this.errorDelay, this.retryAwaited());
     this.errorDelay = backedOff(this.errorDelay);
+  }
+
+  /**
+   * A flush() someone awaits keeps the process alive for the retries of failed writes, as close() does: for
+   * fallbackMs at most from the first failure. Else the retry keeps nothing alive (a disk that stays full
+   * must not keep a process from ending; its exit flush then counts what it could not write).
+   */
+  private retryAwaited(): boolean {
+    return this.writesFailing && this.flushWaiters.length > 0 && this.now() - this.writesFailingSince < this.closeWaitMs;
   }
 
   /**
@@ -1145,6 +1159,7 @@ export class RotatingFile extends EventEmitter {
       this.errorDelay = ERROR_RETRY_MIN_MS; // and its own back-off: not the rotation's, grown meanwhile
     }
     this.reportError(err, 'write');
+    if (!this.writesFailing) this.writesFailingSince = this.now();
     this.writesFailing = true;
   }
 

@@ -407,6 +407,34 @@ describe('a full disk (2 MiB tmpfs)', () => {
   );
 });
 
+describe('a flush() awaited while the disk is full', () => {
+  it.skipIf(cannotMount !== null)(
+    'keeps the process alive for the retries until the disk takes the lines, then lets it end with every line written',
+    async () => {
+      const { dir, log } = smallDisk();
+      const child = fork(path.join(import.meta.dirname, 'fixtures', 'flush-then-end.mjs'), [JSON.stringify({ path: log, lines: 30 })], {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const failed = new Promise<unknown>((resolve) => child.on('message', (m: { type: string }) => m.type === 'error' && resolve(m)));
+      await new Promise<void>((resolve) => child.on('message', (m: { type: string }) => m.type === 'opened' && resolve()));
+      fillDisk(dir, 'filler', 0);
+      child.send({ type: 'go' });
+      expect(await failed).toEqual({ type: 'error', code: 'ENOSPC' });
+      fs.rmSync(path.join(dir, 'filler')); // the disk takes lines again: the next retry writes them
+      expect(await exited, stderr).toBe(0);
+      expect(JSON.parse(stdout.trim()).stats).toMatchObject({ lines: 30, droppedLines: 0, bufferedLines: 0 });
+      expect(fs.readFileSync(log, 'utf8')).toBe(Array.from({ length: 30 }, (_, i) => `line ${i}\n`).join(''));
+    },
+    30_000,
+  );
+});
+
 describe('a read-only file system (tmpfs remounted read-only)', () => {
   /** The option error that opening `log` throws. */
   async function refusal(log: string): Promise<Error> {
