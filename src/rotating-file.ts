@@ -464,6 +464,10 @@ export class RotatingFile extends EventEmitter {
       if (beforeExit) this.flushNow(true);
       else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
+    } else if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
+      // Past fallbackMs, waiting lines go to the previous file: now, not at the rotation's next retry (up to
+      // 5 s away with its back-off), which the flush leaves to the retry timer.
+      this.queueFlush(false);
     }
     const overCap = this.pendingBytes > this.options.maxBufferBytes;
     if (overCap) this.relieveOverCap();
@@ -862,12 +866,13 @@ export class RotatingFile extends EventEmitter {
     return this.linesInMemory() - (marker ? 1 : 0);
   }
 
-  private queueFlush(): void {
+  /** Flush on the next turn of the event loop. `rotate`: see flushNow. */
+  private queueFlush(rotate = true): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
     setImmediate(() => {
       this.flushQueued = false;
-      this.flushNow();
+      this.flushNow(false, false, rotate);
     });
   }
 
@@ -1795,7 +1800,10 @@ export class RotatingFile extends EventEmitter {
     }
     void this.startRotation(this.period.start, null).then((result) => {
       if (!this.staged) return;
-      this.waitingSince = 0; // lines waited for this attempt only, not for a new file
+      // Within the staged file's period, lines waited for this attempt only, not for a new file. Once it has
+      // ended, they wait for the next period's file, since the boundary: for fallbackMs at most, whatever
+      // the attempts to publish meanwhile.
+      if (this.now() < this.period.next) this.waitingSince = 0;
       this.publishAgain(result);
     });
   }

@@ -835,6 +835,38 @@ describe('a RotatingFile at a boundary', () => {
     expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
   });
 
+  it("a publication that fails past the end of the staged file's period: the next period's lines wait fallbackMs at most, then go on to the staged file at once, late", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    // fallbackMs above the longest back-off (5 s): attempts to publish come more often than that.
+    const file = new RotatingFile({ path: log, frequency: 1000, timeZone: 'UTC', settleMs: 100, fallbackMs: 5200 });
+    files.push(file);
+    file.on('error', () => {});
+    file.write('first\n');
+    await file.flush();
+    const publications = failingPublications();
+    let written = 0;
+    const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
+    let mostBufferedSince = 0;
+    try {
+      // Each attempt to publish started the lines' wait anew: they never went.
+      await vi.waitFor(() => expect(file.stats().lateLines).toBeGreaterThan(0), { timeout: 15_000, interval: 20 });
+      // From then on each line goes at once, not at the rotation's next retry (up to 5 s away).
+      const sampleUntil = Date.now() + 1000;
+      while (Date.now() < sampleUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        mostBufferedSince = Math.max(mostBufferedSince, file.stats().bufferedLines);
+      }
+    } finally {
+      clearInterval(writer);
+      publications.stop();
+    }
+    expect(mostBufferedSince).toBeLessThan(30);
+    await file.close();
+    const lines = linesOnDisk(dir, true);
+    expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
+  }, 30_000);
+
   /**
    * Two files on one path, on a clock of the test's own: a stager, and a writer with `sync: true` and
    * maxSize. At the boundary the stager stages the new file, and both have written a line to it.
