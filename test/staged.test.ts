@@ -808,10 +808,14 @@ describe('a RotatingFile at a boundary', () => {
     expect([...lines].sort()).toEqual(Array.from({ length: written }, (_, i) => `line ${i}`).sort());
   });
 
-  it('a publication that fails past the end of the staged file\'s period: the rotation to the next period keeps its back-off (not one attempt per turn of the event loop), and the lines are written', async () => {
+  /**
+   * A file of 1 s periods whose staged files are never published while `during` runs, with a line logged
+   * every 10 ms; then it is closed, and every line must be on disk (those still waiting go, late, to the
+   * staged file).
+   */
+  async function loggingWhilePublicationsFail(fallbackMs: number, during: (file: RotatingFile, publications: { readonly attempts: number }) => Promise<void>): Promise<void> {
     const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const file = new RotatingFile({ path: log, frequency: 1000, timeZone: 'UTC', settleMs: 100, fallbackMs: 500 });
+    const file = new RotatingFile({ path: path.join(dir, 'app.log'), frequency: 1000, timeZone: 'UTC', settleMs: 100, fallbackMs });
     files.push(file);
     file.on('error', () => {});
     file.write('first\n');
@@ -820,51 +824,41 @@ describe('a RotatingFile at a boundary', () => {
     let written = 0;
     const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
     try {
-      // Two boundaries and more: the file staged at the first is never published.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await during(file, publications);
     } finally {
       clearInterval(writer);
       publications.stop();
     }
-    // With its back-off, a rotation is tried some 10 times in 3 s; without it, as fast as the event loop
-    // turns (hundreds of times).
-    expect(publications.attempts).toBeLessThan(40);
-    expect(file.stats().errors).toBeLessThan(40);
-    await file.close(); // lines still waiting for the next period's file go to the staged one, late
-    const lines = linesOnDisk(dir, true);
-    expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
-  });
-
-  it("a publication that fails past the end of the staged file's period: the next period's lines wait fallbackMs at most, then go on to the staged file at once, late", async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    // fallbackMs above the longest back-off (5 s): attempts to publish come more often than that.
-    const file = new RotatingFile({ path: log, frequency: 1000, timeZone: 'UTC', settleMs: 100, fallbackMs: 5200 });
-    files.push(file);
-    file.on('error', () => {});
-    file.write('first\n');
-    await file.flush();
-    const publications = failingPublications();
-    let written = 0;
-    const writer = setInterval(() => file.write(`line ${written++}\n`), 10);
-    let mostBufferedSince = 0;
-    try {
-      // Each attempt to publish started the lines' wait anew: they never went.
-      await vi.waitFor(() => expect(file.stats().lateLines).toBeGreaterThan(0), { timeout: 15_000, interval: 20 });
-      // From then on each line goes at once, not at the rotation's next retry (up to 5 s away).
-      const sampleUntil = Date.now() + 1000;
-      while (Date.now() < sampleUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        mostBufferedSince = Math.max(mostBufferedSince, file.stats().bufferedLines);
-      }
-    } finally {
-      clearInterval(writer);
-      publications.stop();
-    }
-    expect(mostBufferedSince).toBeLessThan(30);
     await file.close();
     const lines = linesOnDisk(dir, true);
     expect([...lines].sort()).toEqual(['first', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
+  }
+
+  it('a publication that fails past the end of the staged file\'s period: the rotation to the next period keeps its back-off (not one attempt per turn of the event loop), and the lines are written', async () => {
+    await loggingWhilePublicationsFail(500, async (file, publications) => {
+      // Two boundaries and more: the file staged at the first is never published.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // With its back-off, a rotation is tried some 10 times in 3 s; without it, as fast as the event loop
+      // turns (hundreds of times).
+      expect(publications.attempts).toBeLessThan(40);
+      expect(file.stats().errors).toBeLessThan(40);
+    });
+  });
+
+  it("a publication that fails past the end of the staged file's period: the next period's lines wait fallbackMs at most, then go on to the staged file at once, late", async () => {
+    // fallbackMs above the longest back-off (5 s): attempts to publish come more often than that.
+    await loggingWhilePublicationsFail(5200, async (file) => {
+      // Each attempt to publish started the lines' wait anew: they never went.
+      await vi.waitFor(() => expect(file.stats().lateLines).toBeGreaterThan(0), { timeout: 15_000, interval: 20 });
+      // From then on each line goes at once, not at the rotation's next retry (up to 5 s away).
+      let mostBuffered = 0;
+      const sampleUntil = Date.now() + 1000;
+      while (Date.now() < sampleUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        mostBuffered = Math.max(mostBuffered, file.stats().bufferedLines);
+      }
+      expect(mostBuffered).toBeLessThan(30);
+    });
   }, 30_000);
 
   /**
