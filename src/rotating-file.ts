@@ -1892,14 +1892,26 @@ export class RotatingFile extends EventEmitter {
         }
         let sibling: ActiveFile | null;
         let foreign: ActiveFile | null = null;
+        // Renamed over (an editor saving it, sed -i, a deploy tool), the open file has no name left: the lines
+        // written to it since it was last seen went with it, as with a deletion (and no rotation is under way,
+        // the lock says). The state of the file taken names it, so that the other processes count theirs too.
+        const replaced = hasNoName(this.fd);
         try {
           sibling = runSync(followActive(this.target, this.period.start));
           // Not a sibling's file: take it as it is (with the header if it is empty, and a state naming it,
           // so that the other processes follow it as a sibling's).
-          if (!sibling) foreign = runSync(takeActive(this.target, this.periodAt(this.now()).start));
+          if (!sibling) {
+            this.target.deletedIno = replaced ? this.ino : null;
+            try {
+              foreign = runSync(takeActive(this.target, this.periodAt(this.now()).start));
+            } finally {
+              this.target.deletedIno = null;
+            }
+          }
         } finally {
           this.lock.release();
         }
+        if (foreign && replaced) this.countLinesOfDeletedFile('replaced by another file');
         if (foreign) this.adoptForeign(foreign, `${this.path} was replaced by another file; reopened it`);
         else if (sibling) this.adopt(sibling);
         return;
@@ -1967,13 +1979,16 @@ export class RotatingFile extends EventEmitter {
     this.letGo(fd, this.ino);
   }
 
-  /** The open file was deleted (rm): the lines written to it since it was last seen under its name went with it. */
-  private countLinesOfDeletedFile(): void {
+  /**
+   * The open file was deleted (rm), or `how` (replaced by a file renamed over it): the lines written to it
+   * since it was last seen under its name went with it.
+   */
+  private countLinesOfDeletedFile(how = 'deleted'): void {
     const lines = this.linesSinceSeen;
     this.linesSinceSeen = 0;
     if (lines === 0) return;
     this.counters.droppedLines += lines;
-    this.warn('DROPPED_LINES', `${this.path} was deleted: ${lines} line(s) written to it since it was last seen under its name went with it`, {
+    this.warn('DROPPED_LINES', `${this.path} was ${how}: ${lines} line(s) written to it since it was last seen under its name went with it`, {
       lines,
       reason: 'file deleted',
     });

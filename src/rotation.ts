@@ -433,7 +433,8 @@ function* adoptActive(target: RotationTarget, state: RotationState | null, curre
 function* nameInState(target: RotationTarget, opened: { fd: number; ino: number }, periodStart: number): Io<number> {
   const emptySize = yield* closingOnError(opened.fd, headerIfEmpty(target, opened.fd, periodStart));
   testHook('before-state', target.path);
-  yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize }));
+  const deleted = target.deletedIno ? { deleted: target.deletedIno } : {};
+  yield* closingOnError(opened.fd, recordState(target, { periodStart, ino: opened.ino, emptySize, ...deleted }));
   return emptySize;
 }
 

@@ -21,8 +21,9 @@ export interface RotationState {
    */
   next?: StagedFile;
   /**
-   * The inode of the active file a process found deleted (rm) when it made this one in its place: the other
-   * processes that wrote to it count the lines they wrote there since they last saw it as dropped.
+   * The inode of the active file a process found deleted (rm) when it made this one in its place, or found
+   * replaced by this one (renamed over it) when it took it: the other processes that wrote to it count the
+   * lines they wrote there since they last saw it as dropped.
    */
   deleted?: number;
 }

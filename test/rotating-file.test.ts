@@ -1281,6 +1281,30 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(file.stats()).toMatchObject({ droppedLines: 3, lines: 4 });
   });
 
+  it('takes a file renamed over the active one (an editor saving it, sed -i) and counts the lines that went with the old one as dropped, in every writer', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { file, clock, warnings, quiet } = await onTestClock(log);
+    const other = track(new RotatingFile({ path: log, timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => clock.now }));
+    other.write('other before');
+    await other.flush();
+    fs.writeFileSync(path.join(dir, 'copy.tmp'), 'a copy\n');
+    fs.renameSync(path.join(dir, 'copy.tmp'), log);
+    file.write('into the replaced file');
+    other.write('other into the replaced file');
+    await Promise.all([file.flush(), other.flush()]);
+    quiet();
+    file.write('after');
+    await file.flush();
+    other.write('other after');
+    await other.flush();
+    expect(readLines(log)).toEqual(['a copy', 'after', 'other after']);
+    expect(warnings.map((w) => w.code)).toEqual(['DROPPED_LINES', 'EXTERNAL_MOVE']);
+    // 'before' went with the old file too; the other writer learns of it from the state.
+    expect(file.stats().droppedLines).toBe(2);
+    expect(other.stats().droppedLines).toBe(2);
+  });
+
   it('opens the file again when other code closed its descriptor, and never writes to the file that got its number since', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
