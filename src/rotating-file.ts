@@ -757,9 +757,18 @@ export class RotatingFile extends EventEmitter {
       // Cut in the middle: the file now ends inside this line (not when all that got in was the newline
       // that ended an earlier one).
       if (written > 0) this.cutAfterClose = data[written - 1] !== NEWLINE;
-      // Nothing keeps or retries a line after close(): one 'error' per episode, and each line dropped told.
+      // Nothing keeps or retries a line after close(): one 'error' and one DROPPED_LINES per failing spell
+      // (a 'warning' listener that logs to this file would otherwise be told of its own line, dropped in
+      // turn, without end); the lines dropped later in the spell are counted.
+      const firstInSpell = !this.errorEpisode;
       this.reportError(err as Error, 'write after close', 'the line is dropped');
-      this.warn('DROPPED_LINES', `1 line written to ${this.path} after close() could not be written: ${(err as Error).message}`, { lines: 1 });
+      if (firstInSpell) {
+        this.warn(
+          'DROPPED_LINES',
+          `A line written to ${this.path} after close() could not be written (${(err as Error).message}); those that fail after it until an append works are counted in droppedLines`,
+          { lines: 1 },
+        );
+      }
     }
     this.counters.bytes += written;
     if (!this.toldWriteAfterClose) {
@@ -784,7 +793,6 @@ export class RotatingFile extends EventEmitter {
     }
   }
 
-  /** Counters since this RotatingFile was created. */
   /**
    * @internal Not part of the API. The pino transport's limit on a line it holds before its newline has
    * come: maxBufferBytes, in characters.
@@ -810,6 +818,7 @@ export class RotatingFile extends EventEmitter {
     );
   }
 
+  /** Counters since this RotatingFile was created. */
   stats(): RotatingFileStats {
     return { ...this.counters, bufferedLines: this.linesInMemory(), bufferedBytes: this.pendingBytes };
   }
