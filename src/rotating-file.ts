@@ -207,6 +207,8 @@ export class RotatingFile extends EventEmitter {
   private flushQueued = false;
   private needDrain = false;
   private flushWaiters: Array<() => void> = [];
+  /** write()'s callbacks waiting for their lines to reach the kernel, oldest first (see callBackWhenWritten). */
+  private writeCallbacks: WriteCallback[] = [];
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
@@ -418,9 +420,37 @@ export class RotatingFile extends EventEmitter {
     if (callback !== undefined && typeof callback !== 'function') {
       throw new TypeError(`RotatingFile.write(chunk, encoding, callback): callback must be a function, got ${typeof callback}`);
     }
+    if (!callback) return this.writeLine(chunk);
+    const droppedBefore = this.counters.droppedLines;
     const accepted = this.writeLine(chunk);
-    if (callback) this.callBackOnFlush(inSignalContext() ? signalContextEnded().then(() => this.whenFlushed()) : this.whenFlushed(), callback);
+    if (this.counters.droppedLines > droppedBefore && (this.state === 'closed' || inSignalContext())) {
+      // Dropped at once: an append after close() that failed, a line the signal buffer had no room for.
+      this.answerWriteCallbacks([callback], this.episodeError ?? new TimberlockError('DROPPED_LINES', `timberlock: the line could not be written to ${this.path}; see stats().droppedLines`));
+    } else if (inSignalContext()) {
+      void signalContextEnded().then(() => this.callBackWhenWritten(callback));
+    } else {
+      this.callBackWhenWritten(callback);
+    }
     return accepted;
+  }
+
+  /**
+   * Call `callback` once the lines buffered now have reached the kernel (see resolveFlushWaiters), or with
+   * the error as soon as writes fail: at once if they are failing already. Not kept while they fail, so
+   * that callbacks cannot pile up beyond maxBufferBytes' reach.
+   */
+  private callBackWhenWritten(callback: WriteCallback): void {
+    if (this.writesFailing) this.answerWriteCallbacks([callback], this.episodeError);
+    else if (this.flushed()) this.answerWriteCallbacks([callback], null);
+    else this.writeCallbacks.push(callback);
+  }
+
+  /** Call write()'s `callbacks` with `error`, in order, on the next tick (as a Writable calls them). */
+  private answerWriteCallbacks(callbacks: WriteCallback[], error: Error | null): void {
+    if (callbacks.length === 0) return;
+    process.nextTick(() => {
+      for (const callback of callbacks) this.callSafely('write callback', () => callback(error));
+    });
   }
 
   private writeLine(chunk: string | Uint8Array): boolean {
@@ -1006,6 +1036,7 @@ export class RotatingFile extends EventEmitter {
     const waiters = this.flushWaiters;
     this.flushWaiters = [];
     for (const resolve of waiters) resolve();
+    this.answerWriteCallbacks(this.writeCallbacks.splice(0), null);
   }
 
   /**
@@ -1175,6 +1206,7 @@ export class RotatingFile extends EventEmitter {
     this.reportError(err, 'write');
     if (!this.writesFailing) this.writesFailingSince = this.now();
     this.writesFailing = true;
+    this.answerWriteCallbacks(this.writeCallbacks.splice(0), this.episodeError);
   }
 
   /**

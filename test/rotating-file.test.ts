@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions, type RotatingFileStats } from '../src/index.js';
+import { runInSignalContext } from '../src/signal-context.js';
+import { rotateFailingUnderLock } from './helpers/test-hooks.js';
 import { stateTempPath } from '../src/state.js';
 
 const dirs: string[] = [];
@@ -338,6 +340,68 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toHaveLength(3);
     await new Promise<void>((resolve) => file.end(null, resolve));
     expect(readLines(log)).toHaveLength(3);
+  });
+
+  it('answers write() callbacks with the error as soon as writes fail, at once while they fail (none kept), and with null once writes work', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    file.on('error', () => {});
+    const { writeSync } = fs;
+    let failing = true;
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: unknown, ...rest: unknown[]) => {
+      if (failing) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest);
+    }) as typeof fs.writeSync);
+    const answers: string[] = [];
+    const answer = (name: string) => (err?: Error | null) => answers.push(`${name} ${err ? (err as NodeJS.ErrnoException).code : 'null'}`);
+    try {
+      file.write('one', answer('one'));
+      await vi.waitFor(() => expect(answers).toEqual(['one ENOSPC']), { timeout: 5000, interval: 5 });
+      for (let i = 0; i < 1000; i++) file.write(`more ${i}`, answer('more'));
+      await vi.waitFor(() => expect(answers).toHaveLength(1001), { timeout: 5000, interval: 5 });
+      expect(new Set(answers.slice(1))).toEqual(new Set(['more ENOSPC']));
+      // Nothing kept for them: callbacks piled up in memory while the disk stayed full (1.9 GB in 4 s).
+      const held = file as unknown as { writeCallbacks: unknown[]; flushWaiters: unknown[] };
+      expect(held.writeCallbacks.length + held.flushWaiters.length).toBe(0);
+      failing = false;
+      await vi.waitFor(() => expect(file.stats().bufferedLines).toBe(0), { timeout: 10_000, interval: 10 });
+    } finally {
+      disk.mockRestore();
+    }
+    file.write('later', answer('later'));
+    await vi.waitFor(() => expect(answers.at(-1)).toBe('later null'), { timeout: 5000, interval: 5 });
+    expect(readLines(log)).toEqual(['one', ...Array.from({ length: 1000 }, (_, i) => `more ${i}`), 'later']);
+  });
+
+  it("answers a write() callback with null when only a rotation failed: the line is written all the same", async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    file.on('error', () => {});
+    expect(await rotateFailingUnderLock(file)).toBe(false); // an error episode, begun by the rotation
+    const answers: Array<Error | null | undefined> = [];
+    file.write('after the failed rotation', (err) => answers.push(err));
+    await vi.waitFor(() => expect(answers).toHaveLength(1), { timeout: 5000, interval: 5 });
+    expect(answers[0]).toBeNull();
+    expect(readLines(log)).toEqual(['after the failed rotation']);
+  });
+
+  it('answers the callback of a line dropped at once with an error: an append after close() that fails, a line the signal buffer has no room for', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    file.on('error', () => {});
+    file.on('warning', () => {});
+    const answers: string[] = [];
+    const answer = (name: string) => (err?: Error | null) => answers.push(`${name} ${err ? (err as NodeJS.ErrnoException).code : 'null'}`);
+    runInSignalContext(() => file.write('x'.repeat(2 * 1024 * 1024), answer('too long for the signal buffer')));
+    runInSignalContext(() => file.write('fits', answer('fits')));
+    await file.close();
+    file.write('after close', answer('after close'));
+    fs.rmSync(log);
+    fs.mkdirSync(log); // every append fails (EISDIR)
+    file.write('after close, failing', answer('after close, failing'));
+    await vi.waitFor(() => expect(answers).toHaveLength(4), { timeout: 5000, interval: 5 });
+    expect(answers).toEqual(['too long for the signal buffer DROPPED_LINES', 'fits null', 'after close null', 'after close, failing EISDIR']);
   });
 
   it('writes through before write() returns with sync: true', () => {

@@ -18,6 +18,7 @@ import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, 
 import { periodOf } from '../src/schedule.js';
 import { readState } from '../src/state.js';
 import { killChildren, runNode, type ChildResult } from './helpers/child.js';
+import { rotateFailingUnderLock } from './helpers/test-hooks.js';
 
 const STAGE_AND_DIE = fileURLToPath(new URL('./fixtures/stage-and-die.mjs', import.meta.url));
 const scheme = { activeName: 'app.log', dateFormat: 'yyyy-MM-dd', timeZone: 'UTC', frequency: 'daily' } as const;
@@ -755,18 +756,7 @@ describe('a RotatingFile at a boundary', () => {
     const lines = linesOnDisk(dir);
     expect([...lines].sort()).toEqual(['after', 'before', ...Array.from({ length: written }, (_, i) => `line ${i}`)].sort());
     // The episode is over: the next failure is told.
-    const key = Symbol.for('timberlock.testHooks');
-    const hooks = globalThis as Record<symbol, unknown>;
-    hooks[key] = {
-      at(step: string) {
-        if (step === 'locked') throw Object.assign(new Error('EIO: i/o error (simulated)'), { code: 'EIO' });
-      },
-    };
-    try {
-      expect(await file.rotate()).toBe(false);
-    } finally {
-      hooks[key] = undefined;
-    }
+    expect(await rotateFailingUnderLock(file)).toBe(false);
     expect(errors.map((err) => (err as NodeJS.ErrnoException).code)).toEqual(['EACCES', 'EIO']);
   });
 
