@@ -2143,15 +2143,11 @@ export class RotatingFile extends EventEmitter {
     }
     if (!parent) throw new TimberlockOptionError('path', file, `a path in an existing directory (${dir} is missing and mkdir is false)`);
     if (!parent.isDirectory()) throw underFile();
-    try {
-      // The lock, the state file, archives and new files are made there: a directory that takes none of them
-      // would hold every line back until fallbackMs at each boundary, then append them late, for ever.
-      fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-        throw new TimberlockOptionError('path', file, `a path whose directory ${dir} this process can write to: the lock, the state and the archives are made there (${(err as Error).message})`);
-      }
+    // The lock, the state file, archives and new files are made there: a directory that takes none of them
+    // would hold every line back until fallbackMs at each boundary, then append them late, for ever.
+    const unwritable = unwritableDirectory(dir);
+    if (unwritable) {
+      throw new TimberlockOptionError('path', file, `a path whose directory ${dir} this process can write to: the lock, the state and the archives are made there (${unwritable.message})`);
     }
     if (!existing || existing.isFile()) return;
     if (existing.isSymbolicLink()) {
@@ -2386,6 +2382,29 @@ function hasNoName(fd: number): boolean {
     return fs.fstatSync(fd).nlink === 0;
   } catch {
     return false; // the write that follows reports what is wrong with the descriptor
+  }
+}
+
+/**
+ * Why this process cannot create files in `dir`, or null. access(2) answers for the real user and leaves
+ * out capabilities (a container's non-root user with CAP_DAC_OVERRIDE): a refusal is checked by making a
+ * directory there. A read-only file system is refused whoever asks.
+ */
+function unwritableDirectory(dir: string): Error | null {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return err as Error;
+    if (code !== 'EACCES' && code !== 'EPERM') return null; // EIO and the like: the first write reports them
+  }
+  try {
+    fs.rmdirSync(fs.mkdtempSync(path.join(dir, '.timberlock-probe-')));
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? (err as Error) : null;
   }
 }
 

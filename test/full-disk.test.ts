@@ -8,11 +8,12 @@
  * Needs root (mount -t tmpfs); skipped, with the reason printed, where mounting is not permitted.
  * Needs dist/index.js (`npm test` builds it first).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'disk-writer.mjs');
@@ -433,6 +434,39 @@ describe('a flush() awaited while the disk is full', () => {
     },
     30_000,
   );
+});
+
+describe('a directory that is not the process user\'s (root runs it as nobody)', () => {
+  const canSwitchUser = process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv');
+  /** What opening logs/app.log in a root-owned directory says, for nobody, with CAP_DAC_OVERRIDE or not. */
+  function openAsNobody(dir: string, dacOverride: boolean): string {
+    const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const script = `
+      const { createRotatingFile } = await import(${JSON.stringify(dist)});
+      try {
+        const file = createRotatingFile({ path: ${JSON.stringify(path.join(dir, 'logs', 'app.log'))} });
+        file.write('written');
+        await file.close();
+        console.log('accepted');
+      } catch (err) {
+        console.log(err.message);
+      }`;
+    const caps = dacOverride ? ['--inh-caps=+dac_override', '--ambient-caps=+dac_override'] : [];
+    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', ...caps, process.execPath, '--input-type=module', '-e', script];
+    const out = spawnSync('setpriv', args, { encoding: 'utf8', timeout: 30_000 });
+    return out.stdout.trim() || out.stderr;
+  }
+
+  it.skipIf(!canSwitchUser)('refuses it as an option error naming the directory, and takes it when a capability lets the process write there (CAP_DAC_OVERRIDE)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-owner-'));
+    dirs.push(dir);
+    fs.chmodSync(dir, 0o755);
+    fs.mkdirSync(path.join(dir, 'logs'), { mode: 0o755 });
+    expect(openAsNobody(dir, false)).toContain(`Expected a path whose directory ${path.join(dir, 'logs')} this process can write to`);
+    expect(openAsNobody(dir, true)).toBe('accepted');
+    expect(fs.readFileSync(path.join(dir, 'logs', 'app.log'), 'utf8')).toBe('written\n');
+    expect(fs.readdirSync(path.join(dir, 'logs')).filter((name) => name.includes('probe'))).toEqual([]);
+  });
 });
 
 describe('a read-only file system (tmpfs remounted read-only)', () => {
