@@ -1952,7 +1952,9 @@ export class RotatingFile extends EventEmitter {
         } finally {
           this.lock.release();
         }
-        if (foreign && replaced) this.countLinesOfDeletedFile('replaced by another file');
+        // (Or it was moved away and then deleted or compressed, as logrotate's compress without delaycompress
+        // does: the lines written before the compression are in the .gz. No way to tell from here.)
+        if (foreign && replaced) this.countLinesOfDeletedFile('replaced by another file, or moved away and deleted since', 'may have gone');
         if (foreign) this.adoptForeign(foreign, `${this.path} was replaced by another file; reopened it`);
         else if (sibling) this.adopt(sibling);
         return;
@@ -2022,14 +2024,14 @@ export class RotatingFile extends EventEmitter {
 
   /**
    * The open file was deleted (rm), or `how` (replaced by a file renamed over it): the lines written to it
-   * since it was last seen under its name went with it.
+   * since it was last seen under its name `went` (or 'may have gone') with it.
    */
-  private countLinesOfDeletedFile(how = 'deleted'): void {
+  private countLinesOfDeletedFile(how = 'deleted', went = 'went'): void {
     const lines = this.linesSinceSeen;
     this.linesSinceSeen = 0;
     if (lines === 0) return;
     this.counters.droppedLines += lines;
-    this.warn('DROPPED_LINES', `${this.path} was ${how}: ${lines} line(s) written to it since it was last seen under its name went with it`, {
+    this.warn('DROPPED_LINES', `${this.path} was ${how}: ${lines} line(s) written to it since it was last seen under its name ${went} with it`, {
       lines,
       reason: 'file deleted',
     });
