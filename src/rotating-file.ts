@@ -489,9 +489,10 @@ export class RotatingFile extends EventEmitter {
       this.dropUnwritten('the process exited');
     }
     else if (this.retryTimer === null) {
-      // From 'beforeExit' as on exit: a rotation that is due too runs now, on this thread (off the event loop
-      // it would keep the process alive and bring 'beforeExit' back).
-      if (beforeExit) this.flushNow(true);
+      // From 'beforeExit': a rotation that is due runs now, on this thread (off the event loop it would keep
+      // the process alive and bring 'beforeExit' back). Within the settle margin it waits, on a retry that
+      // keeps nothing alive: the exit flush does it if the process ends, as it does on exit.
+      if (beforeExit) this.flushNow(false, true);
       else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
     } else if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
@@ -553,7 +554,7 @@ export class RotatingFile extends EventEmitter {
   private whenFlushed(): Promise<void> {
     if (this.flushed()) return Promise.resolve();
     const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
-    if (this.retryTimer !== null && !beforeExit && this.retryAwaited()) this.retryTimer.ref();
+    if (this.retryTimer !== null && this.retryAwaited()) this.retryTimer.ref();
     return flushed;
   }
 
@@ -1784,7 +1785,8 @@ export class RotatingFile extends EventEmitter {
       this.retryTimer = null;
       this.flushNow();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    if (!keepAlive || beforeExit) this.retryTimer.unref(); // nor does a retry bring 'beforeExit' back
+    // Nor does a retry bring 'beforeExit' back, unless the app awaits a flush() that waits for it.
+    if (!keepAlive || (beforeExit && !this.retryAwaited())) this.retryTimer.unref();
   }
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */

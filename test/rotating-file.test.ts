@@ -2444,12 +2444,24 @@ describe('RotatingFile in a process that ends', () => {
     });
   }
 
-  it("ends with one 'beforeExit' when the app's listener logs right after a boundary: the rotation it brings is done at once", () => {
+  it("ends with one 'beforeExit' when the app's listener logs right after a boundary: the rotation it brings keeps nothing alive", () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const config = { path: log, lines: 3, then: 'end-after-boundary', frequency: 1000, beforeExitListener: 'sync' };
     const out = spawnSync(process.execPath, [fixture, JSON.stringify(config)], { timeout: 10_000, encoding: 'utf8' });
     expect({ status: out.status, signal: out.signal }, out.stderr).toEqual({ status: 0, signal: null });
+    const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => readLines(path.join(dir, name)));
+    expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
+  });
+
+  it("keeps the settle margin when the app's 'beforeExit' listener logs right after a boundary and then keeps the process busy", () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const config = { path: log, lines: 3, then: 'end-after-boundary', frequency: 2000, settleMs: 700, beforeExitListener: 'then-work' };
+    const out = spawnSync(process.execPath, [fixture, JSON.stringify(config)], { timeout: 10_000, encoding: 'utf8' });
+    expect({ status: out.status, signal: out.signal }, out.stderr).toEqual({ status: 0, signal: null });
+    // Not renamed the moment it logged: another process's lines issued before the boundary may still land.
+    expect(JSON.parse(out.stdout.trim()).rotatedAfterBoundaryMs).toBeGreaterThanOrEqual(700);
     const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => readLines(path.join(dir, name)));
     expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
   });
