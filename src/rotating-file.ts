@@ -209,6 +209,10 @@ export class RotatingFile extends EventEmitter {
   private flushWaiters: Array<() => void> = [];
   /** write()'s callbacks waiting for their lines to reach the kernel, oldest first (see callBackWhenWritten). */
   private writeCallbacks: WriteCallback[] = [];
+  /** One per line of this file in the signal buffer, in order: its write() callback, or null (see writeDeferred). */
+  private deferredCallbacks: Array<WriteCallback | null> = [];
+  /** Why the last append after close() failed (see write()). */
+  private appendError: Error | null = null;
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
@@ -388,7 +392,7 @@ export class RotatingFile extends EventEmitter {
           )
         : null;
     this.signalTarget = {
-      write: (chunk) => this.write(chunk),
+      write: (chunk) => this.writeDeferred(chunk),
       endOfProcess: () => this.endOfProcess(),
       warnEnding: ({ code, message, details }) => this.warn(code, message, details, true),
       deliverHeldEvents: () => this.deliverDeferred(true),
@@ -422,16 +426,24 @@ export class RotatingFile extends EventEmitter {
     }
     if (!callback) return this.writeLine(chunk);
     const droppedBefore = this.counters.droppedLines;
+    this.appendError = null;
     const accepted = this.writeLine(chunk);
     if (this.counters.droppedLines > droppedBefore && (this.state === 'closed' || inSignalContext())) {
       // Dropped at once: an append after close() that failed, a line the signal buffer had no room for.
-      this.answerWriteCallbacks([callback], this.episodeError ?? new TimberlockError('DROPPED_LINES', `timberlock: the line could not be written to ${this.path}; see stats().droppedLines`));
+      this.answerWriteCallbacks([callback], this.appendError ?? new TimberlockError('DROPPED_LINES', `timberlock: the line did not fit in the signal buffer of ${this.path}; see stats().droppedLines`));
     } else if (inSignalContext()) {
-      void signalContextEnded().then(() => this.callBackWhenWritten(callback));
+      // Its line is in the signal buffer: the callback goes with it, in the buffer's order (see writeDeferred).
+      this.deferredCallbacks[this.deferredCallbacks.length - 1] = callback;
     } else {
       this.callBackWhenWritten(callback);
     }
     return accepted;
+  }
+
+  /** A line the signal buffer kept, handed back when the signal context ends, with its callback if it had one. */
+  private writeDeferred(line: string | Uint8Array): boolean {
+    const callback = this.deferredCallbacks.shift();
+    return callback ? this.write(line, undefined, callback) : this.writeLine(line);
   }
 
   /**
@@ -445,10 +457,14 @@ export class RotatingFile extends EventEmitter {
     else this.writeCallbacks.push(callback);
   }
 
-  /** Call write()'s `callbacks` with `error`, in order, on the next tick (as a Writable calls them). */
+  /**
+   * Call write()'s `callbacks` with `error`, in order, once this turn of the event loop is over. Not on the
+   * next tick: a callback that logs again with a callback when told of an error (while writes fail, or after
+   * close()) would be answered on the tick after, and so on without end, with no timer ever running.
+   */
   private answerWriteCallbacks(callbacks: WriteCallback[], error: Error | null): void {
     if (callbacks.length === 0) return;
-    process.nextTick(() => {
+    setImmediate(() => {
       for (const callback of callbacks) this.callSafely('write callback', () => callback(error));
     });
   }
@@ -465,7 +481,9 @@ export class RotatingFile extends EventEmitter {
     // Signal context (handleSignals): no rotation check, no lock, no I/O — the line goes to the signal
     // buffer and comes back through write() when the context ends (it is counted then, or now if dropped).
     if (inSignalContext()) {
-      if (!deferLine(this.signalId, line)) {
+      if (deferLine(this.signalId, line)) {
+        this.deferredCallbacks.push(null);
+      } else {
         this.counters.lines++;
         this.counters.droppedLines++;
       }
@@ -751,6 +769,8 @@ export class RotatingFile extends EventEmitter {
     }
     unregisterSignalTarget(this.signalId);
     this.state = 'closed';
+    // What failed before is told and counted: a failing append after close() is a spell of its own.
+    if (this.errorEpisode) this.endErrorEpisode(false);
     this.resolveFlushWaiters();
     this.deliverDeferred(); // closed in the constructor's tick: its events come first
     if (this.finishing) this.emitSafely('finish');
@@ -791,6 +811,7 @@ export class RotatingFile extends EventEmitter {
       // Nothing keeps or retries a line after close(): one 'error' and one DROPPED_LINES per failing spell
       // (a 'warning' listener that logs to this file would otherwise be told of its own line, dropped in
       // turn, without end); the lines dropped later in the spell are counted.
+      this.appendError = err as Error;
       const firstInSpell = !this.errorEpisode;
       this.reportError(err as Error, 'write after close', 'the line is dropped');
       if (firstInSpell) {
@@ -1181,7 +1202,10 @@ export class RotatingFile extends EventEmitter {
 
   private writeFailed(err: Error): void {
     this.noteWriteFailure(err);
-    this.scheduleRetry(this.errorDelay, this.retryAwaited());
+    const awaited = this.retryAwaited();
+    // An awaited retry keeps the process alive until fallbackMs after the first failure at the latest.
+    const delay = awaited ? Math.max(1, Math.min(this.errorDelay, this.writesFailingSince + this.closeWaitMs - this.now())) : this.errorDelay;
+    this.scheduleRetry(delay, awaited);
     this.errorDelay = backedOff(this.errorDelay);
   }
 
@@ -1956,7 +1980,7 @@ export class RotatingFile extends EventEmitter {
         }
         // (Or it was moved away and then deleted or compressed, as logrotate's compress without delaycompress
         // does: the lines written before the compression are in the .gz. No way to tell from here.)
-        if (foreign && replaced) this.countLinesOfDeletedFile('replaced by another file, or moved away and deleted since', 'may have gone');
+        if (foreign && replaced) this.countLinesOfDeletedFile('replaced by another file, or moved away and deleted since', 'may have gone', 'file replaced');
         if (foreign) this.adoptForeign(foreign, `${this.path} was replaced by another file; reopened it`);
         else if (sibling) this.adopt(sibling);
         return;
@@ -2028,14 +2052,14 @@ export class RotatingFile extends EventEmitter {
    * The open file was deleted (rm), or `how` (replaced by a file renamed over it): the lines written to it
    * since it was last seen under its name `went` (or 'may have gone') with it.
    */
-  private countLinesOfDeletedFile(how = 'deleted', went = 'went'): void {
+  private countLinesOfDeletedFile(how = 'deleted', went = 'went', reason = 'file deleted'): void {
     const lines = this.linesSinceSeen;
     this.linesSinceSeen = 0;
     if (lines === 0) return;
     this.counters.droppedLines += lines;
     this.warn('DROPPED_LINES', `${this.path} was ${how}: ${lines} line(s) written to it since it was last seen under its name ${went} with it`, {
       lines,
-      reason: 'file deleted',
+      reason,
     });
   }
 

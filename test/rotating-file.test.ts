@@ -404,6 +404,111 @@ describe('RotatingFile, one process', () => {
     expect(answers).toEqual(['too long for the signal buffer DROPPED_LINES', 'fits null', 'after close null', 'after close, failing EISDIR']);
   });
 
+  it('answers write() callbacks after the turn of the event loop: one that logs again when told of an error does not keep timers from running', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    file.on('error', () => {});
+    file.on('warning', () => {});
+    await file.close();
+    fs.rmSync(log);
+    fs.mkdirSync(log); // every append after close() fails (EISDIR)
+    let answered = 0;
+    let answeredWhenTimerRan = -1;
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        answeredWhenTimerRan = answered;
+        resolve();
+      }, 20),
+    );
+    const logAgain = (err?: Error | null): void => {
+      if (err && ++answered < 100_000) file.write('could not log', logAgain);
+    };
+    file.write('first', logAgain);
+    await timer;
+    // Answered on the next tick, the loop ran all its 100,000 rounds before the timer could.
+    expect(answeredWhenTimerRan).toBeGreaterThan(0);
+    expect(answeredWhenTimerRan).toBeLessThan(100_000);
+    answered = 100_000; // stops the loop
+  });
+
+  it("answers the callbacks of lines logged in the signal context in the order of the lines, with the append's error for a closed file's", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    const answers: string[] = [];
+    const answer = (name: string) => (err?: Error | null) => answers.push(`${name} ${err ? (err as NodeJS.ErrnoException).code : 'null'}`);
+    runInSignalContext(() => file.write('in the signal context', answer('in the signal context')));
+    file.write('after it', answer('after it'));
+    await vi.waitFor(() => expect(answers).toHaveLength(2), { timeout: 5000, interval: 5 });
+    expect(answers).toEqual(['in the signal context null', 'after it null']);
+    expect(readLines(log)).toEqual(['in the signal context', 'after it']);
+    const closed = track(createRotatingFile({ path: path.join(dir, 'closed.log') }));
+    closed.on('error', () => {});
+    closed.on('warning', () => {});
+    await closed.close();
+    fs.rmSync(path.join(dir, 'closed.log'));
+    fs.mkdirSync(path.join(dir, 'closed.log')); // its appends fail (EISDIR)
+    runInSignalContext(() => closed.write('to a closed file', answer('to a closed file')));
+    await vi.waitFor(() => expect(answers).toHaveLength(3), { timeout: 5000, interval: 5 });
+    expect(answers[2]).toBe('to a closed file EISDIR');
+  });
+
+  it('tells a failing append after close() as a spell of its own, though writes were failing when the file closed', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(new RotatingFile({ path: log }, { closeWaitMs: 200 }));
+    const errors: string[] = [];
+    const drops: unknown[] = [];
+    file.on('error', (err: NodeJS.ErrnoException) => errors.push(String(err.code)));
+    file.on('warning', (w: { code: string; details?: unknown }) => w.code === 'DROPPED_LINES' && drops.push(w.details));
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation((() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    try {
+      file.write('lost at close');
+      await file.close(); // the line is dropped and counted, the disk still full
+    } finally {
+      disk.mockRestore();
+    }
+    fs.rmSync(log);
+    fs.mkdirSync(log);
+    const answers: Array<string | null> = [];
+    file.write('after close', (err) => answers.push(err ? String((err as NodeJS.ErrnoException).code) : null));
+    await vi.waitFor(() => expect(answers).toHaveLength(1), { timeout: 5000, interval: 5 });
+    expect(errors).toEqual(['ENOSPC', 'EISDIR']);
+    expect(drops).toHaveLength(2);
+    expect(answers).toEqual(['EISDIR']);
+    expect(file.stats().droppedLines).toBe(2);
+  });
+
+  it('keeps the process alive for an awaited flush() only until fallbackMs after the first failure: no kept-alive retry is set later', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(new RotatingFile({ path: log }, { closeWaitMs: 700 }));
+    file.on('error', () => {});
+    const disk = vi.spyOn(fs, 'writeSync').mockImplementation((() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync);
+    const internals = file as unknown as { retryTimer: NodeJS.Timeout | null; retryAt: number; writesFailingSince: number };
+    let latestKeptAlive = 0;
+    try {
+      file.write('waits for the disk');
+      const flushed = file.flush();
+      // Retries 100, 200, 400 and 800 ms apart: the fourth would be kept alive past the 700 ms.
+      const until = Date.now() + 1600;
+      while (Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (internals.retryTimer?.hasRef()) latestKeptAlive = Math.max(latestKeptAlive, internals.retryAt - internals.writesFailingSince);
+      }
+      expect(latestKeptAlive).toBeGreaterThan(0);
+      expect(latestKeptAlive).toBeLessThanOrEqual(700);
+      disk.mockRestore();
+      await flushed;
+    } finally {
+      disk.mockRestore();
+    }
+    expect(readLines(log)).toEqual(['waits for the disk']);
+  });
+
   it('writes through before write() returns with sync: true', () => {
     const dir = tempDir();
     const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), sync: true }));
