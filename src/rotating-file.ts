@@ -414,8 +414,8 @@ export class RotatingFile extends EventEmitter {
    * Throws TypeError for a chunk that is not a string or Uint8Array. After close() the line is still
    * appended, synchronously and without a rotation check, so that a shutdown race loses nothing.
    * As a Writable's write(): a string in `encoding` (UTF-8 by default), and `callback` called once the
-   * line has reached the kernel (everything buffered with it has: see flush()), or with the error as soon
-   * as writes fail, as flush(callback) is.
+   * line has reached the kernel (everything buffered with it has: see flush()), or with the write error as
+   * soon as writes fail (at once while they fail), or with an error when the line is dropped at once.
    */
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     if (typeof encoding === 'function') return this.write(chunk, undefined, encoding);
@@ -2395,7 +2395,6 @@ function readStateQuietly(statePath: string): RotationState | null {
   }
 }
 
-/** The file open on `fd` has no name left (nlink 0): what is written to it is in no file. */
 /** The inode of `fd`, or 0 when fstat fails. */
 function inodeOf(fd: number): number {
   try {
@@ -2405,6 +2404,7 @@ function inodeOf(fd: number): number {
   }
 }
 
+/** The file open on `fd` has no name left (nlink 0): what is written to it is in no file. */
 function hasNoName(fd: number): boolean {
   try {
     return fs.fstatSync(fd).nlink === 0;

@@ -20,6 +20,7 @@ import type { WarningEvent } from './types.js';
 
 /** What the signal context needs from a file: a RotatingFile, seen from here. */
 export interface SignalTarget {
+  /** A line the signal buffer kept for this file, handed back (with its write() callback, if it had one). */
   write(chunk: string | Uint8Array): boolean;
   /** The process is ending: write everything synchronously, and drop what a rotation under way cannot finish. */
   endOfProcess(): void;
