@@ -1809,8 +1809,10 @@ export class RotatingFile extends EventEmitter {
       this.retryTimer = null;
       this.flushNow();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    // Nor does a retry bring 'beforeExit' back, unless the app awaits a flush() that waits for it.
-    if (!keepAlive || (beforeExit && !this.retryAwaited())) this.retryTimer.unref();
+    // Only lines waiting in memory keep the process alive (an idle file's rotation waiting for a busy lock
+    // does not: its holder may keep it for as long as its own disk stalls). Nor does a retry bring
+    // 'beforeExit' back, unless the app awaits a flush() that waits for it.
+    if (!keepAlive || this.bufferedLineCount() === 0 || (beforeExit && !this.retryAwaited())) this.retryTimer.unref();
   }
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
@@ -2569,6 +2569,46 @@ describe('RotatingFile in a process that ends', () => {
     expect(JSON.parse(out.stdout.trim()).rotatedAfterBoundaryMs).toBeGreaterThanOrEqual(700);
     const lines = fs.readdirSync(dir).filter((name) => !name.startsWith('.')).flatMap((name) => readLines(path.join(dir, name)));
     expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
+  });
+
+  it('lets an idle process end while another process holds the rotation lock past a boundary', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const lockDir = path.join(dir, '.app.log.lock');
+    const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    // Nothing to write after the boundary: the loop runs out 300 ms after it, once the idle rotation was tried.
+    const script = `
+      const { createRotatingFile } = await import(${JSON.stringify(dist)});
+      const file = createRotatingFile({ path: ${JSON.stringify(log)}, frequency: 1000, settleMs: 50 });
+      file.write('before');
+      await file.flush();
+      console.log('ready');
+      await new Promise((resolve) => process.stdin.once('data', resolve));
+      process.stdin.destroy();
+      setTimeout(() => console.log('idle'), 1000 - (Date.now() % 1000) + 300);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let idleAt = 0;
+    let refresher: NodeJS.Timeout | undefined;
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      if (text.includes('ready')) {
+        fs.mkdirSync(lockDir); // another process holds the lock, and keeps it fresh
+        refresher = setInterval(() => fs.utimesSync(lockDir, new Date(), new Date()), 200);
+        child.stdin.write('go\n');
+      }
+      if (text.includes('idle')) idleAt = Date.now();
+    });
+    try {
+      const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 6000))]);
+      // Kept alive by a retry every 5 ms for as long as the lock was held.
+      expect(ended).toBe(true);
+      expect(idleAt).toBeGreaterThan(0);
+      expect(Date.now() - idleAt).toBeLessThan(2000);
+    } finally {
+      clearInterval(refresher);
+      child.kill('SIGKILL');
+    }
+    expect(readLines(log)).toEqual(['before']);
   });
 
   for (const earlier of ['exit', 'throw'] as const) {
