@@ -276,6 +276,8 @@ export class RotatingFile extends EventEmitter {
   private lockTakeovers = 0;
   /** Giving the staged file the active name failed (an 'error' said why): flush() no longer waits for it. */
   private publishFailing = false;
+  /** The lock has been busy for the publication since fallbackMs after the settle margin (see publishAgain). */
+  private publishStalled = false;
   private publishTimer: NodeJS.Timeout | null = null;
   /** The period start whose file this process tried to stage (once per boundary). */
   private stagingTried = Number.NaN;
@@ -1051,7 +1053,7 @@ export class RotatingFile extends EventEmitter {
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
   private flushed(): boolean {
-    return this.bufferedLineCount() === 0 && (!this.staged || this.publishFailing);
+    return this.bufferedLineCount() === 0 && (!this.staged || this.publishFailing || this.publishStalled);
   }
 
   private resolveFlushWaiters(): void {
@@ -1756,7 +1758,7 @@ export class RotatingFile extends EventEmitter {
     this.linesSinceSeen = 0;
     const wasStaged = this.staged;
     const published = wasStaged && !staged && ino === this.ino;
-    if (staged !== wasStaged || ino !== this.ino) this.publishFailing = false;
+    if (staged !== wasStaged || ino !== this.ino) this.publishFailing = this.publishStalled = false;
     if (staged && !wasStaged) {
       this.stagedFrom = { periodStart: this.period.start, ino: this.ino, hadFile: old !== null };
       this.stagedLines = 0;
@@ -1841,7 +1843,7 @@ export class RotatingFile extends EventEmitter {
       this.publishTimer = null;
       this.publish();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    if (this.publishFailing) this.publishTimer.unref();
+    if (this.publishFailing || this.publishStalled) this.publishTimer.unref();
   }
 
   /**
@@ -1886,6 +1888,13 @@ export class RotatingFile extends EventEmitter {
       // The lines written so far are in the kernel, in the staged file: flush() does not wait for a
       // publication that keeps failing, nor does the retry keep the process alive.
       this.publishFailing = true;
+      if (this.flushed()) this.resolveFlushWaiters();
+    }
+    if (result === 'busy' && !this.publishStalled && this.now() >= this.period.start + this.options.settleMs + this.options.fallbackMs) {
+      // Another process has held the lock for fallbackMs past the settle margin (its own disk stalls, and it
+      // keeps the lock fresh): as for a failing publication, flush() no longer waits for it, nor does the
+      // process stay alive for it. The lines are in the staged file already; the attempts go on.
+      this.publishStalled = true;
       if (this.flushed()) this.resolveFlushWaiters();
     }
     if (result !== 'failed') {

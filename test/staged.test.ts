@@ -488,6 +488,26 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lateLines: 0 });
   });
 
+  it('stops waiting for a publication whose lock another process has held for fallbackMs past the settle margin: flush() resolves, the attempts go on', async () => {
+    const dir = tempDir();
+    const { file, boundary } = await stagedAfterBoundary(dir, { fallbackMs: 1200 });
+    const lockDir = path.join(dir, '.app.log.lock');
+    fs.mkdirSync(lockDir); // another process holds the lock, and keeps it fresh (its own disk stalls)
+    const refresher = setInterval(() => fs.utimesSync(lockDir, new Date(), new Date()), 200);
+    try {
+      const flushed = await Promise.race([file.flush().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 6000))]);
+      expect(flushed).toBe(true);
+      expect(Date.now()).toBeGreaterThanOrEqual(boundary + settleMs + 1200);
+      expect(read(path.join(dir, '.app.log.next'))).toBe('after\n');
+    } finally {
+      clearInterval(refresher);
+    }
+    fs.rmdirSync(lockDir);
+    const [event] = (await once(file, 'rotate')) as [RotateEvent]; // the next attempt publishes it
+    expect(event.periodStart).toBe(boundary);
+    expect(read(path.join(dir, 'app.log'))).toBe('after\n');
+  });
+
   it('writes no line to a staged file that lost its name: they wait for the file the publication makes', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
