@@ -239,6 +239,8 @@ export class RotatingFile extends EventEmitter {
 
   private retryTimer: NodeJS.Timeout | null = null;
   private retryAt = 0;
+  /** The pending retry was asked to keep the process alive while lines wait for it (see refRetry). */
+  private retryKeepsAlive = false;
   private boundaryTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   /** When checkActiveName last looked at the active name (see flushNow). */
@@ -515,10 +517,13 @@ export class RotatingFile extends EventEmitter {
       if (beforeExit) this.flushNow(false, true);
       else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
-    } else if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
-      // Past fallbackMs, waiting lines go to the previous file: now, not at the rotation's next retry (up to
-      // 5 s away with its back-off), which the flush leaves to the retry timer.
-      this.queueFlush(false);
+    } else {
+      this.refRetry(); // lines wait for it now: it may keep the process alive
+      if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
+        // Past fallbackMs, waiting lines go to the previous file: now, not at the rotation's next retry (up
+        // to 5 s away with its back-off), which the flush leaves to the retry timer.
+        this.queueFlush(false);
+      }
     }
     const overCap = this.pendingBytes > this.options.maxBufferBytes;
     if (overCap) this.relieveOverCap();
@@ -574,7 +579,7 @@ export class RotatingFile extends EventEmitter {
   private whenFlushed(): Promise<void> {
     if (this.flushed()) return Promise.resolve();
     const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
-    if (this.retryTimer !== null && this.retryAwaited()) this.retryTimer.ref();
+    this.refRetry();
     return flushed;
   }
 
@@ -1571,7 +1576,7 @@ export class RotatingFile extends EventEmitter {
           if (force) return unpublished ? 'write' : 'late';
           // A publication that fails is tried again on its own timer, with its back-off: meanwhile the lines
           // go on to the staged file, as they would without maxSize.
-          if (this.publishFailing && unpublished) return 'write';
+          if ((this.publishFailing || this.publishStalled) && unpublished) return 'write';
           this.publish();
           this.scheduleRetry(LOCK_RETRY_MS, true);
           return 'wait';
@@ -1804,17 +1809,31 @@ export class RotatingFile extends EventEmitter {
   /** Retry writing later: lock busy, settle margin, or an error back-off. */
   private scheduleRetry(delayMs: number, keepAlive: boolean): void {
     const at = this.now() + delayMs;
-    if (this.retryTimer && this.retryAt <= at) return;
+    if (this.retryTimer && this.retryAt <= at) {
+      this.retryKeepsAlive ||= keepAlive;
+      this.refRetry();
+      return;
+    }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryAt = at;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.flushNow();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    // Only lines waiting in memory keep the process alive (an idle file's rotation waiting for a busy lock
-    // does not: its holder may keep it for as long as its own disk stalls). Nor does a retry bring
-    // 'beforeExit' back, unless the app awaits a flush() that waits for it.
-    if (!keepAlive || this.bufferedLineCount() === 0 || (beforeExit && !this.retryAwaited())) this.retryTimer.unref();
+    this.retryKeepsAlive = keepAlive;
+    this.refRetry();
+  }
+
+  /**
+   * Whether the pending retry keeps the process alive: when its caller asked for that and lines wait in
+   * memory for it (an idle file's rotation waiting for a busy lock does not: its holder may keep it for as
+   * long as its own disk stalls), but never to bring 'beforeExit' back; or when an awaited flush() waits for
+   * the retry of failing writes (see retryAwaited). Looked at again when lines come (write()).
+   */
+  private refRetry(): void {
+    if (this.retryTimer === null) return;
+    if (this.retryAwaited() || (this.retryKeepsAlive && this.bufferedLineCount() > 0 && !beforeExit)) this.retryTimer.ref();
+    else this.retryTimer.unref();
   }
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */

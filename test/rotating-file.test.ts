@@ -2571,44 +2571,76 @@ describe('RotatingFile in a process that ends', () => {
     expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
   });
 
-  it('lets an idle process end while another process holds the rotation lock past a boundary', async () => {
-    const dir = tempDir();
-    const log = path.join(dir, 'app.log');
-    const lockDir = path.join(dir, '.app.log.lock');
+  /**
+   * A process whose file wrote 'before', while another process holds the rotation lock (kept fresh) from
+   * before the next boundary: 300 ms after it, it says 'idle' and, with `thenWrite`, writes 'after' and
+   * awaits flush(); the lock is let go 1 s after 'idle'. When the process ended, after 'idle' (ms, or -1 if
+   * not within 6 s), and its stats at exit.
+   */
+  async function whileLockHeld(log: string, thenWrite: boolean): Promise<{ endedAfterIdleMs: number; stats: RotatingFileStats }> {
+    const lockDir = path.join(path.dirname(log), '.app.log.lock');
     const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
-    // Nothing to write after the boundary: the loop runs out 300 ms after it, once the idle rotation was tried.
     const script = `
       const { createRotatingFile } = await import(${JSON.stringify(dist)});
       const file = createRotatingFile({ path: ${JSON.stringify(log)}, frequency: 1000, settleMs: 50 });
+      process.on('exit', () => console.log(JSON.stringify(file.stats())));
       file.write('before');
       await file.flush();
       console.log('ready');
       await new Promise((resolve) => process.stdin.once('data', resolve));
       process.stdin.destroy();
-      setTimeout(() => console.log('idle'), 1000 - (Date.now() % 1000) + 300);`;
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 300));
+      console.log('idle');
+      if (${thenWrite}) {
+        file.write('after');
+        await file.flush();
+      }`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let idleAt = 0;
+    let out = '';
     let refresher: NodeJS.Timeout | undefined;
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
       if (text.includes('ready')) {
-        fs.mkdirSync(lockDir); // another process holds the lock, and keeps it fresh
+        fs.mkdirSync(lockDir);
         refresher = setInterval(() => fs.utimesSync(lockDir, new Date(), new Date()), 200);
         child.stdin.write('go\n');
       }
-      if (text.includes('idle')) idleAt = Date.now();
+      if (text.includes('idle')) {
+        idleAt = Date.now();
+        setTimeout(() => {
+          clearInterval(refresher);
+          fs.rmSync(lockDir, { recursive: true, force: true });
+        }, 1000);
+      }
     });
     try {
       const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 6000))]);
-      // Kept alive by a retry every 5 ms for as long as the lock was held.
-      expect(ended).toBe(true);
-      expect(idleAt).toBeGreaterThan(0);
-      expect(Date.now() - idleAt).toBeLessThan(2000);
+      return { endedAfterIdleMs: ended && idleAt > 0 ? Date.now() - idleAt : -1, stats: JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as RotatingFileStats };
     } finally {
       clearInterval(refresher);
       child.kill('SIGKILL');
     }
+  }
+
+  it('lets an idle process end while another process holds the rotation lock past a boundary', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const { endedAfterIdleMs } = await whileLockHeld(log, false);
+    // Kept alive by a retry every 5 ms for as long as the lock was held.
+    expect(endedAfterIdleMs).toBeGreaterThanOrEqual(0);
+    expect(endedAfterIdleMs).toBeLessThan(900);
     expect(readLines(log)).toEqual(['before']);
+  });
+
+  it('keeps a process alive for a line logged while another process holds the lock past a boundary, until the new file can be made', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const { endedAfterIdleMs, stats } = await whileLockHeld(log, true);
+    // It ended at once, and its exit flush put the new period's line into the old period's file, late.
+    expect(endedAfterIdleMs).toBeGreaterThanOrEqual(1000);
+    expect(stats).toMatchObject({ lateLines: 0, rotations: 1 });
+    expect(readLines(log)).toEqual(['after']);
   });
 
   for (const earlier of ['exit', 'throw'] as const) {
