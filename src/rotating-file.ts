@@ -521,8 +521,10 @@ export class RotatingFile extends EventEmitter {
       this.refRetry(); // lines wait for it now: it may keep the process alive
       if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
         // Past fallbackMs, waiting lines go to the previous file: now, not at the rotation's next retry (up
-        // to 5 s away with its back-off), which the flush leaves to the retry timer.
-        this.queueFlush(false);
+        // to 5 s away with its back-off), which the flush leaves to the retry timer. (From 'beforeExit', in
+        // this turn: a turn queued for it would bring 'beforeExit' back.)
+        if (beforeExit) this.flushNow(false, true, false);
+        else this.queueFlush(false);
       }
     }
     const overCap = this.pendingBytes > this.options.maxBufferBytes;
@@ -1827,12 +1829,13 @@ export class RotatingFile extends EventEmitter {
   /**
    * Whether the pending retry keeps the process alive: when its caller asked for that and lines wait in
    * memory for it (an idle file's rotation waiting for a busy lock does not: its holder may keep it for as
-   * long as its own disk stalls), but never to bring 'beforeExit' back; or when an awaited flush() waits for
-   * the retry of failing writes (see retryAwaited). Looked at again when lines come (write()).
+   * long as its own disk stalls), unless writes are failing (lines that cannot be written are no reason to
+   * stay) and never to bring 'beforeExit' back; or when an awaited flush() waits for the retry of failing
+   * writes (see retryAwaited). Looked at again when lines come (write()).
    */
   private refRetry(): void {
     if (this.retryTimer === null) return;
-    if (this.retryAwaited() || (this.retryKeepsAlive && this.bufferedLineCount() > 0 && !beforeExit)) this.retryTimer.ref();
+    if (this.retryAwaited() || (this.retryKeepsAlive && !this.writesFailing && this.bufferedLineCount() > 0 && !beforeExit)) this.retryTimer.ref();
     else this.retryTimer.unref();
   }
 

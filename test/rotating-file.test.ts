@@ -2572,30 +2572,33 @@ describe('RotatingFile in a process that ends', () => {
   });
 
   /**
-   * A process whose file wrote 'before', while another process holds the rotation lock (kept fresh) from
-   * before the next boundary: 300 ms after it, it says 'idle' and, with `thenWrite`, writes 'after' and
-   * awaits flush(); the lock is let go 1 s after 'idle'. When the process ended, after 'idle' (ms, or -1 if
-   * not within 6 s), and its stats at exit.
+   * Run `body` in a process whose file (`options`, on `log`) wrote 'before' and says 'ready'; from then on
+   * another process holds the rotation lock and keeps it fresh, until `releaseAfterIdleMs` after the process
+   * says 'idle' (never, if null). The process reports its file's stats at exit, and `ulimit -f` blocks of
+   * 1 KiB with `fileSizeLimit`. When it ended after 'idle' (ms; -1 if not within 6 s), and its stats.
    */
-  async function whileLockHeld(log: string, thenWrite: boolean): Promise<{ endedAfterIdleMs: number; stats: RotatingFileStats }> {
+  async function whileLockHeld(
+    log: string,
+    options: string,
+    body: string,
+    releaseAfterIdleMs: number | null,
+    fileSizeLimit?: number,
+  ): Promise<{ endedAfterIdleMs: number; stats: RotatingFileStats }> {
     const lockDir = path.join(path.dirname(log), '.app.log.lock');
     const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
     const script = `
       const { createRotatingFile } = await import(${JSON.stringify(dist)});
-      const file = createRotatingFile({ path: ${JSON.stringify(log)}, frequency: 1000, settleMs: 50 });
+      const file = createRotatingFile({ path: ${JSON.stringify(log)}, ${options} });
+      file.on('error', () => {});
       process.on('exit', () => console.log(JSON.stringify(file.stats())));
       file.write('before');
       await file.flush();
       console.log('ready');
       await new Promise((resolve) => process.stdin.once('data', resolve));
       process.stdin.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 300));
-      console.log('idle');
-      if (${thenWrite}) {
-        file.write('after');
-        await file.flush();
-      }`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+      ${body}`;
+    const limit = fileSizeLimit === undefined ? '' : `ulimit -f ${fileSizeLimit}; `;
+    const child = spawn('bash', ['-c', `${limit}exec "$0" --input-type=module -e "$1"`, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let idleAt = 0;
     let out = '';
@@ -2609,10 +2612,11 @@ describe('RotatingFile in a process that ends', () => {
       }
       if (text.includes('idle')) {
         idleAt = Date.now();
+        if (releaseAfterIdleMs === null) return;
         setTimeout(() => {
           clearInterval(refresher);
           fs.rmSync(lockDir, { recursive: true, force: true });
-        }, 1000);
+        }, releaseAfterIdleMs);
       }
     });
     try {
@@ -2624,9 +2628,12 @@ describe('RotatingFile in a process that ends', () => {
     }
   }
 
+  /** Wait until 300 ms past the next boundary, then say 'idle'. */
+  const AFTER_BOUNDARY = `await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 300)); console.log('idle');`;
+
   it('lets an idle process end while another process holds the rotation lock past a boundary', async () => {
     const log = path.join(tempDir(), 'app.log');
-    const { endedAfterIdleMs } = await whileLockHeld(log, false);
+    const { endedAfterIdleMs } = await whileLockHeld(log, 'frequency: 1000, settleMs: 50', AFTER_BOUNDARY, 1000);
     // Kept alive by a retry every 5 ms for as long as the lock was held.
     expect(endedAfterIdleMs).toBeGreaterThanOrEqual(0);
     expect(endedAfterIdleMs).toBeLessThan(900);
@@ -2636,11 +2643,36 @@ describe('RotatingFile in a process that ends', () => {
   it('keeps a process alive for a line logged while another process holds the lock past a boundary, until the new file can be made', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    const { endedAfterIdleMs, stats } = await whileLockHeld(log, true);
+    const body = `${AFTER_BOUNDARY} file.write('after'); await file.flush();`;
+    const { endedAfterIdleMs, stats } = await whileLockHeld(log, 'frequency: 1000, settleMs: 50', body, 1000);
     // It ended at once, and its exit flush put the new period's line into the old period's file, late.
     expect(endedAfterIdleMs).toBeGreaterThanOrEqual(1000);
     expect(stats).toMatchObject({ lateLines: 0, rotations: 1 });
     expect(readLines(log)).toEqual(['after']);
+  });
+
+  it('lets a process end when its line cannot be written (a file size limit) while another process holds the lock past a boundary', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const body = `${AFTER_BOUNDARY} file.write('x'.repeat(4000));`;
+    const { endedAfterIdleMs, stats } = await whileLockHeld(log, 'frequency: 1000, settleMs: 50, fallbackMs: 300', body, null, 1);
+    // Its retry every 5 ms for the lock kept it alive for ever, past fallbackMs and the failed late write.
+    expect(endedAfterIdleMs).toBeGreaterThanOrEqual(0);
+    expect(endedAfterIdleMs).toBeLessThan(3000);
+    expect(stats).toMatchObject({ droppedLines: 1, bufferedLines: 0 });
+  });
+
+  it("ends with one 'beforeExit' when the app's listener logs each time while another process holds the lock past a boundary and lines go late", async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const body = `${AFTER_BOUNDARY}
+      file.write('after the boundary');
+      await new Promise((resolve) => setTimeout(resolve, 500)); // past fallbackMs: it went to the previous file
+      let told = 0;
+      process.on('beforeExit', () => file.write('from the beforeExit listener ' + ++told));`;
+    const { endedAfterIdleMs, stats } = await whileLockHeld(log, 'frequency: 1000, settleMs: 50, fallbackMs: 300', body, null);
+    expect(endedAfterIdleMs).toBeGreaterThanOrEqual(0);
+    expect(endedAfterIdleMs).toBeLessThan(3000);
+    expect(readLines(log)).toEqual(['before', 'after the boundary', 'from the beforeExit listener 1']);
+    expect(stats.lateLines).toBe(2);
   });
 
   for (const earlier of ['exit', 'throw'] as const) {
