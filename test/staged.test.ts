@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRotatingFile, RotatingFile, type RotateEvent } from '../src/index.js';
+import { createRotatingFile, RotatingFile, type RotateEvent, type RotatingFileOptions } from '../src/index.js';
 import { runSync, type Io, type Op } from '../src/io.js';
 import { archiveName, defaultDateFormat, type NameScheme } from '../src/naming.js';
 import { followActive, rotateUnderLock, stageNext, takeActive, type ActiveFile, type RotationTarget } from '../src/rotation.js';
@@ -488,18 +488,26 @@ describe('a RotatingFile at a boundary', () => {
     expect(file.stats()).toMatchObject({ rotations: 1, reopens: 0, lateLines: 0 });
   });
 
+  /**
+   * A file of 30 s periods (settleMs 300) on a clock of the test's own that runs with the real one: its
+   * next boundary comes in 300 ms. `offset` turns real time into the file's.
+   */
+  function boundaryIn300ms(log: string, extra: Partial<RotatingFileOptions> = {}): { file: RotatingFile; boundary: number; offset: number } {
+    const period = 30_000;
+    const boundary = (Math.ceil(Date.now() / period) + 10) * period;
+    const offset = boundary - 300 - Date.now();
+    const file = new RotatingFile({ path: log, frequency: period, timeZone: 'UTC', settleMs: 300, ...extra }, { now: () => Date.now() + offset });
+    files.push(file);
+    return { file, boundary, offset };
+  }
+
   it.each([
     ['', {}],
     [', with maxSize', { maxSize: '1MB' }],
   ])('stops waiting for a publication whose lock another process has held for fallbackMs past the settle margin: flush() resolves, the attempts go on%s', async (_, extra) => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    // 30 s periods on a clock of this test's own that runs with the real one: the boundary comes in 300 ms.
-    const period = 30_000;
-    const boundary = (Math.ceil(Date.now() / period) + 10) * period;
-    const offset = boundary - 300 - Date.now();
-    const file = new RotatingFile({ path: log, frequency: period, timeZone: 'UTC', settleMs: 300, fallbackMs: 400, ...extra }, { now: () => Date.now() + offset });
-    files.push(file);
+    const { file, boundary, offset } = boundaryIn300ms(log, { fallbackMs: 400, ...extra });
     file.write('before\n');
     await file.flush();
     await new Promise((resolve) => setTimeout(resolve, 320)); // past the boundary
@@ -803,11 +811,7 @@ describe('a RotatingFile at a boundary', () => {
   ])('while a publication keeps failing, lines go on to the staged file at once, not at the pace of its back-off%s', async (_, extra) => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
-    // 30 s periods on a clock of this test's own that runs with the real one: the boundary comes in 300 ms.
-    const period = 30_000;
-    const offset = (Math.ceil(Date.now() / period) + 10) * period - 300 - Date.now();
-    const file = new RotatingFile({ path: log, frequency: period, timeZone: 'UTC', settleMs: 300, ...extra }, { now: () => Date.now() + offset });
-    files.push(file);
+    const { file } = boundaryIn300ms(log, extra);
     const errors: Error[] = [];
     file.on('error', (err: Error) => errors.push(err));
     const publications = failingPublications();
