@@ -1060,7 +1060,15 @@ export class RotatingFile extends EventEmitter {
 
   /** Nothing in memory, and the file written to has its name (see flush()). */
   private flushed(): boolean {
-    return this.bufferedLineCount() === 0 && (!this.staged || this.publishFailing || this.publishStalled);
+    return this.bufferedLineCount() === 0 && (!this.staged || this.publicationHeldUp());
+  }
+
+  /**
+   * Giving the staged file the active name failed, or the lock has kept it from that for fallbackMs past the
+   * settle margin: nothing waits for the publication any more (flush(), the process, lines with maxSize).
+   */
+  private publicationHeldUp(): boolean {
+    return this.publishFailing || this.publishStalled;
   }
 
   private resolveFlushWaiters(): void {
@@ -1578,7 +1586,7 @@ export class RotatingFile extends EventEmitter {
           if (force) return unpublished ? 'write' : 'late';
           // A publication that fails is tried again on its own timer, with its back-off: meanwhile the lines
           // go on to the staged file, as they would without maxSize.
-          if ((this.publishFailing || this.publishStalled) && unpublished) return 'write';
+          if (this.publicationHeldUp() && unpublished) return 'write';
           this.publish();
           this.scheduleRetry(LOCK_RETRY_MS, true);
           return 'wait';
@@ -1865,7 +1873,7 @@ export class RotatingFile extends EventEmitter {
       this.publishTimer = null;
       this.publish();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    if (this.publishFailing || this.publishStalled) this.publishTimer.unref();
+    if (this.publicationHeldUp()) this.publishTimer.unref();
   }
 
   /**
