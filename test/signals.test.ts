@@ -317,7 +317,7 @@ describe('death by signal when the app has no handler of its own', () => {
     expect(run.allLines).toEqual([...numbered(50), 'handled']);
   });
 
-  it('dies by SIGTERM, every file of both flushed, with timberlock loaded twice (its ESM and CommonJS builds)', async () => {
+  it('dies by SIGTERM, every file of both flushed, with two copies of timberlock loaded (two installed versions)', async () => {
     // Each copy has its own listener; one that counted the other's as the app's stood aside, both did,
     // and signal-exit stood aside for them: the process lived on.
     const run = await runChild('none', { dualCopies: true });
