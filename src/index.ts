@@ -3,7 +3,7 @@
  *
  * The main entry never loads winston or pino; their adapters are separate entries.
  */
-export { createRotatingFile, RotatingFile, type FileState, type WriteCallback } from './rotating-file.js';
+export { createRotatingFile, RotatingFile, type FileState, type RotatingFileEvents, type WriteCallback } from './rotating-file.js';
 export { TimberlockError, TimberlockOptionError } from './errors.js';
 export type {
   ArchiveEvent,

@@ -157,6 +157,32 @@ function ignoreSignal(): void {
   // Intentionally empty: see installProcessHooks.
 }
 
+/** The events of a {@link RotatingFile} and what their listeners are called with. */
+export interface RotatingFileEvents {
+  open: [event: OpenEvent];
+  ready: [];
+  rotate: [event: RotateEvent];
+  archive: [event: ArchiveEvent];
+  warning: [event: WarningEvent];
+  error: [error: TimberlockError];
+  drain: [];
+  finish: [];
+  close: [];
+}
+
+type RotatingFileListener<K extends keyof RotatingFileEvents> = (...args: RotatingFileEvents[K]) => void;
+
+/** The listener methods of a {@link RotatingFile}, typed by event: a misspelt event or payload field does not compile. */
+export interface RotatingFile {
+  on<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  once<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  off<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  addListener<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  removeListener<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  prependListener<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+  prependOnceListener<K extends keyof RotatingFileEvents>(event: K, listener: RotatingFileListener<K>): this;
+}
+
 /**
  * One log file shared by any number of processes and rotated by time.
  *

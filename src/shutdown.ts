@@ -41,24 +41,24 @@ const MAX_BUFFER_BYTES = 2 ** 30;
 /** Options of {@link handleSignals}. */
 export interface HandleSignalsOptions {
   /** Signals that start the shutdown. Default `['SIGTERM', 'SIGINT']`. */
-  signals?: readonly ShutdownSignal[];
+  signals?: readonly ShutdownSignal[] | undefined;
   /** How long `onSignal` may take (from the signal) before the process exits anyway. Default 5000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Your shutdown work, run once, for the first signal: close the HTTP server, log 'bye'. May return a
    * promise. Lines written by its synchronous part go to the signal buffer first. If it throws, rejects
    * or is still running after `timeoutMs`, that is printed to stderr and the process exits all the same.
    */
-  onSignal?: (signal: ShutdownSignal) => void | Promise<void>;
+  onSignal?: ((signal: ShutdownSignal) => void | Promise<void>) | undefined;
   /**
    * Called for every further signal while the shutdown runs, with how many have come so far (1 for the
    * first repeat). Runs inside the signal context, so it may log. Never starts anything again.
    */
-  onRepeat?: (signal: ShutdownSignal, count: number) => void;
+  onRepeat?: ((signal: ShutdownSignal, count: number) => void) | undefined;
   /** Exit status. Default 128 + the signal's number: 143 for SIGTERM, 130 for SIGINT. */
-  exitCode?: number;
+  exitCode?: number | undefined;
   /** Capacity of the signal buffer, allocated now. Default 1 MiB. */
-  bufferBytes?: number;
+  bufferBytes?: number | undefined;
 }
 
 interface ShutdownConfig {

@@ -22,9 +22,9 @@ export type StoppableChild = ChildProcess | ClusterWorker;
 /** Options of {@link stopChildren}. */
 export interface StopChildrenOptions {
   /** The one signal each child gets. Default 'SIGTERM'. */
-  signal?: NodeJS.Signals;
+  signal?: NodeJS.Signals | undefined;
   /** How long each child may take to exit before it is sent SIGKILL. Default 5000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** How one child ended. */

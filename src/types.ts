@@ -11,7 +11,7 @@ export interface LockOptions {
    * A lock whose holder has not refreshed it for this long is considered abandoned and may be taken
    * over by another process. proper-lockfile clamps it to at least 2000 ms. Default 5000.
    */
-  staleMs?: number;
+  staleMs?: number | undefined;
 }
 
 /** Options accepted by {@link createRotatingFile}. */
@@ -23,58 +23,58 @@ export interface RotatingFileOptions {
    */
   path: string;
   /** Rotation period. Default `'daily'`. */
-  frequency?: Frequency;
+  frequency?: Frequency | undefined;
   /** `'local'` (the process time zone), `'UTC'` or an IANA name. Periods and archive names use it. Default `'local'`. */
-  timeZone?: string;
+  timeZone?: string | undefined;
   /**
    * date-fns format tokens for the period part of archive names. The default follows the frequency:
    * `yyyy-MM` (monthly), `RRRR-'W'II` (weekly), `yyyy-MM-dd` (daily), `yyyy-MM-dd'T'HHxx` (hourly),
    * `yyyy-MM-dd'T'HH-mmxx` (minutely), `yyyy-MM-dd'T'HH-mm-ss-SSSxx` (a period in ms).
    */
-  dateFormat?: string;
+  dateFormat?: string | undefined;
   /** true: every write() reaches the kernel before it returns. Default false (batched). */
-  sync?: boolean;
+  sync?: boolean | undefined;
   /** Create missing parent directories. Default true. */
-  mkdir?: boolean;
+  mkdir?: boolean | undefined;
   /** File mode of files timberlock creates. Default 0o640. World-writable modes are refused. */
-  mode?: number;
+  mode?: number | undefined;
   /** Rotation lock options. */
-  lock?: LockOptions;
+  lock?: LockOptions | undefined;
   /**
    * Milliseconds after a boundary before the file of the ended period is renamed, so that writes issued
    * just before the boundary reach the kernel first. Default 100 (a quarter of the period for periods under 400 ms).
    */
-  settleMs?: number;
+  settleMs?: number | undefined;
   /**
    * How long lines of a new period may wait in memory for the new active file to appear before they are
    * written to the previous period's file after all (counted as late, reported by a 'warning').
    * Default: lock.staleMs + 2000.
    */
-  fallbackMs?: number;
+  fallbackMs?: number | undefined;
   /** How often the active name is checked for an external move or deletion. Default 1000 ms. */
-  checkIntervalMs?: number;
+  checkIntervalMs?: number | undefined;
   /** write() returns false while more than this many bytes are buffered; 'drain' follows. Default 1 MiB. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /**
    * Bytes that may be buffered while the file cannot be written (boundary wait, lock busy, write errors).
    * Above it the writer writes synchronously where it can and otherwise drops the oldest lines, counting
    * them. Default 16 MiB.
    */
-  maxBufferBytes?: number;
+  maxBufferBytes?: number | undefined;
   /**
    * Roll the active file within its period once it reaches this size: a number of bytes (>= 1024) or a
    * string such as '100MB', '512k', '1g'. Rolled files are named `app.<period>.<n>.log`. Default: none.
    */
-  maxSize?: number | string;
+  maxSize?: number | string | undefined;
   /** Keep at most this many archives (the newest by period, then index). Default: no limit. */
-  maxFiles?: number;
+  maxFiles?: number | undefined;
   /** Delete archives whose period started longer ago than this: ms, or '14d', '12h', '30m'. Default: none. */
-  maxAge?: number | string;
+  maxAge?: number | string | undefined;
   /**
    * gzip archives (`.gz`). `{ delayMs }` also sets how old an archive must be before it is compressed or
    * deleted (default 5000 ms), so a straggler's last write lands first. Default false.
    */
-  compress?: boolean | { delayMs?: number };
+  compress?: boolean | { delayMs?: number | undefined } | undefined;
   /**
    * A first line for every new active file: `true` for
    * `# timberlock app.log period=<ISO start> created=<ISO now> pid=<pid> host=<hostname>`, or a function
@@ -82,7 +82,7 @@ export interface RotatingFileOptions {
    * (Vector, OpenTelemetry filelog, Filebeat fingerprint), which confuse files that start alike.
    * Default false.
    */
-  header?: boolean | ((info: HeaderInfo) => string);
+  header?: boolean | ((info: HeaderInfo) => string) | undefined;
 }
 
 /** What a `header` function is told about the file it heads. */

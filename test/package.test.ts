@@ -87,7 +87,7 @@ main();
 
 // Type-checked, not run: the declarations resolve for ESM (.mts) and CJS (.cts) consumers.
 const TYPED = `
-import { createRotatingFile, type RotatingFileOptions, type RotateEvent } from 'timberlock';
+import { createRotatingFile, handleSignals, type RotatingFileOptions, type RotateEvent } from 'timberlock';
 import { RotatingFileTransport, type RotatingFileTransportOptions } from 'timberlock/winston';
 import pinoTarget, { destination, PinoDestination, type PinoTransportOptions } from 'timberlock/pino';
 import winston from 'winston';
@@ -95,11 +95,21 @@ import winston from 'winston';
 const options: RotatingFileOptions = { path: 'logs/a.log', frequency: 'hourly' };
 const file = createRotatingFile(options);
 file.on('rotate', (event: RotateEvent) => event.archive);
+// The listeners are typed by event: a payload's fields, and a misspelt event or field does not compile.
+file.on('warning', (warning) => warning.code.toUpperCase());
+file.once('error', (error) => error.code.toUpperCase());
+// @ts-expect-error: no such event
+file.on('rotat', () => {});
+// @ts-expect-error: no such field
+file.on('open', (event) => event.inode);
+// Options read from the environment may be undefined, as the library accepts (exactOptionalPropertyTypes).
+const fromEnv: RotatingFileOptions = { path: 'logs/b.log', maxSize: process.env.LOG_MAX_SIZE, lock: { staleMs: undefined } };
+handleSignals({ timeoutMs: undefined, onSignal: undefined });
 const transportOptions: RotatingFileTransportOptions = { ...options, level: 'warn', handleExceptions: true };
 const logger = winston.createLogger({ transports: [new RotatingFileTransport(transportOptions)] });
 const pinoOptions: PinoTransportOptions = options;
 const dest: PinoDestination = destination(options);
-export const used = [logger, pinoTarget(pinoOptions), dest.writable];
+export const used = [logger, pinoTarget(pinoOptions), dest.writable, fromEnv];
 `;
 
 // The same, for a CommonJS project on TypeScript's older settings: module commonjs (node10 resolution,
@@ -152,6 +162,28 @@ describe('the packed package installed in a fresh project', () => {
     }
   }, 120_000);
 
+  it('runs one copy of timberlock in a process that both imports and requires it', async () => {
+    // Two copies would keep two registries of open files and two handleSignals(): the second would be
+    // accepted, and each would wait only for its own files' rotations before the exit.
+    const both = write(
+      'import-and-require.mjs',
+      `import { createRequire } from 'node:module';
+import * as imported from 'timberlock';
+const required = createRequire(import.meta.url)('timberlock');
+let secondHandleSignals = 'accepted';
+const uninstall = imported.handleSignals();
+try { required.handleSignals(); } catch (err) { secondHandleSignals = err.code; }
+uninstall();
+let optionError = null;
+try { required.createRotatingFile({ path: 'logs/x.log', frequency: 'fortnightly' }); } catch (err) { optionError = err instanceof imported.TimberlockOptionError; }
+console.log(JSON.stringify({ sameClass: imported.RotatingFile === required.RotatingFile, secondHandleSignals, optionError }));
+`,
+    );
+    const result = await runNode([both], { cwd: project, timeoutMs: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ sameClass: true, secondHandleSignals: 'ERR_TIMBERLOCK_SIGNALS_HANDLED', optionError: true });
+  }, 120_000);
+
   describe('with winston and pino from the registry', () => {
     beforeAll(() => {
       npm(['install', 'winston@^3', 'pino@^10'], project);
@@ -192,6 +224,7 @@ describe('the packed package installed in a fresh project', () => {
             moduleResolution: 'node16',
             target: 'es2022',
             strict: true,
+            exactOptionalPropertyTypes: true,
             noEmit: true,
             esModuleInterop: true,
             skipLibCheck: true,

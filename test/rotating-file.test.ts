@@ -546,7 +546,7 @@ describe('RotatingFile, one process', () => {
     const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), highWaterMark: 1024 }));
     file.on('error', () => {});
     const events: string[] = [];
-    for (const name of ['drain', 'close']) file.on(name, () => events.push(name));
+    for (const name of ['drain', 'close'] as const) file.on(name, () => events.push(name));
     const disk = vi.spyOn(fs, 'writeSync').mockImplementation(() => {
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     });
@@ -998,7 +998,7 @@ describe('RotatingFile, one process', () => {
     fs.utimesSync(log, earlier, earlier);
     const file = createRotatingFile({ path: log, timeZone: 'UTC' });
     const order: string[] = [];
-    for (const event of ['open', 'rotate', 'close']) file.on(event, () => order.push(event));
+    for (const event of ['open', 'rotate', 'close'] as const) file.on(event, () => order.push(event));
     await file.close();
     expect(order).toEqual(['open', 'rotate', 'close']);
   });
