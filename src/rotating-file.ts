@@ -1986,8 +1986,24 @@ export class RotatingFile extends EventEmitter {
   /** Every checkIntervalMs: has someone moved or deleted the active file? */
   private startCheckTimer(): void {
     this.checkedAt = this.now();
-    this.checkTimer = setInterval(() => this.checkActiveName(), this.options.checkIntervalMs);
+    this.checkTimer = setInterval(() => {
+      this.checkActiveName();
+      this.boundaryOverdue();
+    }, this.options.checkIntervalMs);
     this.checkTimer.unref();
+  }
+
+  /**
+   * Timers count time on the monotonic clock, boundaries are on the wall clock: after a suspended host or a
+   * clock stepped forward, the boundary timer of an idle file would fire as late as the jump. Each check
+   * looks whether the boundary (and its settle margin) has passed by the wall clock, and if so does the
+   * timer's work now.
+   */
+  private boundaryOverdue(): void {
+    if (this.boundaryTimer === null || this.now() < this.period.next + this.options.settleMs) return;
+    clearTimeout(this.boundaryTimer);
+    this.boundaryTimer = null;
+    this.flushNow();
   }
 
   private checkActiveName(): void {

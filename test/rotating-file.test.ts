@@ -1189,6 +1189,21 @@ describe('RotatingFile, one process', () => {
     }
   });
 
+  it('rotates an idle file within a check after its boundary when the wall clock jumped past it (a suspended host, a clock stepped forward)', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 0);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => now }));
+    file.write('before midnight');
+    await file.flush();
+    await new Promise((resolve) => setImmediate(resolve)); // the flush the write queued has run: the file is idle
+    const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
+    // The boundary timer waits a minute on the monotonic clock; the wall clock jumps there at once.
+    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    const [event] = await Promise.race([rotated, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no rotation within 5 s')), 5000))]);
+    expect(path.basename(event.archive as string)).toBe('app.2026-11-25.log');
+    expect(readLines(event.archive as string)).toEqual(['before midnight']);
+  });
+
   it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
     try {
