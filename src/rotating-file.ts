@@ -279,6 +279,8 @@ export class RotatingFile extends EventEmitter {
   private linesSinceSeen = 0;
   /** The code of the failure the last active-name check ended with; null when it got through. */
   private failingCheck: string | null = null;
+  /** The period start of the last CLOCK_SET_BACK warning (see clockSetBack). */
+  private clockWarnedFor = Number.NaN;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
@@ -397,6 +399,7 @@ export class RotatingFile extends EventEmitter {
       scheme: { activeName: name, dateFormat, timeZone, frequency },
       archiveHint: { periodStart: Number.NaN, next: 0 },
       deletesArchives: this.options.maxFiles !== null || this.options.maxAgeMs !== null,
+      clock: { now: () => this.now(), aheadMs: this.options.staleMs },
       header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now, (problem) =>
         this.warn('HEADER_ERROR', `The header function of ${file} ${problem}; the default header line was written instead`),
       ),
@@ -1013,7 +1016,7 @@ export class RotatingFile extends EventEmitter {
           if (!adopted && this.waitingSince === 0) this.waitingSince = now; // a reopen() meanwhile reset it
           if (adopted ? !force : !this.waitedTooLong(now, force)) break;
           if (!adopted) late = force ? 'rotation-under-way' : 'fallback';
-        } else if ((this.fd === null || now >= this.period.next) && (!rotate || !this.makeCurrent(now, force, sync))) {
+        } else if ((this.fd === null || now >= this.period.next || this.clockSetBack(now)) && (!rotate || !this.makeCurrent(now, force, sync))) {
           // No file of the current period yet: lines wait, unless they have waited too long.
           if (this.bufferedLineCount() === 0 || !this.waitedTooLong(now, force)) break;
           if (this.fd === null) {
@@ -1994,13 +1997,34 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
+   * Whether the open file's period starts more than staleMs after `now`: the clock was set back since the
+   * file was made (a host that booted with its clock ahead, corrected by NTP). The next rotation makes it
+   * the file of now's period (rotation.ts, fromTheFuture); until then nothing would rotate until the clock
+   * caught up. Warned once per such period.
+   */
+  private clockSetBack(now: number): boolean {
+    if (this.fd === null || this.period.start <= now + this.options.staleMs) return false;
+    if (this.clockWarnedFor !== this.period.start) {
+      this.clockWarnedFor = this.period.start;
+      this.warn(
+        'CLOCK_SET_BACK',
+        `The active file of ${this.path} belongs to a period that starts ${new Date(this.period.start).toISOString()}, ` +
+          `${this.period.start - now} ms from now: the clock was set back since it was made. It becomes the file of the current period.`,
+        { periodStart: this.period.start, now },
+      );
+    }
+    return true;
+  }
+
+  /**
    * Timers count time on the monotonic clock, boundaries are on the wall clock: after a suspended host or a
    * clock stepped forward, the boundary timer of an idle file would fire as late as the jump. Each check
    * looks whether the boundary (and its settle margin) has passed by the wall clock, and if so does the
    * timer's work now.
    */
   private boundaryOverdue(): void {
-    if (this.boundaryTimer === null || this.now() < this.period.next + this.options.settleMs) return;
+    const now = this.now();
+    if (this.boundaryTimer === null || (now < this.period.next + this.options.settleMs && !this.clockSetBack(now))) return;
     clearTimeout(this.boundaryTimer);
     this.boundaryTimer = null;
     this.flushNow();

@@ -49,6 +49,23 @@ export interface RotationTarget {
    * from the directory, one past the highest of the period, never a freed lower one (see nextIndexOnDisk).
    */
   deletesArchives: boolean;
+  /**
+   * The clock, and how far ahead of it a state's period may start before it counts as written by a clock
+   * that was ahead (see fromTheFuture). Absent: no state counts as such.
+   */
+  clock?: { now: () => number; aheadMs: number };
+}
+
+/**
+ * Whether a file's period starts more than `clock.aheadMs` after now: a clock that was ahead when it was
+ * made (a host that booted with a wrong clock, which NTP then set back). Nothing would rotate until the
+ * clock caught up, a year for a year's error; such a file belongs to the period of now instead. Within the
+ * margin it is the file of a process whose clock is a little ahead (hosts sharing a volume), and is kept.
+ * A holder that stalled past staleMs reads the clock again here: it never takes the state of the process
+ * that took over from it for one from the future.
+ */
+function fromTheFuture(target: RotationTarget, periodStart: number): boolean {
+  return target.clock !== undefined && periodStart > target.clock.now() + target.clock.aheadMs;
 }
 
 /** The descriptor a process ends up with, and what was done to get it. */
@@ -162,7 +179,10 @@ function* closingOnError<T>(fd: number, steps: Io<T>): Io<T> {
 export function* followActive(target: RotationTarget, periodStart: number): Io<ActiveFile | null> {
   const state = yield* readState(target.statePath);
   if (!state) return null;
-  if (state.periodStart < periodStart) return state.next && state.next.periodStart >= periodStart ? yield* followStaged(target, state.next) : null;
+  if (state.periodStart < periodStart) {
+    return state.next && state.next.periodStart >= periodStart && !fromTheFuture(target, state.next.periodStart) ? yield* followStaged(target, state.next) : null;
+  }
+  if (fromTheFuture(target, state.periodStart)) return null; // the rotator makes it the file of now's period
   const current = yield* io.stat(target.path);
   if (!current || current.ino !== state.ino) return null;
   const opened = yield* openExisting(target.path, state.ino);
@@ -353,7 +373,8 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
   const current = yield* io.stat(target.path);
   if (!current) return yield* createActive(target, periodStart, null, null);
 
-  const filePeriodStart = periodOfFile(target, state, current);
+  let filePeriodStart = periodOfFile(target, state, current);
+  if (fromTheFuture(target, filePeriodStart)) filePeriodStart = periodStart;
   if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
     return yield* adoptActive(target, state, current, filePeriodStart);
   }
@@ -396,7 +417,9 @@ export function holdsNoLines(size: number, emptySize: number): boolean {
  */
 function* recordState(target: RotationTarget, state: RotationState): Io<void> {
   const existing = yield* readState(target.statePath);
-  if (existing && existing.periodStart > state.periodStart && (yield* io.stat(target.path))?.ino === existing.ino) return;
+  if (existing && existing.periodStart > state.periodStart && !fromTheFuture(target, existing.periodStart) && (yield* io.stat(target.path))?.ino === existing.ino) {
+    return;
+  }
   // A staged file of a later period, staged while this holder stalled past staleMs: the state keeps naming
   // it, so that it is published (see publishStaged), not set aside as a stray. (Even when this holder found
   // it under the active name already: a publication stopped half-way, which publishStaged completes.)

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions, type RotatingFileStats } from '../src/index.js';
+import { RotatingFile, createRotatingFile, type RotateEvent, type RotatingFileOptions, type RotatingFileStats, type WarningEvent } from '../src/index.js';
 import { runInSignalContext } from '../src/signal-context.js';
 import { rotateFailingUnderLock } from './helpers/test-hooks.js';
 import { stateTempPath } from '../src/state.js';
@@ -1202,6 +1202,56 @@ describe('RotatingFile, one process', () => {
     const [event] = await Promise.race([rotated, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no rotation within 5 s')), 5000))]);
     expect(path.basename(event.archive as string)).toBe('app.2026-11-25.log');
     expect(readLines(event.archive as string)).toEqual(['before midnight']);
+  });
+
+  it('makes a file of a period the clock was set back from the file of now, and rotates it at the next boundary (a clock a year ahead, corrected)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2027, 10, 28, 12); // booted a year ahead
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => now }));
+    const warnings: WarningEvent[] = [];
+    file.on('warning', (warning) => warnings.push(warning));
+    file.write('logged while the clock was a year ahead');
+    await file.flush();
+    now = Date.UTC(2026, 10, 28, 12); // NTP set it right
+    const relabelled = once(file, 'rotate') as Promise<[RotateEvent]>;
+    file.write('logged after the correction');
+    await file.flush();
+    expect((await relabelled)[0]).toEqual({ archive: null, periodStart: Date.UTC(2026, 10, 28), previousPeriodStart: Date.UTC(2027, 10, 28) });
+    expect(warnings.map((w) => w.code)).toEqual(['CLOCK_SET_BACK']);
+    // A process started now, with the right clock, writes to the same file.
+    const other = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => now }));
+    other.write('from another process');
+    await other.flush();
+    expect(other.stats().rotations).toBe(0);
+    now = Date.UTC(2026, 10, 29, 0, 0, 1);
+    file.write('the next day');
+    await file.flush();
+    expect(visible(dir)).toEqual(['app.2026-11-28.log', 'app.log']);
+    expect(readLines(path.join(dir, 'app.2026-11-28.log'))).toEqual(['logged while the clock was a year ahead', 'logged after the correction', 'from another process']);
+    expect(readLines(log)).toEqual(['the next day']);
+  });
+
+  it('keeps following the file of a process whose clock is a little ahead (within staleMs): no CLOCK_SET_BACK', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let ahead = Date.UTC(2026, 10, 29, 0, 0, 0, 500); // past midnight already
+    const behind = { now: Date.UTC(2026, 10, 28, 23, 59, 59) }; // 1.5 s behind
+    const fast = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => ahead }));
+    fast.write('new day');
+    await fast.flush();
+    const slow = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => behind.now }));
+    const warnings: WarningEvent[] = [];
+    slow.on('warning', (warning) => warnings.push(warning));
+    slow.write('still the old day here');
+    await slow.flush();
+    behind.now += 500;
+    ahead += 500;
+    slow.write('a moment later');
+    await slow.flush();
+    expect(warnings).toEqual([]);
+    expect(slow.stats().rotations).toBe(0);
+    expect(readLines(log)).toEqual(['new day', 'still the old day here', 'a moment later']);
   });
 
   it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
