@@ -555,6 +555,17 @@ class MaintenanceRun {
       }
       testHook('gzip-before-rename', original);
       if (this.shouldStop()) throw new StopRun();
+      // Removed or renamed meanwhile (an operator, a backup job): a `.gz` would outlive it, or hold its lines
+      // a second time beside its new name.
+      if ((await lstatOrNull(original))?.ino !== copy.ino) {
+        this.fail(
+          'ERR_TIMBERLOCK_ARCHIVE_CHANGED',
+          'compress',
+          original,
+          `${original} was removed or renamed while it was being compressed; no .gz was made of it.`,
+        );
+        throw new StopRun();
+      }
       // Between the link and the removal of the temp name, a process that ends removes the temp name, and
       // finishes the compression if the `.gz` name holds the temp file.
       const compressed = copy;
@@ -884,11 +895,15 @@ function isZlibError(err: unknown): boolean {
 }
 
 async function exists(file: string): Promise<boolean> {
+  return (await lstatOrNull(file)) !== null;
+}
+
+/** lstat, or null when there is no such file. */
+async function lstatOrNull(file: string): Promise<fs.Stats | null> {
   try {
-    await fsp.lstat(file);
-    return true;
+    return await fsp.lstat(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
 }

@@ -326,6 +326,25 @@ describe('compression', () => {
     expect(fs.readFileSync(original, 'utf8')).toBe(`${written.lines.join('\n')}\nlate line\n`);
   });
 
+  it.each([
+    ['removed', (original: string) => fs.rmSync(original)],
+    ['renamed', (original: string) => fs.renameSync(original, original.replace(/\.log$/, '.kept.log'))],
+  ])('makes no .gz of an archive an operator %s while it was compressed, and says so', async (what, change) => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
+    const original = path.join(dir, written.name);
+    (globalThis as Record<symbol, unknown>)[HOOKS] = {
+      at(step: ArchiveStep) {
+        if (step === 'gzip-before-rename') change(original);
+      },
+    };
+    const result = await maintainArchives(target(dir), justAfter);
+    expect(result.compressed).toEqual([]);
+    expect(result.errors.map((e) => [e.code, e.path])).toEqual([['ERR_TIMBERLOCK_ARCHIVE_CHANGED', original]]);
+    expect(fs.readdirSync(dir).filter((name) => name.endsWith('.gz') || name.endsWith('.tmp'))).toEqual([]);
+    if (what === 'renamed') expect(fs.readFileSync(original.replace(/\.log$/, '.kept.log'), 'utf8')).toBe(`${written.lines.join('\n')}\n`);
+  });
+
   it('keeps both names when the archive is written to after its .gz is complete', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
