@@ -279,6 +279,8 @@ export class RotatingFile extends EventEmitter {
   private linesSinceSeen = 0;
   /** The code of the failure the last active-name check ended with; null when it got through. */
   private failingCheck: string | null = null;
+  /** When the boundary timer fires, by the wall clock (see armBoundaryTimer). */
+  private boundaryTimerAt = Number.NaN;
   /** The period start of the last CLOCK_SET_BACK warning (see clockSetBack). */
   private clockWarnedFor = Number.NaN;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
@@ -1878,8 +1880,13 @@ export class RotatingFile extends EventEmitter {
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */
   private armBoundaryTimer(): void {
+    const at = this.period.next + this.options.settleMs;
+    // Set for this boundary already (rotate(), size rolls and reopens keep the period). A new timer would do
+    // no better, and Node keeps a list per distinct delay of unref'd timers until it fires: one per roll.
+    if (this.boundaryTimer !== null && this.boundaryTimerAt === at) return;
     if (this.boundaryTimer) clearTimeout(this.boundaryTimer);
-    const delay = this.period.next + this.options.settleMs - this.now();
+    this.boundaryTimerAt = at;
+    const delay = at - this.now();
     this.boundaryTimer = setTimeout(() => {
       this.boundaryTimer = null;
       if (this.now() < this.period.next) this.armBoundaryTimer(); // a capped long delay: not there yet

@@ -1258,6 +1258,25 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toEqual(['new day', 'still the old day here', 'a moment later']);
   });
 
+  it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
+    const dir = tempDir();
+    const now = Date.UTC(2026, 10, 25, 12);
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
+    for (let i = 0; i < 50; i++) {
+      file.write(`line ${i}`);
+      expect(await file.rotate()).toBe(true);
+    }
+    // Midnight is 12 hours away: those are the boundary timer's delays.
+    expect(delays.filter((ms) => ms > 3_600_000)).toHaveLength(1);
+    expect(file.stats().rotations).toBe(50);
+  });
+
   it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
     try {
