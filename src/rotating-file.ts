@@ -320,7 +320,11 @@ export class RotatingFile extends EventEmitter {
   private inFlight: Promise<void> | null = null;
   /** The rotation in flight has adopted its new file: its listeners run, its last steps follow. */
   private inFlightAdopted = false;
-  /** Until then a size roll is not tried again: its lock was busy (someone else is rolling), or it failed. */
+  /**
+   * Until then (performance.now()) a size roll is not tried again: its lock was busy (someone else is
+   * rolling), or it failed. On the monotonic clock: by the wall clock, a clock set back an hour meanwhile
+   * would stop size rolls for that hour.
+   */
   private rollBusyUntil = 0;
   /** How long a size roll that failed waits before the next try: doubles with each failure, back to the shortest once one works. */
   private rollRetryDelay = ERROR_RETRY_MIN_MS;
@@ -1564,7 +1568,7 @@ export class RotatingFile extends EventEmitter {
           this.scheduleRetry(LOCK_RETRY_MS, true); // the retry timer looks again, not the next write
           return;
         }
-        this.rollBusyUntil = this.now() + LOCK_RETRY_MS;
+        this.rollBusyUntil = performance.now() + LOCK_RETRY_MS;
       }
       if (result === 'failed' && roll === null && !publishing) return; // rotationFailed() scheduled the retry
       if (typeof roll === 'object' && roll !== null) {
@@ -1628,7 +1632,7 @@ export class RotatingFile extends EventEmitter {
       if (!current || current.ino !== this.ino) return this.followRoll(now, force);
       this.waitingSince = 0; // the file is current (a wait above may have found it away for a moment)
       // A file holding only its header is never rolled, however long the header (it would not be archived).
-      if (current.size < (this.options.maxSize as number) || holdsNoLines(current.size, this.emptySize) || now < this.rollBusyUntil) return 'write';
+      if (current.size < (this.options.maxSize as number) || holdsNoLines(current.size, this.emptySize) || performance.now() < this.rollBusyUntil) return 'write';
       const period = this.periodAt(now);
       const roll = { minSize: this.options.maxSize as number, ino: current.ino };
       if (this.inBackground(sync)) {
@@ -1672,7 +1676,7 @@ export class RotatingFile extends EventEmitter {
 
   /** A size roll failed: the batches go on to the current file, and the next roll waits (see rollRetryDelay). */
   private rollFailed(): void {
-    this.rollBusyUntil = this.now() + this.rollRetryDelay;
+    this.rollBusyUntil = performance.now() + this.rollRetryDelay;
     this.rollRetryDelay = backedOff(this.rollRetryDelay);
   }
 

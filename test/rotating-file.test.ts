@@ -1258,6 +1258,30 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toEqual(['new day', 'still the old day here', 'a moment later']);
   });
 
+  it('rolls by size again once a busy lock is free, also when the clock was set back meanwhile (an hour: no roll for an hour)', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', maxSize: 1024 }, { now: () => now }));
+    file.write('x'.repeat(2000));
+    await file.flush();
+    const lock = path.join(dir, '.app.log.lock');
+    fs.mkdirSync(lock); // another process is rolling
+    file.write('y'.repeat(100));
+    await file.flush(); // the roll found the lock busy: it is not tried again for a few ms
+    expect(file.stats().lockAttemptsLost).toBeGreaterThan(0);
+    now -= 3_600_000;
+    fs.rmdirSync(lock);
+    await vi.waitFor(
+      async () => {
+        file.write('z'.repeat(100));
+        await file.flush();
+        expect(visible(dir)).toContain('app.2026-11-25.log');
+      },
+      { timeout: 5000, interval: 20 },
+    );
+  });
+
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
