@@ -493,7 +493,10 @@ export class RotatingFile extends EventEmitter {
   private callBackWhenWritten(callback: WriteCallback): void {
     if (this.writesFailing) this.answerWriteCallbacks([callback], this.episodeError);
     else if (this.flushed()) this.answerWriteCallbacks([callback], null);
-    else this.writeCallbacks.push(callback);
+    else {
+      this.writeCallbacks.push(callback);
+      this.refPublish();
+    }
   }
 
   /**
@@ -617,6 +620,7 @@ export class RotatingFile extends EventEmitter {
     if (this.flushed()) return Promise.resolve();
     const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
     this.refRetry();
+    this.refPublish();
     return flushed;
   }
 
@@ -1908,12 +1912,22 @@ export class RotatingFile extends EventEmitter {
 
   private retryPublish(delayMs: number): void {
     if (this.publishTimer) clearTimeout(this.publishTimer);
-    // Kept alive like the boundary wait before it: flush() waits for the publication (unless it failed).
     this.publishTimer = setTimeout(() => {
       this.publishTimer = null;
       this.publish();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    if (this.publicationHeldUp()) this.publishTimer.unref();
+    this.refPublish();
+  }
+
+  /**
+   * The publish timer keeps the process alive only while a flush() or a write callback waits for the
+   * publication (unless it failed or stalled): the lines are in the staged file, and a process that ends
+   * publishes it in its exit flush (or leaves it to the next process, see endOfProcess).
+   */
+  private refPublish(): void {
+    if (this.publishTimer === null) return;
+    if (!this.publicationHeldUp() && (this.flushWaiters.length > 0 || this.writeCallbacks.length > 0)) this.publishTimer.ref();
+    else this.publishTimer.unref();
   }
 
   /**

@@ -2671,6 +2671,20 @@ describe('RotatingFile in a process that ends', () => {
     expect(lines.sort()).toEqual(['from the beforeExit listener', 'line 0', 'line 1', 'line 2']);
   });
 
+  it('ends at once after logging right after a boundary, its staged file published on the way out (not kept alive for the settle margin)', () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const config = { path: log, lines: 3, then: 'log-after-boundary', frequency: 3000, settleMs: 2000 };
+    const out = spawnSync(process.execPath, [fixture, JSON.stringify(config)], { timeout: 10_000, encoding: 'utf8' });
+    expect({ status: out.status, signal: out.signal }, out.stderr).toEqual({ status: 0, signal: null });
+    expect(JSON.parse(out.stdout.trim()).endedAfterBoundaryMs).toBeLessThan(1000);
+    const archives = fs.readdirSync(dir).filter((name) => name.startsWith('app.') && name !== 'app.log');
+    expect(archives).toHaveLength(1);
+    expect(readLines(path.join(dir, archives[0] as string))).toEqual(['line 0', 'line 1', 'line 2']);
+    expect(readLines(log)).toEqual(['after the boundary']);
+    expect(fs.existsSync(path.join(dir, '.app.log.next'))).toBe(false);
+  });
+
   it("keeps the settle margin when the app's 'beforeExit' listener logs right after a boundary and then keeps the process busy", () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
