@@ -1282,6 +1282,29 @@ describe('RotatingFile, one process', () => {
     );
   });
 
+  it('tries a busy lock again every 100 ms, not every 5 ms, while no line waits for the rotation (the holder may keep it for long)', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => now }));
+    file.write('before midnight');
+    await file.flush();
+    await new Promise((resolve) => setImmediate(resolve)); // the flush the write queued has run: the file is idle
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process rotates, and its disk stalls
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout);
+    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
+    expect(delays.filter((ms) => ms === 5)).toEqual([]);
+    expect(delays.filter((ms) => ms === 100).length).toBeGreaterThanOrEqual(2);
+    // A line logged meanwhile tries at once, and again every 5 ms while it waits.
+    file.write('after midnight');
+    await vi.waitFor(() => expect(delays.filter((ms) => ms === 5).length).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
+  });
+
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
