@@ -15,6 +15,17 @@ import { stateTempPath } from '../src/state.js';
 const dirs: string[] = [];
 const files: RotatingFile[] = [];
 
+/** The delays every setTimeout() asks for from now on (the timers still run). */
+function recordTimeoutDelays(): number[] {
+  const delays: number[] = [];
+  const realSetTimeout = globalThis.setTimeout;
+  vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return realSetTimeout(fn, ms);
+  }) as typeof setTimeout);
+  return delays;
+}
+
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-rf-'));
   dirs.push(dir);
@@ -1290,12 +1301,7 @@ describe('RotatingFile, one process', () => {
     await file.flush();
     await new Promise((resolve) => setImmediate(resolve)); // the flush the write queued has run: the file is idle
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process rotates, and its disk stalls
-    const delays: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      delays.push(ms ?? 0);
-      return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+    const delays = recordTimeoutDelays();
     now = Date.UTC(2026, 10, 26, 0, 0, 1);
     await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
     expect(delays.filter((ms) => ms === 5)).toEqual([]);
@@ -1308,12 +1314,7 @@ describe('RotatingFile, one process', () => {
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
-    const delays: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      delays.push(ms ?? 0);
-      return realSetTimeout(fn, ms);
-    }) as typeof setTimeout);
+    const delays = recordTimeoutDelays();
     const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC' }, { now: () => now }));
     for (let i = 0; i < 50; i++) {
       file.write(`line ${i}`);
@@ -1327,12 +1328,7 @@ describe('RotatingFile, one process', () => {
   it('does not fire the idle-rotation timer early for periods longer than 2^31 ms (monthly)', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
     try {
-      const delays: number[] = [];
-      const realSetTimeout = globalThis.setTimeout;
-      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-        delays.push(ms ?? 0);
-        return realSetTimeout(fn, ms);
-      }) as typeof setTimeout);
+      const delays = recordTimeoutDelays();
       const dir = tempDir();
       const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), frequency: 'monthly', timeZone: 'UTC', checkIntervalMs: 3_600_000 }, { now: () => Date.now() }));
       const rotations: RotateEvent[] = [];
