@@ -335,13 +335,15 @@ class MaintenanceRun {
       this.failIo('list', this.target.dir, 'list the directory', err);
       return null;
     }
-    const recognized = await recognizeCached(this.target, names);
+    // close(), the exit and a graceful shutdown stop a run: a listing of tens of thousands of archives takes seconds.
+    const recognized = await recognizeCached(this.target, names, () => this.shouldStop());
+    if (recognized === null) return null;
     const listing: Listing = { archives: [], temps: [], extraNames: [] };
     const compressedNames = new Set(recognized.archives.filter((archive) => archive.compressed).map((archive) => archive.name));
     /** Plain archive names of files with more than one name, by inode. */
     const namesOf = new Map<number, string[]>();
     // A few stats at a time: thousands issued at once cost the event loop hundreds of ms in one turn.
-    await runLimited(STATS_IN_FLIGHT, [
+    await runLimited(STATS_IN_FLIGHT, () => this.shouldStop(), [
       ...recognized.archives.map((archive) => async () => {
         const stats = await this.regularFile(archive.name);
         // An archive that has another name too is the active file of a rotation that stopped between its
@@ -361,6 +363,7 @@ class MaintenanceRun {
         if (stats !== null) listing.temps.push({ name, mtimeMs: stats.mtimeMs });
       }),
     ]);
+    if (this.shouldStop()) return null;
     // A plain name beside a `.gz` of its own index is no archive: a rotation that found the index compressed
     // after its link stopped before taking the link away (rotation.ts). When the same file also has an
     // archive name without a `.gz`, that one is its archive and this one an extra name, removed by
@@ -746,8 +749,8 @@ const PARSE_BUDGET_MS = 2;
 /** Names parsed between two looks at the clock. */
 const NAMES_PER_SLICE = 4;
 
-/** {@link recognizeListing} over `names`, from the cache where possible. */
-async function recognizeCached(target: ArchiveTarget, names: readonly string[]): Promise<RecognizedListing> {
+/** {@link recognizeListing} over `names`, from the cache where possible. Null once `stop()` says so. */
+async function recognizeCached(target: ArchiveTarget, names: readonly string[], stop: () => boolean): Promise<RecognizedListing | null> {
   const { activeName, dateFormat, timeZone, frequency } = target.scheme;
   const key = JSON.stringify([target.dir, activeName, dateFormat, timeZone, frequency]);
   const previous = recognitionCache.get(key);
@@ -761,6 +764,7 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[]):
   for (let start = 0; start < unknown.length; start += NAMES_PER_SLICE) {
     if (performance.now() - turnStart >= PARSE_BUDGET_MS) {
       await yieldToEventLoop();
+      if (stop()) return null; // what was parsed is not cached: a later run parses it again
       turnStart = performance.now();
     }
     const slice = unknown.slice(start, start + NAMES_PER_SLICE);
@@ -797,11 +801,11 @@ const RELIST_MS = 1000;
 /** How many stats of a listing are in flight at once. */
 const STATS_IN_FLIGHT = 8;
 
-/** Run `tasks`, at most `limit` at a time. */
-async function runLimited(limit: number, tasks: ReadonlyArray<() => Promise<void>>): Promise<void> {
+/** Run `tasks`, at most `limit` at a time; none is started once `stop()` says so. */
+async function runLimited(limit: number, stop: () => boolean, tasks: ReadonlyArray<() => Promise<void>>): Promise<void> {
   let next = 0;
   const runNext = async (): Promise<void> => {
-    for (let task = tasks[next++]; task !== undefined; task = tasks[next++]) await task();
+    for (let task = tasks[next++]; task !== undefined && !stop(); task = tasks[next++]) await task();
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, runNext));
 }

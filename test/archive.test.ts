@@ -299,6 +299,22 @@ describe('compression', () => {
     expectEveryLineOnce(dir, [written]);
   });
 
+  it('stops listing a large directory when aborted (close(), the exit): it does not stat every archive first', async () => {
+    const dir = tempDir();
+    for (let day = 1; day <= 2000; day++) fs.writeFileSync(path.join(dir, archiveName(scheme, today - day * DAY, 0)), 'x\n');
+    const controller = new AbortController();
+    const realLstat = fs.promises.lstat.bind(fs.promises);
+    let stats = 0;
+    vi.spyOn(fs.promises, 'lstat').mockImplementation(((file: string) => {
+      if (++stats === 100) controller.abort();
+      return realLstat(file);
+    }) as typeof fs.promises.lstat);
+    const result = await maintainArchives(target(dir), justAfter, controller.signal);
+    expect(result.aborted).toBe(true);
+    expect(stats).toBeLessThan(120); // the stats in flight when it was aborted, not the 2,000
+    expect(fs.readdirSync(dir).filter((name) => !name.endsWith('.log'))).toEqual([]); // nothing compressed, no lock left
+  });
+
   it('does nothing when the signal is already aborted, and takes no lock', async () => {
     const dir = tempDir();
     writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
