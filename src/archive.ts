@@ -420,12 +420,7 @@ class MaintenanceRun {
         this.tempsStaleAt = earliest(this.tempsStaleAt, temp.mtimeMs + this.target.staleMs);
         continue;
       }
-      if (await this.unlinkIfPresent('repair', temp.name, 'remove the stale temp file')) {
-        this.result.repaired.push(temp.name);
-        // This run's listing kept what the temp file's second name held back (a `.gz` linked to it, see
-        // giveFinalName, and its original beside it): the next run, at once, repairs that pair.
-        this.tempsStaleAt = earliest(this.tempsStaleAt, this.now());
-      }
+      if (await this.unlinkIfPresent('repair', temp.name, 'remove the stale temp file')) this.result.repaired.push(temp.name);
     }
     const names = new Set(listing.archives.map((file) => file.name));
     const removed = new Set<string>();

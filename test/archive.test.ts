@@ -921,12 +921,6 @@ describe('a maintenance process killed at each step', () => {
       const repaired = results.flatMap((r) => r.repaired);
       if (step === 'gzip-before-unlink') expect(repaired).toContain(first(written));
       if (step === 'gzip-start' || step === 'gzip-chunk' || step === 'gzip-before-rename') expect(repaired.some((n) => n.endsWith('.tmp'))).toBe(true);
-      // A run that removes a stale temp file asks for the next run at once: the pair a `.gz` linked to it
-      // left ('gzip-linked') is repaired then, not at the next catch-up a minute later.
-      for (const result of results.filter((r) => r.repaired.some((n) => n.endsWith('.tmp')))) {
-        expect(result.settlesAt).not.toBeNull();
-        expect(result.settlesAt as number).toBeLessThanOrEqual(justAfter());
-      }
     });
   }
 
