@@ -40,9 +40,8 @@ export interface RotationTarget {
   header: ((periodStart: number) => string) | null;
   /**
    * Where this process expects the next free archive index of a period (it used the one before): probing
-   * starts there, so the n-th size roll of a period does not cost n failed links. With retention, and for the
-   * first archive of a period, the directory decides instead (see deletesArchives): another process's rolls
-   * can make this hint stale, and its retention can free indexes below the highest.
+   * starts there, so the n-th size roll of a period does not cost n failed links. With retention the
+   * directory decides instead (see deletesArchives): another process's rolls can make this hint stale.
    */
   archiveHint: { periodStart: number; next: number };
   /**
@@ -514,9 +513,7 @@ function* archiveActive(target: RotationTarget, active: fs.Stats, filePeriodStar
   const nameOf = archiveNamesOf(target.scheme, filePeriodStart);
   const hint = target.archiveHint;
   let index = hint.periodStart === filePeriodStart ? hint.next : 0;
-  // The directory decides where retention deletes archives, and where this process has not archived in this
-  // period yet: another process's retention may have freed lower indexes since its rolls (see archiveHint).
-  if (target.deletesArchives || hint.periodStart !== filePeriodStart) {
+  if (target.deletesArchives) {
     const onDisk = yield* nextIndexOnDisk(target, filePeriodStart, active);
     if (onDisk === 'linked') return yield* unlinkActive(target, ino, null); // a holder stopped after its link
     index = Math.max(index, onDisk);
