@@ -60,6 +60,12 @@ const LOCK_RETRY_MS = 5;
  * A line logged meanwhile tries at once.
  */
 const IDLE_LOCK_RETRY_MS = 100;
+/**
+ * A file whose period starts more than this (or staleMs, if longer) after the clock's now was made while
+ * the clock was ahead, and it was set back since (see clockSetBack). Clocks that merely disagree (containers,
+ * hosts) are within it; a clock set back by less leaves the file in its period until that period ends.
+ */
+const CLOCK_SET_BACK_MIN_MS = 5 * 60_000;
 /** Back-off after a failed write: first and maximum delay. */
 const ERROR_RETRY_MIN_MS = 100;
 const ERROR_RETRY_MAX_MS = 5000;
@@ -288,6 +294,8 @@ export class RotatingFile extends EventEmitter {
   private failingCheck: string | null = null;
   /** When the boundary timer fires, by the wall clock (see armBoundaryTimer). */
   private boundaryTimerAt = Number.NaN;
+  /** How far ahead of the clock a file's period may start before the clock counts as set back (see clockSetBack). */
+  private readonly clockSetBackMs: number;
   /** The period start of the last CLOCK_SET_BACK warning (see clockSetBack). */
   private clockWarnedFor = Number.NaN;
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
@@ -400,6 +408,7 @@ export class RotatingFile extends EventEmitter {
     this.now = internals.now ?? Date.now;
     this.closeWaitMs = Math.min(this.options.fallbackMs, internals.closeWaitMs ?? Infinity);
     const { dir, name, path: file, mode, frequency, timeZone, dateFormat } = this.options;
+    this.clockSetBackMs = Math.max(this.options.staleMs, CLOCK_SET_BACK_MIN_MS);
     this.target = {
       path: file,
       dir,
@@ -412,7 +421,7 @@ export class RotatingFile extends EventEmitter {
       scheme: { activeName: name, dateFormat, timeZone, frequency },
       archiveHint: { periodStart: Number.NaN, next: 0 },
       deletesArchives: this.options.maxFiles !== null || this.options.maxAgeMs !== null,
-      clock: { now: () => this.now(), aheadMs: this.options.staleMs },
+      clock: { now: () => this.now(), aheadMs: this.clockSetBackMs },
       header: headerWriter(this.options, internals.identity ?? { hostname: os.hostname(), pid: process.pid }, this.now, (problem) =>
         this.warn('HEADER_ERROR', `The header function of ${file} ${problem}; the default header line was written instead`),
       ),
@@ -1769,6 +1778,7 @@ export class RotatingFile extends EventEmitter {
       this.announce(published.archive, published.periodStart, published.previousPeriodStart, from.hadFile);
       from = { periodStart: published.periodStart, ino: published.ino, hadFile: true };
     }
+    if (active.setBackFrom !== undefined) this.warnClockSetBack(active.setBackFrom, this.now());
     this.switchTo(active.fd, active.ino, active.periodStart, active.emptySize, active.staged);
     // A file of the current period: a rotation that failed works again. (An episode of failing writes ends
     // with a write that works.)
@@ -2041,17 +2051,21 @@ export class RotatingFile extends EventEmitter {
    * caught up. Warned once per such period.
    */
   private clockSetBack(now: number): boolean {
-    if (this.fd === null || this.period.start <= now + this.options.staleMs) return false;
-    if (this.clockWarnedFor !== this.period.start) {
-      this.clockWarnedFor = this.period.start;
-      this.warn(
-        'CLOCK_SET_BACK',
-        `The active file of ${this.path} belongs to a period that starts ${new Date(this.period.start).toISOString()}, ` +
-          `${this.period.start - now} ms from now: the clock was set back since it was made. It becomes the file of the current period.`,
-        { periodStart: this.period.start, now },
-      );
-    }
+    if (this.fd === null || this.period.start <= now + this.clockSetBackMs) return false;
+    this.warnClockSetBack(this.period.start, now);
     return true;
+  }
+
+  /** CLOCK_SET_BACK, once per period the clock was set back from (this process's, or a file's it took). */
+  private warnClockSetBack(periodStart: number, now: number): void {
+    if (this.clockWarnedFor === periodStart) return;
+    this.clockWarnedFor = periodStart;
+    this.warn(
+      'CLOCK_SET_BACK',
+      `The active file of ${this.path} belongs to a period that starts ${new Date(periodStart).toISOString()}, ` +
+        `${periodStart - now} ms from now: the clock was set back since it was made. It becomes the file of the current period.`,
+      { periodStart, now },
+    );
   }
 
   /**

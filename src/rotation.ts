@@ -60,7 +60,8 @@ export interface RotationTarget {
  * Whether a file's period starts more than `clock.aheadMs` after now: a clock that was ahead when it was
  * made (a host that booted with a wrong clock, which NTP then set back). Nothing would rotate until the
  * clock caught up, a year for a year's error; such a file belongs to the period of now instead. Within the
- * margin it is the file of a process whose clock is a little ahead (hosts sharing a volume), and is kept.
+ * margin (minutes) it is the file of a process whose clock is a little ahead (containers or hosts whose
+ * clocks disagree), and is kept: taken back to an earlier period, it would be rotated again by that process.
  * A holder that stalled past staleMs reads the clock again here: it never takes the state of the process
  * that took over from it for one from the future.
  */
@@ -86,6 +87,8 @@ export interface ActiveFile {
   staged?: boolean;
   /** This call gave a staged file the active name first (see publishStaged): that was a rotation too. */
   published?: Publication;
+  /** The file belonged to this period, which had not begun: the clock was set back (see fromTheFuture). */
+  setBackFrom?: number;
 }
 
 /** A staged file given the active name, and the archive this made of the file that had it. */
@@ -374,9 +377,14 @@ function* rotateOnDisk(target: RotationTarget, periodStart: number, roll: RollRe
   if (!current) return yield* createActive(target, periodStart, null, null);
 
   let filePeriodStart = periodOfFile(target, state, current);
-  if (fromTheFuture(target, filePeriodStart)) filePeriodStart = periodStart;
+  let setBackFrom: number | null = null;
+  if (fromTheFuture(target, filePeriodStart)) {
+    setBackFrom = filePeriodStart;
+    filePeriodStart = periodStart;
+  }
   if (filePeriodStart >= periodStart && !wantsRoll(roll, current)) {
-    return yield* adoptActive(target, state, current, filePeriodStart);
+    const adopted = yield* adoptActive(target, state, current, filePeriodStart);
+    return setBackFrom === null ? adopted : { ...adopted, setBackFrom };
   }
   const described = state !== null && state.ino === current.ino;
   const emptySize = described ? (state.emptySize ?? 0) : 0;

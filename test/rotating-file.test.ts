@@ -1243,11 +1243,30 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toEqual(['the next day']);
   });
 
-  it('keeps following the file of a process whose clock is a little ahead (within staleMs): no CLOCK_SET_BACK', async () => {
+  it('makes the file of a period the clock was set back from the file of now in a process started after the correction, and says so', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const ahead = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => Date.UTC(2027, 10, 28, 12) }));
+    ahead.write('logged while the clock was a year ahead');
+    await ahead.close();
+    const now = Date.UTC(2026, 10, 28, 12);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => now }));
+    const warnings: WarningEvent[] = [];
+    file.on('warning', (warning) => warnings.push(warning));
+    const opened = once(file, 'open'); // the constructor's events come on the next tick, the warning first
+    file.write('logged after the correction');
+    await file.flush();
+    await opened;
+    expect(warnings.map((w) => [w.code, w.details?.periodStart])).toEqual([['CLOCK_SET_BACK', Date.UTC(2027, 10, 28)]]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, '.app.log.state'), 'utf8'))).toMatchObject({ periodStart: Date.UTC(2026, 10, 28) });
+    expect(readLines(log)).toEqual(['logged while the clock was a year ahead', 'logged after the correction']);
+  });
+
+  it('keeps following the file of a process whose clock is a little ahead (within 5 minutes): no CLOCK_SET_BACK', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     let ahead = Date.UTC(2026, 10, 29, 0, 0, 0, 500); // past midnight already
-    const behind = { now: Date.UTC(2026, 10, 28, 23, 59, 59) }; // 1.5 s behind
+    const behind = { now: Date.UTC(2026, 10, 28, 23, 59, 0, 500) }; // a minute behind: more than staleMs
     const fast = track(new RotatingFile({ path: log, timeZone: 'UTC' }, { now: () => ahead }));
     fast.write('new day');
     await fast.flush();
