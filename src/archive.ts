@@ -39,6 +39,7 @@ import { noHardLinks } from './io.js';
 import { lockOnce } from './lock.js';
 import type { NameScheme } from './naming.js';
 import {
+  CLOCK_AHEAD_MS,
   compressionTempName,
   planMaintenance,
   recognizeListing,
@@ -514,8 +515,9 @@ class MaintenanceRun {
    * since the listing the plan was made from. The run then comes back once it has settled.
    */
   private stillYoung(file: { compressed: boolean }, stats: fs.Stats): boolean {
-    const settlesAt = changedMsOf(file, stats) + this.target.policy.delayMs;
-    if (this.now() >= settlesAt) return false;
+    const changedMs = changedMsOf(file, stats);
+    const settlesAt = changedMs + this.target.policy.delayMs;
+    if (this.now() >= settlesAt || changedMs - this.now() > CLOCK_AHEAD_MS) return false; // see retention.ts, rule 1
     this.youngUntil = earliest(this.youngUntil, settlesAt);
     this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
     return true;

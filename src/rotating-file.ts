@@ -25,6 +25,7 @@ import {
 import type { MaintenanceResult } from './archive.js';
 import { ArchiveScheduler } from './archive-scheduler.js';
 import { archiveName } from './naming.js';
+import { CLOCK_AHEAD_MS } from './retention.js';
 import { newFileTempPath, readState, stateTempPath, type RotationState } from './state.js';
 import { MAX_TIMER_DELAY_MS, periodOf, type Period } from './schedule.js';
 import {
@@ -60,12 +61,6 @@ const LOCK_RETRY_MS = 5;
  * A line logged meanwhile tries at once.
  */
 const IDLE_LOCK_RETRY_MS = 100;
-/**
- * A file whose period starts more than this (or staleMs, if longer) after the clock's now was made while
- * the clock was ahead, and it was set back since (see clockSetBack). Clocks that merely disagree (containers,
- * hosts) are within it; a clock set back by less leaves the file in its period until that period ends.
- */
-const CLOCK_SET_BACK_MIN_MS = 5 * 60_000;
 /** Back-off after a failed write: first and maximum delay. */
 const ERROR_RETRY_MIN_MS = 100;
 const ERROR_RETRY_MAX_MS = 5000;
@@ -408,7 +403,10 @@ export class RotatingFile extends EventEmitter {
     this.now = internals.now ?? Date.now;
     this.closeWaitMs = Math.min(this.options.fallbackMs, internals.closeWaitMs ?? Infinity);
     const { dir, name, path: file, mode, frequency, timeZone, dateFormat } = this.options;
-    this.clockSetBackMs = Math.max(this.options.staleMs, CLOCK_SET_BACK_MIN_MS);
+    // A file whose period starts further ahead of the clock was made while the clock was ahead, and it was set
+    // back since (see clockSetBack). Clocks that merely disagree are within it; a clock set back by less leaves
+    // the file in its period until that period ends.
+    this.clockSetBackMs = Math.max(this.options.staleMs, CLOCK_AHEAD_MS);
     this.target = {
       path: file,
       dir,

@@ -315,6 +315,14 @@ describe('compression', () => {
     expect(fs.readdirSync(dir).filter((name) => !name.endsWith('.log'))).toEqual([]); // nothing compressed, no lock left
   });
 
+  it('compresses an archive modified a day in the future (written while the clock was ahead), rather than wait a day', async () => {
+    const dir = tempDir();
+    const written = writeArchive(dir, 1, 10, { ageMs: -DAY });
+    const result = await maintainArchives(target(dir), justAfter);
+    expect(result.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${written.name}.gz`))).toString()).toBe(`${written.lines.join('\n')}\n`);
+  });
+
   it('does nothing when the signal is already aborted, and takes no lock', async () => {
     const dir = tempDir();
     writeArchive(dir, 1, 10, { ageMs: 3_600_000 });
