@@ -509,7 +509,7 @@ export class RotatingFile extends EventEmitter {
     else if (this.flushed()) this.answerWriteCallbacks([callback], null);
     else {
       this.writeCallbacks.push(callback);
-      this.refPublish();
+      this.refWaits();
     }
   }
 
@@ -634,7 +634,7 @@ export class RotatingFile extends EventEmitter {
     if (this.flushed()) return Promise.resolve();
     const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
     this.refRetry();
-    this.refPublish();
+    this.refWaits();
     return flushed;
   }
 
@@ -761,7 +761,7 @@ export class RotatingFile extends EventEmitter {
         this.adoptForeign(active, null);
       } else if (this.now() < this.reopenUntil) {
         this.reopenTimer = setTimeout(() => this.reopenNow(), LOCK_RETRY_MS);
-        this.reopenTimer.unref();
+        this.refWaits();
         return;
       } else {
         const opened =
@@ -1936,18 +1936,26 @@ export class RotatingFile extends EventEmitter {
       this.publishTimer = null;
       this.publish();
     }, Math.max(1, Math.min(delayMs, MAX_TIMER_DELAY_MS)));
-    this.refPublish();
+    this.refWaits();
   }
 
   /**
-   * The publish timer keeps the process alive only while a flush() or a write callback waits for the
-   * publication (unless it failed or stalled): the lines are in the staged file, and a process that ends
-   * publishes it in its exit flush (or leaves it to the next process, see endOfProcess).
+   * The timers a flush() or a write callback waits for keep the process alive only while one does: the
+   * publish timer (unless the publication failed or stalled: the lines are in the staged file, and a process
+   * that ends publishes it in its exit flush, or leaves it to the next process, see endOfProcess), and
+   * reopen()'s, for fallbackMs at most (the exit flush writes the lines to the current file). Otherwise a
+   * script's `await file.flush()` would end the process with the code after it never run.
    */
-  private refPublish(): void {
-    if (this.publishTimer === null) return;
-    if (!this.publicationHeldUp() && (this.flushWaiters.length > 0 || this.writeCallbacks.length > 0)) this.publishTimer.ref();
-    else this.publishTimer.unref();
+  private refWaits(): void {
+    const awaited = this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+    if (this.publishTimer !== null) {
+      if (awaited && !this.publicationHeldUp()) this.publishTimer.ref();
+      else this.publishTimer.unref();
+    }
+    if (this.reopenTimer !== null) {
+      if (awaited) this.reopenTimer.ref();
+      else this.reopenTimer.unref();
+    }
   }
 
   /**

@@ -2791,6 +2791,18 @@ describe('RotatingFile in a process that ends', () => {
   /** Wait until 300 ms past the next boundary, then say 'idle'. */
   const AFTER_BOUNDARY = `await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 300)); console.log('idle');`;
 
+  it('keeps a process alive for a flush() awaited while reopen() waits for the lock (at most fallbackMs): the code after it runs', async () => {
+    const log = path.join(tempDir(), 'app.log');
+    // logrotate moved the file away; the SIGHUP handler reopens, and another process took the lock first.
+    const body = `(await import('node:fs')).renameSync(${JSON.stringify(log)}, ${JSON.stringify(`${log}.1`)});
+      file.reopen(); file.write('after reopen'); console.log('idle'); await file.flush(); file.write('after the flush');`;
+    const { endedAfterIdleMs, stats } = await whileLockHeld(log, 'fallbackMs: 3000', body, 300);
+    expect(endedAfterIdleMs).toBeGreaterThanOrEqual(250); // it waited for the lock to be free
+    expect(readLines(`${log}.1`)).toEqual(['before']);
+    expect(readLines(log)).toEqual(['after reopen', 'after the flush']);
+    expect(stats).toMatchObject({ lateLines: 0, droppedLines: 0 });
+  });
+
   it('lets an idle process end while another process holds the rotation lock past a boundary', async () => {
     const log = path.join(tempDir(), 'app.log');
     const { endedAfterIdleMs } = await whileLockHeld(log, 'frequency: 1000, settleMs: 50', AFTER_BOUNDARY, 1000);
