@@ -275,6 +275,10 @@ export class RotatingFile extends EventEmitter {
   private retryAt = 0;
   /** The pending retry was asked to keep the process alive while lines wait for it (see refRetry). */
   private retryKeepsAlive = false;
+  /** The pending retry is a busy lock's while no line waited (IDLE_LOCK_RETRY_MS): a line makes it sooner. */
+  private retryIdle = false;
+  /** The pending publish timer is a busy lock's while nothing waited: a flush() or write callback makes it sooner. */
+  private publishIdle = false;
   private boundaryTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   /** When checkActiveName last looked at the active name (see flushNow). */
@@ -569,6 +573,8 @@ export class RotatingFile extends EventEmitter {
       if (beforeExit) this.flushNow(false, true);
       else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
       else this.queueFlush();
+    } else if (this.retryIdle) {
+      this.scheduleRetry(LOCK_RETRY_MS, true); // a busy lock's slow retry: the line tries it at once, nearly
     } else {
       this.refRetry(); // lines wait for it now: it may keep the process alive
       if (!this.writesFailing && this.waitingSince !== 0 && this.waitedTooLong(this.now(), false)) {
@@ -1583,7 +1589,10 @@ export class RotatingFile extends EventEmitter {
       if (result === 'busy') {
         this.counters.lockAttemptsLost++;
         if (roll === null) {
-          this.scheduleRetry(this.lockRetryDelay(), true); // the retry timer looks again, not the next write
+          // The retry timer looks again, not the next write. A publication's retries are the publish timer's:
+          // this one only writes the lines logged meanwhile to the staged file (a later line queues its flush).
+          if (!publishing) this.scheduleRetry(this.lockRetryDelay(), true);
+          else if (this.bufferedLineCount() > 0) this.scheduleRetry(LOCK_RETRY_MS, true);
           return;
         }
         this.rollBusyUntil = performance.now() + LOCK_RETRY_MS;
@@ -1880,6 +1889,7 @@ export class RotatingFile extends EventEmitter {
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryAt = at;
+    this.retryIdle = delayMs === IDLE_LOCK_RETRY_MS;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.flushNow();
@@ -1932,6 +1942,7 @@ export class RotatingFile extends EventEmitter {
 
   private retryPublish(delayMs: number): void {
     if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishIdle = false;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = null;
       this.publish();
@@ -1948,6 +1959,10 @@ export class RotatingFile extends EventEmitter {
    */
   private refWaits(): void {
     const awaited = this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+    if (awaited && this.publishTimer !== null && this.publishIdle && !this.publicationHeldUp()) {
+      this.retryPublish(LOCK_RETRY_MS); // a busy lock's slow retry: now someone waits for it (this comes back here)
+      return;
+    }
     if (this.publishTimer !== null) {
       if (awaited && !this.publicationHeldUp()) this.publishTimer.ref();
       else this.publishTimer.unref();
@@ -2012,6 +2027,7 @@ export class RotatingFile extends EventEmitter {
     if (result !== 'failed') {
       const awaited = !this.publicationHeldUp() && (this.flushWaiters.length > 0 || this.writeCallbacks.length > 0);
       this.retryPublish(awaited ? LOCK_RETRY_MS : this.lockRetryDelay());
+      this.publishIdle = !awaited && this.bufferedLineCount() === 0;
       return;
     }
     this.retryPublish(this.errorDelay);

@@ -60,8 +60,9 @@ export interface RotationTarget {
  * Whether a file's period starts more than `clock.aheadMs` after now: a clock that was ahead when it was
  * made (a host that booted with a wrong clock, which NTP then set back). Nothing would rotate until the
  * clock caught up, a year for a year's error; such a file belongs to the period of now instead. Within the
- * margin (minutes) it is the file of a process whose clock is a little ahead (containers or hosts whose
- * clocks disagree), and is kept: taken back to an earlier period, it would be rotated again by that process.
+ * margin (minutes) the file is kept in its period: a clock set back a little (or a clock a little ahead
+ * where processes do not share one) would otherwise take a newer state back to an earlier period, and the
+ * processes with the later clock would rotate again.
  * A holder that stalled past staleMs reads the clock again here: it never takes the state of the process
  * that took over from it for one from the future.
  */

@@ -1321,9 +1321,35 @@ describe('RotatingFile, one process', () => {
     await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
     expect(delays.filter((ms) => ms === 5)).toEqual([]);
     expect(delays.filter((ms) => ms === 100).length).toBeGreaterThanOrEqual(2);
-    // A line logged meanwhile tries at once, and again every 5 ms while it waits.
+    // A line logged meanwhile tries it again within 5 ms, not at the end of the slow retry, and every 5 ms while it waits.
+    const before = delays.length;
     file.write('after midnight');
+    expect(delays.slice(before)).toEqual([5]);
     await vi.waitFor(() => expect(delays.filter((ms) => ms === 5).length).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
+  });
+
+  it('tries a busy lock for a publication every 100 ms while nothing waits for it, and within 5 ms once a flush() does', async () => {
+    const dir = tempDir();
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 100 }, { now: () => now }));
+    file.write('before midnight');
+    await file.flush();
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    file.write('after midnight'); // staged: the new file has the name .app.log.next until settleMs after midnight
+    // Staged, and the line in it: the staging is over (its lock released).
+    await vi.waitFor(() => expect(readLines(path.join(dir, '.app.log.next'))).toEqual(['after midnight']), { timeout: 5000, interval: 5 });
+    await vi.waitFor(() => expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(false), { timeout: 5000, interval: 5 });
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock when the name is due
+    const delays = recordTimeoutDelays();
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 200);
+    await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
+    expect(delays.filter((ms) => ms === 5)).toEqual([]);
+    const before = delays.length;
+    const flushed = file.flush();
+    expect(delays.slice(before)).toEqual([5]);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    await flushed;
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['after midnight']);
   });
 
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
