@@ -1581,7 +1581,8 @@ export class RotatingFile extends EventEmitter {
           this.stagingTried = Number.NaN;
         }
         if (result !== 'done') {
-          this.scheduleRetry(result === 'busy' ? this.lockRetryDelay() : Math.max(1, periodStart + this.options.settleMs - this.now()), true);
+          if (result === 'busy') this.scheduleLockRetry();
+          else this.scheduleRetry(Math.max(1, periodStart + this.options.settleMs - this.now()), true);
           return;
         }
       }
@@ -1591,7 +1592,7 @@ export class RotatingFile extends EventEmitter {
         if (roll === null) {
           // The retry timer looks again, not the next write. A publication's retries are the publish timer's:
           // this one only writes the lines logged meanwhile to the staged file (a later line queues its flush).
-          if (!publishing) this.scheduleRetry(this.lockRetryDelay(), true);
+          if (!publishing) this.scheduleLockRetry();
           else if (this.bufferedLineCount() > 0) this.scheduleRetry(LOCK_RETRY_MS, true);
           return;
         }
@@ -1880,7 +1881,7 @@ export class RotatingFile extends EventEmitter {
   // Timers
 
   /** Retry writing later: lock busy, settle margin, or an error back-off. */
-  private scheduleRetry(delayMs: number, keepAlive: boolean): void {
+  private scheduleRetry(delayMs: number, keepAlive: boolean, idle = false): void {
     const at = this.now() + delayMs;
     if (this.retryTimer && this.retryAt <= at) {
       this.retryKeepsAlive ||= keepAlive;
@@ -1889,7 +1890,7 @@ export class RotatingFile extends EventEmitter {
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryAt = at;
-    this.retryIdle = delayMs === IDLE_LOCK_RETRY_MS;
+    this.retryIdle = idle;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.flushNow();
@@ -1901,6 +1902,12 @@ export class RotatingFile extends EventEmitter {
   /** How soon a busy lock is tried again: at once, nearly, while lines wait in memory (see IDLE_LOCK_RETRY_MS). */
   private lockRetryDelay(): number {
     return this.bufferedLineCount() > 0 ? LOCK_RETRY_MS : IDLE_LOCK_RETRY_MS;
+  }
+
+  /** The retry after a busy lock: soon while lines wait, else slowly (a line logged meanwhile brings it forward, see write()). */
+  private scheduleLockRetry(): void {
+    const delayMs = this.lockRetryDelay();
+    this.scheduleRetry(delayMs, true, delayMs === IDLE_LOCK_RETRY_MS);
   }
 
   /**
