@@ -357,7 +357,7 @@ class MaintenanceRun {
           else this.kept.add(archive.name).add(archive.name.slice(0, -'.gz'.length));
           return;
         }
-        listing.archives.push({ ...archive, changedMs: changedMsOf(archive, stats), size: stats.size });
+        listing.archives.push({ ...archive, changedMs: this.changedMs(archive, stats), size: stats.size });
       }),
       ...recognized.temps.map((name) => async () => {
         const stats = await this.regularFile(name);
@@ -511,13 +511,31 @@ class MaintenanceRun {
   }
 
   /**
+   * When `file` last changed, for rule 1 of retention.ts. A change dated more than CLOCK_AHEAD_MS after now
+   * was made while the clock was ahead (it was set back since), or by a clock that is ahead: its grace delay
+   * counts from when this process first saw it so, not from a time the clock may take a year to reach.
+   */
+  private changedMs(file: { name: string; compressed: boolean }, stats: fs.Stats): number {
+    const changed = changedMsOf(file, stats);
+    const now = this.now();
+    if (changed - now <= CLOCK_AHEAD_MS) return changed;
+    const key = `${this.file(file.name)}\0${stats.ino}`;
+    let seen = aheadFirstSeen.get(key);
+    if (seen === undefined) {
+      if (aheadFirstSeen.size >= MAX_AHEAD_SEEN) aheadFirstSeen.clear();
+      seen = now;
+      aheadFirstSeen.set(key, seen);
+    }
+    return seen;
+  }
+
+  /**
    * Whether `file` (its `stats` just now) changed less than the grace delay ago: a straggler wrote to it
    * since the listing the plan was made from. The run then comes back once it has settled.
    */
-  private stillYoung(file: { compressed: boolean }, stats: fs.Stats): boolean {
-    const changedMs = changedMsOf(file, stats);
-    const settlesAt = changedMs + this.target.policy.delayMs;
-    if (this.now() >= settlesAt || changedMs - this.now() > CLOCK_AHEAD_MS) return false; // see retention.ts, rule 1
+  private stillYoung(file: { name: string; compressed: boolean }, stats: fs.Stats): boolean {
+    const settlesAt = this.changedMs(file, stats) + this.target.policy.delayMs;
+    if (this.now() >= settlesAt) return false;
     this.youngUntil = earliest(this.youngUntil, settlesAt);
     this.result.settlesAt = earliest(this.result.settlesAt, settlesAt);
     return true;
@@ -686,7 +704,7 @@ class MaintenanceRun {
       // Planned from a listing up to RELIST_MS old, after the compressions before it: an archive written to
       // since then waits for the grace delay (the straggler may write again, and that line would go with
       // the original), and one that got a second name meanwhile is left alone (see listArchives).
-      if (stats.nlink !== 1 || this.stillYoung({ compressed: false }, stats)) throw new StopRun();
+      if (stats.nlink !== 1 || this.stillYoung({ name: path.basename(original), compressed: false }, stats)) throw new StopRun();
       const { atime, mtime, ino } = stats;
       let size = 0;
       const sink = await fsp.open(temp, 'wx', this.target.mode);
@@ -791,6 +809,14 @@ async function recognizeCached(target: ArchiveTarget, names: readonly string[], 
 function changedMsOf(archive: { compressed: boolean }, stats: fs.Stats): number {
   return archive.compressed ? stats.mtimeMs : Math.max(stats.mtimeMs, stats.ctimeMs);
 }
+
+/**
+ * Files whose change this process found dated more than CLOCK_AHEAD_MS ahead of its clock, by path and inode:
+ * when it first saw them so. Bounded: past MAX_AHEAD_SEEN entries it starts again (a file then waits its
+ * grace delay once more).
+ */
+const aheadFirstSeen = new Map<string, number>();
+const MAX_AHEAD_SEEN = 10_000;
 
 /** The earlier of two times, either of which may be null (none). */
 function earliest(a: number | null, b: number | null): number | null {

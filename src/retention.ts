@@ -8,12 +8,11 @@
  * restart, after a gap, and in whichever process runs it.
  *
  * Rules, in the order they apply:
- * 1. **Grace delay.** A file that changed less than `delayMs` before `now` (or in the future, up to
- *    {@link CLOCK_AHEAD_MS}) is never touched: a straggler that still holds the old descriptor may append
- *    to it. A change is a write (mtime) or the link or rename that gave the file its archive name (ctime):
- *    a file that had been idle for a day is just as exposed right after its rotation. A change dated
- *    further ahead was made while the clock was ahead, and nothing has changed the file since the clock
- *    was set back: it has settled (else it would wait until the clock got there, a year for a year).
+ * 1. **Grace delay.** A file that changed less than `delayMs` before `now` (or in the future) is never
+ *    touched: a straggler that still holds the old descriptor may append to it. A change is a write
+ *    (mtime) or the link or rename that gave the file its archive name (ctime): a file that had been idle
+ *    for a day is just as exposed right after its rotation. (For a change dated more than
+ *    {@link CLOCK_AHEAD_MS} ahead, the caller passes when it first saw it so: see archive.ts.)
  * 2. **One archive, one or two names.** `app.<date>.<n>.log` and `app.<date>.<n>.log.gz` are the same
  *    archive; both names exist at once only when a compression was interrupted and could not be repaired.
  *    Such an archive counts once and is never compressed again (its `.gz` name is taken).
@@ -31,8 +30,8 @@ import { parseArchiveName, type NameScheme, type ParsedArchive } from './naming.
 import { isNewFileTempName, isStateTempName } from './state.js';
 
 /**
- * How far in the future a change may be dated and still be a straggler's of a clock a little ahead: further
- * ahead, the clock was set back since (rule 1).
+ * How far ahead of the clock a file's period or change may be dated before the clock counts as set back
+ * since (or as another machine's, far ahead): see rotating-file.ts (clockSetBack) and archive.ts (changedMs).
  */
 export const CLOCK_AHEAD_MS = 5 * 60_000;
 
@@ -101,7 +100,7 @@ export function planMaintenance(files: readonly ArchiveFile[], policy: Retention
   const plan: MaintenancePlan = { compress: [], remove: [], settlesAt: null };
   const isSettled = (file: ArchiveFile): boolean => {
     if (!Number.isFinite(file.changedMs)) return false;
-    if (now - file.changedMs >= policy.delayMs || file.changedMs - now > CLOCK_AHEAD_MS) return true;
+    if (now - file.changedMs >= policy.delayMs) return true;
     plan.settlesAt = Math.min(plan.settlesAt ?? Infinity, file.changedMs + policy.delayMs);
     return false;
   };

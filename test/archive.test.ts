@@ -315,11 +315,15 @@ describe('compression', () => {
     expect(fs.readdirSync(dir).filter((name) => !name.endsWith('.log'))).toEqual([]); // nothing compressed, no lock left
   });
 
-  it('compresses an archive modified a day in the future (written while the clock was ahead), rather than wait a day', async () => {
+  it('gives an archive modified a day in the future (written while the clock was ahead) its grace delay from when it is first seen, not a day', async () => {
     const dir = tempDir();
     const written = writeArchive(dir, 1, 10, { ageMs: -DAY });
-    const result = await maintainArchives(target(dir), justAfter);
-    expect(result.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
+    const seenAt = Date.now();
+    const first = await maintainArchives(target(dir, { delayMs: 60_000 }), () => seenAt);
+    expect(first.compressed).toEqual([]);
+    expect(first.settlesAt).toBe(seenAt + 60_000); // not a day ahead plus the delay
+    const settled = await maintainArchives(target(dir, { delayMs: 60_000 }), () => seenAt + 60_000);
+    expect(settled.compressed).toEqual([{ from: written.name, to: `${written.name}.gz` }]);
     expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, `${written.name}.gz`))).toString()).toBe(`${written.lines.join('\n')}\n`);
   });
 

@@ -149,13 +149,6 @@ describe('planMaintenance', () => {
       expect(planMaintenance([future], policy({ compress: true, maxFiles: 0 }), NOW)).toEqual({ compress: [], remove: [], settlesAt: NOW + 60_000 + 5000 });
     });
 
-    it('treats a file modified more than 5 minutes in the future as settled: the clock was set back since it changed', () => {
-      const dayAhead = archive(2, { ageMs: -86_400_000 });
-      expect(planMaintenance([dayAhead], policy({ compress: true, maxFiles: 0 }), NOW)).toEqual({ compress: [], remove: names([dayAhead]), settlesAt: null });
-      const compressed = planMaintenance([dayAhead], policy({ compress: true }), NOW);
-      expect(compressed).toEqual({ compress: names([dayAhead]), remove: [], settlesAt: null });
-    });
-
     it('counts a young archive towards maxFiles even though it is not deleted yet', () => {
       // Three archives, the two newest still young: maxFiles 2 deletes the old one only.
       const files = [archive(1, { index: 1, ageMs: 10 }), archive(1, { ageMs: 20 }), archive(2)];
