@@ -1885,6 +1885,7 @@ export class RotatingFile extends EventEmitter {
     const at = this.now() + delayMs;
     if (this.retryTimer && this.retryAt <= at) {
       this.retryKeepsAlive ||= keepAlive;
+      this.retryIdle &&= idle; // it is also this caller's retry now, which a line must not bring forward
       this.refRetry();
       return;
     }
@@ -1906,6 +1907,11 @@ export class RotatingFile extends EventEmitter {
 
   /** The retry after a busy lock: soon while lines wait, else slowly (a line logged meanwhile brings it forward, see write()). */
   private scheduleLockRetry(): void {
+    // While writes fail, their back-off decides when the lines are tried again (a line does not bring it forward).
+    if (this.writesFailing) {
+      if (this.retryTimer === null) this.scheduleRetry(IDLE_LOCK_RETRY_MS, true);
+      return;
+    }
     const delayMs = this.lockRetryDelay();
     this.scheduleRetry(delayMs, true, delayMs === IDLE_LOCK_RETRY_MS);
   }

@@ -1352,6 +1352,29 @@ describe('RotatingFile, one process', () => {
     expect(readLines(path.join(dir, 'app.log'))).toEqual(['after midnight']);
   });
 
+  it("keeps failed writes' back-off while the lock is also busy: no retry every 5 ms for the lines that cannot be written", async () => {
+    const dir = tempDir();
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', frequency: 1000, settleMs: 20, fallbackMs: 300 }));
+    file.write('first');
+    await file.flush();
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) - 100)); // 100 ms before a boundary
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock past the boundary
+    vi.spyOn(fs, 'writeSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const failed = once(file, 'error');
+    const writer = setInterval(() => file.write('a line'), 20); // they wait for the new file, then go late, and fail
+    try {
+      await failed;
+      const delays = recordTimeoutDelays();
+      const errors = file.stats().errors;
+      await vi.waitFor(() => expect(file.stats().errors).toBeGreaterThanOrEqual(errors + 2), { timeout: 5000, interval: 10 });
+      expect(delays.filter((ms) => ms === 5)).toEqual([]); // the back-off's 100, 200 … ms, not the busy lock's 5
+    } finally {
+      clearInterval(writer);
+    }
+  });
+
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
