@@ -300,6 +300,8 @@ export class RotatingFile extends EventEmitter {
   /** reopen() waiting for another process to finish taking the new file, until reopenUntil. */
   private reopenTimer: NodeJS.Timeout | null = null;
   private reopenUntil = 0;
+  /** reopen()'s timer is its slow retry, nothing waiting for it (see hurryReopen). */
+  private reopenIdle = false;
   private missingSince = 0;
   /**
    * The open file is the new period's staged file (see stageNext): written to, but not under the active
@@ -566,7 +568,9 @@ export class RotatingFile extends EventEmitter {
       this.flushSync();
       this.dropUnwritten('the process exited');
     }
-    else if (this.retryTimer === null) {
+    else if (this.reopenIdle && this.reopenTimer !== null) {
+      this.hurryReopen(); // lines wait for reopen()'s file: its slow retry comes within 5 ms now
+    } else if (this.retryTimer === null) {
       // From 'beforeExit': a rotation that is due runs now, on this thread (off the event loop it would keep
       // the process alive and bring 'beforeExit' back). Within the settle margin it waits, on a retry that
       // keeps nothing alive: the exit flush does it if the process ends, as it does on exit.
@@ -750,6 +754,7 @@ export class RotatingFile extends EventEmitter {
   private reopenNow(): void {
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
     this.reopenTimer = null;
+    this.reopenIdle = false;
     if (this.state === 'closed' || this.state === 'closing') return;
     try {
       // Not underLock(): waiting for a process that is taking the same file is no lost rotation attempt.
@@ -766,7 +771,10 @@ export class RotatingFile extends EventEmitter {
       if (active) {
         this.adoptForeign(active, null);
       } else if (this.now() < this.reopenUntil) {
-        this.reopenTimer = setTimeout(() => this.reopenNow(), LOCK_RETRY_MS);
+        // Every process that got SIGHUP is at it: slowly while nothing waits (see IDLE_LOCK_RETRY_MS).
+        const waited = this.bufferedLineCount() > 0 || this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+        this.reopenTimer = setTimeout(() => this.reopenNow(), waited ? LOCK_RETRY_MS : IDLE_LOCK_RETRY_MS);
+        this.reopenIdle = !waited;
         this.refWaits();
         return;
       } else {
@@ -1963,6 +1971,15 @@ export class RotatingFile extends EventEmitter {
     this.refWaits();
   }
 
+  /** reopen()'s slow retry (nothing waited for it): a line, flush() or write callback now does, try within 5 ms. */
+  private hurryReopen(): void {
+    if (this.reopenTimer === null || !this.reopenIdle) return;
+    clearTimeout(this.reopenTimer);
+    this.reopenIdle = false;
+    this.reopenTimer = setTimeout(() => this.reopenNow(), LOCK_RETRY_MS);
+    this.refWaits();
+  }
+
   /**
    * The timers a flush() or a write callback waits for keep the process alive only while one does: the
    * publish timer (unless the publication failed or stalled: the lines are in the staged file, and a process
@@ -1972,6 +1989,7 @@ export class RotatingFile extends EventEmitter {
    */
   private refWaits(): void {
     const awaited = this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+    if (awaited) this.hurryReopen();
     if (awaited && this.publishTimer !== null && this.publishIdle && !this.publicationHeldUp()) {
       this.retryPublish(LOCK_RETRY_MS); // a busy lock's slow retry: now someone waits for it (this comes back here)
       return;

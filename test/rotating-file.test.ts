@@ -1375,6 +1375,24 @@ describe('RotatingFile, one process', () => {
     }
   });
 
+  it('tries the lock for reopen() every 100 ms while nothing waits for it, and within 5 ms once a line does', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const file = track(createRotatingFile({ path: log, timeZone: 'UTC' }));
+    file.write('before');
+    await file.flush();
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // every process got SIGHUP: another one is taking the new file
+    fs.renameSync(log, `${log}.1`);
+    const delays = recordTimeoutDelays();
+    file.reopen();
+    expect(delays).toEqual([100]);
+    file.write('after');
+    expect(delays).toEqual([100, 5]);
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
+    await file.flush();
+    expect(readLines(log)).toEqual(['after']);
+  });
+
   it('sets the boundary timer once per boundary, not again at every rotate() of the period (Node keeps a timer list per delay until it fires)', async () => {
     const dir = tempDir();
     const now = Date.UTC(2026, 10, 25, 12);
