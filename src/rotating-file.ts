@@ -58,7 +58,7 @@ const LOCK_RETRY_MS = 5;
  * A busy lock is tried again after this when nothing waits for it: no line in memory, no flush() or write
  * callback waiting for a publication, or a publication that stalled. Its holder may keep it for as long as
  * its own disk stalls; trying every LOCK_RETRY_MS meanwhile cost 185 attempts and 6 % of a CPU per second.
- * A line logged meanwhile tries at once.
+ * A line, flush() or write callback that comes meanwhile brings the next try forward to LOCK_RETRY_MS.
  */
 const IDLE_LOCK_RETRY_MS = 100;
 /** Back-off after a failed write: first and maximum delay. */
@@ -772,7 +772,7 @@ export class RotatingFile extends EventEmitter {
         this.adoptForeign(active, null);
       } else if (this.now() < this.reopenUntil) {
         // Every process that got SIGHUP is at it: slowly while nothing waits (see IDLE_LOCK_RETRY_MS).
-        const waited = this.bufferedLineCount() > 0 || this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+        const waited = this.bufferedLineCount() > 0 || this.someoneWaits();
         this.reopenTimer = setTimeout(() => this.reopenNow(), waited ? LOCK_RETRY_MS : IDLE_LOCK_RETRY_MS);
         this.reopenIdle = !waited;
         this.refWaits();
@@ -1971,6 +1971,11 @@ export class RotatingFile extends EventEmitter {
     this.refWaits();
   }
 
+  /** A flush() or a write callback waits for the lines to reach the kernel. */
+  private someoneWaits(): boolean {
+    return this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+  }
+
   /** reopen()'s slow retry (nothing waited for it): a line, flush() or write callback now does, try within 5 ms. */
   private hurryReopen(): void {
     if (this.reopenTimer === null || !this.reopenIdle) return;
@@ -1988,7 +1993,7 @@ export class RotatingFile extends EventEmitter {
    * script's `await file.flush()` would end the process with the code after it never run.
    */
   private refWaits(): void {
-    const awaited = this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+    const awaited = this.someoneWaits();
     if (awaited) this.hurryReopen();
     if (awaited && this.publishTimer !== null && this.publishIdle && !this.publicationHeldUp()) {
       this.retryPublish(LOCK_RETRY_MS); // a busy lock's slow retry: now someone waits for it (this comes back here)
@@ -2056,7 +2061,7 @@ export class RotatingFile extends EventEmitter {
       if (this.flushed()) this.resolveFlushWaiters();
     }
     if (result !== 'failed') {
-      const awaited = !this.publicationHeldUp() && (this.flushWaiters.length > 0 || this.writeCallbacks.length > 0);
+      const awaited = !this.publicationHeldUp() && this.someoneWaits();
       this.retryPublish(awaited ? LOCK_RETRY_MS : this.lockRetryDelay());
       this.publishIdle = !awaited && this.bufferedLineCount() === 0;
       return;
