@@ -15,6 +15,20 @@ import { stateTempPath } from '../src/state.js';
 const dirs: string[] = [];
 const files: RotatingFile[] = [];
 
+/**
+ * A file on the injected clock `clock.now` (starting `at`, checking its name every 100 ms) that wrote one line
+ * ('before midnight') and is idle now: the flush that line queued has run.
+ */
+async function idleBeforeMidnight(at: number): Promise<{ dir: string; file: RotatingFile; clock: { now: number } }> {
+  const dir = tempDir();
+  const clock = { now: at };
+  const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => clock.now }));
+  file.write('before midnight');
+  await file.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  return { dir, file, clock };
+}
+
 /** The delays every setTimeout() asks for from now on (the timers still run). */
 function recordTimeoutDelays(): number[] {
   const delays: number[] = [];
@@ -1201,15 +1215,10 @@ describe('RotatingFile, one process', () => {
   });
 
   it('rotates an idle file within a check after its boundary when the wall clock jumped past it (a suspended host, a clock stepped forward)', async () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 0);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => now }));
-    file.write('before midnight');
-    await file.flush();
-    await new Promise((resolve) => setImmediate(resolve)); // the flush the write queued has run: the file is idle
+    const { file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 0));
     const rotated = once(file, 'rotate') as Promise<[RotateEvent]>;
     // The boundary timer waits a minute on the monotonic clock; the wall clock jumps there at once.
-    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 1);
     const [event] = await Promise.race([rotated, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no rotation within 5 s')), 5000))]);
     expect(path.basename(event.archive as string)).toBe('app.2026-11-25.log');
     expect(readLines(event.archive as string)).toEqual(['before midnight']);
@@ -1309,15 +1318,10 @@ describe('RotatingFile, one process', () => {
   });
 
   it('tries a busy lock again every 100 ms, not every 5 ms, while no line waits for the rotation (the holder may keep it for long)', async () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => now }));
-    file.write('before midnight');
-    await file.flush();
-    await new Promise((resolve) => setImmediate(resolve)); // the flush the write queued has run: the file is idle
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59));
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process rotates, and its disk stalls
     const delays = recordTimeoutDelays();
-    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 1);
     await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
     expect(delays.filter((ms) => ms === 5)).toEqual([]);
     expect(delays.filter((ms) => ms === 100).length).toBeGreaterThanOrEqual(2);
