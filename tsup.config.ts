@@ -20,6 +20,10 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
+  // Rollup writes the CommonJS chunks. Without it tsup turns esbuild's ESM chunks into CommonJS with
+  // sucrase, which also rewrites class fields and optional chaining: the classes were then named
+  // `_class3` and the like in stack traces and in Node's messages ("Emitted 'error' event on _class3").
+  treeshake: true,
   // Optional peer dependencies: resolved from the user's project, never bundled.
   external: ['winston', 'winston-transport', 'pino'],
   onSuccess: esmEntriesLoadTheCommonJsBuild,
@@ -56,7 +60,14 @@ async function esmEntriesLoadTheCommonJsBuild(): Promise<void> {
     const where = path.join('dist', file);
     // The ESM chunks and maps nothing loads any more.
     if (/\.js(\.map)?$/.test(file) && !(file.endsWith('.js') && file.slice(0, -3) in entry)) fs.rmSync(where);
-    // tsup's CommonJS code splitting names the build's own absolute path in the maps: make it relative.
+    // Rollup appends its source map comment after esbuild's, the same line twice: keep one.
+    if (file.endsWith('.cjs')) {
+      const code = fs.readFileSync(where, 'utf8');
+      const comment = `//# sourceMappingURL=${file}.map`;
+      const twice = `${comment}\n${comment}`;
+      if (code.trimEnd().endsWith(twice)) fs.writeFileSync(where, `${code.trimEnd().slice(0, -twice.length)}${comment}\n`);
+    }
+    // tsup's CommonJS code splitting may name the build's own absolute path in the maps: make it relative.
     if (file.endsWith('.cjs.map')) {
       const map = JSON.parse(fs.readFileSync(where, 'utf8')) as { file?: string; sources: string[] };
       const relative = (name: string): string => (path.isAbsolute(name) ? path.relative(path.resolve('dist'), name) : name);

@@ -213,6 +213,20 @@ console.log(JSON.stringify({ sameClass: imported.RotatingFile === required.Rotat
       expect(JSON.parse(read('pino-worker-cjs.log'))).toMatchObject({ level: 30, msg: 'pino worker cjs' });
     }, 120_000);
 
+    it("gives the classes their own names, as stack traces and Node's messages show them", async () => {
+      const names = write(
+        'class-names.cjs',
+        `const { RotatingFile, TimberlockError, TimberlockOptionError } = require('timberlock');
+const { RotatingFileTransport } = require('timberlock/winston');
+const { PinoTransportStream } = require('timberlock/pino');
+console.log([RotatingFile, TimberlockError, TimberlockOptionError, RotatingFileTransport, PinoTransportStream].map((c) => c.name).join());
+`,
+      );
+      const result = await runNode([names], { cwd: project, timeoutMs: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(result.stdout.trim()).toBe('RotatingFile,TimberlockError,TimberlockOptionError,RotatingFileTransport,PinoTransportStream');
+    }, 120_000);
+
     it('type-checks ESM and CJS consumers of all three entries (module node16)', () => {
       write('typed.mts', TYPED);
       write('typed.cts', TYPED);
