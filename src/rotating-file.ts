@@ -176,6 +176,10 @@ export interface RotatingFileEvents {
   drain: [];
   finish: [];
   close: [];
+  /** Emitted by Node's `readable.pipe(file)` (and `stream.pipeline()`), as on any destination. */
+  pipe: [source: NodeJS.ReadableStream];
+  /** Emitted by Node's `readable.unpipe(file)`, and when a pipe ends. */
+  unpipe: [source: NodeJS.ReadableStream];
 }
 
 type RotatingFileListener<K extends keyof RotatingFileEvents> = (...args: RotatingFileEvents[K]) => void;
@@ -250,6 +254,8 @@ export class RotatingFile extends EventEmitter {
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
+  /** Readable streams piped into this file (pipe(), pipeline()) that have not unpiped: see raiseError. */
+  private pipedIn = 0;
   /** A write failed in the error episode under way (not only a rotation, a check or a close). */
   private writesFailing = false;
   /** When writesFailing became true. */
@@ -404,6 +410,8 @@ export class RotatingFile extends EventEmitter {
    */
   constructor(options: RotatingFileOptions, internals: RotatingFileInternals = {}) {
     super();
+    this.on('pipe', () => this.pipedIn++);
+    this.on('unpipe', () => (this.pipedIn = Math.max(0, this.pipedIn - 1)));
     this.options = normalizeOptions(options, internals.identity ?? { hostname: os.hostname(), pid: process.pid });
     this.path = this.options.path;
     this.now = internals.now ?? Date.now;
@@ -2448,7 +2456,13 @@ export class RotatingFile extends EventEmitter {
   }
 
   private raiseError(error: TimberlockError): void {
-    if (this.listenerCount('error') > 0) this.emitSafely('error', error);
+    // Node's pipe() and pipeline() take an 'error' of their destination as its end: they would stop the
+    // source, or throw it when nobody else listens, for a failure this file retries. A 'warning' says it,
+    // and a process warning when nobody listens for that.
+    if (this.pipedIn > 0) {
+      if (this.listenerCount('warning') === 0) emitAsProcessWarning(error, this.processEnding());
+      this.warn('IO_ERROR', error.message, { code: error.code });
+    } else if (this.listenerCount('error') > 0) this.emitSafely('error', error);
     else emitAsProcessWarning(error, this.processEnding());
   }
 

@@ -408,29 +408,68 @@ describe('a full disk (2 MiB tmpfs)', () => {
   );
 });
 
+/** Fork a fixture app with its config; `output` collects what it prints, `exited` is its exit code. */
+function forkApp(fixture: string, config: Record<string, unknown>): { child: ChildProcess; output: { stdout: string; stderr: string }; exited: Promise<number | null> } {
+  const child = fork(path.join(import.meta.dirname, 'fixtures', fixture), [JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  children.push(child);
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (output.stderr += text));
+  return { child, output, exited: new Promise((resolve) => child.once('exit', resolve)) };
+}
+
 describe('a flush() awaited while the disk is full', () => {
   it.skipIf(cannotMount !== null)(
     'keeps the process alive for the retries until the disk takes the lines, then lets it end with every line written',
     async () => {
       const { dir, log } = smallDisk();
-      const child = fork(path.join(import.meta.dirname, 'fixtures', 'flush-then-end.mjs'), [JSON.stringify({ path: log, lines: 30 })], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      });
-      children.push(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-      child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const { child, output, exited } = forkApp('flush-then-end.mjs', { path: log, lines: 30 });
       const failed = new Promise<unknown>((resolve) => child.on('message', (m: { type: string }) => m.type === 'error' && resolve(m)));
       await new Promise<void>((resolve) => child.on('message', (m: { type: string }) => m.type === 'opened' && resolve()));
       fillDisk(dir, 'filler', 0);
       child.send({ type: 'go' });
       expect(await failed).toEqual({ type: 'error', code: 'ENOSPC' });
       fs.rmSync(path.join(dir, 'filler')); // the disk takes lines again: the next retry writes them
-      expect(await exited, stderr).toBe(0);
-      expect(JSON.parse(stdout.trim()).stats).toMatchObject({ lines: 30, droppedLines: 0, bufferedLines: 0 });
+      expect(await exited, output.stderr).toBe(0);
+      expect(JSON.parse(output.stdout.trim()).stats).toMatchObject({ lines: 30, droppedLines: 0, bufferedLines: 0 });
       expect(fs.readFileSync(log, 'utf8')).toBe(Array.from({ length: 30 }, (_, i) => `line ${i}\n`).join(''));
+    },
+    30_000,
+  );
+});
+
+describe('a stream piped into the file while the disk is full', () => {
+  // Node's pipe() and pipeline() take an 'error' of their destination as its end: pipeline() stops the
+  // source (76 of 200 lines reached the file), and pipe() throws it when nobody else listens (a crash).
+  it.skipIf(cannotMount !== null).each(['pipe', 'pipeline'])(
+    'through %s(): the failure is a warning, the stream waits for the retries, and every line reaches the file',
+    async (how) => {
+      const { dir, log } = smallDisk();
+      const lines = 200;
+      const { child, output, exited } = forkApp('pipe-into-file.mjs', { path: log, lines, how });
+      const messages: { type: string; code?: string; error?: string | null }[] = [];
+      const next = (type: string): Promise<unknown> =>
+        new Promise((resolve) => {
+          const look = (m: { type: string }): void => {
+            if (m.type !== type) return;
+            child.off('message', look);
+            resolve(m);
+          };
+          child.on('message', look);
+        });
+      child.on('message', (m: { type: string }) => messages.push(m));
+      const failed = next('process-warning');
+      await next('half');
+      fillDisk(dir, 'filler', 0);
+      child.send({ type: 'go' });
+      // (Before the pipe ends: an end reports how it ended, which 'done' then says.)
+      const ended = Promise.race([next('done'), exited]).then(() => ({ ended: messages.filter((m) => m.type === 'done'), stderr: output.stderr.slice(0, 400) }));
+      expect(await Promise.race([failed, ended])).toEqual({ type: 'process-warning', code: 'ENOSPC' });
+      fs.rmSync(path.join(dir, 'filler')); // the disk takes lines again: the next retry writes them
+      expect(await exited, output.stderr).toBe(0);
+      expect(messages.filter((m) => m.type === 'done')).toEqual([{ type: 'done', error: null }]);
+      expect(JSON.parse(output.stdout.trim()).stats).toMatchObject({ lines, droppedLines: 0, bufferedLines: 0 });
+      expect(fs.readFileSync(log, 'utf8')).toBe(Array.from({ length: lines }, (_, i) => `line ${i} ${'x'.repeat(100 - `line ${i} \n`.length)}\n`).join(''));
     },
     30_000,
   );
