@@ -11,7 +11,8 @@ const logger = winston.createLogger({
 let seq = 0;
 const timer = setInterval(() => logger.info('request handled', { seq: seq++ }), 10);
 
-// `pm2 stop` and `pm2 reload` send SIGINT (then SIGKILL after kill_timeout).
+// pm2 stops an instance with SIGINT, or with the message 'shutdown' under shutdown_with_message
+// (then SIGKILL after kill_timeout).
 let stopping = false;
 function shutdown() {
   if (stopping) return; // a second signal must not start a second shutdown
@@ -23,3 +24,6 @@ function shutdown() {
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
+process.on('message', (message) => {
+  if (message === 'shutdown') shutdown();
+});
