@@ -7,6 +7,8 @@ const logger = winston.createLogger({
   defaultMeta: { instance: Number(process.env.NODE_APP_INSTANCE ?? 0), pid: process.pid },
   transports: [new RotatingFileTransport({ path: process.env.LOG_PATH ?? 'logs/app.log', frequency: 'daily' })],
 });
+logger.info('instance started');
+process.send?.('ready'); // wait_ready: on reload, pm2 stops the old instance once this one is ready
 
 let seq = 0;
 const timer = setInterval(() => logger.info('request handled', { seq: seq++ }), 10);

@@ -11,6 +11,10 @@ module.exports = {
       // pm2 stops an instance with SIGINT and SIGKILLs it after kill_timeout ms: leave time to flush.
       // logger.end() waits at most fallbackMs (7 s by default) for a rotation under way or a full disk.
       kill_timeout: 10000,
+      // A reload stops an old instance once its new one is ready. This app listens on no port, so it
+      // tells pm2 with process.send('ready'); pm2 waits for that at most listen_timeout ms.
+      wait_ready: true,
+      listen_timeout: 10000,
       env: { LOG_PATH: 'logs/app.log' },
     },
   ],
