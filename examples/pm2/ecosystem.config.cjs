@@ -15,6 +15,7 @@ module.exports = {
       // tells pm2 with process.send('ready'); pm2 waits for that at most listen_timeout ms.
       wait_ready: true,
       listen_timeout: 10000,
+      // Relative to cwd: examples/pm2/logs/app.log. Change it here: pm2 prefers this env to the shell's.
       env: { LOG_PATH: 'logs/app.log' },
     },
   ],
