@@ -40,9 +40,9 @@ function jsonLines(): Record<string, unknown>[] {
  * Run a long-running example, wait (polling with a deadline) until `ready()` holds, send `signal` to
  * it and resolve with its exit.
  */
-async function runUntil(args: string[], ready: () => boolean, signal: NodeJS.Signals, env?: NodeJS.ProcessEnv): Promise<ChildResult> {
+async function runUntil(args: string[], ready: () => boolean, signal: NodeJS.Signals): Promise<ChildResult> {
   let child: ChildProcess | undefined;
-  const exited = runNode(args, { cwd, env: env ?? process.env, timeoutMs: 90_000, onSpawn: (c) => (child = c) });
+  const exited = runNode(args, { cwd, timeoutMs: 90_000, onSpawn: (c) => (child = c) });
   const deadline = Date.now() + 60_000;
   let sent = false;
   const poll = new Promise<void>((resolve, reject) => {
@@ -162,36 +162,10 @@ describe('examples', () => {
     expect(files.filter((f) => f !== 'app.log')).toEqual(files.length === 1 ? [] : [expect.stringMatching(/^app\.\d{4}-\d\d-\d\dT\d\d[+-]\d{4}\.log$/)]);
   }, 150_000);
 
-  it('pm2/: the ecosystem runs app.cjs 4 times in cluster mode, and each instance stops cleanly on SIGINT', async () => {
+  // Under the real pm2 (start, stop, reload, restart, delete): test/pm2.test.ts. A slow stop is not shown there.
+  it('pm2/ecosystem.config.cjs gives an instance longer to stop than logger.end() may take', () => {
     const require = createRequire(import.meta.url);
-    const ecosystem = require(example('pm2/ecosystem.config.cjs')) as {
-      apps: { script: string; cwd: string; instances: number; exec_mode: string; kill_timeout: number; env: Record<string, string> }[];
-    };
-    const [app] = ecosystem.apps;
-    expect(app).toMatchObject({ instances: 4, exec_mode: 'cluster' });
-    expect(app!.kill_timeout).toBeGreaterThan(7000); // longer than logger.end() may take: fallbackMs, 7 s by default
-    const script = path.resolve(app!.cwd, app!.script);
-    expect(fs.existsSync(script)).toBe(true);
-    // pm2 is not installed here: start the instances as pm2 would (its env, NODE_APP_INSTANCE), with
-    // LOG_PATH pointing into the test directory, and stop each one the way `pm2 stop` does.
-    const logPath = path.join(cwd, 'logs/app.log');
-    const stopped = await Promise.all(
-      Array.from({ length: app!.instances }, (_, instance) =>
-        runUntil(
-          [script],
-          () => jsonLines().some((l) => l.instance === instance),
-          'SIGINT',
-          { ...process.env, ...app!.env, LOG_PATH: logPath, NODE_APP_INSTANCE: String(instance) },
-        ),
-      ),
-    );
-    for (const result of stopped) {
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.ms).toBeLessThan(90_000);
-    }
-    const lines = jsonLines();
-    const counts = expectCompleteRuns(lines, 'instance stopping');
-    expect(counts.size).toBe(4);
-    expect(new Set(lines.map((l) => l.instance))).toEqual(new Set([0, 1, 2, 3]));
-  }, 150_000);
+    const ecosystem = require(example('pm2/ecosystem.config.cjs')) as { apps: { kill_timeout: number }[] };
+    expect(ecosystem.apps[0]!.kill_timeout).toBeGreaterThan(7000); // fallbackMs, 7 s by default
+  });
 });
