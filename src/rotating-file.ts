@@ -254,6 +254,8 @@ export class RotatingFile extends EventEmitter {
   /** When lines started waiting for a file of the current period (0: they are not waiting). */
   private waitingSince = 0;
   private errorEpisode = false;
+  /** A flush that write() makes because a full batch waits within one turn (see flushOutpaced). */
+  private outpaced = false;
   /** Readable streams piped into this file (pipe(), pipeline()) that have not unpiped: see raiseError. */
   private pipedIn = 0;
   /** A write failed in the error episode under way (not only a rotation, a check or a close). */
@@ -583,7 +585,8 @@ export class RotatingFile extends EventEmitter {
       // the process alive and bring 'beforeExit' back). Within the settle margin it waits, on a retry that
       // keeps nothing alive: the exit flush does it if the process ends, as it does on exit.
       if (beforeExit) this.flushNow(false, true);
-      else if (this.options.sync || this.pendingBytes >= MAX_BATCH_BYTES) this.flushNow();
+      else if (this.options.sync) this.flushNow();
+      else if (this.pendingBytes >= MAX_BATCH_BYTES) this.flushOutpaced();
       else this.queueFlush();
     } else if (this.retryIdle) {
       this.scheduleRetry(LOCK_RETRY_MS, true); // a busy lock's slow retry: the line tries it at once, nearly
@@ -1009,6 +1012,22 @@ export class RotatingFile extends EventEmitter {
   private appLinesInMemory(): number {
     const marker = this.unwrittenMarker !== null && this.pending.indexOf(this.unwrittenMarker, this.head) !== -1;
     return this.linesInMemory() - (marker ? 1 : 0);
+  }
+
+  /**
+   * Flush now: a full batch waits within one turn of the event loop, so the app writes faster than the loop
+   * turns (a synchronous loop that logs, a burst that does not wait for 'drain'). A rotation, size roll or
+   * publication that is due runs on this thread (see inBackground): started off the event loop, it could not
+   * move until the app let the loop turn, and past maxBufferBytes the lines behind it would go to the file
+   * being rotated.
+   */
+  private flushOutpaced(): void {
+    this.outpaced = true;
+    try {
+      this.flushNow();
+    } finally {
+      this.outpaced = false;
+    }
   }
 
   /** Flush on the next turn of the event loop. `rotate`: see flushNow. */
@@ -1504,16 +1523,14 @@ export class RotatingFile extends EventEmitter {
       // margin the new file is made under the staged name (once per boundary), so lines need not wait for it.
       if (now >= settleUntil) {
         void this.startRotation(period.start, null);
-      } else if (this.stagingTried !== period.start && this.options.settleMs < this.options.staleMs) {
-        // Not when settleMs >= staleMs: two processes could then stage at once (see stageNext).
-        this.stagingTried = period.start;
+      } else if (this.mayStage(period.start)) {
         void this.startRotation(period.start, 'stage');
       } else {
         this.scheduleRetry(settleUntil - now, true);
       }
       return false;
     }
-    // Start-up, exit and graceful shutdown: now, on this thread.
+    // Start-up, exit and graceful shutdown, and a burst: now, on this thread.
     try {
       // Someone (maybe this process, earlier) already made the file of this period: follow it.
       const followed = runSync(followActive(this.target, period.start));
@@ -1522,6 +1539,9 @@ export class RotatingFile extends EventEmitter {
         return true;
       }
       if (!force && this.fd !== null && now < settleUntil) {
+        // A burst: the new file under the staged name, as off the event loop; the lines cannot wait for a
+        // retry timer while the app keeps the loop from turning.
+        if (this.outpaced && this.mayStage(period.start) && this.stageHere(period.start)) return true;
         this.scheduleRetry(settleUntil - now, true);
         return false;
       }
@@ -1532,6 +1552,37 @@ export class RotatingFile extends EventEmitter {
       this.rotationFailed(err as Error, 'rotate');
       return false;
     }
+  }
+
+  /**
+   * Whether to stage the file of the period starting at `periodStart` now: once per boundary (again after a
+   * busy lock), and not when settleMs >= staleMs (two processes could then stage at once, see stageNext).
+   * True marks it tried.
+   */
+  private mayStage(periodStart: number): boolean {
+    if (this.stagingTried === periodStart || this.options.settleMs >= this.options.staleMs) return false;
+    this.stagingTried = periodStart;
+    return true;
+  }
+
+  /** stageNext on this thread, under the lock tried once; the staged file is adopted. Throws on I/O errors. */
+  private stageHere(periodStart: number): boolean {
+    const takeoversBefore = this.lockTakeovers;
+    if (!this.lock.tryAcquire()) {
+      this.counters.lockAttemptsLost++;
+      this.stagingTried = Number.NaN; // another process is staging it: the next batch looks again
+      return false;
+    }
+    let staged: ActiveFile | null;
+    try {
+      staged = runSync(stageNext(this.target, periodStart));
+    } finally {
+      this.lock.release();
+    }
+    if (!staged) return false;
+    this.adopt(staged);
+    if (staged.staged && this.lockTakeovers !== takeoversBefore) this.stagedAfterTakeover = true;
+    return true;
   }
 
   /**
@@ -1630,10 +1681,11 @@ export class RotatingFile extends EventEmitter {
   /**
    * Whether a rotation that is due now runs off the event loop: not when the caller must have it done
    * before it returns (`sync`: exit, flushSync), not with the `sync` option (write() puts the line in the
-   * kernel before it returns), and not before the file is open (start-up, after an error).
+   * kernel before it returns), not in a burst (see flushOutpaced), and not before the file is open
+   * (start-up, after an error).
    */
   private inBackground(sync: boolean): boolean {
-    return !sync && !this.options.sync && this.state === 'open';
+    return !sync && !this.options.sync && !this.outpaced && this.state === 'open';
   }
 
   /** A rotation at a boundary failed: report it and try again after the error back-off. */

@@ -2509,6 +2509,45 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(visible(dir)).toHaveLength(2);
     expect(openDescriptors()).toBe(before);
   });
+
+  // A synchronous loop that logs 20 MB (pino's destination ignores write()'s false): a rotation started off
+  // the event loop could not move until the loop ends, and past maxBufferBytes every line went to the file
+  // being rotated (a 17.8 MB file with a maxSize of 1 MB; at a boundary, late lines in the old period's file).
+  const BURST_LINES = 100_000;
+  const burstLine = (i: number): string => `burst ${String(i).padStart(6, '0')} ${'b'.repeat(185)}`;
+  function writeBurst(file: RotatingFile): void {
+    for (let i = 0; i < BURST_LINES; i++) file.write(burstLine(i));
+  }
+  function expectEveryBurstLineOnce(dir: string, names: string[]): void {
+    const found = names.flatMap((name) => readLines(path.join(dir, name))).filter((line) => line.startsWith('burst '));
+    expect(found.length).toBe(BURST_LINES);
+    expect(new Set(found).size).toBe(BURST_LINES);
+  }
+
+  it('rolls at maxSize during a synchronous burst: no file grows past maxSize by more than one batch, no line goes late', async () => {
+    const dir = tempDir();
+    const maxSize = 1024 * 1024;
+    const file = track(createRotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', maxSize }));
+    await once(file, 'open');
+    writeBurst(file);
+    await file.close();
+    const sizes = visible(dir).map((name) => fs.statSync(path.join(dir, name)).size);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(maxSize + 64 * 1024 + 200);
+    expect(sizes.length).toBeGreaterThanOrEqual(19);
+    expect(file.stats().lateLines).toBe(0);
+    expectEveryBurstLineOnce(dir, visible(dir));
+  });
+
+  it('moves to the new period at a boundary during a synchronous burst: no line goes late to the old period\'s file', async () => {
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: the new file is staged
+    writeBurst(file);
+    await file.close();
+    expect(file.stats().lateLines).toBe(0);
+    const archive = visible(dir).find((name) => name !== 'app.log') as string;
+    expect(readLines(path.join(dir, archive))).toEqual(['before midnight']);
+    expectEveryBurstLineOnce(dir, ['app.log']);
+  });
 });
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'exit-writer.mjs');
