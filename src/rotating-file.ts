@@ -13,6 +13,7 @@ import { DEFAULT_MAX_BUFFER_BYTES, normalizeOptions, type NormalizedOptions } fr
 import {
   followActive,
   holdsNoLines,
+  APPEND_ONLY,
   openExisting,
   rotateUnderLock,
   stageNext,
@@ -72,7 +73,8 @@ function backedOff(delayMs: number): number {
 
 const NEWLINE = 0x0a;
 /** Append, creating the file if missing, never through a symbolic link (ELOOP instead). */
-const APPEND_CREATE = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
+/** The active name, created if missing (O_NONBLOCK: see APPEND_ONLY). */
+const APPEND_CREATE = APPEND_ONLY | fs.constants.O_CREAT;
 
 /** Lifecycle of a RotatingFile. 'waiting': no descriptor for the current period yet (lines wait in memory). */
 export type FileState = 'waiting' | 'open' | 'closing' | 'closed';

@@ -16,7 +16,7 @@ import { periodOf } from './schedule.js';
 import { parseState, stateText, stateTempPath, type RotationState, type StagedFile } from './state.js';
 import type { Frequency } from './types.js';
 
-const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 /** How many files that appear under the active name publishStaged archives before it gives up (see there). */
 const PUBLISH_ROUNDS = 3;
@@ -147,16 +147,22 @@ function* writeState(target: RotationTarget, state: RotationState): Io<void> {
 /**
  * Open the active name for appending, without creating it. Null if it is missing or not `expectedIno`.
  * A symbolic link there is never followed: ELOOP is thrown (it becomes an 'error', see prepareDirectory).
+ * Nor is anything but a regular file taken: EINVAL (a FIFO put there is not waited on: see APPEND_ONLY).
  */
 export function* openExisting(file: string, expectedIno?: number): Io<{ fd: number; ino: number } | null> {
   let fd: number;
   try {
-    fd = yield* io.open(file, O_WRONLY | O_APPEND | O_NOFOLLOW);
+    fd = yield* io.open(file, APPEND_ONLY);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const ino = (yield* closingOnError(fd, io.fstat(fd))).ino;
+  const stats = yield* closingOnError(fd, io.fstat(fd));
+  if (!stats.isFile()) {
+    yield* io.close(fd);
+    throw Object.assign(new Error(`${file} is not a regular file; no line is written to it (remove it)`), { code: 'EINVAL' });
+  }
+  const { ino } = stats;
   if (expectedIno !== undefined && ino !== expectedIno) {
     // Rotated again between our stat and open: let the caller look again.
     yield* io.close(fd);
@@ -164,6 +170,13 @@ export function* openExisting(file: string, expectedIno?: number): Io<{ fd: numb
   }
   return { fd, ino };
 }
+
+/**
+ * Flags to append to a file that exists. O_NONBLOCK: a FIFO put under the name (mkfifo) fails with ENXIO
+ * rather than block open(2), and the whole thread with it, until some reader comes; on a regular file it
+ * changes nothing.
+ */
+export const APPEND_ONLY = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK;
 
 /** Run `steps` for the descriptor `fd` just opened; if they fail, close it before the error goes on. */
 function* closingOnError<T>(fd: number, steps: Io<T>): Io<T> {

@@ -1472,6 +1472,33 @@ describe('RotatingFile and a file someone else put under the active name (logrot
   }
   const HEADER = /^# timberlock app\.log period=\S+ created=\S+ pid=(\d+) host=h$/;
 
+  it('a FIFO put under the active name is reported (ENXIO: no reader), not waited on: the process goes on (open(2) waited for a reader for ever)', () => {
+    const log = path.join(tempDir(), 'app.log');
+    const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const script = `
+      import { execFileSync } from 'node:child_process';
+      import { once } from 'node:events';
+      import fs from 'node:fs';
+      const { createRotatingFile } = await import(${JSON.stringify(dist)});
+      const file = createRotatingFile({ path: ${JSON.stringify(log)}, checkIntervalMs: 100 });
+      file.write('before');
+      await file.flush();
+      fs.rmSync(${JSON.stringify(log)});
+      execFileSync('mkfifo', [${JSON.stringify(log)}]);
+      const alive = setInterval(() => {}, 1000); // the check timer keeps nothing alive
+      const [error] = await once(file, 'error');
+      console.log(error.code);
+      fs.rmSync(${JSON.stringify(log)});
+      await once(file, 'open'); // the next check makes the file again
+      file.write('after');
+      await file.close();
+      clearInterval(alive);`;
+    // SIGKILL at the deadline: a thread blocked in open(2) runs no SIGTERM handler.
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    expect({ signal: out.signal, status: out.status, stdout: out.stdout.trim() }, out.stderr).toEqual({ signal: null, status: 0, stdout: 'ENXIO' });
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/(^|\n)after\n$/);
+  });
+
   it('reopen() gives the new empty file the header once: the second process to reopen it finds it taken', () => {
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
