@@ -678,6 +678,15 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
+   * Before the last flush (close(), the process's end): an open file deleted by hand since the last check
+   * would take the lines still in memory with it, and nothing would count those written to it since it was
+   * last seen. The check counts them and makes the file again now, for the lines in memory.
+   */
+  private lookBeforeTheEnd(): void {
+    if (this.fd !== null && !this.staged && hasNoName(this.fd)) this.checkActiveName();
+  }
+
+  /**
    * The process is ending (exit, a death by signal, the end of a graceful shutdown): flushSync(), then
    * give up a rotation still under way, which will not get to its next step. If it has written the new
    * state to this process's temp file but not renamed it yet, the temp file is removed: nothing else
@@ -690,6 +699,7 @@ export class RotatingFile extends EventEmitter {
    */
   private endOfProcess(): void {
     this.ending = true;
+    this.lookBeforeTheEnd();
     this.flushSync();
     this.publishNow();
     this.dropUnwritten('the process exited'); // writes kept failing (a full disk, a file size limit)
@@ -830,6 +840,7 @@ export class RotatingFile extends EventEmitter {
   }
 
   private async closeNow(): Promise<void> {
+    this.lookBeforeTheEnd();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise((resolve) => {
       timer = setTimeout(resolve, this.closeWaitMs);

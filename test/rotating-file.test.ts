@@ -1472,6 +1472,28 @@ describe('RotatingFile and a file someone else put under the active name (logrot
   }
   const HEADER = /^# timberlock app\.log period=\S+ created=\S+ pid=(\d+) host=h$/;
 
+  it.each(['close', 'exit'])('the active file deleted by hand, then %s before the next check: the lines that went with it are counted, those in memory written to the file made again', (end) => {
+    const log = path.join(tempDir(), 'app.log');
+    const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const script = `
+      import fs from 'node:fs';
+      const { createRotatingFile } = await import(${JSON.stringify(dist)});
+      const file = createRotatingFile({ path: ${JSON.stringify(log)} });
+      file.on('warning', (w) => w.code === 'DROPPED_LINES' && console.log(w.code));
+      process.on('exit', () => console.log(JSON.stringify(file.stats().droppedLines)));
+      file.write('written');
+      await file.flush();
+      fs.rmSync(${JSON.stringify(log)});
+      file.write('also written');
+      file.flushSync();
+      file.write('in memory');
+      if (${JSON.stringify(end)} === 'exit') process.exit(0);
+      await file.close();`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.stdout.trim().split('\n'), out.stderr).toEqual(['DROPPED_LINES', '2']);
+    expect(readLines(log)).toEqual(['in memory']);
+  });
+
   it('a FIFO put under the active name is reported (ENXIO: no reader), not waited on: the process goes on (open(2) waited for a reader for ever)', () => {
     const log = path.join(tempDir(), 'app.log');
     const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
