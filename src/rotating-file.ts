@@ -414,7 +414,10 @@ export class RotatingFile extends EventEmitter {
    */
   constructor(options: RotatingFileOptions, internals: RotatingFileInternals = {}) {
     super();
-    this.on('pipe', () => this.pipedIn++);
+    this.on('pipe', (source) => {
+      this.pipedIn++;
+      source.once('close', () => source.unpipe(this)); // destroyed without an 'end', it never unpipes
+    });
     this.on('unpipe', () => (this.pipedIn = Math.max(0, this.pipedIn - 1)));
     this.options = normalizeOptions(options, internals.identity ?? { hostname: os.hostname(), pid: process.pid });
     this.path = this.options.path;
@@ -1142,6 +1145,7 @@ export class RotatingFile extends EventEmitter {
       }
     } finally {
       this.flushing = false;
+      this.outpaced = false; // what listeners start is not part of the burst (rotate() runs off the event loop)
       this.deliverHeld();
       this.afterFlush();
     }
@@ -1732,6 +1736,7 @@ export class RotatingFile extends EventEmitter {
           // go on to the staged file, as they would without maxSize.
           if (this.publicationHeldUp() && unpublished) return 'write';
           this.publish();
+          if (!this.staged) return 'rolling'; // published on this thread (a burst): the batch goes on
           this.scheduleRetry(LOCK_RETRY_MS, true);
           return 'wait';
         }
@@ -1749,6 +1754,7 @@ export class RotatingFile extends EventEmitter {
         return 'rolling';
       }
       if (this.rotateHere(period.start, roll)) this.rollRetryDelay = ERROR_RETRY_MIN_MS;
+      else this.rollBusyUntil = performance.now() + LOCK_RETRY_MS; // as off the event loop: not every batch
     } catch (err) {
       this.reportError(err as Error, 'size roll');
       this.rollFailed();
