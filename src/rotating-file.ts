@@ -11,9 +11,9 @@ import { runAsync, runSync } from './io.js';
 import { createRotationLock, type RotationLock } from './lock.js';
 import { DEFAULT_MAX_BUFFER_BYTES, normalizeOptions, type NormalizedOptions } from './options.js';
 import {
+  APPEND_ONLY,
   followActive,
   holdsNoLines,
-  APPEND_ONLY,
   openExisting,
   rotateUnderLock,
   stageNext,
@@ -72,8 +72,7 @@ function backedOff(delayMs: number): number {
 }
 
 const NEWLINE = 0x0a;
-/** Append, creating the file if missing, never through a symbolic link (ELOOP instead). */
-/** The active name, created if missing (O_NONBLOCK: see APPEND_ONLY). */
+/** Append, creating the file if missing, never through a symbolic link (ELOOP instead) nor waiting on a FIFO (see APPEND_ONLY). */
 const APPEND_CREATE = APPEND_ONLY | fs.constants.O_CREAT;
 
 /** Lifecycle of a RotatingFile. 'waiting': no descriptor for the current period yet (lines wait in memory). */
@@ -1587,7 +1586,7 @@ export class RotatingFile extends EventEmitter {
     const takeoversBefore = this.lockTakeovers;
     if (!this.lock.tryAcquire()) {
       this.counters.lockAttemptsLost++;
-      this.stagingTried = Number.NaN; // another process is staging it: the next batch looks again
+      this.stagingTried = Number.NaN; // another process is staging it: the retry at the settle margin's end looks again
       return false;
     }
     let staged: ActiveFile | null;
