@@ -1584,16 +1584,10 @@ export class RotatingFile extends EventEmitter {
   /** stageNext on this thread, under the lock tried once; the staged file is adopted. Throws on I/O errors. */
   private stageHere(periodStart: number): boolean {
     const takeoversBefore = this.lockTakeovers;
-    if (!this.lock.tryAcquire()) {
-      this.counters.lockAttemptsLost++;
+    const staged = this.underLock(() => runSync(stageNext(this.target, periodStart)));
+    if (staged === 'busy') {
       this.stagingTried = Number.NaN; // another process is staging it: the retry at the settle margin's end looks again
       return false;
-    }
-    let staged: ActiveFile | null;
-    try {
-      staged = runSync(stageNext(this.target, periodStart));
-    } finally {
-      this.lock.release();
     }
     if (!staged) return false;
     this.adopt(staged);
@@ -1800,16 +1794,16 @@ export class RotatingFile extends EventEmitter {
    */
   private rotateHere(periodStart: number, roll: RollRequest): boolean {
     const active = this.underLock(() => runSync(rotateUnderLock(this.target, periodStart, roll)));
-    if (!active) return false;
+    if (active === 'busy') return false;
     this.adopt(active);
     return true;
   }
 
-  /** Run `fn` holding the lock, tried once. Null when the lock is busy. */
-  private underLock(fn: () => ActiveFile): ActiveFile | null {
+  /** Run `fn` holding the lock, tried once. 'busy' when the lock is busy. */
+  private underLock<T>(fn: () => T): T | 'busy' {
     if (!this.lock.tryAcquire()) {
       this.counters.lockAttemptsLost++;
-      return null;
+      return 'busy';
     }
     try {
       return fn();
