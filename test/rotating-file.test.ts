@@ -19,10 +19,10 @@ const files: RotatingFile[] = [];
  * A file on the injected clock `clock.now` (starting `at`, checking its name every 100 ms) that wrote one line
  * ('before midnight') and is idle now: the flush that line queued has run.
  */
-async function idleBeforeMidnight(at: number): Promise<{ dir: string; file: RotatingFile; clock: { now: number } }> {
+async function idleBeforeMidnight(at: number, options: Partial<RotatingFileOptions> = {}): Promise<{ dir: string; file: RotatingFile; clock: { now: number } }> {
   const dir = tempDir();
   const clock = { now: at };
-  const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => clock.now }));
+  const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100, ...options }, { now: () => clock.now }));
   file.write('before midnight');
   await file.flush();
   await new Promise((resolve) => setImmediate(resolve));
@@ -1333,19 +1333,15 @@ describe('RotatingFile, one process', () => {
   });
 
   it('tries a busy lock for a publication every 100 ms while nothing waits for it, and within 5 ms once a flush() does', async () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', settleMs: 100 }, { now: () => now }));
-    file.write('before midnight');
-    await file.flush();
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59), { settleMs: 100, checkIntervalMs: 1000 });
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
     file.write('after midnight'); // staged: the new file has the name .app.log.next until settleMs after midnight
     // Staged, and the line in it: the staging is over (its lock released).
     await vi.waitFor(() => expect(readLines(path.join(dir, '.app.log.next'))).toEqual(['after midnight']), { timeout: 5000, interval: 5 });
     await vi.waitFor(() => expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(false), { timeout: 5000, interval: 5 });
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock when the name is due
     const delays = recordTimeoutDelays();
-    now = Date.UTC(2026, 10, 26, 0, 0, 0, 200);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 200);
     await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 });
     expect(delays.filter((ms) => ms === 5)).toEqual([]);
     const before = delays.length;
@@ -2269,13 +2265,9 @@ describe('RotatingFile rotations off the event loop', () => {
   });
 
   it('looks at a busy lock again every 5 ms at a boundary, not on every turn of the event loop', async () => {
-    const dir = tempDir();
-    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
-    const file = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', fallbackMs: 60_000 }, { now: () => now }));
-    file.write('old');
-    await file.flush();
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59), { fallbackMs: 60_000, checkIntervalMs: 1000 });
     fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock (fresh: not stale)
-    now = Date.UTC(2026, 10, 26, 0, 0, 1);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 1);
     const started = performance.now();
     const writer = setInterval(() => file.write('waiting'), 1); // writes must not add attempts
     await vi.waitFor(() => expect(file.stats().lockAttemptsLost).toBeGreaterThanOrEqual(10), { timeout: 10_000, interval: 5 });
