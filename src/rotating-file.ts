@@ -72,6 +72,8 @@ function backedOff(delayMs: number): number {
 }
 
 const NEWLINE = 0x0a;
+/** The log directory, when `mkdir` makes it (at start-up, or again after it was removed), less the umask. */
+const DIRECTORY_MODE = 0o750;
 /** Append, creating the file if missing, never through a symbolic link (ELOOP instead) nor waiting on a FIFO (see APPEND_ONLY). */
 const APPEND_CREATE = APPEND_ONLY | fs.constants.O_CREAT;
 
@@ -2300,7 +2302,7 @@ export class RotatingFile extends EventEmitter {
       this.linesSinceSeen = 0;
       this.warn('EXTERNAL_MOVE', `${this.path} was ${deleted ? 'deleted' : 'moved or deleted'}; creating it again`);
       // The directory may have gone with it (rm -r): made again as at start-up, when asked to.
-      if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true });
+      if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true, mode: DIRECTORY_MODE });
       // The state of the new file says which file was deleted, so that the other processes that wrote to it
       // count their lines too when they follow.
       this.target.deletedIno = deleted ? this.ino : null;
@@ -2446,7 +2448,7 @@ export class RotatingFile extends EventEmitter {
       return err;
     };
     try {
-      if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+      if (mkdir) fs.mkdirSync(dir, { recursive: true, mode: DIRECTORY_MODE });
     } catch (err) {
       throw pathError(err, true);
     }

@@ -1490,6 +1490,15 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(readLines(log)).toEqual(['in memory']);
   });
 
+  it('a log directory removed while the file is open is made again with the mode it was made with at start-up', () => {
+    const logs = path.join(tempDir(), 'logs');
+    const file = track(createRotatingFile({ path: path.join(logs, 'app.log'), timeZone: 'UTC' }));
+    const mode = fs.statSync(logs).mode & 0o777;
+    fs.rmSync(logs, { recursive: true });
+    (file as unknown as { checkActiveName(): void }).checkActiveName();
+    expect((fs.statSync(logs).mode & 0o777).toString(8)).toBe(mode.toString(8));
+  });
+
   it('a FIFO put under the active name is reported (ENXIO: no reader), not waited on: the process goes on (open(2) waited for a reader for ever)', () => {
     const log = path.join(tempDir(), 'app.log');
     const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
