@@ -2317,6 +2317,13 @@ export class RotatingFile extends EventEmitter {
       if (!made && nameless) this.letGoOfNamelessFile();
     } catch (err) {
       failed = true;
+      // The open file has no name left (deleted, and a link, directory or FIFO put under its name, which the
+      // check refuses): the lines written to it since it was last seen went with it, and the next ones would.
+      // They wait for a file instead (see flushNow), and are counted if they cannot be written.
+      if (this.fd !== null && hasNoName(this.fd)) {
+        this.countLinesOfDeletedFile();
+        this.letGoOfNamelessFile();
+      }
       // The same failure at every check (something in the way that this process cannot open: EACCES,
       // EISDIR) is one 'error' until a check gets through, not one per check: the writes to the open file in
       // between end each error episode.

@@ -1499,6 +1499,29 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect((fs.statSync(logs).mode & 0o777).toString(8)).toBe(mode.toString(8));
   });
 
+  it('the active file deleted and a symbolic link put under its name: the lines that went with it are counted, and the next ones wait for a file', async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    const elsewhere = path.join(dir, 'elsewhere.txt');
+    fs.writeFileSync(elsewhere, '');
+    const file = track(createRotatingFile({ path: log, timeZone: 'UTC' }));
+    const errors: string[] = [];
+    file.on('error', (err) => errors.push(err.code));
+    file.write('gone 1');
+    file.write('gone 2');
+    await file.flush();
+    fs.rmSync(log);
+    fs.symlinkSync(elsewhere, log);
+    (file as unknown as { checkActiveName(): void }).checkActiveName();
+    expect(file.stats().droppedLines).toBe(2);
+    file.write('kept'); // not to the deleted file, which has no name
+    fs.rmSync(log);
+    await file.flush();
+    expect(readLines(log)).toEqual(['kept']);
+    expect(fs.readFileSync(elsewhere, 'utf8')).toBe('');
+    expect(errors).toEqual(['ELOOP']);
+  });
+
   it('a FIFO put under the active name is reported (ENXIO: no reader), not waited on: the process goes on (open(2) waited for a reader for ever)', () => {
     const log = path.join(tempDir(), 'app.log');
     const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
