@@ -2215,7 +2215,9 @@ export class RotatingFile extends EventEmitter {
   }
 
   private checkActiveName(): void {
-    // A staged file is not under the active name yet: its publish timer looks after it.
+    // A staged file is not under the active name yet: its publish timer looks after it, once the directory
+    // it goes in is there.
+    if (this.staged && !this.flushing && !this.inFlight) this.directoryRemoved();
     if (this.fd === null || this.flushing || this.inFlight || this.staged) return;
     this.checkedAt = this.now();
     if (!this.ownsDescriptor(this.fd)) {
@@ -2336,6 +2338,21 @@ export class RotatingFile extends EventEmitter {
       this.reportError(err as Error, 'check');
     } finally {
       if (!failed) this.failingCheck = null;
+    }
+  }
+
+  /**
+   * The log directory was removed (rm -r, or renamed away) while the open file was staged: no lock,
+   * publication or file can be made in it. Made again as at start-up, when asked to; the publication's
+   * retry then makes the period's file as for a staged file removed (see flushNow).
+   */
+  private directoryRemoved(): void {
+    if (!this.options.mkdir || statOrNull(this.options.dir) !== null) return;
+    try {
+      fs.mkdirSync(this.options.dir, { recursive: true, mode: DIRECTORY_MODE });
+      this.warn('EXTERNAL_MOVE', `${this.options.dir} was removed; creating it again`);
+    } catch (err) {
+      this.reportError(err as Error, 'check');
     }
   }
 

@@ -1490,6 +1490,21 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     expect(readLines(log)).toEqual(['in memory']);
   });
 
+  it("a log directory removed while the new period's file is staged is made again, and the next lines go to the period's file in it", async () => {
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900), { settleMs: 1000 });
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10);
+    file.write('staged');
+    await vi.waitFor(() => expect(readLines(path.join(dir, '.app.log.next'))).toEqual(['staged']), { timeout: 5000, interval: 5 });
+    await vi.waitFor(() => expect(fs.existsSync(path.join(dir, '.app.log.lock'))).toBe(false), { timeout: 5000, interval: 5 });
+    fs.rmSync(dir, { recursive: true }); // the staged file and its line go with it
+    (file as unknown as { checkActiveName(): void }).checkActiveName();
+    expect(fs.statSync(dir).isDirectory()).toBe(true);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 1, 100); // past the settle margin: the publication is due
+    file.write('after');
+    await file.flush();
+    expect(readLines(path.join(dir, 'app.log'))).toEqual(['after']);
+  });
+
   it('a log directory removed while the file is open is made again with the mode it was made with at start-up', () => {
     const logs = path.join(tempDir(), 'logs');
     const file = track(createRotatingFile({ path: path.join(logs, 'app.log'), timeZone: 'UTC' }));
