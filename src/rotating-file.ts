@@ -1756,10 +1756,22 @@ export class RotatingFile extends EventEmitter {
       // The roll may have failed after giving the open file its archive name (it stalled past staleMs, lost
       // the lock, and its state temp file was removed): the batch goes to the file with the active name, not
       // to that archive, which archive maintenance may compress and remove (a line was lost so).
+      let current: fs.Stats | null;
       try {
-        if (statOrNull(this.path)?.ino !== this.ino) return this.followRoll(now, force);
+        current = statOrNull(this.path);
       } catch (err) {
         this.reportError(err as Error, 'size roll');
+        return 'write';
+      }
+      if (current?.ino === this.ino) return 'write';
+      try {
+        return this.followRoll(now, force);
+      } catch (err) {
+        // The file was rolled away and the one with the active name cannot be followed now (EMFILE, say): the
+        // batch goes to the rolled file, counted as late. (Written as on time, it would also end the error
+        // episode, and the next batch's failure would be an 'error' of its own: one per batch.)
+        this.reportError(err as Error, 'size roll');
+        return 'late';
       }
     }
     return 'write';

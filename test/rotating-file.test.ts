@@ -834,6 +834,25 @@ describe('RotatingFile, one process', () => {
     expect(writer.stats().lateLines).toBe(0);
   });
 
+  it("with maxSize, a roll of another process that cannot be followed (EMFILE) is one 'error', and the batches go to the rolled file counted as late", async () => {
+    const { dir, writer, roller } = writerAndRoller();
+    const errors: string[] = [];
+    writer.on('error', (err) => errors.push(err.code));
+    writer.write('before the roll');
+    expect(await roller.rotate()).toBe(true);
+    const spy = vi.spyOn(fs, 'openSync').mockImplementation(() => {
+      throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' });
+    });
+    try {
+      for (let i = 0; i < 5; i++) writer.write(`line ${i}`); // sync: true, a batch each
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual(['EMFILE']);
+    expect(writer.stats().lateLines).toBe(5);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before the roll', 'line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+  });
+
   it("with maxSize, counts as late a batch that another process's roll overtook between the batch's size check and its write", async () => {
     const { dir, log, writer, roller } = writerAndRoller();
     const warnings: unknown[] = [];
