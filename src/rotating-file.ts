@@ -813,6 +813,7 @@ export class RotatingFile extends EventEmitter {
       }
     } catch (err) {
       this.reportError(err as Error, 'reopen');
+      this.leaveDeletedFile();
     }
     this.flushNow();
   }
@@ -2331,13 +2332,7 @@ export class RotatingFile extends EventEmitter {
       if (!made && nameless) this.letGoOfNamelessFile();
     } catch (err) {
       failed = true;
-      // The open file has no name left (deleted, and a link, directory or FIFO put under its name, which the
-      // check refuses): the lines written to it since it was last seen went with it, and the next ones would.
-      // They wait for a file instead (see flushNow), and are counted if they cannot be written.
-      if (this.fd !== null && hasNoName(this.fd)) {
-        this.countLinesOfDeletedFile();
-        this.letGoOfNamelessFile();
-      }
+      this.leaveDeletedFile();
       // The same failure at every check (something in the way that this process cannot open: EACCES,
       // EISDIR) is one 'error' until a check gets through, not one per check: the writes to the open file in
       // between end each error episode.
@@ -2366,6 +2361,18 @@ export class RotatingFile extends EventEmitter {
     } catch (err) {
       this.reportError(err as Error, 'check');
     }
+  }
+
+  /**
+   * The file under the active name could not be taken (a link, directory or FIFO put there, which is refused),
+   * and the open file has no name left (deleted): the lines written to it since it was last seen went with it,
+   * and the next ones would. They wait for a file instead (see flushNow), and are counted if they cannot be
+   * written.
+   */
+  private leaveDeletedFile(): void {
+    if (this.fd === null || !hasNoName(this.fd)) return;
+    this.countLinesOfDeletedFile();
+    this.letGoOfNamelessFile();
   }
 
   /** Stop writing to the open file, which has no name left: the next lines wait for a file (see flushNow). */
