@@ -255,7 +255,7 @@ function removeStale(dir: string, staleMs: number): void {
     const lock = fs.statSync(dir, { throwIfNoEntry: false });
     if (lock === undefined) return; // its holder released it meanwhile
     if (!isStale(lock, staleMs) || !sameDir(identityOf(guard), ours)) throw lockBusy(dir); // another took it
-    removeQuietly(dir);
+    removeQuietly(dir, true);
   } finally {
     // 3. Let go of the takeover directory, if it is still ours; proper-lockfile's mkdir follows.
     if (sameDir(identityOf(guard), ours)) removeQuietly(guard);
@@ -281,12 +281,18 @@ function isStale(stats: fs.Stats, staleMs: number): boolean {
   return mtime < now - staleMs || mtime > now + staleMs;
 }
 
-/** rmdir; already gone (ENOENT: another process removed it) is fine. */
-function removeQuietly(dir: string): void {
+/**
+ * rmdir; already gone (ENOENT: another process removed it) is fine. `orFile`: a stale file that is no
+ * directory (put under the lock's name by hand) goes too; no holder makes one, and left there it would keep
+ * every process from the lock for good.
+ */
+function removeQuietly(dir: string, orFile = false): void {
   try {
     fs.rmdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const { code } = err as NodeJS.ErrnoException;
+    if (code === 'ENOTDIR' && orFile) fs.rmSync(dir, { force: true });
+    else if (code !== 'ENOENT') throw err;
   }
 }
 

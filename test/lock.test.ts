@@ -143,6 +143,23 @@ describe('rotation lock', () => {
     lock.release();
   });
 
+  it('takes over a stale file that is no directory at the lock\'s name (put there by hand), which no holder makes', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.writeFileSync(lockPath, '');
+    const past = new Date(Date.now() - 5000);
+    fs.utimesSync(lockPath, past, past);
+    expect(lock.tryAcquire()).toBe(true);
+    expect(fs.statSync(lockPath).isDirectory()).toBe(true);
+    lock.release();
+  });
+
+  it('leaves a fresh file at the lock\'s name alone: busy until it is staleMs old', () => {
+    const { lockPath, lock } = tempLock(2000);
+    fs.writeFileSync(lockPath, '');
+    expect(lock.tryAcquire()).toBe(false);
+    expect(fs.statSync(lockPath).isFile()).toBe(true);
+  });
+
   it('takes over a lock dated more than staleMs ahead (the clock was set back, or another host\'s runs ahead), and a takeover directory so dated', () => {
     const { lockPath, lock } = tempLock(2000);
     leftBehind(lockPath, -3_600_000);
