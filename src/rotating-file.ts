@@ -1584,10 +1584,20 @@ export class RotatingFile extends EventEmitter {
     return true;
   }
 
-  /** stageNext on this thread, under the lock tried once; the staged file is adopted. Throws on I/O errors. */
+  /**
+   * stageNext on this thread, under the lock tried once; the staged file is adopted. An I/O error is reported
+   * as off the event loop: the staging is not tried again, the lines wait for the rotation at the settle
+   * margin's end (see makeCurrent).
+   */
   private stageHere(periodStart: number): boolean {
     const takeoversBefore = this.lockTakeovers;
-    const staged = this.underLock(() => runSync(stageNext(this.target, periodStart)));
+    let staged: ActiveFile | null | 'busy';
+    try {
+      staged = this.underLock(() => runSync(stageNext(this.target, periodStart)));
+    } catch (err) {
+      this.reportError(err as Error, 'rotate');
+      return false;
+    }
     if (staged === 'busy') {
       this.stagingTried = Number.NaN; // another process is staging it: the retry at the settle margin's end looks again
       return false;

@@ -2644,6 +2644,26 @@ describe('RotatingFile rotations off the event loop', () => {
     expectEveryBurstLineOnce(dir, visible(dir));
   });
 
+  it('a staging that fails during a synchronous burst is retried at the settle margin\'s end, as off the event loop, not on the error back-off', async () => {
+    const { file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900), { settleMs: 1000 });
+    const errors: string[] = [];
+    file.on('error', (err) => errors.push(err.code));
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: 990 ms of it left
+    const delays = recordTimeoutDelays();
+    const unhook = onceAtStep('before-state', () => {
+      throw Object.assign(new Error('EIO: i/o error (simulated)'), { code: 'EIO' });
+    });
+    try {
+      writeBurst(file);
+    } finally {
+      unhook();
+    }
+    expect(errors).toEqual(['EIO']);
+    expect(delays).toContain(990);
+    expect(delays).not.toContain(100);
+    vi.restoreAllMocks();
+  });
+
   it('moves to the new period at a boundary during a synchronous burst: no line goes late to the old period\'s file', async () => {
     const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
     clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: the new file is staged
