@@ -2327,7 +2327,7 @@ export class RotatingFile extends EventEmitter {
       this.linesSinceSeen = 0;
       this.warn('EXTERNAL_MOVE', `${this.path} was ${deleted ? 'deleted' : 'moved or deleted'}; creating it again`);
       // The directory may have gone with it (rm -r): made again as at start-up, when asked to.
-      if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true, mode: DIRECTORY_MODE });
+      this.makeDirectoryAgain();
       // The state of the new file says which file was deleted, so that the other processes that wrote to it
       // count their lines too when they follow.
       this.target.deletedIno = deleted ? this.ino : null;
@@ -2366,11 +2366,16 @@ export class RotatingFile extends EventEmitter {
   private directoryRemoved(): void {
     if (!this.options.mkdir || statOrNull(this.options.dir) !== null) return;
     try {
-      fs.mkdirSync(this.options.dir, { recursive: true, mode: DIRECTORY_MODE });
+      this.makeDirectoryAgain();
       this.warn('EXTERNAL_MOVE', `${this.options.dir} was removed; creating it again`);
     } catch (err) {
       this.reportError(err as Error, 'check');
     }
+  }
+
+  /** The log directory, as at start-up, when `mkdir` asks for it (nothing if it is there). */
+  private makeDirectoryAgain(): void {
+    if (this.options.mkdir) fs.mkdirSync(this.options.dir, { recursive: true, mode: DIRECTORY_MODE });
   }
 
   /**
