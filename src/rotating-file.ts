@@ -72,6 +72,8 @@ function backedOff(delayMs: number): number {
 }
 
 const NEWLINE = 0x0a;
+/** What opening the active name fails with when something that is no regular file was put there. */
+const REFUSED_AT_ACTIVE_NAME = new Set(['ELOOP', 'EISDIR', 'EINVAL', 'ENXIO']);
 /** The log directory, when `mkdir` makes it (at start-up, or again after it was removed), less the umask. */
 const DIRECTORY_MODE = 0o750;
 /** Append, creating the file if missing, never through a symbolic link (ELOOP instead) nor waiting on a FIFO (see APPEND_ONLY). */
@@ -684,10 +686,13 @@ export class RotatingFile extends EventEmitter {
   /**
    * Before the last flush (close(), the process's end): an open file deleted by hand since the last check
    * would take the lines still in memory with it, and nothing would count those written to it since it was
-   * last seen. The check counts them and makes the file again now, for the lines in memory.
+   * last seen. The check counts them and makes the file again now, for the lines in memory. Only with the
+   * active name missing: another file under it means another process rotated or rolled the open file,
+   * which the flush follows, and archive maintenance may have compressed the archive since (its lines are
+   * in the .gz, not lost).
    */
   private lookBeforeTheEnd(): void {
-    if (this.fd !== null && !this.staged && hasNoName(this.fd)) this.checkActiveName();
+    if (this.fd !== null && !this.staged && hasNoName(this.fd) && statOrNull(this.path) === null) this.checkActiveName();
   }
 
   /**
@@ -813,7 +818,7 @@ export class RotatingFile extends EventEmitter {
       }
     } catch (err) {
       this.reportError(err as Error, 'reopen');
-      this.leaveDeletedFile();
+      this.leaveDeletedFile(err as Error);
     }
     this.flushNow();
   }
@@ -2342,7 +2347,7 @@ export class RotatingFile extends EventEmitter {
       if (!made && nameless) this.letGoOfNamelessFile();
     } catch (err) {
       failed = true;
-      this.leaveDeletedFile();
+      this.leaveDeletedFile(err as Error);
       // The same failure at every check (something in the way that this process cannot open: EACCES,
       // EISDIR) is one 'error' until a check gets through, not one per check: the writes to the open file in
       // between end each error episode.
@@ -2379,13 +2384,14 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
-   * The file under the active name could not be taken (a link, directory or FIFO put there, which is refused),
-   * and the open file has no name left (deleted): the lines written to it since it was last seen went with it,
-   * and the next ones would. They wait for a file instead (see flushNow), and are counted if they cannot be
-   * written.
+   * The file under the active name could not be taken (`err`: a link, directory or FIFO put there, which is
+   * refused), and the open file has no name left (deleted): the lines written to it since it was last seen
+   * went with it, and the next ones would. They wait for a file instead (see flushNow), and are counted if
+   * they cannot be written. (Another failure, EMFILE say, leaves it to the next check: an open file without
+   * a name may also be an archive another process rolled and compressed, its lines in the .gz.)
    */
-  private leaveDeletedFile(): void {
-    if (this.fd === null || !hasNoName(this.fd)) return;
+  private leaveDeletedFile(err: Error): void {
+    if (!REFUSED_AT_ACTIVE_NAME.has((err as NodeJS.ErrnoException).code ?? '') || this.fd === null || !hasNoName(this.fd)) return;
     this.countLinesOfDeletedFile();
     this.letGoOfNamelessFile();
   }
