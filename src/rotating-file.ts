@@ -497,7 +497,7 @@ export class RotatingFile extends EventEmitter {
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     if (typeof encoding === 'function') return this.write(chunk, undefined, encoding);
     // A string in another encoding, as a Writable takes it (an unknown encoding throws TypeError).
-    if (typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') chunk = Buffer.from(chunk, encoding);
+    if (typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') chunk = encode(chunk, encoding);
     if (callback !== undefined && typeof callback !== 'function') {
       throw new TypeError(`RotatingFile.write(chunk, encoding, callback): callback must be a function, got ${typeof callback}`);
     }
@@ -1272,9 +1272,13 @@ export class RotatingFile extends EventEmitter {
       if (typeof chunk !== 'string') allStrings = false;
       end++;
     }
+    // One line alone (one longer than a batch, a short write's rest) is written as it is: a copy would double
+    // the memory a long line takes.
     let data: Buffer | string = allStrings
       ? (this.pending.slice(this.head, end) as string[]).join('')
-      : Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
+      : end - this.head === 1
+        ? toBuffer(this.pending[this.head] as Chunk)
+        : Buffer.concat(this.pending.slice(this.head, end).map(toBuffer));
     let bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     while (bytes > MAX_BATCH_BYTES && end - this.head > 1) {
       // Multi-byte characters made the batch larger than its chars: write fewer lines.
@@ -2740,6 +2744,20 @@ function newlinesIn(bytes: Uint8Array): number {
   let lines = 0;
   for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
   return lines;
+}
+
+/** Encodings whose bytes hold 0x0A inside characters (U+0A00–U+0AFF, U+xx0A), where lines are cut. */
+const WIDE_ENCODINGS = new Set(['utf16le', 'utf-16le', 'ucs2', 'ucs-2']);
+
+/** `text` in `encoding`, as a Writable takes a string in one; TypeError for one whose bytes cannot be cut into lines. */
+function encode(text: string, encoding: BufferEncoding): Buffer {
+  if (typeof encoding === 'string' && WIDE_ENCODINGS.has(encoding.toLowerCase())) {
+    throw new TypeError(
+      `RotatingFile.write(chunk, encoding): encoding '${encoding}' is not supported: the file is cut into lines at each 0x0A byte, ` +
+        'and UTF-16 has that byte inside characters. Allowed: utf8, ascii, latin1 (binary), base64, base64url, hex',
+    );
+  }
+  return Buffer.from(text, encoding);
 }
 
 /** A chunk as a Buffer, without copying bytes it already has. */

@@ -367,6 +367,38 @@ describe('RotatingFile, one process', () => {
     expect(readLines(log)).toHaveLength(3);
   });
 
+  it("refuses a string in UTF-16 (utf16le, ucs2), whose bytes hold 0x0A inside characters, naming the encoding and those allowed", async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(createRotatingFile({ path: log }));
+    for (const encoding of ['utf16le', 'ucs2', 'UTF-16LE'] as BufferEncoding[]) {
+      expect(() => file.write('\u010a', encoding)).toThrow(new RegExp(`encoding '${encoding}' is not supported: .*Allowed: utf8, ascii, latin1`));
+    }
+    file.write('686921', 'hex');
+    await file.close();
+    expect(fs.readFileSync(log, 'utf8')).toBe('hi!\n');
+  });
+
+  it('writes a line longer than a batch from the Buffer it was given, not from a copy of it', () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(createRotatingFile({ path: log, sync: true }));
+    const line = Buffer.alloc(200_000, 'x');
+    line[line.length - 1] = 0x0a;
+    const written: unknown[] = [];
+    const writeSync = fs.writeSync.bind(fs) as (fd: number, data: Buffer | string) => number;
+    const spy = vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, data: Buffer | string) => {
+      written.push(data);
+      return writeSync(fd, data);
+    }) as typeof fs.writeSync);
+    try {
+      file.write(line);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toHaveLength(1);
+    expect(written[0]).toBe(line);
+    expect(fs.statSync(log).size).toBe(200_000);
+  });
+
   it('answers write() callbacks with the error as soon as writes fail, at once while they fail (none kept), and with null once writes work', async () => {
     const log = path.join(tempDir(), 'app.log');
     const file = track(createRotatingFile({ path: log }));
