@@ -273,6 +273,10 @@ export class RotatingFile extends EventEmitter {
   private flushFailures = new Set<(error: Error) => void>();
   /** end() was called: 'finish' comes before 'close'. */
   private finishing = false;
+  /** destroy() was called: close() waits for nothing it can write at once. */
+  private destroyCalled = false;
+  /** Ends close()'s wait for the lines it may still write to the right file (destroy()). */
+  private stopCloseWait: (() => void) | null = null;
   /** A line came after close(): WRITE_AFTER_CLOSE was told (once per file). */
   private toldWriteAfterClose = false;
   private errorDelay = ERROR_RETRY_MIN_MS;
@@ -841,6 +845,22 @@ export class RotatingFile extends EventEmitter {
   }
 
   /**
+   * As sonic-boom's destroy(): close now, without close()'s wait. Unlike a Writable's, nothing buffered is
+   * thrown away: the lines in memory are written at once (those waiting for the next period's file to the
+   * previous one, counted as late; those writes fail for, dropped and counted), then the descriptor is
+   * closed and 'close' follows, without 'finish'. Under way, a close() is hurried the same way. `error` is
+   * not emitted (Node's `stream.pipeline()` passes the error of another stream): 'error' events are this
+   * file's own failures.
+   */
+  destroy(error?: Error | null): this {
+    void error;
+    this.destroyCalled = true;
+    void this.close();
+    this.stopCloseWait?.();
+    return this;
+  }
+
+  /**
    * Flush everything and close the descriptor. Lines that wait for the next period's file wait at most
    * `fallbackMs`, then go to the previous file (counted as late). Emits 'close'.
    */
@@ -852,11 +872,13 @@ export class RotatingFile extends EventEmitter {
   private async closeNow(): Promise<void> {
     this.lookBeforeTheEnd();
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise((resolve) => {
-      timer = setTimeout(resolve, this.closeWaitMs);
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.destroyCalled ? 0 : this.closeWaitMs);
+      this.stopCloseWait = resolve;
     });
     await Promise.race([this.flush(), deadline]);
     clearTimeout(timer);
+    this.stopCloseWait = null;
     while (this.inFlight) await this.inFlight; // its file must be adopted (or closed) before ours closes
     this.state = 'closing';
     this.flushSync();
@@ -988,6 +1010,45 @@ export class RotatingFile extends EventEmitter {
   /** The current lifecycle state. */
   get status(): FileState {
     return this.state;
+  }
+
+  /** As a Writable's: end(), close() or destroy() was called. Lines written since are appended one by one (see write()). */
+  get writableEnded(): boolean {
+    return this.closing !== null;
+  }
+
+  /** As a Writable's: everything is written and the file is closed ('close' is emitted). */
+  get writableFinished(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** As a Writable's: closed, or destroy() was called. */
+  get destroyed(): boolean {
+    return this.destroyCalled || this.state === 'closed';
+  }
+
+  /** As a Writable's: the file is closed ('close' is emitted). */
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Bytes in memory, as highWaterMark counts them (stats().bufferedBytes). */
+  get writableLength(): number {
+    return this.pendingBytes;
+  }
+
+  get writableHighWaterMark(): number {
+    return this.options.highWaterMark;
+  }
+
+  /** write() returned false and 'drain' has not followed yet: `readable.pipe()` looks at it. */
+  get writableNeedDrain(): boolean {
+    return this.needDrain;
+  }
+
+  /** Always false: each chunk is a string or bytes. */
+  get writableObjectMode(): boolean {
+    return false;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
@@ -397,6 +398,55 @@ describe('RotatingFile, one process', () => {
     expect(written).toHaveLength(1);
     expect(written[0]).toBe(line);
     expect(fs.statSync(log).size).toBe(200_000);
+  });
+
+  it("has a Writable's state: writableLength and writableNeedDrain while lines wait, writableEnded once ending, writableFinished, closed and destroyed once closed", async () => {
+    const log = path.join(tempDir(), 'app.log');
+    const file = track(createRotatingFile({ path: log, highWaterMark: 1024 }));
+    expect([file.writableEnded, file.writableFinished, file.destroyed, file.closed, file.writableObjectMode]).toEqual([false, false, false, false, false]);
+    expect(file.writableHighWaterMark).toBe(1024);
+    expect(file.write('x'.repeat(599))).toBe(true);
+    expect([file.writableLength, file.writableNeedDrain]).toEqual([600, false]);
+    expect(file.write('x'.repeat(599))).toBe(false);
+    expect([file.writableLength, file.writableNeedDrain]).toEqual([1200, true]);
+    await once(file, 'drain');
+    expect([file.writableLength, file.writableNeedDrain]).toEqual([0, false]);
+    file.end('last');
+    expect([file.writableEnded, file.writableFinished, file.destroyed]).toEqual([true, false, false]);
+    await once(file, 'close');
+    expect([file.writableEnded, file.writableFinished, file.closed, file.destroyed]).toEqual([true, true, true, true]);
+  });
+
+  it("is finished for stream.finished() once close() is over, as it is after end(): not closed prematurely", async () => {
+    const file = track(createRotatingFile({ path: path.join(tempDir(), 'app.log') }));
+    file.write('line');
+    const done = finished(file);
+    void file.close();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it("destroy() as sonic-boom's: closes without close()'s wait, the lines waiting for the next period's file written to the previous one (late), then 'close' without 'finish'", async () => {
+    const dir = tempDir();
+    const log = path.join(dir, 'app.log');
+    let now = Date.UTC(2026, 10, 25, 23, 59, 59);
+    const file = track(new RotatingFile({ path: log, timeZone: 'UTC', fallbackMs: 600_000 }, { now: () => now }));
+    file.write('old');
+    await file.flush();
+    fs.mkdirSync(path.join(dir, '.app.log.lock')); // another process holds the lock past midnight, for good
+    now = Date.UTC(2026, 10, 26, 0, 0, 0, 500);
+    file.write('waiting');
+    const events: string[] = [];
+    file.on('finish', () => events.push('finish'));
+    const closed = once(file, 'close');
+    const closing = file.close(); // would wait 600 s for the new file
+    expect(file.destroy(new Error('from another stream'))).toBe(file);
+    expect(file.destroyed).toBe(true);
+    await closed; // within the test's timeout: close() no longer waits
+    await closing;
+    expect(events).toEqual([]);
+    expect(readLines(log)).toEqual(['old', 'waiting']);
+    expect(file.stats()).toMatchObject({ lateLines: 1, droppedLines: 0, bufferedLines: 0 });
+    fs.rmdirSync(path.join(dir, '.app.log.lock'));
   });
 
   it('answers write() callbacks with the error as soon as writes fail, at once while they fail (none kept), and with null once writes work', async () => {
