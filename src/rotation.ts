@@ -126,12 +126,21 @@ function* readState(statePath: string): Io<RotationState | null> {
 /** Write the state atomically: a temp file of this thread, renamed over the old state. */
 function* writeState(target: RotationTarget, state: RotationState): Io<void> {
   const temp = stateTempPath(target.statePath);
-  yield* io.writeFile(temp, stateText(state), target.mode);
+  try {
+    yield* io.writeFile(temp, stateText(state), target.mode);
+  } catch (err) {
+    // A full disk: the temp file was made, its text did not fit. Nothing else would remove it.
+    yield* removeQuietly(temp);
+    throw err;
+  }
   testHook('state-written', target.path);
   try {
     yield* io.rename(temp, target.statePath);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      yield* removeQuietly(temp);
+      throw err;
+    }
     // Bare, ENOENT would not say which file, nor how it can go missing under the lock.
     throw Object.assign(
       new Error(
@@ -346,6 +355,15 @@ function* setAsideStray(target: RotationTarget, stray: fs.Stats): Io<void> {
     if (again?.ino !== stray.ino || again.size !== 0) return;
     if ((yield* readState(target.statePath))?.next?.ino === stray.ino) return;
     yield* unlinkQuietly(target.stagedPath);
+  }
+}
+
+/** Unlink `file`, which is this process's own, on the way out of a step that failed: the failure is what is told. */
+function* removeQuietly(file: string): Io<void> {
+  try {
+    yield* io.unlink(file);
+  } catch {
+    // Gone already, or the disk fails this too: the step's own error is reported, and maintenance removes a stale temp file.
   }
 }
 

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createRotatingFile } from '../src/index.js';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'disk-writer.mjs');
 const KiB = 1024;
@@ -436,6 +437,27 @@ describe('a flush() awaited while the disk is full', () => {
     },
     30_000,
   );
+});
+
+describe('a rotation whose state does not fit on the full disk', () => {
+  it.skipIf(cannotMount !== null)("leaves no state temp file behind: rotate() fails with an 'error', and the next one works once the disk has room", async () => {
+    const { dir, log } = smallDisk();
+    const file = createRotatingFile({ path: log });
+    const errors: string[] = [];
+    file.on('error', (err) => errors.push(String(err.code)));
+    file.write('first line');
+    await file.flush();
+    fillDisk(dir, 'filler', 0);
+    expect(await file.rotate()).toBe(false);
+    expect(errors).toContain('ENOSPC');
+    const temps = () => fs.readdirSync(path.dirname(log)).filter((name) => name.endsWith('.tmp'));
+    expect(temps()).toEqual([]);
+    fs.rmSync(path.join(dir, 'filler'));
+    file.write('second line');
+    expect(await file.rotate()).toBe(true);
+    await file.close();
+    expect(temps()).toEqual([]);
+  }, 30_000);
 });
 
 describe('a stream piped into the file while the disk is full', () => {
