@@ -4,7 +4,7 @@
  * what a dead process left), and every minute.
  * One run at a time per file; runs never block the write path.
  */
-import { maintainArchives, type ArchiveTarget, type ExitStep, type MaintenanceResult } from './archive.js';
+import { maintainArchives, useRecognitionCache, type ArchiveTarget, type ExitStep, type MaintenanceResult } from './archive.js';
 
 /** A periodic catch-up run, for archives made by processes that died before their own run. */
 const CATCH_UP_INTERVAL_MS = 60_000;
@@ -26,6 +26,8 @@ export class ArchiveScheduler {
   private stopped = false;
   /** What the run under way must still do if the process ends now. */
   private readonly atExit: ExitStep = { finish: null };
+  /** Lets go of the names recognised between runs (see useRecognitionCache). */
+  private readonly releaseCache: () => void;
 
   constructor(
     private readonly target: ArchiveTarget,
@@ -35,6 +37,7 @@ export class ArchiveScheduler {
   ) {
     this.catchUp = setInterval(() => this.runSoon(0), Math.min(Math.max(CATCH_UP_INTERVAL_MS, target.policy.delayMs), MAX_TIMER_MS));
     this.catchUp.unref();
+    this.releaseCache = useRecognitionCache(target);
   }
 
   /** Run once a file archived now is old enough to be compressed or deleted. */
@@ -67,6 +70,7 @@ export class ArchiveScheduler {
     clearInterval(this.catchUp);
     this.abort.abort();
     await this.running;
+    this.releaseCache();
   }
 
   /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArchiveScheduler } from '../src/archive-scheduler.js';
-import type { MaintenanceResult } from '../src/archive.js';
+import { recognitionCacheSize, type MaintenanceResult } from '../src/archive.js';
 import { createRotatingFile, type ArchiveEvent, type RotatingFile } from '../src/index.js';
 
 const dirs: string[] = [];
@@ -37,7 +37,37 @@ function collectArchiveEvents(file: RotatingFile, done: (events: ArchiveEvent[])
   });
 }
 
+/** Resolve once `condition()` holds, polling every 5 ms; reject after `deadlineMs`. */
+async function until(condition: () => boolean, deadlineMs = 5000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`not reached within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('archive policy in the writer', () => {
+  it('lets go of the archive names its maintenance recognised once the file is closed: an app that opens a log per job keeps none of them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-policy-'));
+    dirs.push(dir);
+    const before = recognitionCacheSize();
+    for (let job = 0; job < 5; job++) {
+      const file = createRotatingFile({ path: path.join(dir, `job-${job}.log`), compress: true, maxFiles: 3 });
+      file.write(`job ${job}`);
+      await until(() => recognitionCacheSize() === before + 1); // the start-up run listed the directory
+      await file.close();
+      expect(recognitionCacheSize()).toBe(before);
+    }
+    // Two files of one directory and scheme share the names: they stay while either is open.
+    const first = createRotatingFile({ path: path.join(dir, 'shared.log'), compress: true });
+    const second = createRotatingFile({ path: path.join(dir, 'shared.log'), compress: true });
+    await until(() => recognitionCacheSize() === before + 1);
+    await first.close();
+    expect(recognitionCacheSize()).toBe(before + 1);
+    await second.close();
+    expect(recognitionCacheSize()).toBe(before);
+  });
+
   it("a quiet process with a longer checkIntervalMs looks at the active name before writing again: its line is not written to an archive another process's maintenance gzipped", async () => {
     // The maintaining process gives an archive twice ITS checkIntervalMs (100 ms); the quiet one would not
     // look for 20 s on its own.
