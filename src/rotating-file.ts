@@ -249,7 +249,8 @@ export class RotatingFile extends EventEmitter {
   private flushing = false;
   private flushQueued = false;
   private needDrain = false;
-  private flushWaiters: Array<() => void> = [];
+  /** The promise every flush() waiting now shares (they all resolve at once, see resolveFlushWaiters), or null. */
+  private flushWaiter: { promise: Promise<void>; resolve: () => void } | null = null;
   /** write()'s callbacks waiting for their lines to reach the kernel, oldest first (see callBackWhenWritten). */
   private writeCallbacks: WriteCallback[] = [];
   /** One per line of this file in the signal buffer, in order: its write() callback, or null (see writeDeferred). */
@@ -644,6 +645,13 @@ export class RotatingFile extends EventEmitter {
 
   /** Call `callback` once `flushed` resolves, or with the error of writes that fail before that. */
   private callBackOnFlush(flushed: Promise<void>, callback: (error?: Error | null) => void): void {
+    const failing = this.episodeError;
+    if (failing !== null && !this.flushed()) {
+      // Writes fail now: told at once, and nothing is kept for it while they fail (an app that calls
+      // flush(cb) every few ms through an outage of minutes).
+      process.nextTick(() => callback(failing));
+      return;
+    }
     let called = false;
     const call = (error: Error | null): void => {
       this.flushFailures.delete(call);
@@ -652,9 +660,7 @@ export class RotatingFile extends EventEmitter {
       callback(error);
     };
     void flushed.then(() => this.callSafely('flush callback', () => call(null)));
-    const failing = this.episodeError;
     if (failing === null) this.flushFailures.add(call);
-    else if (!this.flushed()) process.nextTick(() => call(failing));
   }
 
   private flushAndWait(): Promise<void> {
@@ -665,10 +671,14 @@ export class RotatingFile extends EventEmitter {
   /** Resolves once nothing is in memory and the file written to has its name (see flushed()). */
   private whenFlushed(): Promise<void> {
     if (this.flushed()) return Promise.resolve();
-    const flushed = new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    if (this.flushWaiter === null) {
+      let resolve = (): void => {};
+      const promise = new Promise<void>((settle) => (resolve = settle));
+      this.flushWaiter = { promise, resolve };
+    }
     this.refRetry();
     this.refWaits();
-    return flushed;
+    return this.flushWaiter.promise;
   }
 
   /** True until close() begins: streams consumers (pino) check it to recognise a destination. */
@@ -1251,9 +1261,9 @@ export class RotatingFile extends EventEmitter {
   }
 
   private resolveFlushWaiters(): void {
-    const waiters = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const resolve of waiters) resolve();
+    const waiter = this.flushWaiter;
+    this.flushWaiter = null;
+    waiter?.resolve();
     this.answerWriteCallbacks(this.writeCallbacks.splice(0), null);
   }
 
@@ -1415,7 +1425,7 @@ export class RotatingFile extends EventEmitter {
    * must not keep a process from ending; its exit flush then counts what it could not write).
    */
   private retryAwaited(): boolean {
-    return this.writesFailing && this.flushWaiters.length > 0 && this.now() - this.writesFailingSince < this.closeWaitMs;
+    return this.writesFailing && this.flushWaiter !== null && this.now() - this.writesFailingSince < this.closeWaitMs;
   }
 
   /**
@@ -2140,7 +2150,7 @@ export class RotatingFile extends EventEmitter {
 
   /** A flush() or a write callback waits for the lines to reach the kernel. */
   private someoneWaits(): boolean {
-    return this.flushWaiters.length > 0 || this.writeCallbacks.length > 0;
+    return this.flushWaiter !== null || this.writeCallbacks.length > 0;
   }
 
   /** reopen()'s slow retry (nothing waited for it): a line, flush() or write callback now does, try within 5 ms. */

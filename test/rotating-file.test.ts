@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -221,6 +223,35 @@ describe('RotatingFile, one process', () => {
       expect(slots).toBeLessThan(20_000);
     } finally {
       full.mockRestore();
+    }
+  });
+
+  it('keeps nothing in memory for each flush(callback) answered with the error while the disk refuses every write', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const file = track(new RotatingFile({ path: path.join(tempDir(), 'app.log'), timeZone: 'UTC' }));
+    file.on('error', () => {});
+    await once(file, 'open');
+    // Not a vi.spyOn: a spy keeps every call it answers, and each flush() tries a write.
+    const { writeSync } = fs;
+    fs.writeSync = (() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fs.writeSync;
+    try {
+      file.write('waits for the disk');
+      expect(await new Promise((resolve) => file.flush(resolve))).toMatchObject({ code: 'ENOSPC' });
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const calls = 50_000;
+      let answered = 0;
+      await new Promise<void>((resolve) => {
+        for (let i = 0; i < calls; i++) file.flush((err) => err && ++answered === calls && resolve());
+      });
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      expect(grown).toBeLessThan(4 * 1024 * 1024); // each call kept about 0.5 KB: 25 MB
+    } finally {
+      fs.writeSync = writeSync;
     }
   });
 
@@ -468,8 +499,9 @@ describe('RotatingFile, one process', () => {
       await vi.waitFor(() => expect(answers).toHaveLength(1001), { timeout: 5000, interval: 5 });
       expect(new Set(answers.slice(1))).toEqual(new Set(['more ENOSPC']));
       // Nothing kept for them: callbacks piled up in memory while the disk stayed full (1.9 GB in 4 s).
-      const held = file as unknown as { writeCallbacks: unknown[]; flushWaiters: unknown[] };
-      expect(held.writeCallbacks.length + held.flushWaiters.length).toBe(0);
+      const held = file as unknown as { writeCallbacks: unknown[]; flushWaiter: unknown };
+      expect(held.writeCallbacks).toHaveLength(0);
+      expect(held.flushWaiter).toBeNull();
       failing = false;
       await vi.waitFor(() => expect(file.stats().bufferedLines).toBe(0), { timeout: 10_000, interval: 10 });
     } finally {
