@@ -149,9 +149,16 @@ export interface RotatingFileStats {
   reopens: number;
   /** Lock attempts lost to another holder. */
   lockAttemptsLost: number;
-  /** Lines written to a previous period's file after its boundary (fallback). */
+  /**
+   * Lines written to a file after its period ended, or after it lost the active name: held past fallbackMs
+   * for a new file, written as it was being renamed, or appended after close() (each told by LATE_LINES).
+   */
   lateLines: number;
-  /** Lines dropped because the buffer cap was reached while the disk refused writes. */
+  /**
+   * Lines lost, counted: over maxBufferBytes while the disk refused writes, still refused at close(), cut by
+   * a file size limit, beyond the signal buffer, or gone with a file deleted or replaced by hand (see the
+   * README's "Decisions and guarantees").
+   */
   droppedLines: number;
   /** I/O errors seen (each retry that failed counts). */
   errors: number;
