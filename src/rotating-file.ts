@@ -274,8 +274,10 @@ export class RotatingFile extends EventEmitter {
   private flushFailures = new Set<(error: Error) => void>();
   /** end() was called: 'finish' comes before 'close'. */
   private finishing = false;
-  /** destroy() was called: close() waits for nothing it can write at once. */
+  /** destroy() was called. */
   private destroyCalled = false;
+  /** destroy() was called without an error: close() waits for nothing it can write at once. */
+  private hurried = false;
   /** Ends close()'s wait for the lines it may still write to the right file (destroy()). */
   private stopCloseWait: (() => void) | null = null;
   /** A line came after close(): WRITE_AFTER_CLOSE was told (once per file). */
@@ -858,15 +860,18 @@ export class RotatingFile extends EventEmitter {
    * As sonic-boom's destroy(): close now, without close()'s wait. Unlike a Writable's, nothing buffered is
    * thrown away: the lines in memory are written at once (those waiting for the next period's file to the
    * previous one, counted as late; those writes fail for, dropped and counted), then the descriptor is
-   * closed and 'close' follows, without 'finish'. Under way, a close() is hurried the same way. `error` is
-   * not emitted (Node's `stream.pipeline()` passes the error of another stream): 'error' events are this
-   * file's own failures.
+   * closed and 'close' follows (after 'finish' only if end() was called). Under way, a close() is hurried
+   * the same way. With an `error`, as Node's `stream.pipeline()` destroys its streams with the one that
+   * ended it (this file's own I/O error among them), it is close(): the lines the file retries get its
+   * wait. The error is not emitted: 'error' events are this file's own failures.
    */
   destroy(error?: Error | null): this {
-    void error;
     this.destroyCalled = true;
     void this.close();
-    this.stopCloseWait?.();
+    if (error === undefined || error === null) {
+      this.hurried = true;
+      this.stopCloseWait?.();
+    }
     return this;
   }
 
@@ -883,7 +888,7 @@ export class RotatingFile extends EventEmitter {
     this.lookBeforeTheEnd();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.destroyCalled ? 0 : this.closeWaitMs);
+      timer = setTimeout(resolve, this.hurried ? 0 : this.closeWaitMs);
       this.stopCloseWait = resolve;
     });
     await Promise.race([this.flush(), deadline]);
@@ -1027,7 +1032,7 @@ export class RotatingFile extends EventEmitter {
     return this.closing !== null;
   }
 
-  /** As a Writable's: everything is written and the file is closed ('close' is emitted). */
+  /** As a Writable's: the file is closed ('close' is emitted); what could not be written is in stats().droppedLines. */
   get writableFinished(): boolean {
     return this.state === 'closed';
   }
@@ -1051,9 +1056,12 @@ export class RotatingFile extends EventEmitter {
     return this.options.highWaterMark;
   }
 
-  /** write() returned false and 'drain' has not followed yet: `readable.pipe()` looks at it. */
+  /**
+   * write() returned false and 'drain' has not followed yet: `readable.pipe()` waits for 'drain' while it is
+   * true. False once the file is closing, as a Writable's once it ends: no 'drain' follows 'close'.
+   */
   get writableNeedDrain(): boolean {
-    return this.needDrain;
+    return this.needDrain && this.closing === null;
   }
 
   /** Always false: each chunk is a string or bytes. */

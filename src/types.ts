@@ -151,13 +151,17 @@ export interface RotatingFileStats {
   lockAttemptsLost: number;
   /**
    * Lines written to a file after its period ended, or after it lost the active name: held past fallbackMs
-   * for a new file, written as it was being renamed, or appended after close() (each told by LATE_LINES).
+   * for a new file, written as it was being renamed, written on the way out while a rotation was under way
+   * (exit, flushSync(), maxBufferBytes), to a staged file that never got the active name, or appended after
+   * close(). Each is told by a LATE_LINES warning with its `why`.
    */
   lateLines: number;
   /**
-   * Lines lost, counted: over maxBufferBytes while the disk refused writes, still refused at close(), cut by
-   * a file size limit, beyond the signal buffer, or gone with a file deleted or replaced by hand (see the
-   * README's "Decisions and guarantees").
+   * Lines lost, counted. Among them: over maxBufferBytes while the disk refused writes; still refused at
+   * close() or at the process's exit, or appended after close() and refused; cut by a file size limit;
+   * beyond the signal buffer; a record that grew past its limit without a newline (the pino transport); gone
+   * with a file deleted or replaced by hand, or with a descriptor other code closed. The README's "Decisions
+   * and guarantees" says more.
    */
   droppedLines: number;
   /** I/O errors seen (each retry that failed counts). */
