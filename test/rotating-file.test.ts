@@ -43,6 +43,21 @@ function recordTimeoutDelays(): number[] {
   return delays;
 }
 
+/**
+ * Make fs.writeSync throw ENOSPC while `refusing()` says so; returns what puts it back. Not a vi.spyOn: a spy
+ * keeps every call it answers.
+ */
+function refuseWrites(refusing: () => boolean = () => true): () => void {
+  const { writeSync } = fs;
+  fs.writeSync = ((fd: number, ...rest: unknown[]) => {
+    if (refusing()) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return (writeSync as (...args: unknown[]) => number)(fd, ...rest);
+  }) as typeof fs.writeSync;
+  return () => {
+    fs.writeSync = writeSync;
+  };
+}
+
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timberlock-rf-'));
   dirs.push(dir);
@@ -232,11 +247,7 @@ describe('RotatingFile, one process', () => {
     const file = track(new RotatingFile({ path: path.join(tempDir(), 'app.log'), timeZone: 'UTC' }));
     file.on('error', () => {});
     await once(file, 'open');
-    // Not a vi.spyOn: a spy keeps every call it answers, and each flush() tries a write.
-    const { writeSync } = fs;
-    fs.writeSync = (() => {
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }) as typeof fs.writeSync;
+    const restore = refuseWrites(); // each flush() tries a write
     try {
       file.write('waits for the disk');
       expect(await new Promise((resolve) => file.flush(resolve))).toMatchObject({ code: 'ENOSPC' });
@@ -251,7 +262,7 @@ describe('RotatingFile, one process', () => {
       const grown = process.memoryUsage().heapUsed - before;
       expect(grown).toBeLessThan(4 * 1024 * 1024); // each call kept about 0.5 KB: 25 MB
     } finally {
-      fs.writeSync = writeSync;
+      restore();
     }
   });
 
@@ -476,12 +487,8 @@ describe('RotatingFile, one process', () => {
     const log = path.join(tempDir(), 'app.log');
     const file = track(createRotatingFile({ path: log }));
     await once(file, 'open');
-    const { writeSync } = fs;
     let failUntil = 0;
-    fs.writeSync = ((fd: number, ...rest: unknown[]) => {
-      if (Date.now() < failUntil) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      return (writeSync as (...args: unknown[]) => number)(fd, ...rest);
-    }) as typeof fs.writeSync;
+    const restore = refuseWrites(() => Date.now() < failUntil);
     try {
       let i = 0;
       const source = new Readable({
@@ -494,7 +501,7 @@ describe('RotatingFile, one process', () => {
       expect((await ended)?.code).toBe('ENOSPC'); // the pipeline ends with the file's 'error', and destroys it with it
       await once(file, 'close');
     } finally {
-      fs.writeSync = writeSync;
+      restore();
     }
     expect(readLines(log)).toEqual(Array.from({ length: 200 }, (_, i) => `line ${i}`));
     expect(file.stats().droppedLines).toBe(0);
@@ -506,16 +513,13 @@ describe('RotatingFile, one process', () => {
     file.on('error', () => {});
     file.on('warning', () => {}); // DROPPED_LINES, WRITE_AFTER_CLOSE
     await once(file, 'open');
-    const { writeSync } = fs;
-    fs.writeSync = (() => {
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }) as typeof fs.writeSync;
+    const restore = refuseWrites();
     try {
       expect(file.write('x'.repeat(2000))).toBe(false);
       expect(file.writableNeedDrain).toBe(true);
       await file.close(); // the line is dropped, and no 'drain' comes after 'close'
     } finally {
-      fs.writeSync = writeSync;
+      restore();
     }
     expect(file.stats().droppedLines).toBe(1);
     expect(file.writableNeedDrain).toBe(false);
