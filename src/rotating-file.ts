@@ -362,6 +362,8 @@ export class RotatingFile extends EventEmitter {
    * would stop size rolls for that hour.
    */
   private rollBusyUntil = 0;
+  /** A burst tried to publish the staged file and found the lock busy: not again before this (performance.now()). */
+  private publishBusyUntil = 0;
   /** How long a size roll that failed waits before the next try: doubles with each failure, back to the shortest once one works. */
   private rollRetryDelay = ERROR_RETRY_MIN_MS;
   private closing: Promise<void> | null = null;
@@ -1213,6 +1215,14 @@ export class RotatingFile extends EventEmitter {
           if (!force && now - this.namelessSince < this.options.fallbackMs) break;
           this.appendToActiveName('fallback');
           break;
+        }
+        if (late === null && this.outpaced && this.staged && this.options.maxSize === null && this.mayPublishInBurst(now)) {
+          // A burst past the settle margin: the publish timer cannot fire while the app keeps the loop from
+          // turning, so the staged file gets the active name here, as checkSize does with maxSize. Left staged,
+          // the next boundary would find the staging still under way, and the lines would pile up to
+          // maxBufferBytes. (Busy: the lines go on to the staged file, and the lock is tried again in 5 ms.)
+          this.publish();
+          if (this.staged) this.publishBusyUntil = performance.now() + LOCK_RETRY_MS;
         }
         if (this.options.maxSize !== null && late === null && !this.inFlight) {
           const size = this.checkSize(now, sync, force);
@@ -2253,6 +2263,11 @@ export class RotatingFile extends EventEmitter {
     }
     this.retryPublish(this.errorDelay);
     this.errorDelay = backedOff(this.errorDelay);
+  }
+
+  /** In a burst: the staged file's settle margin is over, and its publication is neither held up nor tried a moment ago. */
+  private mayPublishInBurst(now: number): boolean {
+    return !this.inFlight && now >= this.period.start + this.options.settleMs && !this.publicationHeldUp() && performance.now() >= this.publishBusyUntil;
   }
 
   /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */

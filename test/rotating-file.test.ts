@@ -2825,6 +2825,30 @@ describe('RotatingFile rotations off the event loop', () => {
     vi.restoreAllMocks();
   });
 
+  it('gives the staged file the active name at the settle margin\'s end during a synchronous burst, so that the next boundary moves on too: lines never pile up', async () => {
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
+    const midnight = Date.UTC(2026, 10, 26);
+    let mostBuffered = 0;
+    for (let i = 0; i < BURST_LINES; i++) {
+      // A loop that runs through a whole period: staged, past the settle margin, then the next boundary.
+      if (i === 0) clock.now = midnight + 10;
+      if (i === BURST_LINES / 4) clock.now = midnight + 500;
+      if (i === BURST_LINES / 2) clock.now = midnight + 86_400_000 + 10;
+      file.write(burstLine(i));
+      mostBuffered = Math.max(mostBuffered, file.stats().bufferedBytes);
+    }
+    expect(mostBuffered).toBeLessThan(128 * 1024);
+    await file.close();
+    expect(file.stats().lateLines).toBe(0);
+    const lines = (name: string) => readLines(path.join(dir, name)).filter((line) => line.startsWith('burst '));
+    const burst = Array.from({ length: BURST_LINES }, (_, i) => burstLine(i));
+    // The lines still in memory at the next boundary (less than a batch) go to the new period's file.
+    const archived = lines('app.2026-11-26.log');
+    expect(archived.length).toBeGreaterThan(BURST_LINES / 2 - (64 * 1024) / 190);
+    expect(archived).toEqual(burst.slice(0, archived.length));
+    expect(lines('app.log')).toEqual(burst.slice(archived.length));
+  });
+
   it('moves to the new period at a boundary during a synchronous burst: no line goes late to the old period\'s file', async () => {
     const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
     clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: the new file is staged
