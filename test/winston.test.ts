@@ -93,6 +93,23 @@ describe('RotatingFileTransport with winston', () => {
     ]);
   });
 
+  it('writes an entry whose format did not finalize it, with a BigInt or a circular field, as JSON with every other field kept', async () => {
+    const file = path.join(dir, 'app.log');
+    const logger = winston.createLogger({
+      format: winston.format.timestamp({ format: () => '2026-11-28T10:00:00.000Z' }), // no json(): nothing finalizes the entry
+      transports: [new RotatingFileTransport({ path: file, format: winston.format.timestamp({ format: () => '2026-11-28T10:00:00.000Z' }) })],
+    });
+    const order: Record<string, unknown> = { id: 7 };
+    order.self = order;
+    logger.info('big', { total: 12345678901234567890n });
+    logger.info('loop', { order, again: { id: 8 } });
+    await endLogger(logger);
+    expect(readLines(file).map((line) => JSON.parse(line) as unknown)).toEqual([
+      { level: 'info', message: 'big', total: '12345678901234567890', timestamp: '2026-11-28T10:00:00.000Z' },
+      { level: 'info', message: 'loop', order: { id: 7, self: '[Circular]' }, again: { id: 8 }, timestamp: '2026-11-28T10:00:00.000Z' },
+    ]);
+  });
+
   it("emits 'logged' for each entry it wrote", async () => {
     const transport = new RotatingFileTransport({ path: path.join(dir, 'app.log') });
     const logger = winston.createLogger({ transports: [transport] });

@@ -215,7 +215,27 @@ function fallbackLine(info: Info): string {
   try {
     return JSON.stringify(info);
   } catch {
-    // A circular or BigInt field: keep the essentials rather than lose the entry.
-    return JSON.stringify({ level: String(info.level), message: String(info.message) });
+    // A BigInt or circular field: as logform's json() writes them (a BigInt as its digits, a reference to an
+    // enclosing object as "[Circular]"), so that the other fields (a timestamp) stay in the line.
+    try {
+      return JSON.stringify(info, withoutCycles());
+    } catch {
+      // A getter or toJSON() that throws: keep the essentials rather than lose the entry.
+      return JSON.stringify({ level: String(info.level), message: String(info.message) });
+    }
   }
+}
+
+/** A JSON.stringify() replacer that writes a BigInt as its digits and a reference to an enclosing object as "[Circular]". */
+function withoutCycles(): (this: unknown, key: string, value: unknown) => unknown {
+  const enclosing: unknown[] = [];
+  return function (this: unknown, _key: string, value: unknown): unknown {
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value !== 'object' || value === null) return value;
+    // `this` is the object holding `value`: the objects above it on the stack are its ancestors.
+    while (enclosing.length > 0 && enclosing.at(-1) !== this) enclosing.pop();
+    if (enclosing.includes(value)) return '[Circular]';
+    enclosing.push(value);
+    return value;
+  };
 }
