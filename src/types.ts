@@ -103,8 +103,8 @@ export interface RotateEvent {
   archive: string | null;
   /** Start (epoch ms) of the period the active file now belongs to. */
   periodStart: number;
-  /** Start (epoch ms) of the period of the archived file, when known. */
-  previousPeriodStart: number | null;
+  /** Start (epoch ms) of the period of the file this process wrote to before (the archived one). */
+  previousPeriodStart: number;
 }
 
 /** Payload of the 'archive' event: one per archive compressed or deleted by this process. */
