@@ -364,6 +364,8 @@ export class RotatingFile extends EventEmitter {
   private rollBusyUntil = 0;
   /** A burst tried to publish the staged file and found the lock busy: not again before this (performance.now()). */
   private publishBusyUntil = 0;
+  /** A burst tried to stage the new period's file and found the lock busy: not again before this (performance.now()). */
+  private stageBusyUntil = 0;
   /** How long a size roll that failed waits before the next try: doubles with each failure, back to the shortest once one works. */
   private rollRetryDelay = ERROR_RETRY_MIN_MS;
   private closing: Promise<void> | null = null;
@@ -605,6 +607,12 @@ export class RotatingFile extends EventEmitter {
       else if (this.options.sync) this.flushNow();
       else if (this.pendingBytes >= MAX_BATCH_BYTES) this.flushOutpaced();
       else this.queueFlush();
+    } else if (!this.writesFailing && (this.pendingBytes >= MAX_BATCH_BYTES || (this.options.sync && this.now() >= this.retryAt))) {
+      // A retry is pending, but the app keeps the loop from turning (a burst, or a `sync` loop past the retry's
+      // time): it would not fire before the loop ends. What it would do is done now, on this thread (another
+      // process's staged file followed, say), rather than the lines piling up to maxBufferBytes.
+      if (this.options.sync) this.flushNow();
+      else this.flushOutpaced();
     } else if (this.retryIdle) {
       this.scheduleRetry(LOCK_RETRY_MS, true); // a busy lock's slow retry: the line tries it at once, nearly
     } else {
@@ -1658,7 +1666,7 @@ export class RotatingFile extends EventEmitter {
       if (!force && this.fd !== null && now < settleUntil) {
         // A burst: the new file under the staged name, as off the event loop; the lines cannot wait for a
         // retry timer while the app keeps the loop from turning.
-        if (this.outpaced && this.mayStage(period.start) && this.stageHere(period.start)) return true;
+        if (this.outpaced && performance.now() >= this.stageBusyUntil && this.mayStage(period.start) && this.stageHere(period.start)) return true;
         this.scheduleRetry(settleUntil - now, true);
         return false;
       }
@@ -1698,6 +1706,7 @@ export class RotatingFile extends EventEmitter {
     }
     if (staged === 'busy') {
       this.stagingTried = Number.NaN; // another process is staging it: the retry at the settle margin's end looks again
+      this.stageBusyUntil = performance.now() + LOCK_RETRY_MS; // and a burst in 5 ms, not at every batch
       return false;
     }
     if (!staged) return false;

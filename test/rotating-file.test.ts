@@ -2849,6 +2849,50 @@ describe('RotatingFile rotations off the event loop', () => {
     expect(lines('app.log')).toEqual(burst.slice(archived.length));
   });
 
+  it("follows the file another process staged during a synchronous burst that found the lock busy at the boundary: lines never pile up", async () => {
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
+    const other = track(new RotatingFile({ path: path.join(dir, 'app.log'), timeZone: 'UTC', checkIntervalMs: 100 }, { now: () => clock.now }));
+    await other.flush();
+    const lock = path.join(dir, '.app.log.lock');
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin
+    fs.mkdirSync(lock); // the other process is staging the new file
+    let mostBufferedAfter = 0;
+    for (let i = 0; i < BURST_LINES; i++) {
+      if (i === BURST_LINES / 4) {
+        fs.rmdirSync(lock);
+        // The other process's own burst stages the file (its timers cannot run either).
+        for (let j = 0; j < 400; j++) other.write(`other ${j} ${'o'.repeat(190)}`);
+      }
+      file.write(burstLine(i));
+      if (i >= BURST_LINES / 4) mostBufferedAfter = Math.max(mostBufferedAfter, file.stats().bufferedBytes);
+    }
+    expect(mostBufferedAfter).toBeLessThan(128 * 1024);
+    await file.close();
+    await other.close();
+    expect(file.stats()).toMatchObject({ lateLines: 0, droppedLines: 0 });
+    const archive = visible(dir).find((name) => name !== 'app.log') as string;
+    expect(readLines(path.join(dir, archive))).toEqual(['before midnight']);
+    expectEveryBurstLineOnce(dir, ['app.log']);
+  });
+
+  it('with sync: true, rotates on the thread in a loop that runs past the settle margin: the lines that waited for it do not pile up behind its timer', async () => {
+    const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900), { sync: true });
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: a sync file's lines wait for the new file
+    for (let i = 0; i < 100; i++) file.write(burstLine(i));
+    expect(file.stats().bufferedLines).toBe(100);
+    clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 500); // the settle margin is over, but the loop goes on
+    let mostBuffered = 0;
+    for (let i = 100; i < BURST_LINES; i++) {
+      file.write(burstLine(i));
+      mostBuffered = Math.max(mostBuffered, file.stats().bufferedBytes);
+    }
+    expect(mostBuffered).toBe(0);
+    await file.close();
+    expect(file.stats().lateLines).toBe(0);
+    expect(readLines(path.join(dir, 'app.2026-11-25.log'))).toEqual(['before midnight']);
+    expectEveryBurstLineOnce(dir, ['app.log']);
+  });
+
   it('moves to the new period at a boundary during a synchronous burst: no line goes late to the old period\'s file', async () => {
     const { dir, file, clock } = await idleBeforeMidnight(Date.UTC(2026, 10, 25, 23, 59, 59, 900));
     clock.now = Date.UTC(2026, 10, 26, 0, 0, 0, 10); // within the settle margin: the new file is staged
