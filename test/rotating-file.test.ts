@@ -1747,8 +1747,11 @@ describe('RotatingFile and a file someone else put under the active name (logrot
     const dir = tempDir();
     const log = path.join(dir, 'app.log');
     const options = { path: log, timeZone: 'UTC', header: true, sync: true } as const;
-    const a = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 1 } }));
-    const b = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 2 } }));
+    // One instant for both: a stall of the machine between the calls would have b look at the active name
+    // before it writes (after 50 ms without a write), follow a's file, then reopen it again.
+    const at = Date.now();
+    const a = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 1 }, now: () => at }));
+    const b = track(new RotatingFile(options, { identity: { hostname: 'h', pid: 2 }, now: () => at }));
     a.write('a1');
     b.write('b1');
     logrotateCreate(log);
