@@ -366,6 +366,10 @@ export class RotatingFile extends EventEmitter {
   private publishBusyUntil = 0;
   /** A burst tried to stage the new period's file and found the lock busy: not again before this (performance.now()). */
   private stageBusyUntil = 0;
+  /** Bytes logged while a retry is pending, in this run of synchronous code, since the loop last did the retry's work. */
+  private runBytes = 0;
+  /** The reset of runBytes once this run of synchronous code ends is queued. */
+  private runEndQueued = false;
   /** How long a size roll that failed waits before the next try: doubles with each failure, back to the shortest once one works. */
   private rollRetryDelay = ERROR_RETRY_MIN_MS;
   private closing: Promise<void> | null = null;
@@ -607,10 +611,10 @@ export class RotatingFile extends EventEmitter {
       else if (this.options.sync) this.flushNow();
       else if (this.pendingBytes >= MAX_BATCH_BYTES) this.flushOutpaced();
       else this.queueFlush();
-    } else if (!this.writesFailing && (this.pendingBytes >= MAX_BATCH_BYTES || (this.options.sync && this.now() >= this.retryAt))) {
-      // A retry is pending, but the app keeps the loop from turning (a burst, or a `sync` loop past the retry's
-      // time): it would not fire before the loop ends. What it would do is done now, on this thread (another
-      // process's staged file followed, say), rather than the lines piling up to maxBufferBytes.
+    } else if (!this.writesFailing && this.loopHoldsRetry(line.length)) {
+      // A retry is pending, but the app keeps the loop from turning: it would not fire before the loop ends.
+      // What it would do is done now, on this thread (another process's staged file followed, say), rather
+      // than the lines piling up to maxBufferBytes.
       if (this.options.sync) this.flushNow();
       else this.flushOutpaced();
     } else if (this.retryIdle) {
@@ -2272,6 +2276,25 @@ export class RotatingFile extends EventEmitter {
     }
     this.retryPublish(this.errorDelay);
     this.errorDelay = backedOff(this.errorDelay);
+  }
+
+  /**
+   * Whether the pending retry is one the app keeps from firing: with `sync`, it is due; otherwise another
+   * 64 KiB were logged in this run of synchronous code (a burst: once per 64 KiB, as a batch is written).
+   */
+  private loopHoldsRetry(bytes: number): boolean {
+    if (this.options.sync) return this.now() >= this.retryAt;
+    if (!this.runEndQueued) {
+      this.runEndQueued = true;
+      process.nextTick(() => {
+        this.runBytes = 0;
+        this.runEndQueued = false;
+      });
+    }
+    this.runBytes += bytes;
+    if (this.runBytes < MAX_BATCH_BYTES) return false;
+    this.runBytes = 0;
+    return true;
   }
 
   /** In a burst: the staged file's settle margin is over, and its publication is neither held up nor tried a moment ago. */
