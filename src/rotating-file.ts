@@ -491,6 +491,10 @@ export class RotatingFile extends EventEmitter {
       stopMaintenance: async () => this.archives?.stop(),
     };
     this.signalId = registerSignalTarget(this.signalTarget);
+    // A listener for 'open' or 'ready' added while no file is open: see openAwaited (it is counted once added).
+    super.on('newListener', (event: string | symbol) => {
+      if ((event === 'open' || event === 'ready') && this.fd === null) queueMicrotask(() => this.refRetry());
+    });
     installProcessHooks();
     this.archives?.runSoon(0); // catch up on archives an earlier process left unhandled
     this.flushNow();
@@ -2141,8 +2145,20 @@ export class RotatingFile extends EventEmitter {
    */
   private refRetry(): void {
     if (this.retryTimer === null) return;
-    if (this.retryAwaited() || (this.retryKeepsAlive && !this.writesFailing && this.bufferedLineCount() > 0 && !beforeExit)) this.retryTimer.ref();
-    else this.retryTimer.unref();
+    if (this.retryAwaited() || this.openAwaited() || (this.retryKeepsAlive && !this.writesFailing && this.bufferedLineCount() > 0 && !beforeExit)) {
+      this.retryTimer.ref();
+    } else {
+      this.retryTimer.unref();
+    }
+  }
+
+  /**
+   * No file is open yet (another process holds the lock at start-up), and the app waits for 'open' or 'ready'
+   * (`await once(file, 'ready')`, as for pino.destination()): the retry keeps the process alive, or it would
+   * end with nothing left to run, the event never come.
+   */
+  private openAwaited(): boolean {
+    return this.fd === null && this.state === 'waiting' && this.listenerCount('open') + this.listenerCount('ready') > 0;
   }
 
   /** An unref'd timer at the next boundary (plus the settle margin) so that idle files rotate on time. */

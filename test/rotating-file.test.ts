@@ -2587,6 +2587,37 @@ describe('RotatingFile rotations off the event loop', () => {
     }
     const lines = ['line 0', 'line 1', 'line 2', 'line 3', 'line 4'];
 
+    it("keeps a process that awaits 'ready' (as for pino.destination()) alive until the file opens, though nothing else keeps it", async () => {
+      const dir = tempDir();
+      const lock = path.join(dir, '.app.log.lock');
+      fs.mkdirSync(lock); // another process, starting at the same moment, holds it
+      const dist = pathToFileURL(path.join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+      const script = `
+        import { once } from 'node:events';
+        const { createRotatingFile } = await import(${JSON.stringify(dist)});
+        const file = createRotatingFile({ path: ${JSON.stringify(path.join(dir, 'app.log'))}, lock: { staleMs: 60_000 } });
+        console.log(file.status);
+        await once(file, 'ready');
+        console.log('ready');
+        await file.close();`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let release: NodeJS.Timeout | undefined;
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+      child.stdout.on('data', (data: Buffer) => {
+        stdout += data.toString();
+        // Still there 300 ms on (staying alive is what is tested: that takes a while), the other process is
+        // done: the lock is free.
+        if (stdout === 'waiting\n') release = setTimeout(() => fs.rmSync(lock, { recursive: true, force: true }), 300);
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(timer);
+      clearTimeout(release);
+      expect({ code, stdout }, stderr).toEqual({ code: 0, stdout: 'waiting\nready\n' });
+    });
+
     it('flushSync() appends the lines to the active name as it is, counted as late', () => {
       const { dir, file } = startWithLockHeld();
       file.flushSync();
