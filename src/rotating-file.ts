@@ -276,9 +276,7 @@ export class RotatingFile extends EventEmitter {
   private finishing = false;
   /** destroy() was called. */
   private destroyCalled = false;
-  /** destroy() was called without an error: close() waits for nothing it can write at once. */
-  private hurried = false;
-  /** Ends close()'s wait for the lines it may still write to the right file (destroy()). */
+  /** Ends close()'s wait for the lines it may still write to the right file (destroy()); null outside that wait. */
   private stopCloseWait: (() => void) | null = null;
   /** A line came after close(): WRITE_AFTER_CLOSE was told (once per file). */
   private toldWriteAfterClose = false;
@@ -886,10 +884,8 @@ export class RotatingFile extends EventEmitter {
   destroy(error?: Error | null): this {
     this.destroyCalled = true;
     void this.close();
-    if (error === undefined || error === null) {
-      this.hurried = true;
-      this.stopCloseWait?.();
-    }
+    // close() has begun its wait by now (it does so before it returns): without an error, it ends here.
+    if (error === undefined || error === null) this.stopCloseWait?.();
     return this;
   }
 
@@ -906,7 +902,7 @@ export class RotatingFile extends EventEmitter {
     this.lookBeforeTheEnd();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.hurried ? 0 : this.closeWaitMs);
+      timer = setTimeout(resolve, this.closeWaitMs);
       this.stopCloseWait = resolve;
     });
     await Promise.race([this.flush(), deadline]);
