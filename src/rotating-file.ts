@@ -360,10 +360,11 @@ export class RotatingFile extends EventEmitter {
    * would stop size rolls for that hour.
    */
   private rollBusyUntil = 0;
-  /** A burst tried to publish the staged file and found the lock busy: not again before this (performance.now()). */
-  private publishBusyUntil = 0;
-  /** A burst tried to stage the new period's file and found the lock busy: not again before this (performance.now()). */
-  private stageBusyUntil = 0;
+  /**
+   * A burst found the lock busy as it staged the new period's file or published it: it does not try the lock
+   * for either again before this (performance.now()), rather than at every batch.
+   */
+  private lockBusyInBurstUntil = 0;
   /** Bytes logged while a retry is pending, in this run of synchronous code, since the loop last did the retry's work. */
   private runBytes = 0;
   /** The reset of runBytes once this run of synchronous code ends is queued. */
@@ -1234,7 +1235,7 @@ export class RotatingFile extends EventEmitter {
           // the next boundary would find the staging still under way, and the lines would pile up to
           // maxBufferBytes. (Busy: the lines go on to the staged file, and the lock is tried again in 5 ms.)
           this.publish();
-          if (this.staged) this.publishBusyUntil = performance.now() + LOCK_RETRY_MS;
+          if (this.staged) this.lockBusyInBurstUntil = performance.now() + LOCK_RETRY_MS;
         }
         if (this.options.maxSize !== null && late === null && !this.inFlight) {
           const size = this.checkSize(now, sync, force);
@@ -1670,7 +1671,7 @@ export class RotatingFile extends EventEmitter {
       if (!force && this.fd !== null && now < settleUntil) {
         // A burst: the new file under the staged name, as off the event loop; the lines cannot wait for a
         // retry timer while the app keeps the loop from turning.
-        if (this.outpaced && performance.now() >= this.stageBusyUntil && this.mayStage(period.start) && this.stageHere(period.start)) return true;
+        if (this.outpaced && performance.now() >= this.lockBusyInBurstUntil && this.mayStage(period.start) && this.stageHere(period.start)) return true;
         this.scheduleRetry(settleUntil - now, true);
         return false;
       }
@@ -1710,7 +1711,7 @@ export class RotatingFile extends EventEmitter {
     }
     if (staged === 'busy') {
       this.stagingTried = Number.NaN; // another process is staging it: the retry at the settle margin's end looks again
-      this.stageBusyUntil = performance.now() + LOCK_RETRY_MS; // and a burst in 5 ms, not at every batch
+      this.lockBusyInBurstUntil = performance.now() + LOCK_RETRY_MS; // and a burst in 5 ms, not at every batch
       return false;
     }
     if (!staged) return false;
@@ -2311,7 +2312,7 @@ export class RotatingFile extends EventEmitter {
 
   /** In a burst: the staged file's settle margin is over, and its publication is neither held up nor tried a moment ago. */
   private mayPublishInBurst(now: number): boolean {
-    return !this.inFlight && now >= this.period.start + this.options.settleMs && !this.publicationHeldUp() && performance.now() >= this.publishBusyUntil;
+    return !this.inFlight && now >= this.period.start + this.options.settleMs && !this.publicationHeldUp() && performance.now() >= this.lockBusyInBurstUntil;
   }
 
   /** On close() and at exit: publish the staged file now, on this thread (the lock busy: its holder is at it). */
